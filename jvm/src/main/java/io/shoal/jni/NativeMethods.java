@@ -1,0 +1,71 @@
+package io.shoal.jni;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Every function the native library exports. Handles are pointers to Rust objects owned by the
+ * Java object that holds them ({@link NativeObject}); each {@code *Close} frees one exactly once.
+ * Paths are absolute Shoal paths ({@code /mount/dir/file}), already stripped of scheme and
+ * authority. Errors arrive as the exceptions {@link NativeErrors} maps them to.
+ *
+ * <p>Callers must load the library first ({@link NativeLibrary#load()}).
+ */
+public final class NativeMethods {
+  private NativeMethods() {}
+
+  /** Builds a filesystem (mount table, stores) from {@code shoal.*} configuration pairs. */
+  public static native long fsOpen(String[] keys, String[] values) throws IOException;
+
+  public static native void fsClose(long fs);
+
+  /** Status of one path; FileNotFoundException when it does not exist. */
+  public static native NativeFileInfo fsStatus(long fs, String path) throws IOException;
+
+  /** Entries directly under a directory (or the file itself when {@code path} is a file). */
+  public static native NativeFileInfo[] fsList(long fs, String path) throws IOException;
+
+  /** Creates a directory and its parents; true when it exists as a directory afterwards. */
+  public static native boolean fsMkdirs(long fs, String path) throws IOException;
+
+  /** Deletes a file or directory; false when nothing was there. */
+  public static native boolean fsDelete(long fs, String path, boolean recursive) throws IOException;
+
+  /** Renames a file or directory tree; false in the cases Hadoop's rename contract returns false. */
+  public static native boolean fsRename(long fs, String src, String dst) throws IOException;
+
+  /**
+   * Opens a file for positioned reads. With {@code length >= 0} and a {@code version} the caller
+   * already knows (from a status), no metadata request is made.
+   */
+  public static native long readerOpen(long fs, String path, long length, String etag, String version)
+      throws IOException;
+
+  /** The file length the reader was opened with. */
+  public static native long readerLength(long reader);
+
+  /**
+   * Reads up to {@code len} bytes at {@code pos} into {@code buf[off..off+len)}. Returns the
+   * number of bytes read, which is {@code len} unless the end of the file comes first, or -1 when
+   * {@code pos} is at or past the end.
+   */
+  public static native int readerRead(long reader, long pos, byte[] buf, int off, int len)
+      throws IOException;
+
+  /** As {@link #readerRead} but into a direct buffer at absolute index {@code off}. */
+  public static native int readerReadDirect(long reader, long pos, ByteBuffer buf, int off, int len)
+      throws IOException;
+
+  public static native void readerClose(long reader);
+
+  /** Starts writing a file; the data is visible in the store only after {@link #writerClose}. */
+  public static native long writerOpen(long fs, String path, boolean overwrite) throws IOException;
+
+  public static native void writerWrite(long writer, byte[] buf, int off, int len) throws IOException;
+
+  /** Commits the written data to the store and frees the writer (also on failure). */
+  public static native void writerClose(long writer) throws IOException;
+
+  /** Discards the written data and frees the writer. */
+  public static native void writerAbort(long writer);
+}

@@ -1,0 +1,144 @@
+//! Errors of the core: a kind that front ends map to their own error family (Java exceptions,
+//! CLI exit codes, errno for FUSE) and a message that names the Shoal path involved.
+
+use std::fmt;
+
+/// What went wrong, independent of the store. `code()` is shared with the JVM side
+/// (`io.shoal.jni.NativeErrors`); keep the two in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Other,
+    NotFound,
+    AlreadyExists,
+    NotADirectory,
+    IsADirectory,
+    NotEmpty,
+    ReadOnly,
+    PermissionDenied,
+    PastEof,
+    Unsupported,
+    InvalidArgument,
+    Panic,
+    TimedOut,
+    Corrupt,
+    Config,
+}
+
+impl ErrorKind {
+    pub fn code(self) -> i32 {
+        match self {
+            ErrorKind::Other => 0,
+            ErrorKind::NotFound => 1,
+            ErrorKind::AlreadyExists => 2,
+            ErrorKind::NotADirectory => 3,
+            ErrorKind::IsADirectory => 4,
+            ErrorKind::NotEmpty => 5,
+            ErrorKind::ReadOnly => 6,
+            ErrorKind::PermissionDenied => 7,
+            ErrorKind::PastEof => 8,
+            ErrorKind::Unsupported => 9,
+            ErrorKind::InvalidArgument => 10,
+            ErrorKind::Panic => 11,
+            ErrorKind::TimedOut => 12,
+            ErrorKind::Corrupt => 13,
+            ErrorKind::Config => 14,
+        }
+    }
+}
+
+/// A core error: its kind and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Puts the operation and the Shoal path in front of the message.
+    pub fn context(self, op: &str, path: &str) -> Self {
+        Error {
+            kind: self.kind,
+            message: format!("{op} {path}: {}", self.message),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind as Io;
+        let kind = match e.kind() {
+            Io::NotFound => ErrorKind::NotFound,
+            Io::AlreadyExists => ErrorKind::AlreadyExists,
+            Io::PermissionDenied => ErrorKind::PermissionDenied,
+            Io::UnexpectedEof => ErrorKind::PastEof,
+            Io::TimedOut => ErrorKind::TimedOut,
+            Io::Unsupported => ErrorKind::Unsupported,
+            Io::InvalidInput => ErrorKind::InvalidArgument,
+            Io::NotADirectory => ErrorKind::NotADirectory,
+            Io::IsADirectory => ErrorKind::IsADirectory,
+            Io::DirectoryNotEmpty => ErrorKind::NotEmpty,
+            _ => ErrorKind::Other,
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Self {
+        use object_store::Error as Os;
+        let kind = match &e {
+            Os::NotFound { .. } => ErrorKind::NotFound,
+            Os::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            Os::Precondition { .. } => ErrorKind::Corrupt,
+            Os::NotSupported { .. } | Os::NotImplemented { .. } => ErrorKind::Unsupported,
+            Os::PermissionDenied { .. } | Os::Unauthenticated { .. } => ErrorKind::PermissionDenied,
+            Os::InvalidPath { .. } => ErrorKind::InvalidArgument,
+            Os::UnknownConfigurationKey { .. } => ErrorKind::Config,
+            _ => ErrorKind::Other,
+        };
+        let message = match &e {
+            Os::Precondition { .. } => {
+                format!("the object changed in the store while it was being read ({e})")
+            }
+            _ => e.to_string(),
+        };
+        Error::new(kind, message)
+    }
+}

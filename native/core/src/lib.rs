@@ -1,0 +1,14 @@
+//! shoal-core: the engine behind every Shoal front end (the JVM FileSystem, the CLI, the C
+//! API, FUSE). It owns the namespace over mounted stores; it knows nothing of JNI.
+
+pub mod config;
+pub mod error;
+pub mod mount;
+pub mod namespace;
+pub mod path;
+pub mod runtime;
+pub mod store;
+
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};
+pub use namespace::{FileInfo, FileReader, FileWriter, Namespace};

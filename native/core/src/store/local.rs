@@ -1,0 +1,211 @@
+//! A mount over a local (or network-mounted POSIX) directory, through std::fs: real
+//! directories, positioned reads, writes to a temporary name renamed into place.
+
+use std::fs;
+use std::io::{ErrorKind as IoKind, Write};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::UNIX_EPOCH;
+
+use super::{join_key, Entry, StoreWriter, UnderStore};
+use crate::error::{Error, ErrorKind, Result};
+
+#[derive(Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(mount: &str, url: &url::Url) -> Result<Self> {
+        let root = url.to_file_path().map_err(|_| {
+            Error::config(format!(
+                "mount '{mount}': '{url}' is not a local directory URI (use file:///abs/dir)"
+            ))
+        })?;
+        Ok(LocalStore { root })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        if key.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(key)
+        }
+    }
+
+    fn entry(key: &str, meta: &fs::Metadata) -> Entry {
+        let mtime_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        if meta.is_dir() {
+            Entry::dir(key, mtime_ms)
+        } else {
+            Entry::file(key, meta.len(), mtime_ms, None)
+        }
+    }
+}
+
+/// Temporary files of unfinished writes; hidden from listings.
+const TMP_MARK: &str = ".shoal-tmp-";
+
+impl UnderStore for LocalStore {
+    fn describe(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    fn stat(&self, key: &str) -> Result<Option<Entry>> {
+        match fs::metadata(self.path(key)) {
+            Ok(m) => Ok(Some(Self::entry(key, &m))),
+            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn list(&self, key: &str) -> Result<Vec<Entry>> {
+        let dir = match fs::read_dir(self.path(key)) {
+            Ok(d) => d,
+            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for item in dir {
+            let item = item?;
+            let Ok(name) = item.file_name().into_string() else {
+                continue; // not UTF-8: not addressable as a Shoal path
+            };
+            if name.contains(TMP_MARK) {
+                continue;
+            }
+            // Follow symlinks like a reader would; skip dangling ones.
+            let Ok(meta) = fs::metadata(item.path()) else {
+                continue;
+            };
+            out.push(Self::entry(&join_key(key, &name), &meta));
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    fn read_at(&self, key: &str, _expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
+        let file = fs::File::open(self.path(key))?;
+        let mut done = 0;
+        while done < out.len() {
+            match file.read_at(&mut out[done..], pos + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == IoKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+
+    fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let target = self.path(key);
+        let parent = target
+            .parent()
+            .ok_or_else(|| Error::invalid("cannot write the mount root"))?;
+        fs::create_dir_all(parent)?;
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = parent.join(format!(
+            ".{name}{TMP_MARK}{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = fs::File::create(&tmp)?;
+        Ok(Box::new(LocalWriter {
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+            target,
+        }))
+    }
+
+    fn mkdirs(&self, key: &str) -> Result<()> {
+        fs::create_dir_all(self.path(key)).map_err(|e| {
+            if e.kind() == IoKind::AlreadyExists || e.kind() == IoKind::NotADirectory {
+                Error::new(ErrorKind::NotADirectory, "a file is in the way")
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    fn delete(&self, entry: &Entry) -> Result<()> {
+        let p = self.path(&entry.key);
+        if entry.is_dir {
+            if entry.key.is_empty() {
+                // The mount root stays; its contents go.
+                for item in fs::read_dir(&p)? {
+                    let item = item?;
+                    if item.file_type()?.is_dir() {
+                        fs::remove_dir_all(item.path())?;
+                    } else {
+                        fs::remove_file(item.path())?;
+                    }
+                }
+                Ok(())
+            } else {
+                Ok(fs::remove_dir_all(p)?)
+            }
+        } else {
+            Ok(fs::remove_file(p)?)
+        }
+    }
+
+    fn rename(&self, from: &Entry, to: &str) -> Result<()> {
+        Ok(fs::rename(self.path(&from.key), self.path(to))?)
+    }
+}
+
+struct LocalWriter {
+    file: Option<std::io::BufWriter<fs::File>>,
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl StoreWriter for LocalWriter {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        match &mut self.file {
+            Some(f) => Ok(f.write_all(data)?),
+            None => Err(Error::invalid("write after close")),
+        }
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let result = (|| -> Result<()> {
+            let f = self
+                .file
+                .take()
+                .ok_or_else(|| Error::invalid("closed twice"))?;
+            let f = f.into_inner().map_err(|e| Error::from(e.into_error()))?;
+            f.sync_data()?;
+            drop(f);
+            fs::rename(&self.tmp, &self.target)?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result
+    }
+
+    fn abort(mut self: Box<Self>) {
+        self.file.take();
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}

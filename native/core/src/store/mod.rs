@@ -1,0 +1,181 @@
+//! Under stores: where a mount's data really lives. One trait, one module per kind of store:
+//! `local` (a directory, through the operating system) and `object` (S3, GCS, Azure, HTTP,
+//! through object_store). Keys are relative to the mount's root: `""` is the root itself,
+//! `a/b` a file or directory under it; they never start or end with `/` and never hold `..`.
+//!
+//! Errors from a store carry no Shoal path; the namespace layer adds it.
+
+mod local;
+mod object;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+pub use local::LocalStore;
+pub use object::ObjectStoreUfs;
+
+use crate::config::{MountSpec, StoreSettings};
+use crate::error::{Error, Result};
+
+/// One file or directory in a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Key relative to the mount root.
+    pub key: String,
+    pub is_dir: bool,
+    pub len: u64,
+    /// Milliseconds since the epoch; 0 when unknown.
+    pub mtime_ms: i64,
+    pub etag: Option<String>,
+    /// What the cache keys a file's pages by: the ETag or generation, else length + mtime.
+    pub version: Option<String>,
+}
+
+impl Entry {
+    pub fn dir(key: impl Into<String>, mtime_ms: i64) -> Self {
+        Entry {
+            key: key.into(),
+            is_dir: true,
+            len: 0,
+            mtime_ms,
+            etag: None,
+            version: None,
+        }
+    }
+
+    pub fn file(key: impl Into<String>, len: u64, mtime_ms: i64, etag: Option<String>) -> Self {
+        let version = Some(match &etag {
+            Some(e) => format!("etag:{e}"),
+            None => format!("lm:{len}:{mtime_ms}"),
+        });
+        Entry {
+            key: key.into(),
+            is_dir: false,
+            len,
+            mtime_ms,
+            etag,
+            version,
+        }
+    }
+
+    /// The last segment of the key.
+    pub fn name(&self) -> &str {
+        self.key.rsplit('/').next().unwrap_or(&self.key)
+    }
+}
+
+/// A file being written; nothing is visible in the store until `commit`.
+pub trait StoreWriter: Send {
+    fn write(&mut self, data: &[u8]) -> Result<()>;
+    fn commit(self: Box<Self>) -> Result<()>;
+    fn abort(self: Box<Self>);
+}
+
+/// The operations every store offers. Calls block the calling thread.
+pub trait UnderStore: Send + Sync + Debug {
+    /// The store location with no secrets in it, for messages.
+    fn describe(&self) -> String;
+
+    /// The file or directory at `key`, or `None`.
+    fn stat(&self, key: &str) -> Result<Option<Entry>>;
+
+    /// Entries directly under the directory `key`; empty when it has none or does not exist.
+    fn list(&self, key: &str) -> Result<Vec<Entry>>;
+
+    /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object. `expect` is the
+    /// entry the caller opened; a store that can, refuses to read another version of it.
+    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize>;
+
+    /// Starts writing `key`, replacing what is there on commit. Parents are implied.
+    fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>>;
+
+    /// Makes `key` exist as a directory (parents too).
+    fn mkdirs(&self, key: &str) -> Result<()>;
+
+    /// Deletes the file `key`, or the directory `key` and everything under it.
+    fn delete(&self, entry: &Entry) -> Result<()>;
+
+    /// Moves a file or directory tree; `to` does not exist and its parent does.
+    fn rename(&self, from: &Entry, to: &str) -> Result<()>;
+}
+
+/// Builds the store a mount names by its URI scheme.
+pub fn open_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn UnderStore>> {
+    let url = url::Url::parse(&spec.uri).map_err(|e| {
+        Error::config(format!(
+            "mount '{}': shoal.mount.{}.uri '{}' is not a URI: {e}",
+            spec.name,
+            spec.name,
+            redact_uri(&spec.uri)
+        ))
+    })?;
+    match url.scheme() {
+        "file" => {
+            if !spec.options.is_empty() {
+                return Err(Error::config(format!(
+                    "mount '{}': file:// mounts take no options (got {:?})",
+                    spec.name,
+                    spec.options.keys().collect::<Vec<_>>()
+                )));
+            }
+            Ok(Arc::new(LocalStore::new(&spec.name, &url)?))
+        }
+        "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" | "http" | "https" => {
+            Ok(Arc::new(ObjectStoreUfs::new(spec, settings, &url)?))
+        }
+        other => Err(Error::config(format!(
+            "mount '{}': unsupported store scheme '{other}' in shoal.mount.{}.uri \
+             (supported: s3, s3a, gs, az, abfs, abfss, file, http, https)",
+            spec.name, spec.name
+        ))),
+    }
+}
+
+/// A URI for messages: user info (which may hold a secret) and the query are dropped.
+pub fn redact_uri(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "<unparseable uri>".to_string(),
+    }
+}
+
+/// `parent/child`, or `child` when `parent` is the root key.
+pub fn join_key(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_drops_credentials() {
+        let r = redact_uri("s3://AKIA:secret@bucket/p?sig=abc");
+        assert!(
+            !r.contains("secret") && !r.contains("sig=abc") && !r.contains("AKIA"),
+            "{r}"
+        );
+        assert!(r.contains("bucket/p"));
+    }
+
+    #[test]
+    fn versions_prefer_etags() {
+        assert_eq!(
+            Entry::file("a", 3, 9, Some("\"x\"".into()))
+                .version
+                .unwrap(),
+            "etag:\"x\""
+        );
+        assert_eq!(Entry::file("a", 3, 9, None).version.unwrap(), "lm:3:9");
+        assert_eq!(Entry::file("d/e/f", 1, 0, None).name(), "f");
+    }
+}

@@ -1,0 +1,409 @@
+//! A mount over an object store (S3 and S3-compatible servers, GCS, Azure Blob, HTTP) through
+//! object_store. Directories are synthesized from key prefixes, as S3A does.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::path::Path as OsPath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::{redact_uri, Entry, StoreWriter, UnderStore};
+use crate::config::{MountSpec, StoreSettings};
+use crate::error::{Error, Result};
+use crate::runtime::block_on;
+
+/// Parts of a multipart upload; S3 wants at least 5 MiB for all but the last.
+const PART_SIZE: usize = 8 << 20;
+
+#[derive(Debug)]
+pub struct ObjectStoreUfs {
+    store: Arc<dyn ObjectStore>,
+    /// The prefix inside the bucket/container the mount starts at.
+    root: OsPath,
+    uri: String,
+}
+
+macro_rules! build_with_options {
+    ($builder:expr, $key:ty, $spec:expr, $retry:expr) => {{
+        let mut b = $builder.with_retry($retry);
+        for (k, v) in &$spec.options {
+            let key: $key = k.to_ascii_lowercase().parse().map_err(|_| {
+                Error::config(format!(
+                    "mount '{}': unknown store option shoal.mount.{}.option.{k} for {}",
+                    $spec.name,
+                    $spec.name,
+                    redact_uri(&$spec.uri)
+                ))
+            })?;
+            b = b.with_config(key, v.clone());
+        }
+        Arc::new(b.build().map_err(|e| {
+            Error::config(format!(
+                "mount '{}': cannot set up {}: {e}",
+                $spec.name,
+                redact_uri(&$spec.uri)
+            ))
+        })?) as Arc<dyn ObjectStore>
+    }};
+}
+
+impl ObjectStoreUfs {
+    pub fn new(spec: &MountSpec, settings: &StoreSettings, url: &url::Url) -> Result<Self> {
+        use object_store::{aws, azure, gcp, http};
+        let retry = object_store::RetryConfig {
+            max_retries: settings.max_retries,
+            retry_timeout: settings.retry_timeout,
+            ..Default::default()
+        };
+        // s3a:// is S3 to object_store too; the bucket is the host.
+        let uri = spec.uri.as_str();
+        let (store, root) = match url.scheme() {
+            "s3" | "s3a" => {
+                let b = aws::AmazonS3Builder::from_env().with_url(uri);
+                (
+                    build_with_options!(b, aws::AmazonS3ConfigKey, spec, retry),
+                    url.path(),
+                )
+            }
+            "gs" => {
+                let b = gcp::GoogleCloudStorageBuilder::from_env().with_url(uri);
+                (
+                    build_with_options!(b, gcp::GoogleConfigKey, spec, retry),
+                    url.path(),
+                )
+            }
+            "http" | "https" => {
+                let base = &url[..url::Position::BeforePath];
+                let b = http::HttpBuilder::new().with_url(base);
+                (
+                    build_with_options!(b, object_store::ClientConfigKey, spec, retry),
+                    url.path(),
+                )
+            }
+            _ => {
+                let b = azure::MicrosoftAzureBuilder::from_env().with_url(uri);
+                let path = match url.scheme() {
+                    // abfs://container@account.dfs.core.windows.net/path
+                    "abfs" | "abfss" => url.path(),
+                    // az://container/path, azure://container/path
+                    _ => url.path(),
+                };
+                (
+                    build_with_options!(b, azure::AzureConfigKey, spec, retry),
+                    path,
+                )
+            }
+        };
+        let root = OsPath::parse(root).map_err(|e| {
+            Error::config(format!(
+                "mount '{}': bad path in {}: {e}",
+                spec.name,
+                redact_uri(uri)
+            ))
+        })?;
+        Ok(ObjectStoreUfs {
+            store,
+            root,
+            uri: redact_uri(uri),
+        })
+    }
+
+    fn location(&self, key: &str) -> Result<OsPath> {
+        let mut loc = self.root.clone();
+        for seg in key.split('/').filter(|s| !s.is_empty()) {
+            let part = object_store::path::PathPart::parse(seg)
+                .map_err(|e| Error::invalid(format!("'{seg}' cannot be a key segment: {e}")))?;
+            loc = loc.join(part);
+        }
+        Ok(loc)
+    }
+
+    /// The key of a store location relative to the mount root.
+    fn key_of(&self, loc: &OsPath) -> Option<String> {
+        let rel: Vec<_> = loc.prefix_match(&self.root)?.collect();
+        if rel.is_empty() {
+            return None;
+        }
+        Some(
+            rel.iter()
+                .map(|p| p.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+
+    fn file_entry(&self, key: String, meta: &object_store::ObjectMeta) -> Entry {
+        Entry::file(
+            key,
+            meta.size,
+            meta.last_modified.timestamp_millis(),
+            meta.e_tag.clone(),
+        )
+    }
+
+    /// Locations of every object at or under `key`.
+    fn all_under(&self, key: &str) -> Result<Vec<OsPath>> {
+        let loc = self.location(key)?;
+        let store = self.store.clone();
+        block_on(async move {
+            let mut out = Vec::new();
+            let mut s = store.list(Some(&loc));
+            while let Some(m) = s.next().await {
+                out.push(m?.location);
+            }
+            Ok::<_, Error>(out)
+        })?
+    }
+}
+
+fn not_found_is_none<T>(r: object_store::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl UnderStore for ObjectStoreUfs {
+    fn describe(&self) -> String {
+        self.uri.clone()
+    }
+
+    fn stat(&self, key: &str) -> Result<Option<Entry>> {
+        if key.is_empty() {
+            return Ok(Some(Entry::dir("", 0)));
+        }
+        let loc = self.location(key)?;
+        let store = self.store.clone();
+        let head = block_on(async move { store.head(&loc).await })?;
+        let head_error = match not_found_is_none(head) {
+            Ok(Some(meta)) => return Ok(Some(self.file_entry(key.to_string(), &meta))),
+            Ok(None) => None,
+            // Servers that keep objects as files (s3s-fs, gateways over POSIX) may fail a
+            // HEAD of a key that is a directory on their disk; the listing below decides.
+            Err(e) => Some(e),
+        };
+        // A directory exists when any object lives under the prefix.
+        let loc = self.location(key)?;
+        let store = self.store.clone();
+        let any = block_on(async move {
+            let mut s = store.list(Some(&loc));
+            s.next().await.transpose()
+        })?;
+        match (any?, head_error) {
+            (Some(_), _) => Ok(Some(Entry::dir(key, 0))),
+            (None, Some(e)) => {
+                // The listing worked, so the store is reachable and holds nothing at or under
+                // the key: such servers fail HEAD on a directory left empty on their disk.
+                tracing::warn!(
+                    store = %self.uri,
+                    key,
+                    error = %e,
+                    "HEAD failed but the listing shows nothing there; treating it as missing"
+                );
+                Ok(None)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn list(&self, key: &str) -> Result<Vec<Entry>> {
+        let loc = self.location(key)?;
+        let store = self.store.clone();
+        let prefix = if key.is_empty() && self.root.as_ref().is_empty() {
+            None
+        } else {
+            Some(loc.clone())
+        };
+        let listed = block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })??;
+        let mut out = Vec::with_capacity(listed.objects.len() + listed.common_prefixes.len());
+        for p in &listed.common_prefixes {
+            if let Some(k) = self.key_of(p) {
+                out.push(Entry::dir(k, 0));
+            }
+        }
+        for m in &listed.objects {
+            // A directory marker ("dir/") parses to the directory's own location: skip it.
+            if m.location == loc {
+                continue;
+            }
+            if let Some(k) = self.key_of(&m.location) {
+                out.push(self.file_entry(k, m));
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.dedup_by(|a, b| a.key == b.key);
+        Ok(out)
+    }
+
+    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
+        if out.is_empty() || pos >= expect.len {
+            return Ok(0);
+        }
+        let end = (pos + out.len() as u64).min(expect.len);
+        let loc = self.location(key)?;
+        let store = self.store.clone();
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(pos..end)),
+            if_match: expect.etag.clone(),
+            ..Default::default()
+        };
+        let bytes: Bytes = block_on(async move {
+            let r = store.get_opts(&loc, opts).await?;
+            r.bytes().await
+        })??;
+        let n = bytes.len().min(out.len());
+        out[..n].copy_from_slice(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>> {
+        Ok(Box::new(ObjectWriter {
+            store: self.store.clone(),
+            loc: self.location(key)?,
+            buf: Vec::new(),
+            upload: None,
+        }))
+    }
+
+    fn mkdirs(&self, _key: &str) -> Result<()> {
+        // object_store cannot write an S3A-style "dir/" marker; a directory exists once
+        // something is written under it. Empty directories are therefore not persisted.
+        Ok(())
+    }
+
+    fn delete(&self, entry: &Entry) -> Result<()> {
+        let locations = if entry.is_dir {
+            self.all_under(&entry.key)?
+        } else {
+            vec![self.location(&entry.key)?]
+        };
+        let store = self.store.clone();
+        block_on(async move {
+            let stream = futures::stream::iter(locations.into_iter().map(Ok)).boxed();
+            let mut results = store.delete_stream(stream);
+            while let Some(r) = results.next().await {
+                match r {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(e) => return Err(Error::from(e)),
+                }
+            }
+            Ok(())
+        })?
+    }
+
+    fn rename(&self, from: &Entry, to: &str) -> Result<()> {
+        let pairs: Vec<(OsPath, OsPath)> = if from.is_dir {
+            let src_root = self.location(&from.key)?;
+            let dst_root = self.location(to)?;
+            self.all_under(&from.key)?
+                .into_iter()
+                .map(|loc| {
+                    let rel: Vec<_> = loc
+                        .prefix_match(&src_root)
+                        .map(|p| p.collect())
+                        .unwrap_or_default();
+                    let mut dst = dst_root.clone();
+                    for part in rel {
+                        dst = dst.join(part);
+                    }
+                    (loc, dst)
+                })
+                .collect()
+        } else {
+            vec![(self.location(&from.key)?, self.location(to)?)]
+        };
+        let store = self.store.clone();
+        block_on(async move {
+            for (src, dst) in pairs {
+                store.copy(&src, &dst).await?;
+                store.delete(&src).await?;
+            }
+            Ok::<_, Error>(())
+        })?
+    }
+}
+
+/// Buffers up to one part; small files become one PUT, large ones a multipart upload.
+struct ObjectWriter {
+    store: Arc<dyn ObjectStore>,
+    loc: OsPath,
+    buf: Vec<u8>,
+    upload: Option<Box<dyn object_store::MultipartUpload>>,
+}
+
+impl ObjectWriter {
+    fn flush_part(&mut self) -> Result<()> {
+        let part = PutPayload::from(std::mem::take(&mut self.buf));
+        let store = self.store.clone();
+        let loc = self.loc.clone();
+        let mut upload = match self.upload.take() {
+            Some(u) => u,
+            None => block_on(async move { store.put_multipart(&loc).await })??,
+        };
+        let fut = upload.put_part(part);
+        let r = block_on(fut);
+        self.upload = Some(upload);
+        r??;
+        Ok(())
+    }
+}
+
+impl StoreWriter for ObjectWriter {
+    fn write(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            let room = PART_SIZE - self.buf.len();
+            let n = room.min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == PART_SIZE {
+                self.flush_part()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        match self.upload.take() {
+            None => {
+                let payload = PutPayload::from(std::mem::take(&mut self.buf));
+                let store = self.store.clone();
+                let loc = self.loc.clone();
+                block_on(async move { store.put(&loc, payload).await })??;
+                Ok(())
+            }
+            Some(u) => {
+                self.upload = Some(u);
+                if !self.buf.is_empty() {
+                    self.flush_part()?;
+                }
+                let mut u = self.upload.take().expect("upload present");
+                let r = block_on(async move {
+                    match u.complete().await {
+                        Ok(_) => Ok(()),
+                        Err(e) => {
+                            let _ = u.abort().await;
+                            Err(e)
+                        }
+                    }
+                })?;
+                Ok(r?)
+            }
+        }
+    }
+
+    fn abort(mut self: Box<Self>) {
+        if let Some(mut u) = self.upload.take() {
+            let _ = block_on(async move { u.abort().await });
+        }
+    }
+}
+
+impl Drop for ObjectWriter {
+    fn drop(&mut self) {
+        if let Some(mut u) = self.upload.take() {
+            let _ = block_on(async move { u.abort().await });
+        }
+    }
+}

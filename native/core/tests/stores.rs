@@ -1,0 +1,360 @@
+//! One suite of namespace behaviour, run against every kind of store this machine can start:
+//! a local directory, and a real S3 server (s3s-fs) on 127.0.0.1.
+
+mod support;
+
+use shoal_core::{Config, ErrorKind, Namespace};
+use support::S3Server;
+
+fn write(ns: &Namespace, path: &str, data: &[u8]) {
+    let mut w = ns.create(path, true).unwrap();
+    // Several writes, so writers see more than one call.
+    for chunk in data.chunks(1000) {
+        w.write(chunk).unwrap();
+    }
+    w.close().unwrap();
+}
+
+fn read_all(ns: &Namespace, path: &str) -> Vec<u8> {
+    let r = ns.open(path, None).unwrap();
+    let mut out = vec![0u8; r.len() as usize];
+    assert_eq!(r.read_at(0, &mut out).unwrap(), out.len());
+    out
+}
+
+fn names(ns: &Namespace, path: &str) -> Vec<(String, bool)> {
+    ns.list(path)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.is_dir))
+        .collect()
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// The behaviour every store must show, under the mount at `m`.
+fn suite(ns: &Namespace, m: &str, persists_empty_dirs: bool) {
+    let a = pattern(5000, 1);
+    write(ns, &format!("{m}/dir/a.bin"), &a);
+    write(ns, &format!("{m}/dir/sub/b.bin"), &pattern(10, 2));
+    write(ns, &format!("{m}/top.txt"), b"hello");
+
+    // Status of files, synthesized or real directories, and the mount point.
+    let st = ns.status(&format!("{m}/dir/a.bin")).unwrap();
+    assert!(!st.is_dir);
+    assert_eq!(st.len, 5000);
+    assert!(st.version.is_some());
+    assert!(ns.status(&format!("{m}/dir")).unwrap().is_dir);
+    assert!(ns.status(&format!("{m}/dir/sub")).unwrap().is_dir);
+    assert!(ns.status(m).unwrap().is_dir);
+    let e = ns.status(&format!("{m}/dir/missing")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.message().contains(&format!("{m}/dir/missing")), "{e}");
+
+    // Listings: directories from prefixes, files with sizes, sorted; a file lists itself.
+    assert_eq!(
+        names(ns, m),
+        vec![(format!("{m}/dir"), true), (format!("{m}/top.txt"), false)]
+    );
+    assert_eq!(
+        names(ns, &format!("{m}/dir")),
+        vec![
+            (format!("{m}/dir/a.bin"), false),
+            (format!("{m}/dir/sub"), true)
+        ]
+    );
+    assert_eq!(
+        names(ns, &format!("{m}/top.txt")),
+        vec![(format!("{m}/top.txt"), false)]
+    );
+    assert_eq!(
+        ns.list(&format!("{m}/nothing")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+
+    // Reads: whole, ranged, across the end, at and past the end.
+    assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
+    let r = ns.open(&format!("{m}/dir/a.bin"), None).unwrap();
+    let mut buf = vec![0u8; 100];
+    assert_eq!(r.read_at(1234, &mut buf).unwrap(), 100);
+    assert_eq!(&buf[..], &a[1234..1334]);
+    assert_eq!(r.read_at(4950, &mut buf).unwrap(), 50);
+    assert_eq!(&buf[..50], &a[4950..]);
+    assert_eq!(r.read_at(5000, &mut buf).unwrap(), 0);
+    assert_eq!(r.read_at(9999, &mut buf).unwrap(), 0);
+    assert_eq!(
+        ns.open(&format!("{m}/dir"), None).unwrap_err().kind(),
+        ErrorKind::IsADirectory
+    );
+    assert_eq!(
+        ns.open(&format!("{m}/dir/nope"), None).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+
+    // Create refuses what Hadoop refuses.
+    assert_eq!(
+        ns.create(&format!("{m}/top.txt"), false)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        ns.create(&format!("{m}/dir"), true).err().unwrap().kind(),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        ns.create(&format!("{m}/top.txt/child"), true)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::NotADirectory
+    );
+    // An aborted write leaves nothing behind.
+    let mut w = ns.create(&format!("{m}/aborted.bin"), false).unwrap();
+    w.write(b"partial").unwrap();
+    w.abort();
+    assert_eq!(
+        ns.status(&format!("{m}/aborted.bin")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+
+    // Overwrite replaces the bytes.
+    write(ns, &format!("{m}/top.txt"), b"bye");
+    assert_eq!(read_all(ns, &format!("{m}/top.txt")), b"bye");
+
+    // mkdirs.
+    ns.mkdirs(&format!("{m}/made/deep")).unwrap();
+    if persists_empty_dirs {
+        assert!(ns.status(&format!("{m}/made/deep")).unwrap().is_dir);
+    }
+    assert_eq!(
+        ns.mkdirs(&format!("{m}/top.txt")).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        ns.mkdirs(&format!("{m}/top.txt/x")).unwrap_err().kind(),
+        ErrorKind::NotADirectory
+    );
+
+    // Rename a file, into a directory, and a directory tree.
+    assert!(ns
+        .rename(&format!("{m}/top.txt"), &format!("{m}/renamed.txt"))
+        .unwrap());
+    assert_eq!(read_all(ns, &format!("{m}/renamed.txt")), b"bye");
+    assert!(!ns
+        .rename(&format!("{m}/top.txt"), &format!("{m}/x.txt"))
+        .unwrap());
+    assert!(ns
+        .rename(&format!("{m}/renamed.txt"), &format!("{m}/dir"))
+        .unwrap());
+    assert_eq!(read_all(ns, &format!("{m}/dir/renamed.txt")), b"bye");
+    assert!(ns
+        .rename(&format!("{m}/dir"), &format!("{m}/moved"))
+        .unwrap());
+    assert_eq!(read_all(ns, &format!("{m}/moved/a.bin")), a);
+    assert_eq!(
+        read_all(ns, &format!("{m}/moved/sub/b.bin")),
+        pattern(10, 2)
+    );
+    assert_eq!(
+        ns.status(&format!("{m}/dir")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(ns
+        .rename(&format!("{m}/moved"), &format!("{m}/moved/inside"))
+        .is_err());
+
+    // Delete: not empty without recursion, then recursive; missing is false.
+    assert_eq!(
+        ns.delete(&format!("{m}/moved"), false).unwrap_err().kind(),
+        ErrorKind::NotEmpty
+    );
+    assert!(ns.delete(&format!("{m}/moved/sub/b.bin"), false).unwrap());
+    assert!(ns.delete(&format!("{m}/moved"), true).unwrap());
+    assert!(!ns.delete(&format!("{m}/moved"), true).unwrap());
+    assert_eq!(
+        ns.status(&format!("{m}/moved/a.bin")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn local_directory_mount() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = Namespace::new(&Config::from_pairs([
+        ("shoal.mount.local.path", "/local"),
+        (
+            "shoal.mount.local.uri",
+            &format!("file://{}", dir.path().display()),
+        ),
+    ]))
+    .unwrap();
+    suite(&ns, "/local", true);
+    // Files put there by others are read as they are.
+    std::fs::write(dir.path().join("outside.txt"), b"from the OS").unwrap();
+    assert_eq!(read_all(&ns, "/local/outside.txt"), b"from the OS");
+    // Unfinished writes are never listed.
+    let mut w = ns.create("/local/pending.bin", true).unwrap();
+    w.write(b"x").unwrap();
+    assert!(!names(&ns, "/local")
+        .iter()
+        .any(|(p, _)| p.contains("pending")));
+    w.close().unwrap();
+    assert!(names(&ns, "/local")
+        .iter()
+        .any(|(p, _)| p == "/local/pending.bin"));
+}
+
+#[test]
+fn s3_mount_on_a_real_server() {
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
+    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
+        "s3",
+        "/s3",
+        "bucket/prefix",
+    )))
+    .unwrap();
+    suite(&ns, "/s3", false);
+
+    // Objects put into the bucket by another writer are listed and read.
+    let d = server.root().join("bucket/prefix/external/x");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("obj.bin"), pattern(3000, 7)).unwrap();
+    assert_eq!(
+        names(&ns, "/s3/external"),
+        vec![("/s3/external/x".to_string(), true)]
+    );
+    assert_eq!(read_all(&ns, "/s3/external/x/obj.bin"), pattern(3000, 7));
+
+    // A large write goes up as a multipart upload and reads back intact.
+    let big = pattern(20 << 20, 9);
+    write(&ns, "/s3/big.bin", &big);
+    assert_eq!(ns.status("/s3/big.bin").unwrap().len, big.len() as u64);
+    assert_eq!(read_all(&ns, "/s3/big.bin"), big);
+}
+
+#[test]
+fn wrong_credentials_are_permission_errors_naming_the_path() {
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
+    let mut conf = server.mount_conf("s3", "/s3", "bucket");
+    for (k, v) in conf.iter_mut() {
+        if k.ends_with("aws_secret_access_key") {
+            *v = "wrong-secret".to_string();
+        }
+    }
+    let ns = Namespace::new(&Config::from_pairs(conf)).unwrap();
+    let e = ns.status("/s3/file").unwrap_err();
+    assert!(e.message().contains("/s3/file"), "{e}");
+    assert!(!e.message().contains("wrong-secret"), "secret leaked: {e}");
+}
+
+#[test]
+fn several_mounts_one_namespace() {
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut conf = server.mount_conf("imagenet", "/datasets/imagenet", "bucket");
+    conf.push((
+        "shoal.mount.scratch.path".into(),
+        "/datasets/scratch".into(),
+    ));
+    conf.push((
+        "shoal.mount.scratch.uri".into(),
+        format!("file://{}", dir.path().display()),
+    ));
+    conf.push(("shoal.mount.ro.path".into(), "/ro".into()));
+    conf.push((
+        "shoal.mount.ro.uri".into(),
+        format!("file://{}", dir.path().display()),
+    ));
+    conf.push(("shoal.mount.ro.readonly".into(), "true".into()));
+    let ns = Namespace::new(&Config::from_pairs(conf)).unwrap();
+
+    assert_eq!(
+        names(&ns, "/"),
+        vec![("/datasets".to_string(), true), ("/ro".to_string(), true)]
+    );
+    assert_eq!(
+        names(&ns, "/datasets"),
+        vec![
+            ("/datasets/imagenet".to_string(), true),
+            ("/datasets/scratch".to_string(), true)
+        ]
+    );
+    assert!(ns.status("/").unwrap().is_dir);
+    assert!(ns.status("/datasets").unwrap().is_dir);
+    assert_eq!(
+        ns.status("/elsewhere").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+
+    write(&ns, "/datasets/scratch/f", b"scratch");
+    assert_eq!(read_all(&ns, "/ro/f"), b"scratch");
+    for e in [
+        ns.create("/ro/g", true).err().unwrap(),
+        ns.mkdirs("/ro/d").unwrap_err(),
+        ns.delete("/ro/f", false).unwrap_err(),
+        ns.rename("/ro/f", "/ro/h").unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::ReadOnly, "{e}");
+        assert!(e.message().contains("read-only"), "{e}");
+    }
+    let e = ns
+        .rename("/datasets/scratch/f", "/datasets/imagenet/f")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.message().contains("different mounts"), "{e}");
+    let e = ns
+        .status("/datasets/scratch/../../../etc/passwd")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("escapes mount 'scratch'"), "{e}");
+}
+
+#[test]
+fn bad_configuration_is_reported_by_key() {
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("shoal.mount.a.path", "/a")], "shoal.mount.a.uri"),
+        (
+            vec![
+                ("shoal.mount.a.path", "/a"),
+                ("shoal.mount.a.uri", "ftp://h/x"),
+            ],
+            "unsupported store scheme 'ftp'",
+        ),
+        (
+            vec![
+                ("shoal.mount.a.path", "/a"),
+                ("shoal.mount.a.uri", "s3://b/x"),
+                ("shoal.mount.a.option.aws_no_such_key", "1"),
+            ],
+            "shoal.mount.a.option.aws_no_such_key",
+        ),
+        (
+            vec![
+                ("shoal.mount.a.path", "relative"),
+                ("shoal.mount.a.uri", "file:///tmp"),
+            ],
+            "shoal.mount.a.path",
+        ),
+        (
+            vec![
+                ("shoal.mount.a.path", "/a"),
+                ("shoal.mount.a.uri", "not a uri"),
+            ],
+            "is not a URI",
+        ),
+    ];
+    for (pairs, expect) in cases {
+        let e = Namespace::new(&Config::from_pairs(pairs)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(e.message().contains(expect), "{e} should mention {expect}");
+    }
+}

@@ -1,0 +1,98 @@
+//! Test support: a real S3 server (s3s-fs) on 127.0.0.1, started per test and stopped on drop.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct S3Server {
+    child: Child,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+pub const ACCESS_KEY: &str = "shoal-test";
+pub const SECRET_KEY: &str = "shoal-test-secret";
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SHOAL_TEST_S3S_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/s3s/bin/s3s-fs");
+    assert!(
+        p.exists(),
+        "the S3 test server is not installed at {}: run scripts/setup.sh (or set SHOAL_TEST_S3S_BIN)",
+        p.display()
+    );
+    p
+}
+
+impl S3Server {
+    pub fn start() -> Self {
+        let mut root = tempfile::tempdir().unwrap();
+        for _attempt in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new(binary())
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+                .arg(root.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start s3s-fs");
+            let mut server = S3Server { child, port, root };
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // exited: port taken, try another
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return server;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = server.child.kill();
+            let _ = server.child.wait();
+            root = std::mem::replace(&mut server.root, tempfile::tempdir().unwrap());
+        }
+        panic!("s3s-fs did not start on 127.0.0.1");
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Configuration of a mount `name` at `path` over `s3://<bucket_and_prefix>`.
+    pub fn mount_conf(
+        &self,
+        name: &str,
+        path: &str,
+        bucket_and_prefix: &str,
+    ) -> Vec<(String, String)> {
+        let k = |a: &str| format!("shoal.mount.{name}.{a}");
+        vec![
+            (k("path"), path.to_string()),
+            (k("uri"), format!("s3://{bucket_and_prefix}")),
+            (
+                k("option.aws_endpoint"),
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            (k("option.aws_access_key_id"), ACCESS_KEY.to_string()),
+            (k("option.aws_secret_access_key"), SECRET_KEY.to_string()),
+            (k("option.aws_region"), "us-east-1".to_string()),
+            (k("option.aws_allow_http"), "true".to_string()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

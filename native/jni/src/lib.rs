@@ -1,0 +1,494 @@
+//! shoal-jni: the JNI bridge between `io.shoal.jni.NativeMethods` and shoal-core.
+//!
+//! Every export has one shape: the `extern "system"` function hands its arguments to an
+//! ordinary Rust function returning `BridgeResult`, inside `EnvUnowned::with_env` (which
+//! catches panics), and resolves the outcome with the one error policy, `ThrowMapped`.
+//! This crate converts and nothing more; behaviour lives in shoal-core.
+//!
+//! Handles are `Box` pointers handed to Java as `long`; the Java owner frees each exactly once
+//! through the matching `*Close`.
+
+mod errors;
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use jni::objects::{JByteBuffer, JClass, JObject, JObjectArray, JString, JValue};
+use jni::sys::{jboolean, jint, jlong};
+use jni::{jni_sig, jni_str, Env, EnvUnowned};
+use shoal_core::{Config, FileInfo, FileReader, FileWriter, Namespace};
+
+use errors::{install_panic_hook, invalid, BridgeResult, ThrowMapped};
+
+type Writer = Mutex<Option<FileWriter>>;
+
+fn into_handle<T>(value: T) -> jlong {
+    Box::into_raw(Box::new(value)) as jlong
+}
+
+/// Borrows the object behind a live handle.
+///
+/// # Safety
+/// `handle` must be 0 or a pointer made by `into_handle::<T>` and not yet freed; the Java
+/// owner guarantees this (it frees once, after every use).
+unsafe fn borrow<'a, T>(handle: jlong, what: &str) -> BridgeResult<&'a T> {
+    if handle == 0 {
+        return Err(invalid(format!("{what} is closed")));
+    }
+    Ok(&*(handle as *const T))
+}
+
+/// Frees the object behind a handle; 0 is ignored.
+///
+/// # Safety
+/// As for `borrow`, and the handle is not used again.
+unsafe fn free<T>(handle: jlong) {
+    if handle != 0 {
+        drop(Box::from_raw(handle as *mut T));
+    }
+}
+
+fn string(env: &Env<'_>, s: &JString<'_>, what: &str) -> BridgeResult<String> {
+    if s.is_null() {
+        return Err(invalid(format!("{what} is null")));
+    }
+    Ok(s.try_to_string(env)?)
+}
+
+fn opt_string(env: &Env<'_>, s: &JString<'_>) -> BridgeResult<Option<String>> {
+    if s.is_null() {
+        Ok(None)
+    } else {
+        Ok(Some(s.try_to_string(env)?))
+    }
+}
+
+fn bool_of(b: bool) -> jboolean {
+    b as jboolean
+}
+
+/// Checks `[off, off+len)` lies within an array or buffer of `cap` elements.
+fn check_range(off: jint, len: jint, cap: usize) -> BridgeResult<(usize, usize)> {
+    if off < 0 || len < 0 || off as usize + len as usize > cap {
+        return Err(invalid(format!(
+            "range offset {off} length {len} does not fit a buffer of {cap}"
+        )));
+    }
+    Ok((off as usize, len as usize))
+}
+
+fn check_pos(pos: jlong) -> BridgeResult<u64> {
+    if pos < 0 {
+        return Err(shoal_core::Error::new(
+            shoal_core::ErrorKind::PastEof,
+            format!("negative position {pos}"),
+        )
+        .into());
+    }
+    Ok(pos as u64)
+}
+
+thread_local! {
+    /// Per-thread staging buffer between the store and Java heap arrays.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() < len {
+            s.resize(len, 0);
+        }
+        let r = f(&mut s[..len]);
+        // Do not keep a huge buffer alive on every thread.
+        if s.len() > 16 << 20 {
+            *s = Vec::new();
+        }
+        r
+    })
+}
+
+fn as_jbytes(b: &[u8]) -> &[i8] {
+    // Safety: u8 and i8 have the same size and alignment.
+    unsafe { std::slice::from_raw_parts(b.as_ptr() as *const i8, b.len()) }
+}
+
+fn as_jbytes_mut(b: &mut [u8]) -> &mut [i8] {
+    // Safety: u8 and i8 have the same size and alignment.
+    unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut i8, b.len()) }
+}
+
+fn file_info<'l>(env: &mut Env<'l>, info: &FileInfo) -> BridgeResult<JObject<'l>> {
+    let path = JString::from_str(env, &info.path)?;
+    let etag = match &info.etag {
+        Some(e) => JObject::from(JString::from_str(env, e)?),
+        None => JObject::null(),
+    };
+    let version = match &info.version {
+        Some(v) => JObject::from(JString::from_str(env, v)?),
+        None => JObject::null(),
+    };
+    Ok(env.new_object(
+        jni_str!("io/shoal/jni/NativeFileInfo"),
+        jni_sig!("(Ljava/lang/String;ZJJLjava/lang/String;Ljava/lang/String;)V"),
+        &[
+            JValue::Object(&path),
+            JValue::Bool(bool_of(info.is_dir)),
+            JValue::Long(info.len as jlong),
+            JValue::Long(info.mtime_ms),
+            JValue::Object(&etag),
+            JValue::Object(&version),
+        ],
+    )?)
+}
+
+// ---- filesystem -----------------------------------------------------------------------------
+
+fn fs_open(
+    env: &mut Env<'_>,
+    keys: &JObjectArray<'_, JString<'_>>,
+    values: &JObjectArray<'_, JString<'_>>,
+) -> BridgeResult<jlong> {
+    install_panic_hook();
+    let n = keys.len(env)?;
+    if values.len(env)? != n {
+        return Err(invalid("configuration keys and values differ in number"));
+    }
+    let mut config = Config::new();
+    for i in 0..n {
+        let k = keys.get_element(env, i)?;
+        let v = values.get_element(env, i)?;
+        let key = string(env, &k, "configuration key")?;
+        let value = opt_string(env, &v)?.unwrap_or_default();
+        config.set(key, value);
+    }
+    Ok(into_handle(Namespace::new(&config)?))
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsOpen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    keys: JObjectArray<'l, JString<'l>>,
+    values: JObjectArray<'l, JString<'l>>,
+) -> jlong {
+    env.with_env(|env| fs_open(env, &keys, &values))
+        .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsClose<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+) {
+    env.with_env(|_| -> BridgeResult<()> {
+        // Safety: the Java owner closes once.
+        unsafe { free::<Namespace>(fs) };
+        Ok(())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsStatus<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+) -> JObject<'l> {
+    env.with_env(|env| -> BridgeResult<JObject<'l>> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let info = ns.status(&string(env, &path, "path")?)?;
+        file_info(env, &info)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsList<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+) -> JObjectArray<'l> {
+    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let infos = ns.list(&string(env, &path, "path")?)?;
+        let array = env.new_object_array(
+            infos.len() as i32,
+            jni_str!("io/shoal/jni/NativeFileInfo"),
+            JObject::null(),
+        )?;
+        for (i, info) in infos.iter().enumerate() {
+            // One local frame per entry keeps big listings within the local reference table.
+            env.with_local_frame(4, |env| -> BridgeResult<()> {
+                let obj = file_info(env, info)?;
+                array.set_element(env, i, &obj)?;
+                Ok(())
+            })?;
+        }
+        Ok(array)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsMkdirs<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+) -> jboolean {
+    env.with_env(|env| -> BridgeResult<jboolean> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        ns.mkdirs(&string(env, &path, "path")?)?;
+        Ok(bool_of(true))
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsDelete<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+    recursive: jboolean,
+) -> jboolean {
+    env.with_env(|env| -> BridgeResult<jboolean> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let done = ns.delete(&string(env, &path, "path")?, recursive as u8 != 0)?;
+        Ok(bool_of(done))
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsRename<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    src: JString<'l>,
+    dst: JString<'l>,
+) -> jboolean {
+    env.with_env(|env| -> BridgeResult<jboolean> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let src = string(env, &src, "source path")?;
+        let dst = string(env, &dst, "destination path")?;
+        Ok(bool_of(ns.rename(&src, &dst)?))
+    })
+    .resolve::<ThrowMapped>()
+}
+
+// ---- readers --------------------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerOpen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+    length: jlong,
+    etag: JString<'l>,
+    version: JString<'l>,
+) -> jlong {
+    env.with_env(|env| -> BridgeResult<jlong> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let path = string(env, &path, "path")?;
+        let version = opt_string(env, &version)?;
+        let known = match (length >= 0, version) {
+            (true, Some(version)) => Some(FileInfo {
+                path: path.clone(),
+                is_dir: false,
+                len: length as u64,
+                mtime_ms: 0,
+                etag: opt_string(env, &etag)?,
+                version: Some(version),
+            }),
+            _ => None,
+        };
+        Ok(into_handle(ns.open(&path, known)?))
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerLength<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+) -> jlong {
+    env.with_env(|_| -> BridgeResult<jlong> {
+        let r = unsafe { borrow::<FileReader>(reader, "stream")? };
+        Ok(r.len() as jlong)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerRead<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+    pos: jlong,
+    buf: jni::objects::JByteArray<'l>,
+    off: jint,
+    len: jint,
+) -> jint {
+    env.with_env(|env| -> BridgeResult<jint> {
+        let r = unsafe { borrow::<FileReader>(reader, "stream")? };
+        if buf.is_null() {
+            return Err(invalid("buffer is null"));
+        }
+        let (off, len) = check_range(off, len, buf.len(env)?)?;
+        let pos = check_pos(pos)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        if pos >= r.len() {
+            return Ok(-1);
+        }
+        with_scratch(len, |scratch| -> BridgeResult<jint> {
+            let n = r.read_at(pos, scratch)?;
+            buf.set_region(env, off as i32, as_jbytes(&scratch[..n]))?;
+            Ok(if n == 0 { -1 } else { n as jint })
+        })
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerReadDirect<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+    pos: jlong,
+    buf: JByteBuffer<'l>,
+    off: jint,
+    len: jint,
+) -> jint {
+    env.with_env(|env| -> BridgeResult<jint> {
+        let r = unsafe { borrow::<FileReader>(reader, "stream")? };
+        if buf.is_null() {
+            return Err(invalid("buffer is null"));
+        }
+        let addr = env.get_direct_buffer_address(&buf)?;
+        let cap = env.get_direct_buffer_capacity(&buf)?;
+        let (off, len) = check_range(off, len, cap)?;
+        let pos = check_pos(pos)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        if pos >= r.len() {
+            return Ok(-1);
+        }
+        // Safety: the range lies within the direct buffer, which the caller keeps alive.
+        let out = unsafe { std::slice::from_raw_parts_mut(addr.add(off), len) };
+        let n = r.read_at(pos, out)?;
+        Ok(if n == 0 { -1 } else { n as jint })
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerClose<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+) {
+    env.with_env(|_| -> BridgeResult<()> {
+        unsafe { free::<FileReader>(reader) };
+        Ok(())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+// ---- writers --------------------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerOpen<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+    overwrite: jboolean,
+) -> jlong {
+    env.with_env(|env| -> BridgeResult<jlong> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let w = ns.create(&string(env, &path, "path")?, overwrite as u8 != 0)?;
+        Ok(into_handle::<Writer>(Mutex::new(Some(w))))
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerWrite<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    writer: jlong,
+    buf: jni::objects::JByteArray<'l>,
+    off: jint,
+    len: jint,
+) {
+    env.with_env(|env| -> BridgeResult<()> {
+        let w = unsafe { borrow::<Writer>(writer, "output stream")? };
+        if buf.is_null() {
+            return Err(invalid("buffer is null"));
+        }
+        let (off, len) = check_range(off, len, buf.len(env)?)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let mut guard = w.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(fw) = guard.as_mut() else {
+            return Err(invalid("output stream is closed"));
+        };
+        with_scratch(len, |scratch| -> BridgeResult<()> {
+            buf.get_region(env, off as i32, as_jbytes_mut(scratch))?;
+            fw.write(scratch)?;
+            Ok(())
+        })
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerClose<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    writer: jlong,
+) {
+    env.with_env(|_| -> BridgeResult<()> {
+        if writer == 0 {
+            return Ok(());
+        }
+        // Safety: the Java owner closes once; the writer is freed whatever the outcome.
+        let w = unsafe { Box::from_raw(writer as *mut Writer) };
+        let fw = w.into_inner().unwrap_or_else(|p| p.into_inner());
+        match fw {
+            Some(fw) => Ok(fw.close()?),
+            None => Ok(()),
+        }
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerAbort<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    writer: jlong,
+) {
+    env.with_env(|_| -> BridgeResult<()> {
+        if writer == 0 {
+            return Ok(());
+        }
+        let w = unsafe { Box::from_raw(writer as *mut Writer) };
+        if let Some(fw) = w.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            fw.abort();
+        }
+        Ok(())
+    })
+    .resolve::<ThrowMapped>()
+}
