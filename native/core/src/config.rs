@@ -122,14 +122,16 @@ impl Config {
                 "path" => spec.path = value.to_string(),
                 "uri" => spec.uri = value.to_string(),
                 "readonly" => spec.readonly = self.get_bool(key, false)?,
+                "immutable" => spec.immutable = self.get_bool(key, false)?,
+                "cache" => spec.cache = Some(self.get_bool(key, true)?),
                 _ => match attr.strip_prefix("option.") {
                     Some(opt) if !opt.is_empty() => {
                         spec.options.insert(opt.to_string(), value.to_string());
                     }
                     _ => {
                         return Err(Error::config(format!(
-                            "unknown mount attribute in '{key}'; expected path, uri, readonly \
-                             or option.<key> (mount names contain no dots)"
+                            "unknown mount attribute in '{key}'; expected path, uri, readonly, \
+                             immutable, cache or option.<key> (mount names contain no dots)"
                         )))
                     }
                 },
@@ -167,6 +169,10 @@ pub struct MountSpec {
     pub path: String,
     pub uri: String,
     pub readonly: bool,
+    /// The data never changes: its metadata never expires from the metadata cache.
+    pub immutable: bool,
+    /// Whether reads are cached; unset means yes, except for `file://` mounts.
+    pub cache: Option<bool>,
     /// Store options by object_store's key names; may hold secrets.
     pub options: BTreeMap<String, String>,
 }
@@ -179,6 +185,8 @@ impl fmt::Debug for MountSpec {
             .field("path", &self.path)
             .field("uri", &self.uri)
             .field("readonly", &self.readonly)
+            .field("immutable", &self.immutable)
+            .field("cache", &self.cache)
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }

@@ -1,12 +1,15 @@
 //! shoal-core: the engine behind every Shoal front end (the JVM FileSystem, the CLI, the C
 //! API, FUSE). It owns the namespace over mounted stores; it knows nothing of JNI.
 
+pub mod cache;
 pub mod config;
 pub mod error;
+pub mod metadata;
 pub mod mount;
 pub mod namespace;
 pub mod path;
 pub mod runtime;
+pub mod stats;
 pub mod store;
 
 pub use config::Config;

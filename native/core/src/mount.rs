@@ -18,6 +18,10 @@ pub struct Mount {
     /// Normalized mount point, e.g. `/datasets/imagenet` (`/` for a root mount).
     pub path: String,
     pub readonly: bool,
+    /// Metadata never expires (`shoal.mount.<name>.immutable`).
+    pub immutable: bool,
+    /// Reads go through the page cache.
+    pub cached: bool,
     pub store: Arc<dyn UnderStore>,
     segments: Vec<String>,
 }
@@ -44,6 +48,8 @@ impl Mount {
             name: name.to_string(),
             path: path::join(&segs),
             readonly,
+            immutable: false,
+            cached: true,
             store,
             segments: segs.into_iter().map(String::from).collect(),
         })
@@ -91,7 +97,11 @@ impl MountTable {
         let mut mounts = Vec::with_capacity(specs.len());
         for s in specs {
             let store = open_store(s, settings)?;
-            mounts.push(Mount::new(&s.name, &s.path, s.readonly, store)?);
+            let mut m = Mount::new(&s.name, &s.path, s.readonly, store)?;
+            m.immutable = s.immutable;
+            // Local directories need no cache in front of them unless asked.
+            m.cached = s.cache.unwrap_or(!s.uri.starts_with("file:"));
+            mounts.push(m);
         }
         Self::new(mounts)
     }

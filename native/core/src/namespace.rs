@@ -2,11 +2,15 @@
 //! table. Paths above mount points are synthesized directories; paths outside every mount do
 //! not exist. Every error names the Shoal path it concerns.
 
-use std::sync::Arc;
+use std::fs::File;
+use std::sync::{Arc, Mutex};
 
+use crate::cache::{page_file, CacheSettings, FileSource, PageCache, PageId, StatsSet};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::metadata::{MetadataCache, MetadataSettings};
 use crate::mount::{Location, MountTable, Resolved};
+use crate::stats::Stats;
 use crate::store::{join_key, Entry, StoreWriter};
 
 /// A file or directory as front ends see it.
@@ -49,6 +53,9 @@ impl FileInfo {
 #[derive(Debug)]
 pub struct Namespace {
     mounts: MountTable,
+    metadata: Arc<MetadataCache>,
+    cache: Option<Arc<PageCache>>,
+    stats: Arc<Stats>,
 }
 
 impl Namespace {
@@ -58,17 +65,44 @@ impl Namespace {
             None => None,
         };
         crate::runtime::init(threads)?;
+        let mounts = MountTable::from_specs(&config.mounts()?, &config.store_settings()?)?;
+        let metadata = MetadataCache::new(MetadataSettings::from_config(config)?);
+        let cache = CacheSettings::from_config(config)?.map(|s| PageCache::shared(&s));
         Ok(Namespace {
-            mounts: MountTable::from_specs(&config.mounts()?, &config.store_settings()?)?,
+            mounts,
+            metadata: Arc::new(metadata),
+            cache,
+            stats: Arc::new(Stats::default()),
         })
-    }
-
-    pub fn from_table(mounts: MountTable) -> Self {
-        Namespace { mounts }
     }
 
     pub fn mount_table(&self) -> &MountTable {
         &self.mounts
+    }
+
+    /// The page cache, when caching is on.
+    pub fn page_cache(&self) -> Option<&Arc<PageCache>> {
+        self.cache.as_ref()
+    }
+
+    /// This filesystem's counters, with the cache's evictions and corrupt pages.
+    pub fn stats(&self) -> Vec<u64> {
+        let mut v = self.stats.snapshot();
+        if let Some(c) = &self.cache {
+            let names = crate::stats::COUNTER_NAMES;
+            let cache = c.stats.snapshot();
+            for (i, n) in names.iter().enumerate() {
+                if *n == "evictions" || *n == "corrupt_pages" {
+                    v[i] = cache[i];
+                }
+            }
+        }
+        v
+    }
+
+    /// Drops cached metadata after a change made through this namespace.
+    fn changed(&self) {
+        self.metadata.invalidate_all();
     }
 
     fn mounted(&self, op: &str, path: &str) -> Result<Resolved> {
@@ -97,12 +131,39 @@ impl Namespace {
     }
 
     fn stat_resolved(&self, r: &Resolved) -> Result<Option<Entry>> {
-        r.mount.store.stat(&r.key).map_err(|e| {
+        if let Some(hit) = self.metadata.status(&r.mount.name, &r.key) {
+            crate::bump!(metadata_hits, 1, self.stats);
+            return Ok(hit);
+        }
+        crate::bump!(metadata_misses, 1, self.stats);
+        crate::bump!(store_metadata_requests, 1, self.stats);
+        let found = r.mount.store.stat(&r.key).map_err(|e| {
             e.context(
                 "status",
                 &format!("{} (in {})", r.path, r.mount.store.describe()),
             )
-        })
+        })?;
+        self.metadata
+            .put_status(&r.mount.name, &r.key, found.clone(), r.mount.immutable);
+        Ok(found)
+    }
+
+    fn list_resolved(&self, r: &Resolved) -> Result<Arc<Vec<Entry>>> {
+        if let Some(hit) = self.metadata.listing(&r.mount.name, &r.key) {
+            crate::bump!(metadata_hits, 1, self.stats);
+            return Ok(hit);
+        }
+        crate::bump!(metadata_misses, 1, self.stats);
+        crate::bump!(store_metadata_requests, 1, self.stats);
+        let entries = Arc::new(r.mount.store.list(&r.key).map_err(|e| {
+            e.context(
+                "list",
+                &format!("{} (in {})", r.path, r.mount.store.describe()),
+            )
+        })?);
+        self.metadata
+            .put_listing(&r.mount.name, &r.key, entries.clone(), r.mount.immutable);
+        Ok(entries)
     }
 
     /// The status of one path.
@@ -154,9 +215,9 @@ impl Namespace {
                     }
                 }
                 entries
-                    .into_iter()
+                    .iter()
                     .filter(|e| !children.iter().any(|c| c == e.name()))
-                    .map(|e| FileInfo::from_entry(&r, e))
+                    .map(|e| FileInfo::from_entry(&r, e.clone()))
                     .collect()
             }
         };
@@ -198,7 +259,17 @@ impl Namespace {
                 format!("open {}: is a directory", r.path),
             ));
         }
-        Ok(FileReader { resolved: r, entry })
+        let cache = self.cache.clone().filter(|_| r.mount.cached);
+        let stream_stats = Arc::new(Stats::default());
+        Ok(FileReader {
+            source: Arc::new(FileSource::new(r.mount.store.clone(), r.key.clone(), entry)),
+            stats: Arc::from(vec![self.stats.clone(), stream_stats.clone()]),
+            stream_stats,
+            metadata: self.metadata.clone(),
+            cache,
+            state: Mutex::new(ReaderState::default()),
+            resolved: r,
+        })
     }
 
     /// Starts writing a file. Refused when a directory is there, or a file and not
@@ -245,9 +316,11 @@ impl Namespace {
             .store
             .writer(&r.key)
             .map_err(|e| e.context("create", &r.path))?;
+        self.changed();
         Ok(FileWriter {
             path: r.path,
             inner: Some(inner),
+            metadata: self.metadata.clone(),
         })
     }
 
@@ -289,10 +362,13 @@ impl Namespace {
                 None => break,
             }
         }
-        r.mount
+        let done = r
+            .mount
             .store
             .mkdirs(&r.key)
-            .map_err(|e| e.context("mkdirs", &r.path))
+            .map_err(|e| e.context("mkdirs", &r.path));
+        self.changed();
+        done
     }
 
     /// Deletes a file or a directory. Returns false when nothing was there.
@@ -322,7 +398,7 @@ impl Namespace {
                     format!("delete {}: it holds mount points", r.path),
                 ));
             }
-            let children = r.mount.store.list(&r.key)?;
+            let children = self.list_resolved(&r)?;
             if !children.is_empty() && !recursive {
                 return Err(Error::new(
                     ErrorKind::NotEmpty,
@@ -336,10 +412,13 @@ impl Namespace {
                 return Ok(false);
             }
         }
-        r.mount
+        let done = r
+            .mount
             .store
             .delete(&entry)
-            .map_err(|e| e.context("delete", &r.path))?;
+            .map_err(|e| e.context("delete", &r.path));
+        self.changed();
+        done?;
         Ok(true)
     }
 
@@ -399,10 +478,13 @@ impl Namespace {
                 }
             }
         }
-        s.mount
+        let done = s
+            .mount
             .store
             .rename(&src_entry, &d.key)
-            .map_err(|e| e.context("rename", &format!("{} to {}", s.path, d.path)))?;
+            .map_err(|e| e.context("rename", &format!("{} to {}", s.path, d.path)));
+        self.changed();
+        done?;
         Ok(true)
     }
 }
@@ -414,59 +496,238 @@ fn not_mounted(op: &str, path: &str) -> Error {
     ))
 }
 
-/// An open file: positioned reads of one version of it.
-#[derive(Debug)]
+/// An open file: positioned reads of one version of it, through the page cache when the
+/// mount is cached.
 pub struct FileReader {
     resolved: Resolved,
-    entry: Entry,
+    source: Arc<FileSource>,
+    cache: Option<Arc<PageCache>>,
+    metadata: Arc<MetadataCache>,
+    /// The filesystem's counters and this stream's.
+    stats: StatsSet,
+    stream_stats: Arc<Stats>,
+    state: Mutex<ReaderState>,
+}
+
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReader")
+            .field("path", &self.resolved.path)
+            .field("len", &self.source.entry.len)
+            .finish()
+    }
+}
+
+/// Pages kept open by one stream, so repeated hits on a page cost one `pread`.
+const OPEN_PAGES: usize = 16;
+
+#[derive(Default)]
+struct ReaderState {
+    /// Most recently used first.
+    open: Vec<(u64, File, page_file::Header)>,
+    scratch: Vec<u8>,
+    /// Where the last read ended, to recognise sequential reading.
+    last_end: Option<u64>,
+    /// Read-ahead window in pages; 0 while reading is not sequential.
+    window: u64,
+    /// Pages before this one have been asked for ahead already.
+    ahead_until: u64,
 }
 
 impl FileReader {
     pub fn len(&self) -> u64 {
-        self.entry.len
+        self.source.entry.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entry.len == 0
+        self.source.entry.len == 0
     }
 
     pub fn path(&self) -> &str {
         &self.resolved.path
     }
 
+    /// This stream's counters (names in `stats::COUNTER_NAMES`).
+    pub fn stats(&self) -> Vec<u64> {
+        self.stream_stats.snapshot()
+    }
+
     /// Reads into `out` at `pos`: all of it unless the file ends first; 0 at or past the end.
     pub fn read_at(&self, pos: u64, out: &mut [u8]) -> Result<usize> {
-        if pos >= self.entry.len || out.is_empty() {
+        let len = self.source.entry.len;
+        if pos >= len || out.is_empty() {
             return Ok(0);
         }
-        let want = ((self.entry.len - pos).min(out.len() as u64)) as usize;
+        let want = ((len - pos).min(out.len() as u64)) as usize;
         let out = &mut out[..want];
+        let r = match &self.cache {
+            Some(cache) => self.read_cached(cache, pos, out),
+            None => self.read_direct(pos, out),
+        };
+        r.map_err(|e| {
+            if e.kind() == ErrorKind::Corrupt {
+                // The object may have changed: the next open asks the store again.
+                self.metadata
+                    .invalidate_status(&self.resolved.mount.name, &self.resolved.key);
+            }
+            e.context("read", &self.resolved.path)
+        })?;
+        Ok(want)
+    }
+
+    fn read_direct(&self, pos: u64, out: &mut [u8]) -> Result<()> {
         let mut done = 0;
-        while done < want {
-            let n = self
-                .resolved
-                .mount
-                .store
-                .read_at(
-                    &self.resolved.key,
-                    &self.entry,
-                    pos + done as u64,
-                    &mut out[done..],
-                )
-                .map_err(|e| e.context("read", &self.resolved.path))?;
+        while done < out.len() {
+            for s in self.stats.iter() {
+                crate::bump!(store_get_requests, 1, s);
+            }
+            let n = self.source.store.read_at(
+                &self.source.key,
+                &self.source.entry,
+                pos + done as u64,
+                &mut out[done..],
+            )?;
             if n == 0 {
                 return Err(Error::new(
                     ErrorKind::Corrupt,
                     format!(
-                        "read {}: the store returned fewer bytes than the file's length {} \
+                        "the store returned fewer bytes than the file's length {} \
                          (was it changed or truncated?)",
-                        self.resolved.path, self.entry.len
+                        self.source.entry.len
                     ),
                 ));
             }
+            for s in self.stats.iter() {
+                crate::bump!(bytes_from_store, n, s);
+            }
             done += n;
         }
-        Ok(done)
+        Ok(())
+    }
+
+    fn read_cached(&self, cache: &Arc<PageCache>, pos: u64, out: &mut [u8]) -> Result<()> {
+        let ps = cache.page_size();
+        let len = self.source.entry.len;
+        let end = pos + out.len() as u64;
+        let first = pos / ps;
+        let last = (end - 1) / ps;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut missing = Vec::new();
+        for index in first..=last {
+            let page = cache.page_range(len, index);
+            let (from, to) = (pos.max(page.start), end.min(page.end));
+            let dst = &mut out[(from - pos) as usize..(to - pos) as usize];
+            let id = PageId {
+                file: self.source.file_id,
+                index,
+            };
+            if let Some(b) = cache.memory_get(&id) {
+                let off = (from - page.start) as usize;
+                dst.copy_from_slice(&b[off..off + dst.len()]);
+                for s in self.stats.iter() {
+                    crate::bump!(cache_hits, 1, s);
+                    crate::bump!(bytes_from_memory, dst.len(), s);
+                }
+                continue;
+            }
+            let page_len = (page.end - page.start) as u32;
+            match state.read_disk(cache, id, page_len, from - page.start, dst) {
+                Ok(true) => {
+                    for s in self.stats.iter() {
+                        crate::bump!(cache_hits, 1, s);
+                        crate::bump!(bytes_from_disk, dst.len(), s);
+                    }
+                }
+                // Nowhere to keep the page: read just the bytes asked for.
+                Ok(false) if !cache.can_hold(&id) => self.read_direct(from, dst)?,
+                Ok(false) => missing.push(index),
+                Err(e) => {
+                    if e.kind() == ErrorKind::Corrupt {
+                        tracing::warn!(path = %self.resolved.path, page = index, "corrupt cache page removed: {e}");
+                        crate::bump!(corrupt_pages, 1, cache.stats);
+                        if let Some(d) = cache.dir_for(&id) {
+                            d.remove_page(id);
+                        }
+                    } else {
+                        tracing::warn!(path = %self.resolved.path, page = index, "cache page unreadable: {e}");
+                    }
+                    missing.push(index);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let futures: Vec<_> = missing
+                .iter()
+                .map(|i| cache.fetch(&self.source, *i, &self.stats))
+                .collect();
+            let pages = crate::runtime::block_on(futures::future::join_all(futures))?;
+            for (index, page) in missing.iter().zip(pages) {
+                let page = page?;
+                let range = cache.page_range(len, *index);
+                let (from, to) = (pos.max(range.start), end.min(range.end));
+                let off = (from - range.start) as usize;
+                out[(from - pos) as usize..(to - pos) as usize]
+                    .copy_from_slice(&page[off..off + (to - from) as usize]);
+            }
+        }
+        // Read-ahead: a sequential reader gets a window that doubles up to the limit.
+        let sequential = state.last_end == Some(pos) || (pos == 0 && state.last_end.is_none());
+        state.last_end = Some(end);
+        if sequential {
+            state.window = (state.window * 2).clamp(1, cache.settings.readahead_pages);
+            let pages = len.div_ceil(ps);
+            let from = state.ahead_until.max(last + 1);
+            let to = (last + 1 + state.window).min(pages);
+            if from < to {
+                cache.prefetch(&self.source, from..to, &self.stats);
+                state.ahead_until = to;
+            }
+        } else {
+            state.window = 0;
+            state.ahead_until = 0;
+        }
+        Ok(())
+    }
+}
+
+impl ReaderState {
+    /// Serves `dst` from the page's disk file; false when the page is not on disk.
+    fn read_disk(
+        &mut self,
+        cache: &PageCache,
+        id: PageId,
+        page_len: u32,
+        offset: u64,
+        dst: &mut [u8],
+    ) -> Result<bool> {
+        let at = match self.open.iter().position(|(i, _, _)| *i == id.index) {
+            Some(at) => at,
+            None => {
+                let Some(dir) = cache.dir_for(&id) else {
+                    return Ok(false);
+                };
+                let Some(file) = dir.open_page(id)? else {
+                    return Ok(false);
+                };
+                let header = page_file::read_header(&file, id, page_len)?;
+                dir.touch(&file);
+                if self.open.len() == OPEN_PAGES {
+                    self.open.pop();
+                }
+                self.open.insert(0, (id.index, file, header));
+                0
+            }
+        };
+        if at != 0 {
+            let e = self.open.remove(at);
+            self.open.insert(0, e);
+        }
+        let (_, file, header) = &self.open[0];
+        let r = page_file::read_verified(file, header, offset, dst, &mut self.scratch);
+        if r.is_err() {
+            self.open.remove(0);
+        }
+        r.map(|_| true)
     }
 }
 
@@ -474,6 +735,7 @@ impl FileReader {
 pub struct FileWriter {
     path: String,
     inner: Option<Box<dyn StoreWriter>>,
+    metadata: Arc<MetadataCache>,
 }
 
 impl FileWriter {
@@ -493,10 +755,12 @@ impl FileWriter {
 
     /// Commits the file.
     pub fn close(mut self) -> Result<()> {
-        match self.inner.take() {
+        let r = match self.inner.take() {
             Some(w) => w.commit().map_err(|e| e.context("close", &self.path)),
             None => Ok(()),
-        }
+        };
+        self.metadata.invalidate_all();
+        r
     }
 
     /// Discards what was written.

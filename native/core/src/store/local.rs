@@ -93,17 +93,29 @@ impl UnderStore for LocalStore {
     }
 
     fn read_at(&self, key: &str, _expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
-        let file = fs::File::open(self.path(key))?;
-        let mut done = 0;
-        while done < out.len() {
-            match file.read_at(&mut out[done..], pos + done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(e) if e.kind() == IoKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
+        read_file_at(&self.path(key), pos, out)
+    }
+
+    fn fetch_range(
+        &self,
+        key: &str,
+        expect: &Entry,
+        range: std::ops::Range<u64>,
+    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>> {
+        use futures::FutureExt;
+        let path = self.path(key);
+        let _ = expect; // a local file has no version to hold the read to
+        async move {
+            let read = tokio::task::spawn_blocking(move || -> Result<bytes::Bytes> {
+                let mut buf = vec![0u8; (range.end - range.start) as usize];
+                let n = read_file_at(&path, range.start, &mut buf)?;
+                buf.truncate(n);
+                Ok(buf.into())
+            });
+            read.await
+                .map_err(|e| Error::new(ErrorKind::Other, format!("read task failed: {e}")))?
         }
-        Ok(done)
+        .boxed()
     }
 
     fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>> {
@@ -162,6 +174,21 @@ impl UnderStore for LocalStore {
     fn rename(&self, from: &Entry, to: &str) -> Result<()> {
         Ok(fs::rename(self.path(&from.key), self.path(to))?)
     }
+}
+
+/// Reads `out.len()` bytes at `pos`, fewer only at the end of the file.
+fn read_file_at(path: &std::path::Path, pos: u64, out: &mut [u8]) -> Result<usize> {
+    let file = fs::File::open(path)?;
+    let mut done = 0;
+    while done < out.len() {
+        match file.read_at(&mut out[done..], pos + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == IoKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
 }
 
 struct LocalWriter {

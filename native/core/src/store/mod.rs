@@ -86,6 +86,15 @@ pub trait UnderStore: Send + Sync + Debug {
     /// entry the caller opened; a store that can, refuses to read another version of it.
     fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize>;
 
+    /// Fetches `range` of the file `expect` (which the caller opened) as one request, from
+    /// within the runtime. A store that can refuses to serve another version of the object.
+    fn fetch_range(
+        &self,
+        key: &str,
+        expect: &Entry,
+        range: std::ops::Range<u64>,
+    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>>;
+
     /// Starts writing `key`, replacing what is there on commit. Parents are implied.
     fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>>;
 

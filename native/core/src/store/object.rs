@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use object_store::path::Path as OsPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -242,20 +243,33 @@ impl UnderStore for ObjectStoreUfs {
             return Ok(0);
         }
         let end = (pos + out.len() as u64).min(expect.len);
-        let loc = self.location(key)?;
-        let store = self.store.clone();
-        let opts = GetOptions {
-            range: Some(GetRange::Bounded(pos..end)),
-            if_match: expect.etag.clone(),
-            ..Default::default()
-        };
-        let bytes: Bytes = block_on(async move {
-            let r = store.get_opts(&loc, opts).await?;
-            r.bytes().await
-        })??;
+        let bytes = block_on(self.fetch_range(key, expect, pos..end))??;
         let n = bytes.len().min(out.len());
         out[..n].copy_from_slice(&bytes[..n]);
         Ok(n)
+    }
+
+    fn fetch_range(
+        &self,
+        key: &str,
+        expect: &Entry,
+        range: std::ops::Range<u64>,
+    ) -> BoxFuture<'static, Result<Bytes>> {
+        let loc = match self.location(key) {
+            Ok(l) => l,
+            Err(e) => return futures::future::ready(Err(e)).boxed(),
+        };
+        let store = self.store.clone();
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: expect.etag.clone(),
+            ..Default::default()
+        };
+        async move {
+            let r = store.get_opts(&loc, opts).await?;
+            Ok(r.bytes().await?)
+        }
+        .boxed()
     }
 
     fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>> {

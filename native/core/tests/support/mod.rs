@@ -9,6 +9,8 @@ pub struct S3Server {
     child: Child,
     port: u16,
     root: tempfile::TempDir,
+    /// A private page-cache directory, so tests never share the system default.
+    cache: tempfile::TempDir,
 }
 
 pub const ACCESS_KEY: &str = "shoal-test";
@@ -44,7 +46,12 @@ impl S3Server {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start s3s-fs");
-            let mut server = S3Server { child, port, root };
+            let mut server = S3Server {
+                child,
+                port,
+                root,
+                cache: tempfile::tempdir().unwrap(),
+            };
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -86,6 +93,10 @@ impl S3Server {
             (k("option.aws_secret_access_key"), SECRET_KEY.to_string()),
             (k("option.aws_region"), "us-east-1".to_string()),
             (k("option.aws_allow_http"), "true".to_string()),
+            (
+                "shoal.cache.dirs".to_string(),
+                format!("{}:1g", self.cache.path().display()),
+            ),
         ]
     }
 }

@@ -1,0 +1,264 @@
+//! The on-disk format of one cached page, and its verification.
+//!
+//! ```text
+//! 0   magic "SHOALPG1"                      8 bytes
+//! 8   file identity (xxh3-128 of store, key, version)  16
+//! 24  page index                             u64 LE
+//! 32  data length                            u32 LE
+//! 36  chunk size                             u32 LE
+//! 40  crc32c of bytes 0..40                  u32 LE
+//! 44  reserved (0)                           u32
+//! 48  crc32c of each chunk of the data       u32 LE each
+//! ... zero padding up to DATA_OFFSET (4096)
+//! 4096 the data
+//! ```
+//!
+//! A read checks the header (magic, identity, index, length, its own checksum) and the
+//! checksum of every chunk it touches, so a random 4 KiB read verifies 4 KiB, not the page.
+//! Anything that fails is reported as corrupt; the caller deletes the file and fetches anew.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub const MAGIC: &[u8; 8] = b"SHOALPG1";
+const FIXED: usize = 48;
+/// Where the data starts: one 4 KiB block of header, so data reads stay block aligned.
+pub const DATA_OFFSET: u64 = 4096;
+const MAX_CHUNKS: usize = (DATA_OFFSET as usize - FIXED) / 4;
+const MIN_CHUNK: u32 = 4096;
+
+/// The chunk size for a page size: 4 KiB, or larger when the page would need more chunks
+/// than the header holds.
+pub fn chunk_size_for(page_size: u64) -> u32 {
+    let mut c = MIN_CHUNK;
+    while (page_size.div_ceil(c as u64)) as usize > MAX_CHUNKS {
+        c *= 2;
+    }
+    c
+}
+
+/// A page's identity: which file (by version) and which page of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageId {
+    pub file: u128,
+    pub index: u64,
+}
+
+/// The parsed, verified header of a page file.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub id: PageId,
+    pub len: u32,
+    pub chunk: u32,
+    pub crcs: Vec<u32>,
+}
+
+fn corrupt(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Corrupt, msg)
+}
+
+/// Encodes a page: header then data.
+pub fn encode(id: PageId, chunk: u32, data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; DATA_OFFSET as usize + data.len()];
+    out[0..8].copy_from_slice(MAGIC);
+    out[8..24].copy_from_slice(&id.file.to_le_bytes());
+    out[24..32].copy_from_slice(&id.index.to_le_bytes());
+    out[32..36].copy_from_slice(&(data.len() as u32).to_le_bytes());
+    out[36..40].copy_from_slice(&chunk.to_le_bytes());
+    let hcrc = crc32c::crc32c(&out[0..40]);
+    out[40..44].copy_from_slice(&hcrc.to_le_bytes());
+    for (i, c) in data.chunks(chunk as usize).enumerate() {
+        let at = FIXED + 4 * i;
+        out[at..at + 4].copy_from_slice(&crc32c::crc32c(c).to_le_bytes());
+    }
+    out[DATA_OFFSET as usize..].copy_from_slice(data);
+    out
+}
+
+/// Reads and verifies the header of an open page file against what the caller expects.
+pub fn read_header(file: &File, expect: PageId, expect_len: u32) -> Result<Header> {
+    let mut buf = vec![0u8; DATA_OFFSET as usize];
+    let n = read_full(file, &mut buf, 0)?;
+    if n < FIXED {
+        return Err(corrupt("page file is truncated in its header"));
+    }
+    if &buf[0..8] != MAGIC {
+        return Err(corrupt("not a Shoal page file (bad magic)"));
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(buf[at..at + 4].try_into().unwrap());
+    if crc32c::crc32c(&buf[0..40]) != u32_at(40) {
+        return Err(corrupt("page header checksum mismatch"));
+    }
+    let file_id = u128::from_le_bytes(buf[8..24].try_into().unwrap());
+    let index = u64::from_le_bytes(buf[24..32].try_into().unwrap());
+    let id = PageId {
+        file: file_id,
+        index,
+    };
+    if id != expect {
+        return Err(corrupt("page file belongs to another page"));
+    }
+    let len = u32_at(32);
+    if len != expect_len {
+        return Err(corrupt(format!(
+            "page holds {len} bytes where {expect_len} are expected"
+        )));
+    }
+    let chunk = u32_at(36);
+    if chunk < MIN_CHUNK || !chunk.is_power_of_two() {
+        return Err(corrupt("page header has a bad chunk size"));
+    }
+    let chunks = (len as u64).div_ceil(chunk as u64) as usize;
+    if chunks > MAX_CHUNKS {
+        return Err(corrupt("page header has too many chunks"));
+    }
+    let crcs = (0..chunks).map(|i| u32_at(FIXED + 4 * i)).collect();
+    let size = file.metadata()?.len();
+    if size != DATA_OFFSET + len as u64 {
+        return Err(corrupt(format!(
+            "page file is {size} bytes, expected {}",
+            DATA_OFFSET + len as u64
+        )));
+    }
+    Ok(Header {
+        id,
+        len,
+        chunk,
+        crcs,
+    })
+}
+
+/// Reads `out.len()` bytes at `offset` within the page's data, verifying every chunk touched.
+/// `scratch` is reused between calls to hold whole chunks when the read is not chunk aligned.
+pub fn read_verified(
+    file: &File,
+    header: &Header,
+    offset: u64,
+    out: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    let end = offset + out.len() as u64;
+    if end > header.len as u64 {
+        return Err(Error::invalid("read past the end of a page"));
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    let chunk = header.chunk as u64;
+    let first = offset / chunk;
+    let last = (end - 1) / chunk;
+    let span_start = first * chunk;
+    let span_end = ((last + 1) * chunk).min(header.len as u64);
+    let aligned = span_start == offset && span_end == end;
+    let buf: &mut [u8] = if aligned {
+        out
+    } else {
+        scratch.resize((span_end - span_start) as usize, 0);
+        &mut scratch[..]
+    };
+    let n = read_full(file, buf, DATA_OFFSET + span_start)?;
+    if n != buf.len() {
+        return Err(corrupt("page file is truncated"));
+    }
+    for (i, c) in buf.chunks(chunk as usize).enumerate() {
+        if crc32c::crc32c(c) != header.crcs[first as usize + i] {
+            return Err(corrupt(format!(
+                "checksum mismatch in chunk {} of the page",
+                first as usize + i
+            )));
+        }
+    }
+    if !aligned {
+        let from = (offset - span_start) as usize;
+        out.copy_from_slice(&scratch[from..from + out.len()]);
+    }
+    Ok(())
+}
+
+fn read_full(file: &File, buf: &mut [u8], at: u64) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], at + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn page(data: &[u8], id: PageId) -> (tempfile::NamedTempFile, Vec<u8>) {
+        let bytes = encode(id, chunk_size_for(1 << 20), data);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        (f, bytes)
+    }
+
+    #[test]
+    fn round_trip_any_range() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let id = PageId { file: 7, index: 3 };
+        let (f, _) = page(&data, id);
+        let file = f.reopen().unwrap();
+        let h = read_header(&file, id, data.len() as u32).unwrap();
+        let mut scratch = Vec::new();
+        for (off, len) in [
+            (0, 4096),
+            (1, 10),
+            (4095, 2),
+            (8192, 4096),
+            (99_990, 10),
+            (0, 100_000),
+        ] {
+            let mut out = vec![0u8; len];
+            read_verified(&file, &h, off as u64, &mut out, &mut scratch).unwrap();
+            assert_eq!(out, &data[off..off + len]);
+        }
+    }
+
+    #[test]
+    fn detects_foreign_truncated_and_flipped_pages() {
+        let data = vec![5u8; 50_000];
+        let id = PageId { file: 1, index: 0 };
+        let (f, bytes) = page(&data, id);
+        let file = f.reopen().unwrap();
+        // Another page's identity, or another length.
+        assert_eq!(
+            read_header(&file, PageId { file: 2, index: 0 }, 50_000)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Corrupt
+        );
+        assert!(read_header(&file, id, 49_999).is_err());
+        // A flipped data byte fails only the chunk that holds it.
+        let mut bad = bytes.clone();
+        bad[DATA_OFFSET as usize + 10_000] ^= 1;
+        std::fs::write(f.path(), &bad).unwrap();
+        let file = f.reopen().unwrap();
+        let h = read_header(&file, id, 50_000).unwrap();
+        let mut out = vec![0u8; 100];
+        let mut s = Vec::new();
+        read_verified(&file, &h, 0, &mut out, &mut s).unwrap();
+        let e = read_verified(&file, &h, 9_990, &mut out, &mut s).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt);
+        // Truncation, and garbage.
+        std::fs::write(f.path(), &bytes[..bytes.len() - 1]).unwrap();
+        assert!(read_header(&f.reopen().unwrap(), id, 50_000).is_err());
+        std::fs::write(f.path(), b"hello").unwrap();
+        assert!(read_header(&f.reopen().unwrap(), id, 50_000).is_err());
+    }
+
+    #[test]
+    fn chunk_sizes_fit_the_header() {
+        assert_eq!(chunk_size_for(1 << 20), 4096);
+        assert!(((64u64 << 20).div_ceil(chunk_size_for(64 << 20) as u64)) as usize <= MAX_CHUNKS);
+    }
+}

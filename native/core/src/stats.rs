@@ -1,0 +1,95 @@
+//! Counters of what the cache and the stores did. One `Stats` per filesystem instance and one
+//! per open stream; both are plain atomics, cheap to bump on every read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// Monotonic counters; read them with `snapshot`.
+        #[derive(Debug, Default)]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: AtomicU64,)*
+        }
+
+        /// The names, in the order `snapshot` returns the values. Front ends export these
+        /// names (Hadoop StorageStatistics, Spark metrics, `shoal cache stats`).
+        pub const COUNTER_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        impl Stats {
+            pub fn snapshot(&self) -> Vec<u64> {
+                vec![$(self.$name.load(Ordering::Relaxed)),*]
+            }
+
+            /// Adds another snapshot's values (for merging a stream's counts into its
+            /// filesystem's).
+            pub fn add_snapshot(&self, values: &[u64]) {
+                let mut it = values.iter();
+                $(if let Some(v) = it.next() { self.$name.fetch_add(*v, Ordering::Relaxed); })*
+            }
+        }
+    };
+}
+
+counters! {
+    /// Reads (or parts of reads) served by a cached page, in memory or on disk.
+    cache_hits,
+    /// Pages that had to come from the store.
+    cache_misses,
+    /// Bytes served from the memory tier.
+    bytes_from_memory,
+    /// Bytes served from disk pages.
+    bytes_from_disk,
+    /// Bytes fetched from stores (data only).
+    bytes_from_store,
+    /// Data requests (GETs) sent to stores.
+    store_get_requests,
+    /// Metadata requests (HEAD, LIST) sent to stores.
+    store_metadata_requests,
+    /// Pages fetched ahead of the reader.
+    readahead_pages,
+    /// Pages removed to keep a directory within its capacity.
+    evictions,
+    /// Page files found corrupt, truncated or foreign, removed and fetched again.
+    corrupt_pages,
+    /// Metadata answered from the metadata cache.
+    metadata_hits,
+    /// Metadata that had to be asked of the store.
+    metadata_misses,
+}
+
+impl Stats {
+    pub fn add(&self, counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Bumps a counter on several `Stats` at once.
+#[macro_export]
+macro_rules! bump {
+    ($field:ident, $n:expr, $($stats:expr),+) => {{
+        let n = $n as u64;
+        $($stats.$field.fetch_add(n, ::std::sync::atomic::Ordering::Relaxed);)+
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_follows_names() {
+        let s = Stats::default();
+        bump!(cache_misses, 3, s);
+        bump!(evictions, 1, s);
+        let snap = s.snapshot();
+        assert_eq!(snap.len(), COUNTER_NAMES.len());
+        let i = COUNTER_NAMES
+            .iter()
+            .position(|n| *n == "cache_misses")
+            .unwrap();
+        assert_eq!(snap[i], 3);
+        let t = Stats::default();
+        t.add_snapshot(&snap);
+        assert_eq!(t.snapshot(), snap);
+    }
+}

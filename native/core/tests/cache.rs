@@ -1,0 +1,443 @@
+//! The node cache, proven against a real S3 server: pages shared by processes, versions,
+//! corruption, crashes, single flight, capacity, and read-only directories.
+//!
+//! Tests that need a second process run this same test binary again with `SHOAL_CHILD` set;
+//! the `child_*` tests are no-ops otherwise.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use shoal_core::stats::COUNTER_NAMES;
+use shoal_core::{Config, Namespace};
+use support::S3Server;
+
+fn counter(stats: &[u64], name: &str) -> u64 {
+    stats[COUNTER_NAMES.iter().position(|n| *n == name).unwrap()]
+}
+
+fn pattern(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+/// Configuration: an S3 mount at /s3 over `bucket`, caching into `cache_dir`.
+fn conf(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut c = server.mount_conf("s3", "/s3", "bucket");
+    c.push((
+        "shoal.cache.dirs".into(),
+        format!("{}:256m", cache_dir.display()),
+    ));
+    c.push(("shoal.cache.page.size".into(), "64k".into()));
+    for (k, v) in extra {
+        c.retain(|(key, _)| key != k);
+        c.push((k.to_string(), v.to_string()));
+    }
+    c
+}
+
+fn put(server: &S3Server, key: &str, data: &[u8]) {
+    let p = server.root().join("bucket").join(key);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+fn read_all(ns: &Namespace, path: &str) -> Vec<u8> {
+    let r = ns.open(path, None).unwrap();
+    let mut out = vec![0u8; r.len() as usize];
+    // Read in uneven pieces, so pages are crossed mid-way.
+    let mut pos = 0;
+    for step in [1000usize, 70_000, 3, 150_000].iter().cycle() {
+        if pos >= out.len() {
+            break;
+        }
+        let end = (pos + step).min(out.len());
+        assert_eq!(
+            r.read_at(pos as u64, &mut out[pos..end]).unwrap(),
+            end - pos
+        );
+        pos = end;
+    }
+    out
+}
+
+fn page_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap().to_string_lossy().contains('_') {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Runs `child_test` of this binary in a new process with `conf` and `args`, returning its
+/// counters (printed as one `STATS` line).
+fn run_child(child_test: &str, conf: &[(String, String)], args: &str) -> Vec<u64> {
+    let conf_text: String = conf.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .env("SHOAL_CHILD", args)
+        .env("SHOAL_CHILD_CONF", conf_text)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("STATS ").map(|(_, v)| v))
+        .unwrap_or_else(|| panic!("child printed no STATS: {stdout}"));
+    line.split(',').map(|v| v.parse().unwrap()).collect()
+}
+
+fn child_namespace() -> Option<(Namespace, String)> {
+    let args = std::env::var("SHOAL_CHILD").ok()?;
+    let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
+    let pairs = conf
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+    Some((Namespace::new(&Config::from_pairs(pairs)).unwrap(), args))
+}
+
+/// Child: reads every path named in SHOAL_CHILD (`path:sha` pairs split by spaces) and checks
+/// the bytes against the expected digest.
+#[test]
+fn child_read() {
+    let Some((ns, args)) = child_namespace() else {
+        return;
+    };
+    for item in args.split_whitespace() {
+        let (path, expect) = item.split_once(':').unwrap();
+        let data = read_all(&ns, path);
+        assert_eq!(digest(&data), expect, "wrong bytes for {path}");
+    }
+    let s = ns.stats();
+    println!(
+        "STATS {}",
+        s.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+}
+
+/// Child: reads a file slowly forever (the parent kills it mid-fetch).
+#[test]
+fn child_read_until_killed() {
+    let Some((ns, path)) = child_namespace() else {
+        return;
+    };
+    loop {
+        let r = ns.open(&path, None).unwrap();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut pos = 0;
+        while r.read_at(pos, &mut buf).unwrap() > 0 {
+            pos += buf.len() as u64;
+        }
+    }
+}
+
+fn digest(data: &[u8]) -> String {
+    format!("{:016x}{:08x}", xxhash(data), data.len())
+}
+
+fn xxhash(data: &[u8]) -> u64 {
+    // A small FNV-1a is enough to compare contents in tests.
+    data.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+#[test]
+fn a_second_process_reads_everything_from_the_node_cache() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = Vec::new();
+    for (i, size) in [10usize, 65_536, 200_000, 1_000_000].iter().enumerate() {
+        let data = pattern(*size, i as u64);
+        put(&server, &format!("train/{i}.bin"), &data);
+        args.push(format!("/s3/train/{i}.bin:{}", digest(&data)));
+    }
+    let c = conf(&server, cache.path(), &[]);
+    let first = run_child("child_read", &c, &args.join(" "));
+    assert!(counter(&first, "store_get_requests") >= 4);
+    assert_eq!(counter(&first, "bytes_from_store"), 1_265_546);
+    let second = run_child("child_read", &c, &args.join(" "));
+    assert_eq!(counter(&second, "store_get_requests"), 0, "{second:?}");
+    assert_eq!(counter(&second, "bytes_from_store"), 0);
+    assert_eq!(counter(&second, "bytes_from_disk"), 1_265_546);
+    // Pages and directories are private to the user.
+    use std::os::unix::fs::PermissionsExt;
+    for p in page_files(cache.path()) {
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let dir = p.parent().unwrap();
+        assert_eq!(
+            std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+}
+
+#[test]
+fn an_overwritten_object_is_read_anew() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    put(&server, "f.bin", &pattern(100_000, 1));
+    let c = conf(&server, cache.path(), &[("shoal.metadata.ttl", "0")]);
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    assert_eq!(read_all(&ns, "/s3/f.bin"), pattern(100_000, 1));
+    // Same length, new bytes: the version (ETag) differs, so cached pages are not used.
+    put(&server, "f.bin", &pattern(100_000, 2));
+    assert_eq!(read_all(&ns, "/s3/f.bin"), pattern(100_000, 2));
+    put(&server, "f.bin", &pattern(5, 3));
+    assert_eq!(read_all(&ns, "/s3/f.bin"), pattern(5, 3));
+
+    // An immutable mount keeps its metadata, and so its version, on purpose.
+    let c = conf(
+        &server,
+        cache.path(),
+        &[
+            ("shoal.mount.s3.immutable", "true"),
+            ("shoal.metadata.negative.ttl", "0"),
+        ],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    assert_eq!(ns.status("/s3/f.bin").unwrap().len, 5);
+    put(&server, "f.bin", &pattern(7, 4));
+    assert_eq!(ns.status("/s3/f.bin").unwrap().len, 5);
+}
+
+#[test]
+fn corrupt_truncated_and_foreign_pages_are_replaced() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = pattern(300_000, 5);
+    put(&server, "f.bin", &data);
+    let c = conf(&server, cache.path(), &[("shoal.cache.memory.size", "0")]);
+    {
+        let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
+        assert_eq!(read_all(&ns, "/s3/f.bin"), data);
+    }
+    let mut pages = page_files(cache.path());
+    pages.sort();
+    assert_eq!(pages.len(), 5, "{pages:?}");
+    // Flip a data byte, truncate one, replace one with another page's file, garble one.
+    let mut bytes = std::fs::read(&pages[0]).unwrap();
+    let n = bytes.len();
+    bytes[n - 100] ^= 0xff;
+    std::fs::write(&pages[0], &bytes).unwrap();
+    let b1 = std::fs::read(&pages[1]).unwrap();
+    std::fs::write(&pages[1], &b1[..b1.len() / 2]).unwrap();
+    std::fs::copy(&pages[3], &pages[2]).unwrap();
+    std::fs::write(&pages[4], b"not a page").unwrap();
+
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    assert_eq!(read_all(&ns, "/s3/f.bin"), data);
+    let s = ns.stats();
+    assert_eq!(counter(&s, "corrupt_pages"), 4, "{s:?}");
+    assert_eq!(counter(&s, "store_get_requests"), 4);
+    // The replacements are good: a third reader needs no store.
+    let ns = Namespace::new(&Config::from_pairs(conf(
+        &server,
+        cache.path(),
+        &[("shoal.cache.memory.size", "0")],
+    )))
+    .unwrap();
+    assert_eq!(read_all(&ns, "/s3/f.bin"), data);
+    assert_eq!(counter(&ns.stats(), "store_get_requests"), 0);
+}
+
+#[test]
+fn a_process_killed_mid_fetch_leaves_nothing_wrong() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = pattern(8 << 20, 6);
+    put(&server, "big.bin", &data);
+    let c = conf(&server, cache.path(), &[]);
+    let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    for delay_ms in [30u64, 120, 400] {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_read_until_killed", "--nocapture"])
+            .env("SHOAL_CHILD", "/s3/big.bin")
+            .env("SHOAL_CHILD_CONF", &conf_text)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    assert_eq!(read_all(&ns, "/s3/big.bin"), data);
+    assert_eq!(counter(&ns.stats(), "corrupt_pages"), 0);
+}
+
+#[test]
+fn concurrent_readers_of_a_cold_file_cause_one_get_per_page() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = Arc::new(pattern(1 << 20, 7));
+    put(&server, "cold.bin", &data);
+    let ns =
+        Arc::new(Namespace::new(&Config::from_pairs(conf(&server, cache.path(), &[]))).unwrap());
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let ns = ns.clone();
+            let data = data.clone();
+            std::thread::spawn(move || assert_eq!(read_all(&ns, "/s3/cold.bin"), *data))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = ns.stats();
+    assert_eq!(
+        counter(&s, "store_get_requests"),
+        16,
+        "1 MiB in 64 KiB pages: {s:?}"
+    );
+    assert_eq!(counter(&s, "bytes_from_store"), 1 << 20);
+}
+
+#[test]
+fn capacity_holds_when_two_processes_fill_the_cache() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for i in 0..6 {
+        let data = pattern(1 << 20, 100 + i);
+        put(&server, &format!("f{i}.bin"), &data);
+        let arg = format!("/s3/f{i}.bin:{}", digest(&data));
+        if i % 2 == 0 {
+            a.push(arg)
+        } else {
+            b.push(arg)
+        }
+    }
+    let capacity = 3u64 << 20;
+    let c = conf(
+        &server,
+        cache.path(),
+        &[(
+            "shoal.cache.dirs",
+            &format!("{}:3m", cache.path().display()),
+        )],
+    );
+    let (ca, cb) = (c.clone(), c.clone());
+    let (a, b) = (a.join(" "), b.join(" "));
+    let ta = std::thread::spawn(move || run_child("child_read", &ca, &a));
+    let tb = std::thread::spawn(move || run_child("child_read", &cb, &b));
+    ta.join().unwrap();
+    tb.join().unwrap();
+    let held: u64 = page_files(cache.path())
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(
+        held <= capacity,
+        "{held} bytes held in a {capacity}-byte cache"
+    );
+    assert!(held > 0);
+}
+
+#[test]
+fn a_read_only_cache_directory_still_serves_reads() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let warm = pattern(200_000, 8);
+    let cold = pattern(100_000, 9);
+    put(&server, "warm.bin", &warm);
+    put(&server, "cold.bin", &cold);
+    let c = conf(&server, cache.path(), &[("shoal.cache.memory.size", "0")]);
+    {
+        let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
+        assert_eq!(read_all(&ns, "/s3/warm.bin"), warm);
+    }
+    let frozen = ReadOnlyTree::new(cache.path());
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    assert_eq!(read_all(&ns, "/s3/warm.bin"), warm);
+    assert_eq!(read_all(&ns, "/s3/cold.bin"), cold);
+    let s = ns.stats();
+    assert_eq!(counter(&s, "bytes_from_disk"), 200_000, "{s:?}");
+    assert_eq!(counter(&s, "bytes_from_store"), 100_000);
+    drop(frozen);
+}
+
+/// Makes every directory and file under a path unwritable: `chattr +i` as root (whom
+/// permission bits do not stop), permission bits otherwise. Undone on drop.
+struct ReadOnlyTree {
+    paths: Vec<PathBuf>,
+    root_user: bool,
+}
+
+impl ReadOnlyTree {
+    fn new(top: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let root_user = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+        let mut paths = vec![top.to_path_buf()];
+        let mut i = 0;
+        while i < paths.len() {
+            if paths[i].is_dir() {
+                for e in std::fs::read_dir(&paths[i]).unwrap() {
+                    paths.push(e.unwrap().path());
+                }
+            }
+            i += 1;
+        }
+        for p in &paths {
+            if root_user {
+                let ok = Command::new("chattr")
+                    .arg("+i")
+                    .arg(p)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "chattr +i {} failed", p.display());
+            } else {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if p.is_dir() { 0o500 } else { 0o400 };
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+        ReadOnlyTree { paths, root_user }
+    }
+}
+
+impl Drop for ReadOnlyTree {
+    fn drop(&mut self) {
+        for p in &self.paths {
+            if self.root_user {
+                let _ = Command::new("chattr").arg("-i").arg(p).status();
+            } else {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+            }
+        }
+    }
+}
