@@ -8,6 +8,7 @@ pub mod metadata;
 pub mod mount;
 pub mod namespace;
 pub mod path;
+pub mod placement;
 pub mod runtime;
 pub mod stats;
 pub mod store;

@@ -100,6 +100,22 @@ impl Namespace {
         v
     }
 
+    /// Every file at or under `path` (the file itself when it is one), depth first.
+    pub fn walk_files(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.status(path)?];
+        while let Some(info) = stack.pop() {
+            if info.is_dir {
+                let mut children = self.list(&info.path)?;
+                children.reverse();
+                stack.extend(children);
+            } else {
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
     /// Drops cached metadata after a change made through this namespace.
     fn changed(&self) {
         self.metadata.invalidate_all();
@@ -573,6 +589,107 @@ impl FileReader {
             e.context("read", &self.resolved.path)
         })?;
         Ok(want)
+    }
+
+    /// The ids of this file's pages, when the mount is cached.
+    fn page_ids(&self) -> Vec<PageId> {
+        match &self.cache {
+            Some(c) => (0..self.source.entry.len.div_ceil(c.page_size()))
+                .map(|index| PageId {
+                    file: self.source.file_id,
+                    index,
+                })
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Bytes of this file held by this node's cache (memory or disk).
+    pub fn cached_bytes(&self) -> u64 {
+        let Some(c) = &self.cache else {
+            return 0;
+        };
+        self.page_ids()
+            .into_iter()
+            .filter(|id| {
+                c.memory_get(id).is_some() || c.dir_for(id).is_some_and(|d| d.has_page(*id))
+            })
+            .map(|id| {
+                let r = c.page_range(self.source.entry.len, id.index);
+                r.end - r.start
+            })
+            .sum()
+    }
+
+    /// Brings the whole file into the cache; returns the bytes fetched from the store.
+    pub fn load(&self) -> Result<u64> {
+        let before = self.stream_stats.snapshot();
+        self.fetch_ranges(&[(0, self.source.entry.len)])?;
+        let after = self.stream_stats.snapshot();
+        let i = crate::stats::COUNTER_NAMES
+            .iter()
+            .position(|n| *n == "bytes_from_store")
+            .expect("counter exists");
+        Ok(after[i] - before[i])
+    }
+
+    /// Drops this file's pages from this node's cache (memory and disk), leaving the store
+    /// alone; returns the bytes freed on disk.
+    pub fn free(&self) -> u64 {
+        let Some(c) = &self.cache else {
+            return 0;
+        };
+        let mut freed = 0;
+        for id in self.page_ids() {
+            c.memory_remove(&id);
+            if let Some(d) = c.dir_for(&id) {
+                freed += d.remove_page(id);
+            }
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.open.clear();
+        freed
+    }
+
+    /// Brings every page the given `(position, length)` ranges touch into the cache, fetching
+    /// the missing ones in parallel; a vectored read then serves each range from the cache.
+    /// Ranges close together share pages, so they cost one fetch. Without a cache this does
+    /// nothing.
+    pub fn fetch_ranges(&self, ranges: &[(u64, u64)]) -> Result<()> {
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
+        let len = self.source.entry.len;
+        let ps = cache.page_size();
+        let mut pages: Vec<u64> = Vec::new();
+        for &(pos, n) in ranges {
+            if n == 0 || pos >= len {
+                continue;
+            }
+            let end = (pos + n).min(len);
+            pages.extend(pos / ps..=(end - 1) / ps);
+        }
+        pages.sort_unstable();
+        pages.dedup();
+        let futures: Vec<_> = pages
+            .into_iter()
+            .filter(|i| {
+                let id = PageId {
+                    file: self.source.file_id,
+                    index: *i,
+                };
+                cache.can_hold(&id) && !cache.is_present(&id)
+            })
+            .map(|i| cache.fetch(&self.source, i, &self.stats))
+            .collect();
+        if futures.is_empty() {
+            return Ok(());
+        }
+        let results = crate::runtime::block_on(futures::future::join_all(futures))?;
+        for r in results {
+            r.map_err(|e| e.context("read", &self.resolved.path))?;
+        }
+        Ok(())
     }
 
     fn read_direct(&self, pos: u64, out: &mut [u8]) -> Result<()> {

@@ -4,15 +4,13 @@
 //! Tests that need a second process run this same test binary again with `SHOAL_CHILD` set;
 //! the `child_*` tests are no-ops otherwise.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
 use shoal_core::stats::COUNTER_NAMES;
 use shoal_core::{Config, Namespace};
-use support::S3Server;
+use shoal_testkit::S3Server;
 
 fn counter(stats: &[u64], name: &str) -> u64 {
     stats[COUNTER_NAMES.iter().position(|n| *n == name).unwrap()]

@@ -1,10 +1,8 @@
 //! One suite of namespace behaviour, run against every kind of store this machine can start:
 //! a local directory, and a real S3 server (s3s-fs) on 127.0.0.1.
 
-mod support;
-
 use shoal_core::{Config, ErrorKind, Namespace};
-use support::S3Server;
+use shoal_testkit::S3Server;
 
 fn write(ns: &Namespace, path: &str, data: &[u8]) {
     let mut w = ns.create(path, true).unwrap();

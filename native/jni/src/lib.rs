@@ -13,7 +13,7 @@ mod errors;
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use jni::objects::{JByteBuffer, JClass, JObject, JObjectArray, JString, JValue};
+use jni::objects::{JByteBuffer, JClass, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
 use shoal_core::{Config, FileInfo, FileReader, FileWriter, Namespace};
@@ -400,6 +400,89 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerClose<'l>(
     env.with_env(|_| -> BridgeResult<()> {
         unsafe { free::<FileReader>(reader) };
         Ok(())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerPrefetch<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+    positions: JLongArray<'l>,
+    lengths: JLongArray<'l>,
+) {
+    env.with_env(|env| -> BridgeResult<()> {
+        let r = unsafe { borrow::<FileReader>(reader, "stream")? };
+        let n = positions.len(env)?;
+        if lengths.len(env)? != n {
+            return Err(invalid("positions and lengths differ in number"));
+        }
+        let mut pos = vec![0i64; n];
+        let mut len = vec![0i64; n];
+        positions.get_region(env, 0, &mut pos)?;
+        lengths.get_region(env, 0, &mut len)?;
+        let mut ranges = Vec::with_capacity(n);
+        for (p, l) in pos.into_iter().zip(len) {
+            ranges.push((check_pos(p)?, check_pos(l)?));
+        }
+        Ok(r.fetch_ranges(&ranges)?)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerStats<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    reader: jlong,
+) -> JLongArray<'l> {
+    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+        let r = unsafe { borrow::<FileReader>(reader, "stream")? };
+        long_array(env, &r.stats())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+// ---- statistics -----------------------------------------------------------------------------
+
+fn long_array<'l>(env: &mut Env<'l>, values: &[u64]) -> BridgeResult<JLongArray<'l>> {
+    let array = JLongArray::new(env, values.len())?;
+    let v: Vec<i64> = values.iter().map(|v| *v as i64).collect();
+    array.set_region(env, 0, &v)?;
+    Ok(array)
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_statsNames<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JObjectArray<'l> {
+    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+        let names = shoal_core::stats::COUNTER_NAMES;
+        let array = env.new_object_array(
+            names.len() as i32,
+            jni_str!("java/lang/String"),
+            JObject::null(),
+        )?;
+        for (i, n) in names.iter().enumerate() {
+            let s = JString::from_str(env, n)?;
+            array.set_element(env, i, &s)?;
+        }
+        Ok(array)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsStats<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+) -> JLongArray<'l> {
+    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        long_array(env, &ns.stats())
     })
     .resolve::<ThrowMapped>()
 }

@@ -122,14 +122,44 @@ impl DiskDir {
         self.page_path(id).exists()
     }
 
-    /// Removes a page found corrupt; another process may have removed it already.
-    pub fn remove_page(&self, id: PageId) {
+    /// Removes a page (found corrupt, or freed); returns the bytes it held, 0 when another
+    /// process removed it first.
+    pub fn remove_page(&self, id: PageId) -> u64 {
         let p = self.page_path(id);
         if let Ok(m) = fs::metadata(&p) {
             if fs::remove_file(&p).is_ok() {
                 let _ = self.add_usage(-(m.len() as i64));
+                return m.len();
             }
         }
+        0
+    }
+
+    /// What the directory holds, by a scan: (pages, bytes).
+    pub fn scan_usage(&self) -> Result<(u64, u64)> {
+        let pages = self.scan()?;
+        Ok((pages.len() as u64, pages.iter().map(|p| p.1).sum()))
+    }
+
+    /// Verifies every page file; returns (pages checked, corrupt page paths). With `remove`,
+    /// corrupt pages are deleted.
+    pub fn verify(&self, remove: bool) -> Result<(u64, Vec<PathBuf>)> {
+        let mut bad = Vec::new();
+        let pages = self.scan()?;
+        for (path, _, _) in &pages {
+            if super::page_file::verify_file(path).is_err() {
+                if remove && fs::remove_file(path).is_ok() {
+                    crate::bump!(corrupt_pages, 1, self.stats);
+                }
+                bad.push(path.clone());
+            }
+        }
+        if remove && !bad.is_empty() {
+            let (_, bytes) = self.scan_usage()?;
+            let counted = self.usage()?;
+            let _ = self.correct_usage(counted, bytes);
+        }
+        Ok((pages.len() as u64, bad))
     }
 
     /// Marks a page recently used (for eviction), if it was not marked in the last minute.

@@ -229,6 +229,12 @@ impl PageCache {
         }
     }
 
+    pub fn memory_remove(&self, id: &PageId) {
+        if let Some(m) = &self.memory {
+            m.invalidate(id);
+        }
+    }
+
     /// The directory a page lives in: rendezvous hashing weighted by capacity, so each page
     /// has one home and adding a directory moves only its share.
     pub fn dir_for(&self, id: &PageId) -> Option<&Arc<DiskDir>> {

@@ -177,6 +177,32 @@ pub fn read_verified(
     Ok(())
 }
 
+/// Verifies a page file on its own: its name (`<file id>_<index>`) against its header, its
+/// size, and every chunk's checksum. Returns the data length.
+pub fn verify_file(path: &std::path::Path) -> Result<u32> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| corrupt("page file name is not UTF-8"))?;
+    let (hex, index) = name
+        .split_once('_')
+        .ok_or_else(|| corrupt("not a page file name"))?;
+    let id = PageId {
+        file: u128::from_str_radix(hex, 16).map_err(|_| corrupt("not a page file name"))?,
+        index: index.parse().map_err(|_| corrupt("not a page file name"))?,
+    };
+    let file = File::open(path)?;
+    let mut fixed = [0u8; FIXED];
+    if read_full(&file, &mut fixed, 0)? < FIXED {
+        return Err(corrupt("page file is truncated in its header"));
+    }
+    let len = u32::from_le_bytes(fixed[32..36].try_into().unwrap());
+    let header = read_header(&file, id, len)?;
+    let mut data = vec![0u8; len as usize];
+    read_verified(&file, &header, 0, &mut data, &mut Vec::new())?;
+    Ok(len)
+}
+
 fn read_full(file: &File, buf: &mut [u8], at: u64) -> Result<usize> {
     let mut done = 0;
     while done < buf.len() {

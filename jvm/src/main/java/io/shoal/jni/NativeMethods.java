@@ -58,6 +58,23 @@ public final class NativeMethods {
 
   public static native void readerClose(long reader);
 
+  /**
+   * Brings every cached page the ranges {@code (positions[i], lengths[i])} touch into the node
+   * cache, fetching missing pages in parallel; later reads of those ranges are cache hits.
+   * Does nothing when the mount is not cached.
+   */
+  public static native void readerPrefetch(long reader, long[] positions, long[] lengths)
+      throws IOException;
+
+  /** This stream's counters, in the order of {@link #statsNames()}. */
+  public static native long[] readerStats(long reader);
+
+  /** Names of the counters {@link #fsStats} and {@link #readerStats} return. */
+  public static native String[] statsNames();
+
+  /** The filesystem's counters (hits, misses, bytes per tier, requests, evictions...). */
+  public static native long[] fsStats(long fs);
+
   /** Starts writing a file; the data is visible in the store only after {@link #writerClose}. */
   public static native long writerOpen(long fs, String path, boolean overwrite) throws IOException;
 

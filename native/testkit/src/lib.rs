@@ -1,4 +1,4 @@
-//! Test support: a real S3 server (s3s-fs) on 127.0.0.1, started per test and stopped on drop.
+//! Test support shared by the crates: a real S3 server (s3s-fs) on 127.0.0.1, started per test and stopped on drop.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,451 @@
+//! `shoal`: the operator's view of one node. It reads the same `shoal.*` configuration a Spark
+//! job uses (from Hadoop XML or properties files, or `-D` flags) and works on this node's
+//! cache directories.
+//!
+//! Exit status: 0 success, 1 an operation failed (message on stderr), 2 bad usage,
+//! 3 `cache verify` found corrupt pages.
+
+mod conf;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use shoal_core::stats::COUNTER_NAMES;
+use shoal_core::{Config, Error, FileInfo, Namespace, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "shoal",
+    version,
+    about = "Inspect and manage Shoal mounts and the node cache"
+)]
+struct Cli {
+    /// Configuration file: Hadoop XML (core-site.xml style) or properties; repeatable, later
+    /// files win. Without one, the files in $SHOAL_CONF (colon-separated) are read.
+    #[arg(long = "conf", global = true, value_name = "FILE")]
+    conf: Vec<PathBuf>,
+    /// A configuration key, e.g. -D shoal.cache.dirs=/mnt/nvme/shoal:200g; wins over files.
+    #[arg(short = 'D', global = true, value_name = "KEY=VALUE", value_parser = conf::parse_define)]
+    define: Vec<(String, String)>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the mounts: name, Shoal path, store, flags.
+    Mounts,
+    /// List a directory (or show a file).
+    Ls {
+        /// Recurse into subdirectories.
+        #[arg(short = 'R')]
+        recursive: bool,
+        path: String,
+    },
+    /// Show a path's status and how much of it this node has cached.
+    Stat { path: String },
+    /// Write a file's bytes to standard output.
+    Cat { path: String },
+    /// Bring every file under a path into this node's cache (only what is missing).
+    Load { path: String },
+    /// Drop a path's pages from this node's cache; the store is not touched.
+    Free { path: String },
+    /// The node cache itself.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// Capacity, use and counters of each cache directory.
+    Stats,
+    /// Checksum every page; with --remove, delete the corrupt ones.
+    Verify {
+        #[arg(long)]
+        remove: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = Config::new();
+    let files: Vec<PathBuf> = if cli.conf.is_empty() {
+        std::env::var("SHOAL_CONF")
+            .map(|v| {
+                v.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        cli.conf.clone()
+    };
+    for f in &files {
+        conf::read_file(f, &mut config)?;
+    }
+    for (k, v) in &cli.define {
+        config.set(k.clone(), v.clone());
+    }
+    Ok(config)
+}
+
+/// Accepts `/a/b`, `shoal:///a/b`, `shoal://host:port/a/b` and `alluxio://host:port/a/b`.
+fn shoal_path(arg: &str) -> Result<String> {
+    if arg.starts_with('/') {
+        return Ok(arg.to_string());
+    }
+    for scheme in ["shoal://", "alluxio://"] {
+        if let Some(rest) = arg.strip_prefix(scheme) {
+            return Ok(match rest.find('/') {
+                Some(i) => rest[i..].to_string(),
+                None => "/".to_string(),
+            });
+        }
+    }
+    Err(Error::invalid(format!(
+        "'{arg}' is not a Shoal path (use /path, shoal:///path or alluxio://host:port/path)"
+    )))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config = load_config(&cli)?;
+    let ns = Namespace::new(&config)?;
+    let mut out = std::io::stdout().lock();
+    let w = |e: std::io::Error| {
+        Error::new(
+            shoal_core::ErrorKind::Other,
+            format!("cannot write output: {e}"),
+        )
+    };
+    match cli.command {
+        Command::Mounts => {
+            let mut mounts: Vec<_> = ns.mount_table().mounts().collect();
+            mounts.sort_by(|a, b| a.path.cmp(&b.path));
+            if mounts.is_empty() {
+                return Err(Error::config(
+                    "no mounts are configured (set shoal.mount.<name>.path and .uri)",
+                ));
+            }
+            writeln!(out, "{:<16} {:<32} {:<48} FLAGS", "NAME", "PATH", "STORE").map_err(w)?;
+            for m in mounts {
+                let mut flags = Vec::new();
+                if m.readonly {
+                    flags.push("readonly");
+                }
+                if m.immutable {
+                    flags.push("immutable");
+                }
+                flags.push(if m.cached { "cached" } else { "uncached" });
+                writeln!(
+                    out,
+                    "{:<16} {:<32} {:<48} {}",
+                    m.name,
+                    m.path,
+                    m.store.describe(),
+                    flags.join(",")
+                )
+                .map_err(w)?;
+            }
+        }
+        Command::Ls { recursive, path } => {
+            let path = shoal_path(&path)?;
+            let entries = if recursive {
+                let mut all = Vec::new();
+                let mut stack = vec![path];
+                while let Some(p) = stack.pop() {
+                    for e in ns.list(&p)? {
+                        if e.is_dir && e.path != p {
+                            stack.push(e.path.clone());
+                        }
+                        all.push(e);
+                    }
+                }
+                all.sort_by(|a, b| a.path.cmp(&b.path));
+                all
+            } else {
+                ns.list(&path)?
+            };
+            for e in entries {
+                writeln!(
+                    out,
+                    "{} {:>12} {} {}",
+                    if e.is_dir { 'd' } else { '-' },
+                    e.len,
+                    time(e.mtime_ms),
+                    e.path
+                )
+                .map_err(w)?;
+            }
+        }
+        Command::Stat { path } => {
+            let path = shoal_path(&path)?;
+            let info = ns.status(&path)?;
+            writeln!(out, "path:      {}", info.path).map_err(w)?;
+            writeln!(
+                out,
+                "type:      {}",
+                if info.is_dir { "directory" } else { "file" }
+            )
+            .map_err(w)?;
+            let files = ns.walk_files(&path)?;
+            let total: u64 = files.iter().map(|f| f.len).sum();
+            let mut cached = 0;
+            for f in &files {
+                cached += ns.open(&f.path, Some(f.clone()))?.cached_bytes();
+            }
+            if info.is_dir {
+                writeln!(out, "files:     {}", files.len()).map_err(w)?;
+            } else {
+                writeln!(out, "modified:  {}", time(info.mtime_ms)).map_err(w)?;
+                writeln!(out, "etag:      {}", info.etag.as_deref().unwrap_or("-")).map_err(w)?;
+                writeln!(out, "version:   {}", info.version.as_deref().unwrap_or("-"))
+                    .map_err(w)?;
+            }
+            writeln!(out, "length:    {} ({})", total, human(total)).map_err(w)?;
+            writeln!(
+                out,
+                "cached:    {} ({}, {:.1}% on this node)",
+                cached,
+                human(cached),
+                percent(cached, total)
+            )
+            .map_err(w)?;
+        }
+        Command::Cat { path } => {
+            let path = shoal_path(&path)?;
+            let r = ns.open(&path, None)?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut pos = 0u64;
+            loop {
+                let n = r.read_at(pos, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                out.write_all(&buf[..n]).map_err(w)?;
+                pos += n as u64;
+            }
+            out.flush().map_err(w)?;
+        }
+        Command::Load { path } => return load(&ns, &shoal_path(&path)?, &mut out),
+        Command::Free { path } => {
+            let files = ns.walk_files(&shoal_path(&path)?)?;
+            let mut freed = 0;
+            for f in &files {
+                freed += ns.open(&f.path, Some(f.clone()))?.free();
+            }
+            writeln!(out, "freed {} files, {} on disk", files.len(), human(freed)).map_err(w)?;
+        }
+        Command::Cache { command } => {
+            let Some(cache) = ns.page_cache() else {
+                return Err(Error::config(
+                    "the cache is off (shoal.cache.enabled=false)",
+                ));
+            };
+            match command {
+                CacheCommand::Stats => {
+                    let s = &cache.settings;
+                    writeln!(out, "page size:   {}", human(s.page_size)).map_err(w)?;
+                    writeln!(
+                        out,
+                        "memory tier: {} (this process only)",
+                        human(s.memory_size)
+                    )
+                    .map_err(w)?;
+                    writeln!(
+                        out,
+                        "{:<40} {:>10} {:>10} {:>10} {:>8} {:>6} STATE",
+                        "DIRECTORY", "CAPACITY", "COUNTED", "SCANNED", "PAGES", "USE%"
+                    )
+                    .map_err(w)?;
+                    for d in cache.dirs() {
+                        let counted = d.usage().unwrap_or(0);
+                        let (pages, bytes) = d.scan_usage()?;
+                        writeln!(
+                            out,
+                            "{:<40} {:>10} {:>10} {:>10} {:>8} {:>5.1}% {}",
+                            d.root().display(),
+                            human(d.capacity()),
+                            human(counted),
+                            human(bytes),
+                            pages,
+                            percent(bytes, d.capacity()),
+                            if d.writable() {
+                                "ok"
+                            } else {
+                                "read-only (writes failed)"
+                            }
+                        )
+                        .map_err(w)?;
+                    }
+                }
+                CacheCommand::Verify { remove } => {
+                    let mut checked = 0;
+                    let mut bad = Vec::new();
+                    for d in cache.dirs() {
+                        let (n, b) = d.verify(remove)?;
+                        checked += n;
+                        bad.extend(b);
+                    }
+                    for b in &bad {
+                        writeln!(
+                            out,
+                            "corrupt: {}{}",
+                            b.display(),
+                            if remove { " (removed)" } else { "" }
+                        )
+                        .map_err(w)?;
+                    }
+                    writeln!(out, "checked {checked} pages, {} corrupt", bad.len()).map_err(w)?;
+                    if !bad.is_empty() {
+                        return Ok(ExitCode::from(3));
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
+    let w = |e: std::io::Error| {
+        Error::new(
+            shoal_core::ErrorKind::Other,
+            format!("cannot write output: {e}"),
+        )
+    };
+    let started = Instant::now();
+    let files: Vec<FileInfo> = ns.walk_files(path)?;
+    let total: u64 = files.iter().map(|f| f.len).sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let (mut fetched, mut already) = (0u64, 0u64);
+    let mut failures = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        bar.set_message(format!("{}/{} files", i + 1, files.len()));
+        match ns.open(&f.path, Some(f.clone())).and_then(|r| {
+            let had = r.cached_bytes();
+            r.load().map(|got| (had, got))
+        }) {
+            Ok((had, got)) => {
+                already += had;
+                fetched += got;
+            }
+            Err(e) => failures.push((f.path.clone(), e)),
+        }
+        bar.inc(f.len);
+    }
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    writeln!(
+        out,
+        "loaded {} files, {} in {:.1}s ({}/s): {} fetched, {} already cached, {} failed",
+        files.len(),
+        human(total),
+        secs,
+        human((fetched as f64 / secs.max(1e-9)) as u64),
+        human(fetched),
+        human(already),
+        failures.len()
+    )
+    .map_err(w)?;
+    for (p, e) in &failures {
+        writeln!(out, "failed: {p}: {e}").map_err(w)?;
+    }
+    let stats = ns.stats();
+    let get = |n: &str| stats[COUNTER_NAMES.iter().position(|c| *c == n).expect("counter")];
+    writeln!(out, "store requests: {}", get("store_get_requests")).map_err(w)?;
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// Milliseconds since the epoch as `YYYY-MM-DD HH:MM` (UTC); `-` when unknown.
+fn time(ms: i64) -> String {
+    if ms <= 0 {
+        return "-               ".to_string();
+    }
+    let secs = ms / 1000;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_formats() {
+        assert_eq!(shoal_path("/a/b").unwrap(), "/a/b");
+        assert_eq!(shoal_path("shoal:///a/b").unwrap(), "/a/b");
+        assert_eq!(shoal_path("alluxio://m:19998/a").unwrap(), "/a");
+        assert_eq!(shoal_path("shoal://h").unwrap(), "/");
+        assert!(shoal_path("s3://b/k").is_err());
+        assert!(shoal_path("rel/a").is_err());
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(3 << 20), "3.0 MiB");
+        assert_eq!(time(0).trim(), "-");
+        assert_eq!(time(1_700_000_000_000), "2023-11-14 22:13");
+    }
+}

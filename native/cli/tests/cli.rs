@@ -1,0 +1,249 @@
+//! The `shoal` command, run as a user runs it, against a real S3 server on 127.0.0.1.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use shoal_testkit::S3Server;
+
+struct Env {
+    server: S3Server,
+    conf: tempfile::NamedTempFile,
+}
+
+/// An S3 mount at /data over bucket `b`, written as a Hadoop XML file.
+fn setup() -> Env {
+    let server = S3Server::start();
+    let dir = server.root().join("shoalbkt/ds/train/cat");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("1.jpg"), vec![1u8; 300_000]).unwrap();
+    std::fs::write(dir.join("2.jpg"), vec![2u8; 1000]).unwrap();
+    std::fs::write(
+        server.root().join("shoalbkt/ds/readme.txt"),
+        b"hello shoal\n",
+    )
+    .unwrap();
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<configuration>\n");
+    for (k, v) in server.mount_conf("data", "/data", "shoalbkt/ds") {
+        xml.push_str(&format!(
+            "  <property><name>{k}</name><value>{v}</value></property>\n"
+        ));
+    }
+    xml.push_str("  <property><name>shoal.cache.page.size</name><value>64k</value></property>\n");
+    xml.push_str("</configuration>\n");
+    let conf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(conf.path(), xml).unwrap();
+    Env { server, conf }
+}
+
+fn shoal(conf: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("--conf")
+        .arg(conf)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn fails(o: &Output, code: i32, message: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(
+        err.contains(message),
+        "stderr should mention {message:?}: {err}"
+    );
+}
+
+#[test]
+fn mounts_ls_stat_cat() {
+    let e = setup();
+    let out = ok(&shoal(e.conf.path(), &["mounts"]));
+    assert!(
+        out.contains("data") && out.contains("/data") && out.contains("s3://shoalbkt/ds"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(shoal_testkit::SECRET_KEY),
+        "secret printed: {out}"
+    );
+
+    let out = ok(&shoal(e.conf.path(), &["ls", "shoal:///data"]));
+    assert!(out.contains("d ") && out.contains("/data/train"), "{out}");
+    assert!(
+        out.contains("/data/readme.txt") && out.contains("12 "),
+        "{out}"
+    );
+    let out = ok(&shoal(e.conf.path(), &["ls", "-R", "/data"]));
+    assert!(
+        out.contains("/data/train/cat/1.jpg") && out.contains("300000"),
+        "{out}"
+    );
+    let out = ok(&shoal(e.conf.path(), &["ls", "/"]));
+    assert!(out.contains("/data"), "{out}");
+
+    let out = ok(&shoal(
+        e.conf.path(),
+        &["stat", "alluxio://master:19998/data/train/cat/1.jpg"],
+    ));
+    assert!(
+        out.contains("type:      file") && out.contains("length:    300000"),
+        "{out}"
+    );
+    assert!(out.contains("0.0% on this node"), "{out}");
+
+    let out = shoal(e.conf.path(), &["cat", "/data/readme.txt"]);
+    assert_eq!(ok(&out), "hello shoal\n");
+}
+
+#[test]
+fn load_then_stat_then_free() {
+    let e = setup();
+    let out = ok(&shoal(e.conf.path(), &["load", "/data/train"]));
+    assert!(out.contains("loaded 2 files"), "{out}");
+    assert!(out.contains("0 failed"), "{out}");
+    let out = ok(&shoal(e.conf.path(), &["stat", "/data/train"]));
+    assert!(
+        out.contains("files:     2") && out.contains("100.0% on this node"),
+        "{out}"
+    );
+    // A second load fetches nothing.
+    let out = ok(&shoal(e.conf.path(), &["load", "/data/train"]));
+    assert!(out.contains("0 B fetched"), "{out}");
+    assert!(out.contains("store requests: 0"), "{out}");
+    let out = ok(&shoal(e.conf.path(), &["cache", "stats"]));
+    assert!(out.contains("ok") && out.contains("PAGES"), "{out}");
+    let out = ok(&shoal(e.conf.path(), &["cache", "verify"]));
+    assert!(out.contains("checked 6 pages, 0 corrupt"), "{out}");
+
+    let out = ok(&shoal(e.conf.path(), &["free", "/data/train/cat"]));
+    assert!(out.contains("freed 2 files"), "{out}");
+    let out = ok(&shoal(e.conf.path(), &["stat", "/data/train"]));
+    assert!(out.contains("0.0% on this node"), "{out}");
+    // The store still has the data.
+    assert!(e.server.root().join("shoalbkt/ds/train/cat/1.jpg").exists());
+}
+
+#[test]
+fn verify_finds_and_removes_corrupt_pages() {
+    let e = setup();
+    ok(&shoal(e.conf.path(), &["load", "/data/readme.txt"]));
+    let cache_dir = ok(&shoal(e.conf.path(), &["cache", "stats"]));
+    let dir = cache_dir
+        .lines()
+        .find(|l| l.contains("/v1"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let page = walk(Path::new(&dir))
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains('_'))
+        .unwrap();
+    let mut bytes = std::fs::read(&page).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0xff;
+    std::fs::write(&page, bytes).unwrap();
+    let o = shoal(e.conf.path(), &["cache", "verify"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 corrupt"));
+    let out =
+        String::from_utf8_lossy(&shoal(e.conf.path(), &["cache", "verify", "--remove"]).stdout)
+            .to_string();
+    assert!(out.contains("(removed)"), "{out}");
+    ok(&shoal(e.conf.path(), &["cache", "verify"]));
+    assert!(!page.exists());
+}
+
+fn walk(p: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn errors_exit_non_zero_with_clear_messages() {
+    let e = setup();
+    fails(
+        &shoal(e.conf.path(), &["stat", "/data/nope"]),
+        1,
+        "no such file or directory",
+    );
+    fails(
+        &shoal(e.conf.path(), &["cat", "/elsewhere/x"]),
+        1,
+        "in no mount",
+    );
+    fails(
+        &shoal(e.conf.path(), &["cat", "/data/train"]),
+        1,
+        "is a directory",
+    );
+    fails(
+        &shoal(e.conf.path(), &["ls", "s3://shoalbkt/ds"]),
+        1,
+        "is not a Shoal path",
+    );
+    fails(
+        &shoal(e.conf.path(), &["stat", "/data/../../etc"]),
+        1,
+        "escapes mount 'data'",
+    );
+    fails(
+        &shoal(e.conf.path(), &["frobnicate"]),
+        2,
+        "unrecognized subcommand",
+    );
+    fails(
+        &shoal(Path::new("/nonexistent.xml"), &["mounts"]),
+        1,
+        "cannot read configuration file",
+    );
+    // A bad key in a properties file and a -D override.
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "shoal.mount.x.path=/x\n").unwrap();
+    fails(&shoal(bad.path(), &["mounts"]), 1, "shoal.mount.x.uri");
+    fails(
+        &shoal(
+            e.conf.path(),
+            &["-D", "shoal.cache.page.size=huge", "mounts"],
+        ),
+        1,
+        "shoal.cache.page.size",
+    );
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    fails(
+        &shoal(empty.path(), &["mounts"]),
+        1,
+        "no mounts are configured",
+    );
+    // A store that refuses our credentials.
+    let out = shoal(
+        e.conf.path(),
+        &[
+            "-D",
+            "shoal.mount.data.option.aws_secret_access_key=wrong",
+            "-D",
+            "shoal.store.max.retries=0",
+            "ls",
+            "/data",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong"));
+}
