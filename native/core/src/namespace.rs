@@ -53,6 +53,8 @@ impl FileInfo {
 #[derive(Debug)]
 pub struct Namespace {
     mounts: MountTable,
+    /// `shoal.cluster.hosts`, used when no live membership has been reported.
+    static_hosts: Option<crate::placement::HashRing>,
     metadata: Arc<MetadataCache>,
     cache: Option<Arc<PageCache>>,
     stats: Arc<Stats>,
@@ -68,8 +70,14 @@ impl Namespace {
         let mounts = MountTable::from_specs(&config.mounts()?, &config.store_settings()?)?;
         let metadata = MetadataCache::new(MetadataSettings::from_config(config)?);
         let cache = CacheSettings::from_config(config)?.map(|s| PageCache::shared(&s));
+        let static_hosts = config
+            .get("shoal.cluster.hosts")
+            .map(|v| v.split(',').collect::<Vec<_>>())
+            .map(|h| crate::placement::HashRing::new(&h, crate::placement::DEFAULT_VNODES))
+            .filter(|r| !r.is_empty());
         Ok(Namespace {
             mounts,
+            static_hosts,
             metadata: Arc::new(metadata),
             cache,
             stats: Arc::new(Stats::default()),
@@ -100,6 +108,14 @@ impl Namespace {
         v
     }
 
+    /// The hosts that own each `block_size` block of a file: from the live membership the
+    /// Spark plugin reports, else `shoal.cluster.hosts`; empty when neither is known.
+    pub fn block_owners(&self, path: &str, len: u64, block_size: u64) -> Vec<String> {
+        let live = crate::placement::live_hosts();
+        let ring = live.as_deref().or(self.static_hosts.as_ref());
+        crate::placement::block_owners(ring, path, len, block_size)
+    }
+
     /// Every file at or under `path` (the file itself when it is one), depth first.
     pub fn walk_files(&self, path: &str) -> Result<Vec<FileInfo>> {
         let mut out = Vec::new();
@@ -114,6 +130,17 @@ impl Namespace {
             }
         }
         Ok(out)
+    }
+
+    /// (bytes held, capacity) of this namespace's cache directories together, as counted by
+    /// every process sharing them; (0, 0) when caching is off.
+    pub fn cache_usage(&self) -> (u64, u64) {
+        match &self.cache {
+            Some(c) => c.dirs().iter().fold((0, 0), |(u, cap), d| {
+                (u + d.usage().unwrap_or(0), cap + d.capacity())
+            }),
+            None => (0, 0),
+        }
     }
 
     /// Drops cached metadata after a change made through this namespace.
@@ -148,11 +175,16 @@ impl Namespace {
 
     fn stat_resolved(&self, r: &Resolved) -> Result<Option<Entry>> {
         if let Some(hit) = self.metadata.status(&r.mount.name, &r.key) {
-            crate::bump!(metadata_hits, 1, self.stats);
+            crate::bump!(metadata_hits, 1, self.stats, crate::stats::process());
             return Ok(hit);
         }
-        crate::bump!(metadata_misses, 1, self.stats);
-        crate::bump!(store_metadata_requests, 1, self.stats);
+        crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
+        crate::bump!(
+            store_metadata_requests,
+            1,
+            self.stats,
+            crate::stats::process()
+        );
         let found = r.mount.store.stat(&r.key).map_err(|e| {
             e.context(
                 "status",
@@ -166,11 +198,16 @@ impl Namespace {
 
     fn list_resolved(&self, r: &Resolved) -> Result<Arc<Vec<Entry>>> {
         if let Some(hit) = self.metadata.listing(&r.mount.name, &r.key) {
-            crate::bump!(metadata_hits, 1, self.stats);
+            crate::bump!(metadata_hits, 1, self.stats, crate::stats::process());
             return Ok(hit);
         }
-        crate::bump!(metadata_misses, 1, self.stats);
-        crate::bump!(store_metadata_requests, 1, self.stats);
+        crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
+        crate::bump!(
+            store_metadata_requests,
+            1,
+            self.stats,
+            crate::stats::process()
+        );
         let entries = Arc::new(r.mount.store.list(&r.key).map_err(|e| {
             e.context(
                 "list",
@@ -279,7 +316,11 @@ impl Namespace {
         let stream_stats = Arc::new(Stats::default());
         Ok(FileReader {
             source: Arc::new(FileSource::new(r.mount.store.clone(), r.key.clone(), entry)),
-            stats: Arc::from(vec![self.stats.clone(), stream_stats.clone()]),
+            stats: Arc::from(vec![
+                self.stats.clone(),
+                stream_stats.clone(),
+                crate::stats::process().clone(),
+            ]),
             stream_stats,
             metadata: self.metadata.clone(),
             cache,
@@ -313,18 +354,23 @@ impl Namespace {
             }
             _ => {}
         }
-        if let Some((parent, _)) = r.key.rsplit_once('/') {
-            if let Some(p) = r.mount.store.stat(parent)? {
-                if !p.is_dir {
+        // No ancestor may be a file; the first one that is a directory ends the walk.
+        let mut ancestor = r.key.as_str();
+        while let Some((parent, _)) = ancestor.rsplit_once('/') {
+            let at = Resolved {
+                mount: r.mount.clone(),
+                key: parent.to_string(),
+                path: r.mount.shoal_path(parent),
+            };
+            match self.stat_resolved(&at)? {
+                Some(p) if p.is_dir => break,
+                Some(_) => {
                     return Err(Error::new(
                         ErrorKind::NotADirectory,
-                        format!(
-                            "create {}: parent {} is a file",
-                            r.path,
-                            r.mount.shoal_path(parent)
-                        ),
-                    ));
+                        format!("create {}: ancestor {} is a file", r.path, at.path),
+                    ))
                 }
+                None => ancestor = parent,
             }
         }
         let inner = r
@@ -761,7 +807,7 @@ impl FileReader {
                 Err(e) => {
                     if e.kind() == ErrorKind::Corrupt {
                         tracing::warn!(path = %self.resolved.path, page = index, "corrupt cache page removed: {e}");
-                        crate::bump!(corrupt_pages, 1, cache.stats);
+                        crate::bump!(corrupt_pages, 1, cache.stats, crate::stats::process());
                         if let Some(d) = cache.dir_for(&id) {
                             d.remove_page(id);
                         }

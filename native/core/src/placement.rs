@@ -6,6 +6,8 @@
 //! adding or removing one moves about 1/N of the keys, and with 128 virtual nodes per host the
 //! busiest host holds within about 25% of the mean (see the tests for the measured bounds).
 
+use std::sync::{Arc, RwLock};
+
 use xxhash_rust::xxh3::xxh3_64;
 
 pub const DEFAULT_VNODES: usize = 128;
@@ -68,6 +70,33 @@ impl HashRing {
             format!("{path}#{block}")
         }
     }
+}
+
+/// The executor hosts a cluster-membership source (the Spark plugin) last reported for this
+/// process; they take precedence over a static `shoal.cluster.hosts` list.
+static LIVE_HOSTS: RwLock<Option<Arc<HashRing>>> = RwLock::new(None);
+
+/// Replaces the live host list (an empty list clears it).
+pub fn set_live_hosts<S: AsRef<str>>(hosts: &[S]) {
+    let ring = HashRing::new(hosts, DEFAULT_VNODES);
+    let mut live = LIVE_HOSTS.write().unwrap_or_else(|p| p.into_inner());
+    *live = (!ring.is_empty()).then(|| Arc::new(ring));
+}
+
+pub fn live_hosts() -> Option<Arc<HashRing>> {
+    LIVE_HOSTS.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The owner of each `block_size` block of a file of `len` bytes at `path`; empty when no
+/// ring is known (no locality: Spark schedules anywhere).
+pub fn block_owners(ring: Option<&HashRing>, path: &str, len: u64, block_size: u64) -> Vec<String> {
+    let Some(ring) = ring.filter(|r| !r.is_empty()) else {
+        return Vec::new();
+    };
+    let blocks = len.div_ceil(block_size.max(1)).max(1);
+    (0..blocks)
+        .filter_map(|b| ring.owner(&HashRing::block_key(path, b)).map(String::from))
+        .collect()
 }
 
 #[cfg(test)]
@@ -136,6 +165,17 @@ mod tests {
                 .filter(|k| after.owner(k) != left.owner(k))
                 .all(|k| after.owner(k) == Some(leaver.as_str())));
         }
+    }
+
+    #[test]
+    fn block_owners_follow_the_ring() {
+        assert!(block_owners(None, "/f", 10, 4).is_empty());
+        let ring = HashRing::new(&hosts(3), DEFAULT_VNODES);
+        let owners = block_owners(Some(&ring), "/f", 10, 4);
+        assert_eq!(owners.len(), 3);
+        assert_eq!(owners[0], ring.owner("/f").unwrap());
+        assert_eq!(owners[2], ring.owner("/f#2").unwrap());
+        assert_eq!(block_owners(Some(&ring), "/empty", 0, 4).len(), 1);
     }
 
     #[test]

@@ -57,6 +57,13 @@ counters! {
     metadata_misses,
 }
 
+/// Counters of the whole process (every filesystem instance, every stream): what an executor
+/// reports to Spark's metrics system.
+pub fn process() -> &'static std::sync::Arc<Stats> {
+    static PROCESS: std::sync::OnceLock<std::sync::Arc<Stats>> = std::sync::OnceLock::new();
+    PROCESS.get_or_init(Default::default)
+}
+
 impl Stats {
     pub fn add(&self, counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

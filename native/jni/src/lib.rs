@@ -431,6 +431,31 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerPrefetch<'l>(
     .resolve::<ThrowMapped>()
 }
 
+/// The three per-file cache operations the Spark jobs run on each node.
+macro_rules! reader_long_op {
+    ($export:ident, $op:expr) => {
+        #[no_mangle]
+        pub extern "system" fn $export<'l>(
+            mut env: EnvUnowned<'l>,
+            _class: JClass<'l>,
+            reader: jlong,
+        ) -> jlong {
+            env.with_env(|_| -> BridgeResult<jlong> {
+                let r = unsafe { borrow::<FileReader>(reader, "stream")? };
+                let op: fn(&FileReader) -> shoal_core::Result<u64> = $op;
+                Ok(op(r)? as jlong)
+            })
+            .resolve::<ThrowMapped>()
+        }
+    };
+}
+
+reader_long_op!(Java_io_shoal_jni_NativeMethods_readerLoad, |r| r.load());
+reader_long_op!(Java_io_shoal_jni_NativeMethods_readerFree, |r| Ok(r.free()));
+reader_long_op!(Java_io_shoal_jni_NativeMethods_readerCachedBytes, |r| Ok(
+    r.cached_bytes()
+));
+
 #[no_mangle]
 pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerStats<'l>(
     mut env: EnvUnowned<'l>,
@@ -442,6 +467,69 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerStats<'l>(
         long_array(env, &r.stats())
     })
     .resolve::<ThrowMapped>()
+}
+
+// ---- placement ------------------------------------------------------------------------------
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_clusterSetHosts<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    hosts: JObjectArray<'l, JString<'l>>,
+) {
+    env.with_env(|env| -> BridgeResult<()> {
+        let n = hosts.len(env)?;
+        let mut list = Vec::with_capacity(n);
+        for i in 0..n {
+            let h = hosts.get_element(env, i)?;
+            list.push(string(env, &h, "host name")?);
+        }
+        shoal_core::placement::set_live_hosts(&list);
+        Ok(())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsBlockOwners<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+    length: jlong,
+    block_size: jlong,
+) -> JObjectArray<'l> {
+    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let path = string(env, &path, "path")?;
+        if length < 0 || block_size <= 0 {
+            return Err(invalid(format!(
+                "bad length {length} or block size {block_size}"
+            )));
+        }
+        let owners = ns.block_owners(&path, length as u64, block_size as u64);
+        string_array(env, &owners)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+fn string_array<'l, S: AsRef<str>>(
+    env: &mut Env<'l>,
+    items: &[S],
+) -> BridgeResult<JObjectArray<'l>> {
+    let array = env.new_object_array(
+        items.len() as i32,
+        jni_str!("java/lang/String"),
+        JObject::null(),
+    )?;
+    for (i, item) in items.iter().enumerate() {
+        env.with_local_frame(2, |env| -> BridgeResult<()> {
+            let s = JString::from_str(env, item.as_ref())?;
+            array.set_element(env, i, &s)?;
+            Ok(())
+        })?;
+    }
+    Ok(array)
 }
 
 // ---- statistics -----------------------------------------------------------------------------
@@ -459,17 +547,7 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_statsNames<'l>(
     _class: JClass<'l>,
 ) -> JObjectArray<'l> {
     env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
-        let names = shoal_core::stats::COUNTER_NAMES;
-        let array = env.new_object_array(
-            names.len() as i32,
-            jni_str!("java/lang/String"),
-            JObject::null(),
-        )?;
-        for (i, n) in names.iter().enumerate() {
-            let s = JString::from_str(env, n)?;
-            array.set_element(env, i, &s)?;
-        }
-        Ok(array)
+        string_array(env, shoal_core::stats::COUNTER_NAMES)
     })
     .resolve::<ThrowMapped>()
 }
@@ -483,6 +561,31 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsStats<'l>(
     env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         long_array(env, &ns.stats())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_processStats<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+) -> JLongArray<'l> {
+    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+        long_array(env, &shoal_core::stats::process().snapshot())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsCacheUsage<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+) -> JLongArray<'l> {
+    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let (used, capacity) = ns.cache_usage();
+        long_array(env, &[used, capacity])
     })
     .resolve::<ThrowMapped>()
 }

@@ -42,6 +42,10 @@ pub struct DiskDir {
 }
 
 impl DiskDir {
+    fn evicted(&self, n: u64) {
+        crate::bump!(evictions, n, self.stats, crate::stats::process());
+    }
+
     /// Opens (creating if needed) a cache directory. A directory that cannot be created or
     /// written still serves what it holds; caching into it is turned off with one warning.
     pub fn open(dir: &Path, capacity: u64, stats: Arc<Stats>) -> Arc<Self> {
@@ -333,7 +337,7 @@ impl DiskDir {
                 }
                 if fs::remove_file(&path).is_ok() {
                     total = total.saturating_sub(size);
-                    crate::bump!(evictions, 1, self.stats);
+                    self.evicted(1);
                 }
             }
         }

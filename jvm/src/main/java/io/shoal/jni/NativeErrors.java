@@ -11,8 +11,8 @@ import org.apache.hadoop.fs.PathIsNotEmptyDirectoryException;
 
 /**
  * The one place where a native error kind becomes the Java exception Hadoop callers catch
- * (DESIGN.md point 6). The native bridge calls {@link #create} and throws what it returns; the
- * kind codes must match {@code ErrorKind::code()} in {@code native/core/src/error.rs}.
+ * (DESIGN.md point 6). The native bridge calls {@link #create} and throws what it returns; the kind
+ * codes must match {@code ErrorKind::code()} in {@code native/core/src/error.rs}.
  */
 public final class NativeErrors {
   public static final int OTHER = 0;

@@ -4,10 +4,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Every function the native library exports. Handles are pointers to Rust objects owned by the
- * Java object that holds them ({@link NativeObject}); each {@code *Close} frees one exactly once.
- * Paths are absolute Shoal paths ({@code /mount/dir/file}), already stripped of scheme and
- * authority. Errors arrive as the exceptions {@link NativeErrors} maps them to.
+ * Every function the native library exports. Handles are pointers to Rust objects owned by the Java
+ * object that holds them ({@link NativeObject}); each {@code *Close} frees one exactly once. Paths
+ * are absolute Shoal paths ({@code /mount/dir/file}), already stripped of scheme and authority.
+ * Errors arrive as the exceptions {@link NativeErrors} maps them to.
  *
  * <p>Callers must load the library first ({@link NativeLibrary#load()}).
  */
@@ -31,23 +31,25 @@ public final class NativeMethods {
   /** Deletes a file or directory; false when nothing was there. */
   public static native boolean fsDelete(long fs, String path, boolean recursive) throws IOException;
 
-  /** Renames a file or directory tree; false in the cases Hadoop's rename contract returns false. */
+  /**
+   * Renames a file or directory tree; false in the cases Hadoop's rename contract returns false.
+   */
   public static native boolean fsRename(long fs, String src, String dst) throws IOException;
 
   /**
    * Opens a file for positioned reads. With {@code length >= 0} and a {@code version} the caller
    * already knows (from a status), no metadata request is made.
    */
-  public static native long readerOpen(long fs, String path, long length, String etag, String version)
-      throws IOException;
+  public static native long readerOpen(
+      long fs, String path, long length, String etag, String version) throws IOException;
 
   /** The file length the reader was opened with. */
   public static native long readerLength(long reader);
 
   /**
-   * Reads up to {@code len} bytes at {@code pos} into {@code buf[off..off+len)}. Returns the
-   * number of bytes read, which is {@code len} unless the end of the file comes first, or -1 when
-   * {@code pos} is at or past the end.
+   * Reads up to {@code len} bytes at {@code pos} into {@code buf[off..off+len)}. Returns the number
+   * of bytes read, which is {@code len} unless the end of the file comes first, or -1 when {@code
+   * pos} is at or past the end.
    */
   public static native int readerRead(long reader, long pos, byte[] buf, int off, int len)
       throws IOException;
@@ -60,14 +62,36 @@ public final class NativeMethods {
 
   /**
    * Brings every cached page the ranges {@code (positions[i], lengths[i])} touch into the node
-   * cache, fetching missing pages in parallel; later reads of those ranges are cache hits.
-   * Does nothing when the mount is not cached.
+   * cache, fetching missing pages in parallel; later reads of those ranges are cache hits. Does
+   * nothing when the mount is not cached.
    */
   public static native void readerPrefetch(long reader, long[] positions, long[] lengths)
       throws IOException;
 
   /** This stream's counters, in the order of {@link #statsNames()}. */
   public static native long[] readerStats(long reader);
+
+  /**
+   * Sets the executor hosts this process places data on (consistent hashing); reported by the Spark
+   * plugin as executors come and go. An empty array clears it.
+   */
+  public static native void clusterSetHosts(String[] hosts);
+
+  /**
+   * The host owning each {@code blockSize} block of a file: from the hosts set by {@link
+   * #clusterSetHosts}, else {@code shoal.cluster.hosts}; an empty array when neither is known.
+   */
+  public static native String[] fsBlockOwners(long fs, String path, long length, long blockSize)
+      throws IOException;
+
+  /** This process's counters (all filesystems and streams), for Spark's metrics system. */
+  public static native long[] processStats();
+
+  /**
+   * {@code [bytes held, capacity]} of the filesystem's cache directories, as all processes on the
+   * node share them; zeros when caching is off.
+   */
+  public static native long[] fsCacheUsage(long fs);
 
   /** Names of the counters {@link #fsStats} and {@link #readerStats} return. */
   public static native String[] statsNames();
@@ -78,7 +102,8 @@ public final class NativeMethods {
   /** Starts writing a file; the data is visible in the store only after {@link #writerClose}. */
   public static native long writerOpen(long fs, String path, boolean overwrite) throws IOException;
 
-  public static native void writerWrite(long writer, byte[] buf, int off, int len) throws IOException;
+  public static native void writerWrite(long writer, byte[] buf, int off, int len)
+      throws IOException;
 
   /** Commits the written data to the store and frees the writer (also on failure). */
   public static native void writerClose(long writer) throws IOException;

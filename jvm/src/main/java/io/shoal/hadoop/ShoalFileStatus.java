@@ -1,0 +1,73 @@
+package io.shoal.hadoop;
+
+import org.apache.hadoop.fs.EtagSource;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.permission.FsPermission;
+
+/**
+ * A {@link FileStatus} of the Shoal namespace, carrying the store's ETag ({@link EtagSource}) and
+ * the version Shoal's cache keys the file's pages by. Passing one to {@code
+ * openFile(path).withFileStatus(status)} opens the file without another metadata request.
+ *
+ * <p>Owner and group are the current user; permissions are the Hadoop defaults (directories {@code
+ * rwxrwxrwx}, files {@code rw-rw-rw-}); replication is 1. Equality is by path, as for every {@link
+ * FileStatus}.
+ */
+public class ShoalFileStatus extends FileStatus implements EtagSource {
+  private static final long serialVersionUID = 1L;
+
+  private final String etag;
+  private final String version;
+
+  public ShoalFileStatus(
+      long length,
+      boolean directory,
+      long blockSize,
+      long modificationTime,
+      Path path,
+      String owner,
+      String etag,
+      String version) {
+    super(
+        directory ? 0 : length,
+        directory,
+        1,
+        blockSize,
+        modificationTime,
+        0,
+        directory ? FsPermission.getDirDefault() : FsPermission.getFileDefault(),
+        owner,
+        owner,
+        path);
+    this.etag = etag;
+    this.version = version;
+  }
+
+  /** The store's ETag (or generation) of a file; null for directories and stores without one. */
+  @Override
+  public String getEtag() {
+    return etag;
+  }
+
+  /** The version Shoal caches this file's pages under; null for directories. */
+  public String getVersion() {
+    return version;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return super.equals(o);
+  }
+
+  @Override
+  public int hashCode() {
+    return super.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    String s = super.toString();
+    return etag == null ? s : s.substring(0, s.length() - 1) + "; etag=" + etag + "}";
+  }
+}

@@ -1,0 +1,460 @@
+package io.shoal.hadoop;
+
+import io.shoal.jni.NativeFileInfo;
+import io.shoal.jni.NativeFs;
+import io.shoal.jni.NativeReader;
+import io.shoal.jni.NativeWriter;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.BlockLocation;
+import org.apache.hadoop.fs.CommonPathCapabilities;
+import org.apache.hadoop.fs.CreateFlag;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.ParentNotDirectoryException;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.PathFilter;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.fs.impl.OpenFileParameters;
+import org.apache.hadoop.fs.permission.FsPermission;
+import org.apache.hadoop.fs.statistics.IOStatistics;
+import org.apache.hadoop.fs.statistics.IOStatisticsSource;
+import org.apache.hadoop.security.UserGroupInformation;
+import org.apache.hadoop.util.Progressable;
+
+/**
+ * The Shoal namespace as a Hadoop {@link FileSystem}, under the {@code shoal://} scheme ({@link
+ * AlluxioFileSystem} serves {@code alluxio://}). Both are registered through {@code
+ * META-INF/services}, so no {@code fs.shoal.impl} setting is needed.
+ *
+ * <p>The URI's authority is kept (so {@code shoal://host:19998/a/b} and {@code shoal:///a/b} both
+ * pass Hadoop's path checks) but does not select anything: both name the Shoal path {@code /a/b}.
+ * The working directory is {@code /}.
+ *
+ * <h2>Configuration</h2>
+ *
+ * Every key that starts with {@code shoal.} is handed to the native core, values read with {@link
+ * Configuration#get(String)} so that variables are substituted. In Spark, set them as {@code
+ * spark.hadoop.shoal.*}. The mounts:
+ *
+ * <ul>
+ *   <li>{@code shoal.mount.<name>.path}: where the mount appears, e.g. {@code /datasets}; {@code /}
+ *       is allowed, and the longest matching mount path wins;
+ *   <li>{@code shoal.mount.<name>.uri}: the store, e.g. {@code s3://bucket/prefix} or {@code
+ *       file:///data};
+ *   <li>{@code shoal.mount.<name>.option.<key>}: a store option, e.g. {@code aws_region};
+ *   <li>{@code shoal.mount.<name>.readonly}: {@code true} refuses writes (default {@code false}).
+ * </ul>
+ *
+ * Settings of this Java adapter, with their defaults:
+ *
+ * <ul>
+ *   <li>{@value #READ_BUFFER_SIZE} = 1 MiB ({@value #DEFAULT_READ_BUFFER_SIZE} bytes): a stream's
+ *       Java-side buffer; smaller sequential reads are served from it without crossing JNI, larger
+ *       ones go to native code directly. Suffixes k, m, g are accepted.
+ *   <li>{@value #WRITE_BUFFER_SIZE} = 1 MiB ({@value #DEFAULT_WRITE_BUFFER_SIZE} bytes): how much
+ *       an output stream gathers before handing data to native code.
+ *   <li>{@value #BLOCK_SIZE} = 128 MiB ({@value #DEFAULT_BLOCK_SIZE} bytes): the block size that
+ *       file statuses report, which is how Spark splits files.
+ * </ul>
+ *
+ * <h2>Semantics</h2>
+ *
+ * Files are written whole: data becomes visible when the output stream is closed, and a stream
+ * whose close fails leaves nothing behind. Append, concat and truncate are not supported. There are
+ * no delegation tokens ({@link #getCanonicalServiceName()} is null). After {@link #close()}, every
+ * operation throws {@code IOException("filesystem closed")}.
+ */
+public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
+  public static final String SCHEME = "shoal";
+
+  /** Keys with this prefix are passed to the native core. */
+  public static final String CONFIG_PREFIX = "shoal.";
+
+  public static final String READ_BUFFER_SIZE = "shoal.read.buffer.size";
+  public static final long DEFAULT_READ_BUFFER_SIZE = 1L << 20;
+
+  public static final String WRITE_BUFFER_SIZE = "shoal.write.buffer.size";
+  public static final long DEFAULT_WRITE_BUFFER_SIZE = 1L << 20;
+
+  public static final String BLOCK_SIZE = "shoal.block.size";
+  public static final long DEFAULT_BLOCK_SIZE = 128L << 20;
+
+  /** Options of {@code openFile()} that are accepted even when mandatory. */
+  private static final String OPENFILE_OPTION_PREFIX = "fs.option.openfile.";
+
+  private URI uri;
+  private Path workingDir;
+  private volatile NativeFs nativeFs;
+  private String owner;
+  private int readBufferSize;
+  private int writeBufferSize;
+  private long blockSize;
+  private volatile boolean closing;
+
+  @Override
+  public String getScheme() {
+    return SCHEME;
+  }
+
+  @Override
+  public void initialize(URI name, Configuration conf) throws IOException {
+    super.initialize(name, conf);
+    setConf(conf);
+    String scheme = name.getScheme() == null ? getScheme() : name.getScheme();
+    scheme = scheme.toLowerCase(Locale.ROOT);
+    String authority = name.getAuthority();
+    uri =
+        authority == null || authority.isEmpty()
+            ? URI.create(scheme + ":///")
+            : URI.create(scheme + "://" + authority);
+    workingDir = new Path("/").makeQualified(uri, null);
+    owner = UserGroupInformation.getCurrentUser().getShortUserName();
+    readBufferSize = intSize(conf, READ_BUFFER_SIZE, DEFAULT_READ_BUFFER_SIZE);
+    writeBufferSize = intSize(conf, WRITE_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE);
+    blockSize = conf.getLongBytes(BLOCK_SIZE, DEFAULT_BLOCK_SIZE);
+    if (blockSize <= 0) {
+      throw new IllegalArgumentException(BLOCK_SIZE + " must be positive, not " + blockSize);
+    }
+    nativeFs = NativeFs.open(shoalConfig(conf));
+  }
+
+  /** The {@code shoal.*} pairs of a configuration, values with variables substituted. */
+  static Map<String, String> shoalConfig(Configuration conf) {
+    Map<String, String> pairs = new TreeMap<>();
+    for (Map.Entry<String, String> e : conf) {
+      String key = e.getKey();
+      if (key.startsWith(CONFIG_PREFIX)) {
+        String value = conf.get(key);
+        if (value != null) {
+          pairs.put(key, value);
+        }
+      }
+    }
+    return pairs;
+  }
+
+  private static int intSize(Configuration conf, String key, long dflt) {
+    long v = conf.getLongBytes(key, dflt);
+    if (v <= 0 || v > Integer.MAX_VALUE - 64) {
+      throw new IllegalArgumentException(
+          key + " must be between 1 byte and 2 GiB, not " + conf.get(key));
+    }
+    return (int) v;
+  }
+
+  private NativeFs fs() throws IOException {
+    NativeFs f = nativeFs;
+    if (f == null) {
+      throw new IOException("filesystem not initialized");
+    }
+    return f;
+  }
+
+  /** The Shoal path a Hadoop path names: its path part, absolute, after Hadoop's checks. */
+  String shoalPath(Path path) {
+    String p = makeQualified(path).toUri().getPath();
+    return p == null || p.isEmpty() ? "/" : p;
+  }
+
+  private Path qualify(String shoalPath) {
+    return new Path(
+        uri.getScheme(), uri.getAuthority() == null ? "" : uri.getAuthority(), shoalPath);
+  }
+
+  private ShoalFileStatus toStatus(NativeFileInfo info, Path path) {
+    return new ShoalFileStatus(
+        info.length,
+        info.directory,
+        blockSize,
+        info.modificationTime,
+        path,
+        owner,
+        info.etag,
+        info.version);
+  }
+
+  @Override
+  public URI getUri() {
+    return uri;
+  }
+
+  @Override
+  public Path getWorkingDirectory() {
+    return workingDir;
+  }
+
+  @Override
+  public void setWorkingDirectory(Path dir) {
+    workingDir = makeQualified(dir);
+  }
+
+  @Override
+  public String getCanonicalServiceName() {
+    // No delegation tokens: credentials come from configuration on every node.
+    return null;
+  }
+
+  @Override
+  @SuppressWarnings("deprecation")
+  public long getDefaultBlockSize() {
+    return blockSize;
+  }
+
+  @Override
+  public long getDefaultBlockSize(Path f) {
+    return blockSize;
+  }
+
+  @Override
+  @SuppressWarnings("deprecation")
+  public short getDefaultReplication() {
+    return 1;
+  }
+
+  @Override
+  public short getDefaultReplication(Path path) {
+    return 1;
+  }
+
+  @Override
+  public ShoalFileStatus getFileStatus(Path f) throws IOException {
+    statistics.incrementReadOps(1);
+    Path qualified = makeQualified(f);
+    return toStatus(fs().status(shoalPath(qualified)), qualified);
+  }
+
+  @Override
+  public FileStatus[] listStatus(Path f) throws IOException {
+    statistics.incrementReadOps(1);
+    NativeFileInfo[] infos = fs().list(shoalPath(f));
+    FileStatus[] out = new FileStatus[infos.length];
+    for (int i = 0; i < infos.length; i++) {
+      out[i] = toStatus(infos[i], qualify(infos[i].path));
+    }
+    return out;
+  }
+
+  /** As Hadoop's, but each status keeps its ETag ({@link ShoalLocatedFileStatus}). */
+  @Override
+  protected RemoteIterator<LocatedFileStatus> listLocatedStatus(Path f, PathFilter filter)
+      throws IOException {
+    FileStatus[] statuses = listStatus(f);
+    List<LocatedFileStatus> out = new ArrayList<>(statuses.length);
+    for (FileStatus st : statuses) {
+      if (!filter.accept(st.getPath())) {
+        continue;
+      }
+      BlockLocation[] locations = st.isFile() ? getFileBlockLocations(st, 0, st.getLen()) : null;
+      out.add(new ShoalLocatedFileStatus((ShoalFileStatus) st, locations));
+    }
+    Iterator<LocatedFileStatus> it = out.iterator();
+    return new RemoteIterator<LocatedFileStatus>() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public LocatedFileStatus next() {
+        if (!it.hasNext()) {
+          throw new NoSuchElementException("no more entries in " + f);
+        }
+        return it.next();
+      }
+    };
+  }
+
+  @Override
+  public FSDataInputStream open(Path f, int bufferSize) throws IOException {
+    statistics.incrementReadOps(1);
+    String path = shoalPath(f);
+    NativeFileInfo info = fs().status(path);
+    if (info.directory) {
+      throw new FileNotFoundException("cannot open " + f + ": it is a directory");
+    }
+    return open(f, path, info.length, info.etag, info.version);
+  }
+
+  private FSDataInputStream open(Path f, String path, long length, String etag, String version)
+      throws IOException {
+    NativeReader reader = fs().openReader(path, length, etag, version);
+    return new FSDataInputStream(new ShoalInputStream(reader, readBufferSize, statistics, f));
+  }
+
+  /**
+   * {@code openFile()}: with {@code withFileStatus} of a status this filesystem returned, the file
+   * opens without a metadata request. Options {@code fs.option.openfile.*} are accepted; other
+   * mandatory options are rejected with IllegalArgumentException.
+   */
+  @Override
+  protected CompletableFuture<FSDataInputStream> openFileWithOptions(
+      Path path, OpenFileParameters parameters) throws IOException {
+    Set<String> mandatory =
+        parameters.getMandatoryKeys() == null
+            ? Collections.<String>emptySet()
+            : parameters.getMandatoryKeys();
+    for (String key : mandatory) {
+      if (!key.startsWith(OPENFILE_OPTION_PREFIX)) {
+        throw new IllegalArgumentException("unknown mandatory key for " + path + ": " + key);
+      }
+    }
+    CompletableFuture<FSDataInputStream> result = new CompletableFuture<>();
+    try {
+      result.complete(openWithParameters(path, parameters));
+    } catch (IOException | RuntimeException e) {
+      result.completeExceptionally(e);
+    }
+    return result;
+  }
+
+  private FSDataInputStream openWithParameters(Path f, OpenFileParameters parameters)
+      throws IOException {
+    FileStatus st = parameters.getStatus();
+    if (st instanceof ShoalFileStatus && st.isFile()) {
+      String path = shoalPath(f);
+      ShoalFileStatus s = (ShoalFileStatus) st;
+      // A status of another file (or of another Shoal filesystem) is only a hint to ignore.
+      if (path.equals(s.getPath().toUri().getPath()) && s.getVersion() != null) {
+        statistics.incrementReadOps(1);
+        return open(f, path, s.getLen(), s.getEtag(), s.getVersion());
+      }
+    }
+    // Other statuses and fs.option.openfile.length are not trusted: the native metadata cache
+    // makes the lookup cheap, and a wrong length would misread the file.
+    return open(f, parameters.getBufferSize());
+  }
+
+  @Override
+  public FSDataOutputStream create(
+      Path f,
+      FsPermission permission,
+      boolean overwrite,
+      int bufferSize,
+      short replication,
+      long blockSize,
+      Progressable progress)
+      throws IOException {
+    statistics.incrementWriteOps(1);
+    NativeWriter writer = fs().openWriter(shoalPath(f), overwrite);
+    return new FSDataOutputStream(new ShoalOutputStream(writer, writeBufferSize, f), statistics);
+  }
+
+  @Override
+  public FSDataOutputStream createNonRecursive(
+      Path f,
+      FsPermission permission,
+      EnumSet<CreateFlag> flags,
+      int bufferSize,
+      short replication,
+      long blockSize,
+      Progressable progress)
+      throws IOException {
+    Path parent = makeQualified(f).getParent();
+    if (parent != null) {
+      FileStatus ps = getFileStatus(parent);
+      if (!ps.isDirectory()) {
+        throw new ParentNotDirectoryException("parent of " + f + " is a file: " + parent);
+      }
+    }
+    boolean overwrite = flags != null && flags.contains(CreateFlag.OVERWRITE);
+    return create(f, permission, overwrite, bufferSize, replication, blockSize, progress);
+  }
+
+  /** Always throws UnsupportedOperationException: Shoal mounts do not append. */
+  @Override
+  public FSDataOutputStream append(Path f, int bufferSize, Progressable progress) {
+    throw new UnsupportedOperationException("append is not supported by Shoal mounts");
+  }
+
+  @Override
+  public boolean rename(Path src, Path dst) throws IOException {
+    statistics.incrementWriteOps(1);
+    return fs().rename(shoalPath(src), shoalPath(dst));
+  }
+
+  @Override
+  public boolean delete(Path f, boolean recursive) throws IOException {
+    statistics.incrementWriteOps(1);
+    return fs().delete(shoalPath(f), recursive);
+  }
+
+  @Override
+  public boolean mkdirs(Path f, FsPermission permission) throws IOException {
+    statistics.incrementWriteOps(1);
+    return fs().mkdirs(shoalPath(f));
+  }
+
+  @Override
+  public boolean hasPathCapability(Path path, String capability) throws IOException {
+    makeQualified(path);
+    switch (capability.toLowerCase(Locale.ROOT)) {
+      case CommonPathCapabilities.FS_APPEND:
+      case CommonPathCapabilities.FS_CONCAT:
+      case CommonPathCapabilities.FS_TRUNCATE:
+        return false;
+      default:
+        return super.hasPathCapability(path, capability);
+    }
+  }
+
+  /**
+   * Closes this filesystem (Hadoop's close: delete-on-exit paths are deleted, the instance leaves
+   * the cache) and frees the native one, exactly once; later calls do nothing.
+   */
+  @Override
+  public void close() throws IOException {
+    synchronized (this) {
+      if (closing) {
+        return;
+      }
+      closing = true;
+    }
+    try {
+      super.close();
+    } finally {
+      NativeFs f = nativeFs;
+      if (f != null) {
+        f.close();
+      }
+    }
+  }
+
+  /**
+   * The native core's counters for this filesystem and every stream it opened (cache hits, misses,
+   * bytes from memory, disk and store, requests, evictions...); empty once closed.
+   */
+  @Override
+  public IOStatistics getIOStatistics() {
+    NativeFs f = nativeFs;
+    if (f == null) {
+      return ShoalIOStatistics.EMPTY;
+    }
+    try {
+      return ShoalIOStatistics.of(f.stats(), Collections.<String, Long>emptyMap());
+    } catch (IOException closed) {
+      return ShoalIOStatistics.EMPTY;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return getClass().getSimpleName() + "{uri=" + uri + "}";
+  }
+}

@@ -1,0 +1,471 @@
+package io.shoal.hadoop;
+
+import io.shoal.jni.NativeReader;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ReadOnlyBufferException;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+import org.apache.hadoop.fs.ByteBufferPositionedReadable;
+import org.apache.hadoop.fs.ByteBufferReadable;
+import org.apache.hadoop.fs.CanUnbuffer;
+import org.apache.hadoop.fs.FSExceptionMessages;
+import org.apache.hadoop.fs.FSInputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.StreamCapabilities;
+import org.apache.hadoop.fs.statistics.IOStatistics;
+import org.apache.hadoop.fs.statistics.IOStatisticsSource;
+
+/**
+ * A stream over one file of the Shoal namespace. Every read is a positioned read of the native
+ * reader, so seeking costs nothing.
+ *
+ * <ul>
+ *   <li>Sequential reads smaller than the buffer ({@code shoal.read.buffer.size}) are served from a
+ *       Java-side buffer that is refilled one buffer at a time, so {@code read()} and other small
+ *       reads do not cross JNI each time. Larger reads go to native code directly.
+ *   <li>Positioned reads ({@code read(pos, ...)}, {@code readFully(pos, ...)}) go to native code
+ *       directly, do not move {@link #getPos()}, and may run concurrently from many threads.
+ *   <li>{@code read(ByteBuffer)} fills a direct buffer in native code with no Java-side copy.
+ * </ul>
+ *
+ * Sequential reads, seeks and close are synchronized. Closing while another thread reads is safe:
+ * the native reader is freed when the read returns.
+ *
+ * <p>{@link #getIOStatistics()} reports the native core's counters for this stream (cache hits,
+ * misses, bytes from memory, disk and store...) plus {@value #BYTES_READ} (bytes returned to the
+ * caller) and {@value #NATIVE_READS} (calls into native code); after close, the counts at close.
+ */
+public class ShoalInputStream extends FSInputStream
+    implements ByteBufferReadable,
+        ByteBufferPositionedReadable,
+        CanUnbuffer,
+        StreamCapabilities,
+        IOStatisticsSource {
+  /** Counter: bytes this stream returned to its caller. */
+  public static final String BYTES_READ = "stream_read_bytes";
+
+  /** Counter: reads that crossed into native code. */
+  public static final String NATIVE_READS = "stream_read_native_calls";
+
+  private final NativeReader reader;
+  private final long length;
+  private final int bufferSize;
+  private final FileSystem.Statistics statistics;
+  private final Path path;
+
+  /** The next byte sequential reads return. */
+  private long pos;
+
+  /** Buffered bytes of the file from {@link #bufStart}; allocated on first use. */
+  private byte[] buf;
+
+  private long bufStart;
+  private int bufLen;
+  private volatile boolean closed;
+  private final LongAdder bytesRead = new LongAdder();
+  private final LongAdder nativeReads = new LongAdder();
+
+  /** The statistics taken at close. */
+  private volatile IOStatistics closedStatistics;
+
+  public ShoalInputStream(
+      NativeReader reader, int bufferSize, FileSystem.Statistics statistics, Path path) {
+    this.reader = reader;
+    this.length = reader.length();
+    this.bufferSize = bufferSize;
+    this.statistics = statistics;
+    this.path = path;
+  }
+
+  private void checkOpen() throws IOException {
+    if (closed) {
+      throw new IOException(FSExceptionMessages.STREAM_IS_CLOSED + ": " + path);
+    }
+  }
+
+  private void countRead(int n) {
+    if (n > 0) {
+      bytesRead.add(n);
+      if (statistics != null) {
+        statistics.incrementBytesRead(n);
+      }
+    }
+  }
+
+  private int nativeRead(long position, byte[] b, int off, int len) throws IOException {
+    nativeReads.increment();
+    return reader.read(position, b, off, len);
+  }
+
+  /** The length of the file as opened. */
+  public long getLength() {
+    return length;
+  }
+
+  @Override
+  public synchronized long getPos() {
+    return pos;
+  }
+
+  @Override
+  public synchronized void seek(long target) throws IOException {
+    checkOpen();
+    if (target < 0) {
+      throw new EOFException(FSExceptionMessages.NEGATIVE_SEEK + " " + target + ": " + path);
+    }
+    if (target > length) {
+      throw new EOFException(
+          FSExceptionMessages.CANNOT_SEEK_PAST_EOF + " " + target + " > " + length + ": " + path);
+    }
+    pos = target;
+  }
+
+  @Override
+  public boolean seekToNewSource(long targetPos) {
+    return false;
+  }
+
+  @Override
+  public synchronized int available() throws IOException {
+    checkOpen();
+    return (int) Math.min(Integer.MAX_VALUE, length - pos);
+  }
+
+  @Override
+  public synchronized long skip(long n) throws IOException {
+    checkOpen();
+    if (n <= 0) {
+      return 0;
+    }
+    long target = Math.min(length, pos + Math.min(n, length));
+    long skipped = Math.max(0, target - pos);
+    pos += skipped;
+    return skipped;
+  }
+
+  private boolean buffered(long p) {
+    return buf != null && p >= bufStart && p < bufStart + bufLen;
+  }
+
+  /** Refills the buffer at {@link #pos}; false at the end of the file. */
+  private boolean fill() throws IOException {
+    if (buf == null) {
+      buf = new byte[(int) Math.min(bufferSize, Math.max(1, length))];
+    }
+    int want = (int) Math.min(buf.length, length - pos);
+    bufStart = pos;
+    bufLen = 0;
+    if (want <= 0) {
+      return false;
+    }
+    int n = nativeRead(pos, buf, 0, want);
+    if (n <= 0) {
+      return false;
+    }
+    bufLen = n;
+    return true;
+  }
+
+  @Override
+  public synchronized int read() throws IOException {
+    checkOpen();
+    if (pos >= length) {
+      return -1;
+    }
+    if (!buffered(pos) && !fill()) {
+      return -1;
+    }
+    int b = buf[(int) (pos - bufStart)] & 0xff;
+    pos++;
+    countRead(1);
+    return b;
+  }
+
+  @Override
+  public synchronized int read(byte[] b, int off, int len) throws IOException {
+    checkOpen();
+    checkRange(b, off, len);
+    if (len == 0) {
+      return 0;
+    }
+    int total = 0;
+    while (len > 0 && pos < length) {
+      int n;
+      if (buffered(pos)) {
+        int at = (int) (pos - bufStart);
+        n = Math.min(len, bufLen - at);
+        System.arraycopy(buf, at, b, off, n);
+      } else if (len >= bufferSize) {
+        n = nativeRead(pos, b, off, len);
+        if (n <= 0) {
+          break;
+        }
+      } else {
+        if (!fill()) {
+          break;
+        }
+        continue;
+      }
+      pos += n;
+      off += n;
+      len -= n;
+      total += n;
+    }
+    countRead(total);
+    return total == 0 ? -1 : total;
+  }
+
+  private static void checkRange(byte[] b, int off, int len) {
+    if (b == null) {
+      throw new NullPointerException("null destination buffer");
+    }
+    if (off < 0 || len < 0 || len > b.length - off) {
+      throw new IndexOutOfBoundsException(
+          FSExceptionMessages.TOO_MANY_BYTES_FOR_DEST_BUFFER
+              + ": offset "
+              + off
+              + ", length "
+              + len
+              + ", buffer "
+              + b.length);
+    }
+  }
+
+  /** Reads into a buffer from {@link #getPos()}; direct buffers are filled in native code. */
+  @Override
+  public synchronized int read(ByteBuffer dst) throws IOException {
+    checkOpen();
+    if (dst.isReadOnly()) {
+      throw new ReadOnlyBufferException();
+    }
+    int want = dst.remaining();
+    if (want == 0) {
+      return 0;
+    }
+    if (pos >= length) {
+      return -1;
+    }
+    if (dst.hasArray()) {
+      int n = read(dst.array(), dst.arrayOffset() + dst.position(), want);
+      if (n > 0) {
+        dst.position(dst.position() + n);
+      }
+      return n;
+    }
+    int n = readInto(pos, dst);
+    if (n > 0) {
+      pos += n;
+    }
+    return n;
+  }
+
+  /** A positioned read into any buffer, advancing its position; -1 at the end of the file. */
+  private int readInto(long position, ByteBuffer dst) throws IOException {
+    int want = dst.remaining();
+    int n;
+    if (dst.isDirect()) {
+      nativeReads.increment();
+      n = reader.readDirect(position, dst, dst.position(), want);
+    } else if (dst.hasArray()) {
+      n = nativeRead(position, dst.array(), dst.arrayOffset() + dst.position(), want);
+    } else {
+      throw new ReadOnlyBufferException();
+    }
+    if (n > 0) {
+      dst.position(dst.position() + n);
+      countRead(n);
+    }
+    return n;
+  }
+
+  @Override
+  public int read(long position, ByteBuffer dst) throws IOException {
+    checkOpen();
+    if (position < 0) {
+      throw new EOFException(FSExceptionMessages.NEGATIVE_SEEK + " " + position + ": " + path);
+    }
+    if (dst.isReadOnly()) {
+      throw new ReadOnlyBufferException();
+    }
+    if (!dst.hasRemaining()) {
+      return 0;
+    }
+    if (position >= length) {
+      return -1;
+    }
+    return readInto(position, dst);
+  }
+
+  @Override
+  public void readFully(long position, ByteBuffer dst) throws IOException {
+    checkOpen();
+    if (position < 0) {
+      throw new EOFException(FSExceptionMessages.NEGATIVE_SEEK + " " + position + ": " + path);
+    }
+    if (dst.isReadOnly()) {
+      throw new ReadOnlyBufferException();
+    }
+    int want = dst.remaining();
+    if (want == 0) {
+      return;
+    }
+    if (position + want > length) {
+      throw new EOFException(
+          FSExceptionMessages.EOF_IN_READ_FULLY
+              + ": reading "
+              + want
+              + " bytes at "
+              + position
+              + " of "
+              + length
+              + ": "
+              + path);
+    }
+    int n = readInto(position, dst);
+    if (n < want) {
+      throw new EOFException(
+          FSExceptionMessages.EOF_IN_READ_FULLY
+              + ": got "
+              + Math.max(n, 0)
+              + " of "
+              + want
+              + " bytes at "
+              + position
+              + ": "
+              + path);
+    }
+  }
+
+  /** Positioned read: straight to native code; does not move {@link #getPos()}. */
+  @Override
+  public int read(long position, byte[] b, int off, int len) throws IOException {
+    checkOpen();
+    checkPositioned(position, b, off, len);
+    if (len == 0) {
+      return 0;
+    }
+    if (position >= length) {
+      return -1;
+    }
+    int n = nativeRead(position, b, off, len);
+    countRead(n);
+    return n;
+  }
+
+  @Override
+  public void readFully(long position, byte[] b, int off, int len) throws IOException {
+    checkOpen();
+    checkPositioned(position, b, off, len);
+    if (len == 0) {
+      return;
+    }
+    if (position + len > length) {
+      throw new EOFException(
+          FSExceptionMessages.EOF_IN_READ_FULLY
+              + ": reading "
+              + len
+              + " bytes at "
+              + position
+              + " of "
+              + length
+              + ": "
+              + path);
+    }
+    int n = nativeRead(position, b, off, len);
+    countRead(n);
+    if (n < len) {
+      throw new EOFException(
+          FSExceptionMessages.EOF_IN_READ_FULLY
+              + ": got "
+              + Math.max(n, 0)
+              + " of "
+              + len
+              + " bytes at "
+              + position
+              + ": "
+              + path);
+    }
+  }
+
+  /** Hadoop's checks, plus a negative offset, which they let through. */
+  private void checkPositioned(long position, byte[] b, int off, int len) throws EOFException {
+    validatePositionedReadArgs(position, b, off, len);
+    if (off < 0) {
+      throw new IndexOutOfBoundsException("negative offset " + off + " into the buffer");
+    }
+  }
+
+  @Override
+  public void readFully(long position, byte[] b) throws IOException {
+    readFully(position, b, 0, b.length);
+  }
+
+  /** Drops the Java-side buffer; the stream stays usable. */
+  @Override
+  public synchronized void unbuffer() {
+    buf = null;
+    bufLen = 0;
+  }
+
+  @Override
+  public boolean hasCapability(String capability) {
+    switch (capability.toLowerCase(Locale.ROOT)) {
+      case StreamCapabilities.READBYTEBUFFER:
+      case StreamCapabilities.PREADBYTEBUFFER:
+      case StreamCapabilities.UNBUFFER:
+      case StreamCapabilities.IOSTATISTICS:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Frees the native reader (after any read in progress); later calls do nothing. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    closedStatistics = snapshot();
+    reader.close();
+    synchronized (this) {
+      buf = null;
+      bufLen = 0;
+    }
+  }
+
+  private IOStatistics snapshot() {
+    Map<String, Long> extra = new HashMap<>();
+    extra.put(BYTES_READ, bytesRead.sum());
+    extra.put(NATIVE_READS, nativeReads.sum());
+    long[] values;
+    try {
+      values = reader.stats();
+    } catch (IOException closedMeanwhile) {
+      IOStatistics s = closedStatistics;
+      if (s != null) {
+        return s;
+      }
+      values = new long[0];
+    }
+    return ShoalIOStatistics.of(values, extra);
+  }
+
+  /** This stream's counters now; after close, as they were at close. */
+  @Override
+  public IOStatistics getIOStatistics() {
+    IOStatistics s = closedStatistics;
+    return s != null ? s : snapshot();
+  }
+
+  @Override
+  public String toString() {
+    return "ShoalInputStream{" + path + ", pos=" + pos + ", length=" + length + "}";
+  }
+}

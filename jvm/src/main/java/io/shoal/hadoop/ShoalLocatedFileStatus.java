@@ -1,0 +1,55 @@
+package io.shoal.hadoop;
+
+import org.apache.hadoop.fs.BlockLocation;
+import org.apache.hadoop.fs.EtagSource;
+import org.apache.hadoop.fs.LocatedFileStatus;
+
+/**
+ * A {@link LocatedFileStatus} ({@code listFiles}, {@code listLocatedStatus}) that keeps the ETag
+ * and cache version of the {@link ShoalFileStatus} it was made from.
+ */
+public class ShoalLocatedFileStatus extends LocatedFileStatus implements EtagSource {
+  private static final long serialVersionUID = 1L;
+
+  private final String etag;
+  private final String version;
+
+  public ShoalLocatedFileStatus(ShoalFileStatus status, BlockLocation[] locations) {
+    super(status, locations);
+    this.etag = status.getEtag();
+    this.version = status.getVersion();
+  }
+
+  @Override
+  public String getEtag() {
+    return etag;
+  }
+
+  /** The version Shoal caches this file's pages under; null for directories. */
+  public String getVersion() {
+    return version;
+  }
+
+  /** This status without its block locations. */
+  public ShoalFileStatus toFileStatus() {
+    return new ShoalFileStatus(
+        getLen(),
+        isDirectory(),
+        getBlockSize(),
+        getModificationTime(),
+        getPath(),
+        getOwner(),
+        etag,
+        version);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return super.equals(o);
+  }
+
+  @Override
+  public int hashCode() {
+    return super.hashCode();
+  }
+}

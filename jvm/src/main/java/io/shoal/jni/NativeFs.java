@@ -1,0 +1,133 @@
+package io.shoal.jni;
+
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * One native filesystem: the mount table and stores built from {@code shoal.*} configuration. Every
+ * method is safe to call from many threads; after {@link #close()} each throws {@code
+ * IOException("filesystem closed")}. Readers and writers opened from it stay usable until they are
+ * closed themselves.
+ */
+public final class NativeFs extends NativeObject {
+  private NativeFs(long handle) {
+    super(handle);
+  }
+
+  /** Loads the library if needed and builds a filesystem from configuration pairs. */
+  public static NativeFs open(Map<String, String> config) throws IOException {
+    NativeLibrary.load();
+    String[] keys = new String[config.size()];
+    String[] values = new String[config.size()];
+    int i = 0;
+    for (Map.Entry<String, String> e : config.entrySet()) {
+      keys[i] = e.getKey();
+      values[i] = e.getValue();
+      i++;
+    }
+    return new NativeFs(NativeMethods.fsOpen(keys, values));
+  }
+
+  private static volatile String[] counterNames;
+
+  /**
+   * The names of the counters {@link #stats()} and {@link NativeReader#stats()} return, in their
+   * order. The library must be loaded.
+   */
+  public static String[] counterNames() {
+    String[] names = counterNames;
+    if (names == null) {
+      names = NativeMethods.statsNames();
+      counterNames = names;
+    }
+    return names.clone();
+  }
+
+  @Override
+  protected void release(long handle) {
+    NativeMethods.fsClose(handle);
+  }
+
+  /**
+   * This filesystem's counters (cache hits, misses, bytes per tier...), named by {@link
+   * #counterNames()}.
+   */
+  public long[] stats() throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsStats(h);
+    } finally {
+      unpin();
+    }
+  }
+
+  @Override
+  protected IOException closedException() {
+    return new IOException("filesystem closed");
+  }
+
+  public NativeFileInfo status(String path) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsStatus(h, path);
+    } finally {
+      unpin();
+    }
+  }
+
+  public NativeFileInfo[] list(String path) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsList(h, path);
+    } finally {
+      unpin();
+    }
+  }
+
+  public boolean mkdirs(String path) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsMkdirs(h, path);
+    } finally {
+      unpin();
+    }
+  }
+
+  public boolean delete(String path, boolean recursive) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsDelete(h, path, recursive);
+    } finally {
+      unpin();
+    }
+  }
+
+  public boolean rename(String src, String dst) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsRename(h, src, dst);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Opens a reader; pass the length and version from a status to skip a metadata request. */
+  public NativeReader openReader(String path, long length, String etag, String version)
+      throws IOException {
+    long h = pin();
+    try {
+      return new NativeReader(NativeMethods.readerOpen(h, path, length, etag, version));
+    } finally {
+      unpin();
+    }
+  }
+
+  public NativeWriter openWriter(String path, boolean overwrite) throws IOException {
+    long h = pin();
+    try {
+      return new NativeWriter(NativeMethods.writerOpen(h, path, overwrite));
+    } finally {
+      unpin();
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package io.shoal.jni;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.apache.hadoop.fs.FSExceptionMessages;
+
+/**
+ * A native reader of one file: positioned reads, safe from many threads at once. After {@link
+ * #close()} each read throws {@code IOException(FSExceptionMessages.STREAM_IS_CLOSED)}.
+ */
+public final class NativeReader extends NativeObject {
+  private final long length;
+
+  NativeReader(long handle) {
+    super(handle);
+    this.length = NativeMethods.readerLength(handle);
+  }
+
+  @Override
+  protected void release(long handle) {
+    NativeMethods.readerClose(handle);
+  }
+
+  @Override
+  protected IOException closedException() {
+    return new IOException(FSExceptionMessages.STREAM_IS_CLOSED);
+  }
+
+  /** This stream's counters, named by {@link NativeFs#counterNames()}. */
+  public long[] stats() throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.readerStats(h);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** The length of the file as opened. */
+  public long length() {
+    return length;
+  }
+
+  /**
+   * Reads up to {@code len} bytes at {@code pos}; fewer only at the end of the file; -1 when {@code
+   * pos} is at or past the end. Arguments are the caller's to check.
+   */
+  public int read(long pos, byte[] buf, int off, int len) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.readerRead(h, pos, buf, off, len);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** As {@link #read} into a direct buffer at absolute index {@code off}; no copy in Java. */
+  public int readDirect(long pos, ByteBuffer buf, int off, int len) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.readerReadDirect(h, pos, buf, off, len);
+    } finally {
+      unpin();
+    }
+  }
+}
