@@ -116,19 +116,79 @@ impl Namespace {
         crate::placement::block_owners(ring, path, len, block_size)
     }
 
-    /// Every file at or under `path` (the file itself when it is one), depth first.
+    /// Every file at or under `path` (the file itself when it is one), sorted by path: one flat
+    /// listing per mount involved (mounts nested below `path` included), not a directory walk.
     pub fn walk_files(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let top = self.status(path)?;
+        if !top.is_dir {
+            return Ok(vec![top]);
+        }
+        let base = crate::path::join(&crate::path::segments(path)?);
         let mut out = Vec::new();
-        let mut stack = vec![self.status(path)?];
-        while let Some(info) = stack.pop() {
-            if info.is_dir {
-                let mut children = self.list(&info.path)?;
-                children.reverse();
-                stack.extend(children);
-            } else {
-                out.push(info);
+        // The mount holding `path` itself (none when it is above every mount).
+        if let Location::Mounted(r) = self.mounts.locate(&base)? {
+            let nested: Vec<&str> = self
+                .mounts
+                .mounts()
+                .filter(|m| {
+                    m.path != r.mount.path
+                        && m.path
+                            .starts_with(&format!("{}/", r.path.trim_end_matches('/')))
+                })
+                .map(|m| m.path.as_str())
+                .collect();
+            crate::bump!(
+                store_metadata_requests,
+                1,
+                self.stats,
+                crate::stats::process()
+            );
+            let files = r.mount.store.list_files(&r.key).map_err(|e| {
+                e.context(
+                    "list",
+                    &format!("{} (in {})", r.path, r.mount.store.describe()),
+                )
+            })?;
+            out.extend(
+                files
+                    .into_iter()
+                    .map(|e| FileInfo::from_entry(&r, e))
+                    // What a nested mount shadows is not visible.
+                    .filter(|f| !nested.iter().any(|n| f.path.starts_with(&format!("{n}/")))),
+            );
+        }
+        // Mounts below `path`.
+        let prefix = if base == "/" {
+            "/".to_string()
+        } else {
+            format!("{base}/")
+        };
+        for m in self.mounts.mounts() {
+            if m.path.starts_with(&prefix) && m.path != base {
+                let r = Resolved {
+                    mount: m.clone(),
+                    key: String::new(),
+                    path: m.path.clone(),
+                };
+                // Deeper mounts nested inside this one are listed on their own turn.
+                let nested: Vec<&str> = self
+                    .mounts
+                    .mounts()
+                    .filter(|n| n.path.starts_with(&format!("{}/", m.path)))
+                    .map(|n| n.path.as_str())
+                    .collect();
+                let files = m.store.list_files("").map_err(|e| {
+                    e.context("list", &format!("{} (in {})", m.path, m.store.describe()))
+                })?;
+                out.extend(
+                    files
+                        .into_iter()
+                        .map(|e| FileInfo::from_entry(&r, e))
+                        .filter(|f| !nested.iter().any(|n| f.path.starts_with(&format!("{n}/")))),
+                );
             }
         }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 

@@ -74,6 +74,23 @@ fn suite(ns: &Namespace, m: &str, persists_empty_dirs: bool) {
         ErrorKind::NotFound
     );
 
+    // A recursive listing is flat and sorted, and a file lists itself.
+    let walked: Vec<String> = ns
+        .walk_files(m)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(
+        walked,
+        vec![
+            format!("{m}/dir/a.bin"),
+            format!("{m}/dir/sub/b.bin"),
+            format!("{m}/top.txt")
+        ]
+    );
+    assert_eq!(ns.walk_files(&format!("{m}/dir/a.bin")).unwrap().len(), 1);
+
     // Reads: whole, ranged, across the end, at and past the end.
     assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
     let r = ns.open(&format!("{m}/dir/a.bin"), None).unwrap();
@@ -295,6 +312,33 @@ fn several_mounts_one_namespace() {
 
     write(&ns, "/datasets/scratch/f", b"scratch");
     assert_eq!(read_all(&ns, "/ro/f"), b"scratch");
+    std::fs::create_dir_all(server.root().join("bucket/n")).unwrap();
+    std::fs::write(server.root().join("bucket/n/img.jpg"), b"jpeg").unwrap();
+    // One flat listing over every mount below a path (the read-only mount shares its files).
+    let all: Vec<String> = ns
+        .walk_files("/")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(
+        all,
+        vec![
+            "/datasets/imagenet/n/img.jpg",
+            "/datasets/scratch/f",
+            "/ro/f"
+        ]
+    );
+    let some: Vec<String> = ns
+        .walk_files("/datasets")
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(
+        some,
+        vec!["/datasets/imagenet/n/img.jpg", "/datasets/scratch/f"]
+    );
     for e in [
         ns.create("/ro/g", true).err().unwrap(),
         ns.mkdirs("/ro/d").unwrap_err(),

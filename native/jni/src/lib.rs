@@ -215,22 +215,41 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsList<'l>(
     env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let infos = ns.list(&string(env, &path, "path")?)?;
-        let array = env.new_object_array(
-            infos.len() as i32,
-            jni_str!("io/shoal/jni/NativeFileInfo"),
-            JObject::null(),
-        )?;
-        for (i, info) in infos.iter().enumerate() {
-            // One local frame per entry keeps big listings within the local reference table.
-            env.with_local_frame(4, |env| -> BridgeResult<()> {
-                let obj = file_info(env, info)?;
-                array.set_element(env, i, &obj)?;
-                Ok(())
-            })?;
-        }
-        Ok(array)
+        info_array(env, &infos)
     })
     .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsListFiles<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+) -> JObjectArray<'l> {
+    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        let infos = ns.walk_files(&string(env, &path, "path")?)?;
+        info_array(env, &infos)
+    })
+    .resolve::<ThrowMapped>()
+}
+
+fn info_array<'l>(env: &mut Env<'l>, infos: &[FileInfo]) -> BridgeResult<JObjectArray<'l>> {
+    let array = env.new_object_array(
+        infos.len() as i32,
+        jni_str!("io/shoal/jni/NativeFileInfo"),
+        JObject::null(),
+    )?;
+    for (i, info) in infos.iter().enumerate() {
+        // One local frame per entry keeps big listings within the local reference table.
+        env.with_local_frame(4, |env| -> BridgeResult<()> {
+            let obj = file_info(env, info)?;
+            array.set_element(env, i, &obj)?;
+            Ok(())
+        })?;
+    }
+    Ok(array)
 }
 
 #[no_mangle]

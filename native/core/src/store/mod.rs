@@ -82,6 +82,10 @@ pub trait UnderStore: Send + Sync + Debug {
     /// Entries directly under the directory `key`; empty when it has none or does not exist.
     fn list(&self, key: &str) -> Result<Vec<Entry>>;
 
+    /// Every file at any depth under the directory `key`, in key order: one flat (paginated)
+    /// listing where the store has one, not a directory walk.
+    fn list_files(&self, key: &str) -> Result<Vec<Entry>>;
+
     /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object. `expect` is the
     /// entry the caller opened; a store that can, refuses to read another version of it.
     fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize>;

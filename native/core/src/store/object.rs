@@ -238,6 +238,28 @@ impl UnderStore for ObjectStoreUfs {
         Ok(out)
     }
 
+    fn list_files(&self, key: &str) -> Result<Vec<Entry>> {
+        let loc = self.location(key)?;
+        let prefix = (!loc.as_ref().is_empty()).then_some(loc.clone());
+        let store = self.store.clone();
+        let metas = block_on(async move {
+            let mut out = Vec::new();
+            let mut s = store.list(prefix.as_ref());
+            while let Some(m) = s.next().await {
+                out.push(m?);
+            }
+            Ok::<_, Error>(out)
+        })??;
+        let mut out: Vec<Entry> = metas
+            .iter()
+            // Directory markers ("dir/") parse to their directory's own location.
+            .filter(|m| m.location != loc)
+            .filter_map(|m| self.key_of(&m.location).map(|k| self.file_entry(k, m)))
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
     fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
         if out.is_empty() || pos >= expect.len {
             return Ok(0);

@@ -25,6 +25,12 @@ public final class NativeMethods {
   /** Entries directly under a directory (or the file itself when {@code path} is a file). */
   public static native NativeFileInfo[] fsList(long fs, String path) throws IOException;
 
+  /**
+   * Every file at any depth under {@code path} (or the file itself), sorted by path: one flat
+   * listing per mount involved, not a directory walk.
+   */
+  public static native NativeFileInfo[] fsListFiles(long fs, String path) throws IOException;
+
   /** Creates a directory and its parents; true when it exists as a directory afterwards. */
   public static native boolean fsMkdirs(long fs, String path) throws IOException;
 
@@ -110,4 +116,19 @@ public final class NativeMethods {
 
   /** Discards the written data and frees the writer. */
   public static native void writerAbort(long writer);
+
+  /**
+   * Brings every page of the reader's file into the node cache; returns the bytes fetched from the
+   * store (0 when it was all cached, or when the mount is not cached).
+   */
+  public static native long readerLoad(long reader) throws IOException;
+
+  /**
+   * Drops the reader's file from this node's cache (memory and disk pages), leaving the store
+   * alone; returns the bytes freed on disk.
+   */
+  public static native long readerFree(long reader) throws IOException;
+
+  /** Bytes of the reader's file this node's cache holds (memory or disk). */
+  public static native long readerCachedBytes(long reader) throws IOException;
 }
