@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Installs everything Shoal's build, tests and demo need; safe to re-run, fast when all is present.
+#
+#   scripts/setup.sh
+#
+# What it installs (all but Debian packages into the git-ignored .tools/ directory of the repo):
+#   - gradle (Debian package) and a JDK 17, when missing
+#   - .tools/s3s/bin/s3s-fs       the local S3 server (cargo install s3s-fs)
+#   - .tools/spark35              Python venv: pyspark 3.5 + pyarrow pandas pillow numpy pytest
+#   - .tools/spark4               Python venv: pyspark 4.x + the same
+# Environment knobs: PYTHON (interpreter for the venvs, default python3),
+#   SHOAL_SPARK35_VERSION (default 3.5.8), SHOAL_SPARK4_VERSION (default 4.3.0).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PYTHON="${PYTHON:-python3}"
+SPARK35_VERSION="${SHOAL_SPARK35_VERSION:-3.5.8}"
+SPARK4_VERSION="${SHOAL_SPARK4_VERSION:-4.3.0}"
+S3S_VERSION="0.14.1"
+# pandas < 3: PySpark 3.5 and 4.x do not support pandas 3 yet (4.x warns about it).
+PY_DEPS=(pyarrow "pandas<3" pillow numpy pytest)
+
+mkdir -p "$SHOAL_TOOLS"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# One setup at a time (the demo and the tests may be started side by side).
+exec 9>"$SHOAL_TOOLS/.setup.lock"
+if ! flock -n 9; then
+  shoal_log "another scripts/setup.sh is running; waiting for it"
+  flock 9
+fi
+
+# ---- Debian packages -------------------------------------------------------------------------
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" = 0 ]; then
+    shoal_log "apt-get update"
+    shoal_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    apt_updated=1
+  fi
+  shoal_log "apt-get install $*"
+  shoal_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
+}
+
+if ! { [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/javac" ]; } && ! command -v javac >/dev/null 2>&1; then
+  apt_install openjdk-17-jdk-headless
+  [ -d /usr/lib/jvm/java-17-openjdk-amd64 ] && export JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
+fi
+if ! command -v gradle >/dev/null 2>&1; then
+  apt_install gradle
+fi
+command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
+command -v flock >/dev/null 2>&1 || apt_install util-linux
+
+# ---- Rust toolchain (needed by the build; installed by rustup, not by this script) -------------
+command -v cargo >/dev/null 2>&1 || shoal_die "cargo not found: install Rust (https://rustup.rs) first"
+for comp in fmt clippy; do
+  if ! cargo "$comp" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+      shoal_log "rustup component add $([ "$comp" = fmt ] && echo rustfmt || echo clippy)"
+      rustup component add "$([ "$comp" = fmt ] && echo rustfmt || echo clippy)" ||
+        shoal_log "WARNING: cargo $comp is not available"
+    else
+      shoal_log "WARNING: cargo $comp is not available"
+    fi
+  fi
+done
+
+# ---- the local S3 server ---------------------------------------------------------------------
+if [ ! -x "$SHOAL_S3S_BIN" ]; then
+  # Someone may be running exactly this install by hand; let it finish instead of racing it.
+  while pgrep -f "cargo install s3s-fs" >/dev/null 2>&1; do
+    shoal_log "waiting for a running 'cargo install s3s-fs' to finish"
+    sleep 10
+  done
+fi
+if [ ! -x "$SHOAL_S3S_BIN" ]; then
+  shoal_log "cargo install s3s-fs@$S3S_VERSION (a few minutes, once)"
+  CARGO_TARGET_DIR="$SHOAL_TOOLS/s3s-build" \
+    cargo install "s3s-fs@$S3S_VERSION" --features binary --locked --root "$SHOAL_TOOLS/s3s"
+  rm -rf "$SHOAL_TOOLS/s3s-build"
+fi
+
+# ---- Python venvs with PySpark ---------------------------------------------------------------
+# make_venv DIR PACKAGE...: (re)installs when the marker does not list exactly these packages.
+make_venv() {
+  local dir="$1"; shift
+  local marker="$dir/.shoal-setup-done"
+  local want="$*"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] && [ -x "$dir/bin/spark-submit" ]; then
+    return 0
+  fi
+  shoal_log "installing $want into ${dir#$SHOAL_ROOT/} (once; pyspark is a large download)"
+  if [ ! -x "$dir/bin/python" ]; then
+    "$PYTHON" -m venv "$dir"
+  fi
+  "$dir/bin/python" -m pip install -q "$@"
+  # A PySpark that cannot start spark-submit is of no use: check it before writing the marker.
+  # (spark-submit finds its SPARK_HOME with the first python3 on PATH: the venv's.)
+  if ! PATH="$dir/bin:$PATH" "$dir/bin/spark-submit" --version >"$dir/.spark-version.txt" 2>&1; then
+    cat "$dir/.spark-version.txt" >&2
+    shoal_die "spark-submit from ${dir#$SHOAL_ROOT/} does not run"
+  fi
+  printf '%s' "$want" >"$marker"
+}
+
+# Debian's python3 makes venvs only with python3-venv (ensurepip) installed.
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  apt_install python3 python3-venv
+elif ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  apt_install python3-venv
+fi
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' ||
+  shoal_die "$PYTHON is older than Python 3.9"
+make_venv "$SHOAL_SPARK35_VENV" "pyspark==$SPARK35_VERSION" "${PY_DEPS[@]}"
+make_venv "$SHOAL_SPARK4_VENV" "pyspark==$SPARK4_VERSION" "${PY_DEPS[@]}"
+
+shoal_log "setup done: gradle $(gradle --version 2>/dev/null | sed -n 's/^Gradle //p' | head -1)," \
+  "java $(java -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/')," \
+  "s3s-fs $("$SHOAL_S3S_BIN" --version | awk '{print $2}')," \
+  "pyspark $("$SHOAL_SPARK35_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')" \
+  "and $("$SHOAL_SPARK4_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')"

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# THE test command (README, CI): installs what is missing, then runs every check in order and
+# stops at the first failure:
+#
+#   scripts/test.sh
+#
+#   setup            scripts/setup.sh
+#   cargo fmt        cargo fmt --all -- --check
+#   cargo clippy     cargo clippy --workspace --all-targets -- -D warnings
+#   cargo test       cargo test --workspace           (SHOAL_TEST_S3S_BIN = the s3s-fs binary)
+#   gradle test jar  gradle --no-daemon test jar     (JUnit, Hadoop contract suites; the jar)
+#   e2e spark 3.5    pytest tests/e2e --spark spark35  (spark-submit --jars <jar>, local[2])
+#   e2e spark 4      pytest tests/e2e --spark spark4
+#
+# A summary of the steps, with their times, ends the output.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$SHOAL_ROOT"
+
+export SHOAL_TEST_S3S_BIN="$SHOAL_S3S_BIN"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+names=() results=() times=() notes=()
+logdir="$(mktemp -d "${TMPDIR:-/tmp}/shoal-test.XXXXXX")"
+current=""
+t_all=$(date +%s)
+
+summary() {
+  local rc=$?
+  if [ -n "$current" ]; then  # the step that was running when we stopped
+    names+=("$current"); results+=("FAILED"); times+=("$(( $(date +%s) - t_step ))")
+    notes+=("$(note "$current")")
+  fi
+  echo
+  echo "================================ shoal test summary ================================"
+  local i
+  for i in "${!names[@]}"; do
+    printf '  %-18s %-8s %5ss   %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}" "${notes[$i]}"
+  done
+  for s in "${all_steps[@]}"; do
+    local seen=0
+    for n in "${names[@]}"; do [ "$n" = "$s" ] && seen=1; done
+    [ "$seen" = 1 ] || printf '  %-18s %-8s\n' "$s" "not run"
+  done
+  echo "  ----------------------------------------------------------------------------------"
+  if [ "$rc" = 0 ]; then
+    printf '  %-18s %-8s %5ss\n' "all" "PASSED" "$(( $(date +%s) - t_all ))"
+  else
+    printf '  %-18s %-8s %5ss   (exit %s)\n' "all" "FAILED" "$(( $(date +%s) - t_all ))" "$rc"
+  fi
+  echo "===================================================================================="
+  rm -rf "$logdir"
+  exit "$rc"
+}
+trap summary EXIT
+
+all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4")
+
+# note NAME: a one-line result of a step, from its output (test counts)
+note() {
+  local log="$logdir/$1.log"
+  [ -f "$log" ] || return 0
+  case "$1" in
+    "cargo test")
+      grep -E '^test result:' "$log" | awk '{p+=$4; f+=$6; i+=$8} END {if (NR) printf "%d passed, %d failed, %d ignored", p, f, i}' ;;
+    "gradle test jar")
+      awk '$1 == "total" && NF == 5 {printf "JUnit: %d run, %d passed, %d failed, %d skipped", $2, $3, $4, $5}' "$log" | tail -1 ;;
+    e2e*)
+      grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed 's/^=* //; s/ =*$//' ;;
+  esac
+}
+
+# step NAME COMMAND...: runs one step; a failure ends the script (set -e) through the summary.
+step() {
+  current="$1"; shift
+  t_step=$(date +%s)
+  echo
+  shoal_log "=== $current: $*"
+  "$@" 2>&1 | tee "$logdir/$current.log"
+  names+=("$current"); results+=("passed"); times+=("$(( $(date +%s) - t_step ))")
+  notes+=("$(note "$current")")
+  current=""
+}
+
+e2e() {
+  local venv="$1" spark="$2"
+  "$venv/bin/python" -m pytest "$SHOAL_ROOT/tests/e2e" --spark "$spark" \
+    -v --durations=5
+}
+
+step "setup" "$SHOAL_ROOT/scripts/setup.sh"
+step "cargo fmt" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test" cargo test --workspace
+step "gradle test jar" gradle --no-daemon test jar "-Pshoal.s3s.bin=$SHOAL_S3S_BIN"
+step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
+step "e2e spark 4" e2e "$SHOAL_SPARK4_VENV" spark4

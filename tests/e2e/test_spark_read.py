@@ -1,0 +1,224 @@
+"""Spark reads through Shoal exactly the bytes and rows that are in the store.
+
+One spark-submit per Spark version (module-scoped fixture `job`) reads the dataset through each
+root below, twice (the second pass may come from Shoal's cache), and dumps what it saw to JSON;
+the tests compare that with the files in the store.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import BUCKET, FS_IMPL_CONF, PREFIX, SPARKS, load_json, spark_submit, tail
+
+JOB = Path(__file__).resolve().parent / "jobs" / "read_check.py"
+
+# name -> (root URI the job reads, Shoal path of that root)
+ROOTS = {
+    "shoal-s3": ("shoal:///data", "/data"),
+    "alluxio-s3": ("alluxio://master:19998/data", "/data"),
+    "shoal-file": ("shoal:///local/ds", "/local/ds"),
+}
+
+
+@pytest.fixture(scope="module")
+def job(spark, s3, dataset, jar, workdir):
+    out_dir = workdir / spark
+    out_dir.mkdir(exist_ok=True)
+    conf = dict(FS_IMPL_CONF)
+    conf.update(s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}"))
+    # a local-directory mount of the same files: the parent, to check paths below a mount root
+    conf.update(s3.mount_conf("local", "/local", (dataset["data"].parent).as_uri()))
+    # a cache of its own, so the first pass really is cold
+    conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")
+    out = out_dir / "result.json"
+    args = ["--out", out, "--repeat", "2"]
+    for name, (uri, _) in ROOTS.items():
+        args += ["--root", f"{name}={uri}"]
+    proc = spark_submit(SPARKS[spark], jar, JOB, args, conf, out_dir)
+    if proc.returncode != 0 or not out.exists():
+        pytest.fail(f"spark-submit exited with {proc.returncode} after {proc.seconds:.0f}s; "
+                    f"log {proc.log}:\n{tail(proc.log)}")
+    result = load_json(out)
+    result["log"] = str(proc.log)
+    result["seconds"] = proc.seconds
+    print(f"\n{spark}: Spark {result['spark_version']}, job {proc.seconds:.1f}s")
+    return result
+
+
+def expected_files(dataset, sub: str) -> dict:
+    """relative path (to the dataset root) -> (size, sha256) of the files under <root>/<sub>."""
+    root = dataset["data"] if isinstance(dataset, dict) else Path(dataset)
+    out = {}
+    for p in sorted((root / sub).rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            out[p.relative_to(root).as_posix()] = (len(data), hashlib.sha256(data).hexdigest())
+    return out
+
+
+def section(job, root, key, npass):
+    entry = job["roots"][root]["passes"][npass][key]
+    if not entry["ok"]:
+        pytest.fail(f"{root} {key} (pass {npass + 1}) failed in Spark:\n{entry['error']}\n"
+                    f"{entry.get('traceback', '')}\nlog: {job['log']}")
+    return entry["value"]
+
+
+def relative(path: str, root: str) -> str:
+    """The part of a path Spark reports after the root's Shoal path, checking the scheme."""
+    uri, shoal_path = ROOTS[root]
+    want, got = urlparse(uri), urlparse(path)
+    assert got.scheme == want.scheme, f"{path}: scheme {got.scheme!r}, expected {want.scheme!r}"
+    assert (got.netloc or "") == (want.netloc or ""), f"{path}: authority {got.netloc!r}"
+    rel = PurePosixPath(got.path).relative_to(shoal_path)
+    return rel.as_posix()
+
+
+@pytest.mark.parametrize("npass", [0, 1], ids=["cold", "warm"])
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_image_bytes(job, dataset, root, npass):
+    rows = section(job, root, "images", npass)
+    got = {}
+    for r in rows:
+        rel = relative(r["path"], root)
+        assert rel not in got, f"{rel} listed twice"
+        assert r["length"] == r["content_length"], f"{rel}: length {r['length']} but content " \
+                                                   f"{r['content_length']} bytes"
+        assert r["mtime"] and r["mtime"] > 0, f"{rel}: no modification time"
+        got[rel] = (r["length"], r["sha256"])
+    want = expected_files(dataset, "images")
+    assert len(got) == len(want), f"{len(got)} files read, {len(want)} in the store"
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    assert not missing and not extra, f"missing {missing[:5]}, unexpected {extra[:5]}"
+    wrong = [k for k in want if got[k] != want[k]]
+    assert not wrong, "wrong bytes for " + ", ".join(
+        f"{k} (read {got[k][0]} B {got[k][1][:12]}, store {want[k][0]} B {want[k][1][:12]})"
+        for k in wrong[:5])
+
+
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_image_glob_filter(job, dataset, root):
+    rows = section(job, root, "images_glob", 0)
+    got = {relative(r["path"], root): (r["length"], r["sha256"]) for r in rows}
+    want = {k: v for k, v in expected_files(dataset, "images/train").items() if k.endswith(".jpg")}
+    assert got == want
+
+
+def expected_rows(dataset):
+    table = pq.read_table(dataset["data"] / "parquet" / "images.parquet")
+    rows = []
+    for r in table.to_pylist():
+        image = r.pop("image")
+        r["image_sha256"] = hashlib.sha256(image).hexdigest()
+        r["image_length"] = len(image)
+        rows.append(r)
+    return table.column_names, sorted(rows, key=lambda r: r["path"])
+
+
+def same_value(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b and type(a) is type(b)
+
+
+@pytest.mark.parametrize("npass", [0, 1], ids=["cold", "warm"])
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_parquet_rows(job, dataset, root, npass):
+    value = section(job, root, "parquet", npass)
+    columns, want = expected_rows(dataset)
+    assert value["columns"] == columns
+    got = sorted(value["rows"], key=lambda r: r["path"])
+    assert len(got) == len(want), f"{len(got)} rows read, {len(want)} in the file"
+    for g, w in zip(got, want):
+        assert set(g) == set(w), f"{w['path']}: columns {sorted(g)} vs {sorted(w)}"
+        diff = {k: (g[k], w[k]) for k in w if not same_value(g[k], w[k])}
+        assert not diff, f"{w['path']}: (read, stored) differ: {diff}"
+
+
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_parquet_filter_and_projection(job, dataset, root):
+    value = section(job, root, "parquet", 0)
+    _, want = expected_rows(dataset)
+    want = sorted((r["path"], r["nbytes"]) for r in want if r["label_id"] == 1)
+    got = sorted((r["path"], r["nbytes"]) for r in value["filtered"])
+    assert want and got == want
+
+
+def test_jar_alone_serves_the_schemes(spark, s3, dataset, jar, workdir):
+    """The jar in --jars plus mount conf, nothing else (no fs.<scheme>.impl)."""
+    out_dir = workdir / f"{spark}-jar-alone"
+    out_dir.mkdir(exist_ok=True)
+    conf = s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}")
+    conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")
+    out = out_dir / "result.json"
+    args = ["--out", out, "--repeat", "1"]
+    for name in ("shoal-s3", "alluxio-s3"):
+        args += ["--root", f"{name}={ROOTS[name][0]}"]
+    proc = spark_submit(SPARKS[spark], jar, JOB, args, conf, out_dir)
+    assert proc.returncode == 0 and out.exists(), f"log {proc.log}:\n{tail(proc.log)}"
+    result = load_json(out)
+    errors = {f"{name} {key}": entry["error"][:600]
+              for name, root in result["roots"].items()
+              for key, entry in root["passes"][0].items() if not entry["ok"]}
+    assert not errors, "with only --jars (no spark.hadoop.fs.<scheme>.impl):\n" + "\n".join(
+        f"  {k}: {v}" for k, v in errors.items())
+    want = len(expected_files(dataset, "images"))
+    for name in result["roots"]:
+        assert len(result["roots"][name]["passes"][0]["images"]["value"]) == want
+
+
+def test_overwritten_objects_are_not_served_stale(spark, s3, dataset, jar, workdir):
+    """Two applications share one cache dir; between them objects in the store are overwritten
+    (one with other bytes of the same length). The second must read the new bytes."""
+    name = f"mutable-{spark}"
+    data = dataset["store"] / BUCKET / name
+    shutil.copytree(dataset["data"], data)
+    out_dir = workdir / f"{spark}-overwrite"
+    out_dir.mkdir(exist_ok=True)
+    conf = dict(FS_IMPL_CONF)
+    conf.update(s3.mount_conf("mut", "/mut", f"s3://{BUCKET}/{name}"))
+    conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")  # shared by both runs
+
+    def run(tag):
+        out = out_dir / f"{tag}.json"
+        proc = spark_submit(SPARKS[spark], jar, JOB,
+                            ["--out", out, "--repeat", "1", "--root", "mut=shoal:///mut"],
+                            conf, out_dir / tag)
+        assert proc.returncode == 0 and out.exists(), f"log {proc.log}:\n{tail(proc.log)}"
+        entry = load_json(out)["roots"]["mut"]["passes"][0]["images"]
+        assert entry["ok"], entry["error"]
+        return {PurePosixPath(urlparse(r["path"]).path).relative_to("/mut").as_posix():
+                (r["length"], r["sha256"]) for r in entry["value"]}
+
+    (out_dir / "first").mkdir()
+    (out_dir / "second").mkdir()
+    assert_same_files(run("first"), expected_files(data, "images"), "first application")
+    cached = [p for p in (out_dir / "cache").rglob("*") if p.is_file()]
+    assert cached, "the first application left nothing in shoal.cache.dirs"
+    jpgs = sorted((data / "images" / "train").rglob("*.jpg"))
+    large = max(jpgs, key=lambda p: p.stat().st_size)
+    small = jpgs[0]
+    # same length, other bytes: a cache keyed by path + length would serve the old ones
+    blob = bytearray(large.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    blob[-3] ^= 0x55
+    large.write_bytes(bytes(blob))
+    small.write_bytes(small.read_bytes() + b"appended")  # other length
+    assert_same_files(run("second"), expected_files(data, "images"),
+                      f"second application, after overwriting {large.name} (same length) and "
+                      f"{small.name} (longer); logs in {out_dir} (SHOAL_E2E_KEEP=1 keeps them)")
+
+
+def assert_same_files(got: dict, want: dict, context: str):
+    problems = [f"missing {k}" for k in sorted(set(want) - set(got))]
+    problems += [f"unexpected {k}" for k in sorted(set(got) - set(want))]
+    problems += [f"{k}: read {got[k][0]} B sha256 {got[k][1][:16]}, store {want[k][0]} B "
+                 f"sha256 {want[k][1][:16]}" for k in sorted(set(got) & set(want)) if got[k] != want[k]]
+    assert not problems, f"{context}: " + "; ".join(problems[:10])
