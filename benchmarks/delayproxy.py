@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""A userspace link emulator: a TCP proxy on 127.0.0.1 that adds a round-trip delay per request
+and caps bandwidth, in front of an S3 server.
+
+This kernel has no netem, so the delay lives here; the aggregate bandwidth cap of the link is
+normally `tc tbf` on a veth into a network namespace (see netem.py). When that is not available the
+proxy shapes the aggregate bandwidth itself (``--link-mbit``).
+
+What it models, per client connection:
+  * connection setup: one round trip (``--rtt-ms``) before the upstream connection is used
+    (a TCP handshake; TLS would add more, our store speaks plain HTTP);
+  * every request: one round trip before its first byte is forwarded upstream. A new request is
+    the first client->server chunk after the server has sent anything (HTTP/1.1 keep-alive
+    connections carry one request after another, so a request after a response pays again);
+  * bandwidth: server->client bytes are paced to ``--conn-mbit`` per connection and, when
+    ``--link-mbit`` is given, to that in total over all connections (a shared token bucket).
+
+One fix-up, not a link property: s3s-fs answers HEAD of a key that is a directory on its disk with
+500 InternalError (EISDIR) where S3 answers 404, and S3A probes every directory path with HEAD
+before listing it, so S3A cannot read a directory tree from s3s-fs at all. The proxy rewrites
+exactly that answer (a 500 to a HEAD) to 404 (``--no-fix-dir-head`` turns this off).
+
+Only 127.0.0.1 is listened on; the upstream is given by the caller (127.0.0.1 or an address of the
+network namespace the harness made itself).
+
+    delayproxy.py --listen-port 0 --upstream 10.254.7.2:9000 --rtt-ms 5 --conn-mbit 1000 \
+                  --info-file proxy.json
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+
+CHUNK = 256 * 1024
+
+
+class TokenBucket:
+    """Paces bytes to ``rate`` bytes/s with a burst of ``burst`` bytes (single event loop)."""
+
+    def __init__(self, rate_bytes: float, burst: int):
+        self.rate = float(rate_bytes)
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    async def take(self, n: int):
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= n or self.tokens >= self.burst:
+                self.tokens -= n  # may go negative for n > burst: the next caller waits longer
+                return
+            await asyncio.sleep((n - self.tokens) / self.rate)
+
+
+class Proxy:
+    def __init__(self, upstream_host, upstream_port, rtt_ms, conn_mbit, link_mbit,
+                 fix_dir_head=True):
+        self.fix_dir_head = fix_dir_head
+        self.upstream = (upstream_host, upstream_port)
+        self.delay = rtt_ms / 1000.0
+        self.conn_rate = conn_mbit * 1e6 / 8 if conn_mbit else None
+        self.link = (TokenBucket(link_mbit * 1e6 / 8, max(CHUNK, int(link_mbit * 1e6 / 8 / 200)))
+                     if link_mbit else None)
+        self.stats = {"connections": 0, "requests": 0, "bytes_down": 0, "bytes_up": 0,
+                      "dir_head_fixed": 0}
+
+    async def handle(self, creader, cwriter):
+        self.stats["connections"] += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)  # the handshake's round trip
+            ureader, uwriter = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            cwriter.close()
+            return
+        # shared between the two directions: has the server answered since the last request?
+        state = {"responded": True, "method": b"", "response_start": False}
+        conn_bucket = (TokenBucket(self.conn_rate, max(CHUNK, int(self.conn_rate / 200)))
+                       if self.conn_rate else None)
+
+        async def up():
+            try:
+                while True:
+                    data = await creader.read(CHUNK)
+                    if not data:
+                        break
+                    if state["responded"]:
+                        state["responded"] = False
+                        state["method"] = data[:8].split(b" ", 1)[0]
+                        state["response_start"] = True
+                        self.stats["requests"] += 1
+                        if self.delay:
+                            await asyncio.sleep(self.delay)
+                    self.stats["bytes_up"] += len(data)
+                    uwriter.write(data)
+                    await uwriter.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                try:
+                    uwriter.write_eof()
+                except (OSError, RuntimeError):
+                    pass
+
+        async def down():
+            try:
+                while True:
+                    data = await ureader.read(CHUNK)
+                    if not data:
+                        break
+                    state["responded"] = True
+                    if state["response_start"]:
+                        state["response_start"] = False
+                        if (self.fix_dir_head and state["method"] == b"HEAD"
+                                and data.startswith(b"HTTP/1.1 500 ")):
+                            # s3s-fs: HEAD of a key that is a directory on its disk fails with
+                            # 500 (EISDIR); S3 says 404 there, and S3A probes every directory
+                            # path with HEAD first. Only this answer is rewritten.
+                            eol = data.find(b"\r\n")
+                            data = b"HTTP/1.1 404 Not Found" + data[eol:]
+                            self.stats["dir_head_fixed"] += 1
+                    if conn_bucket is not None:
+                        await conn_bucket.take(len(data))
+                    if self.link is not None:
+                        await self.link.take(len(data))
+                    self.stats["bytes_down"] += len(data)
+                    cwriter.write(data)
+                    await cwriter.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                try:
+                    cwriter.write_eof()
+                except (OSError, RuntimeError):
+                    pass
+
+        try:
+            await asyncio.gather(up(), down())
+        finally:
+            for w in (uwriter, cwriter):
+                try:
+                    w.close()
+                except Exception:
+                    pass
+
+
+async def serve(args):
+    host, port = args.upstream.rsplit(":", 1)
+    proxy = Proxy(host, int(port), args.rtt_ms, args.conn_mbit, args.link_mbit,
+                  fix_dir_head=not args.no_fix_dir_head)
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", args.listen_port,
+                                        limit=CHUNK, backlog=1024)
+    bound = server.sockets[0].getsockname()[1]
+    info = {"host": "127.0.0.1", "port": bound, "upstream": args.upstream, "rtt_ms": args.rtt_ms,
+            "conn_mbit": args.conn_mbit, "link_mbit": args.link_mbit, "pid": os.getpid()}
+    if args.info_file:
+        tmp = args.info_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(info, f)
+        os.replace(tmp, args.info_file)
+    print(json.dumps(info), flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    deadline = args.max_seconds
+    try:
+        if deadline:
+            await asyncio.wait_for(stop.wait(), timeout=deadline)
+        else:
+            await stop.wait()
+    except asyncio.TimeoutError:
+        print(f"delayproxy: stopping after --max-seconds {deadline}", file=sys.stderr)
+    server.close()
+    if args.stats_file:
+        with open(args.stats_file, "w") as f:
+            json.dump(proxy.stats, f)
+
+
+def _die_with_parent():
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--listen-port", type=int, default=0)
+    ap.add_argument("--upstream", required=True, help="HOST:PORT of the S3 server")
+    ap.add_argument("--rtt-ms", type=float, default=0.0, help="round trip added per request")
+    ap.add_argument("--conn-mbit", type=float, default=0.0, help="per-connection cap (0: none)")
+    ap.add_argument("--link-mbit", type=float, default=0.0,
+                    help="aggregate cap over all connections (0: none; tc does it)")
+    ap.add_argument("--no-fix-dir-head", action="store_true",
+                    help="pass s3s-fs's 500 for HEAD of a directory key through (S3 says 404)")
+    ap.add_argument("--info-file")
+    ap.add_argument("--stats-file", help="written at exit: connections, requests, bytes")
+    ap.add_argument("--max-seconds", type=float, default=0.0, help="stop by itself after this")
+    args = ap.parse_args(argv)
+    _die_with_parent()
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Tables, targets, CSV and the chart of a benchmark run (used by bench.py; no Spark needed).
+
+    python benchmarks/report.py benchmarks/results/same-region-small.json   # re-render a result
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+CACHED = {"alluxio", "shoal"}
+ORDER = ["s3a", "s3a-prefetch", "alluxio cold", "alluxio warm", "shoal cold", "shoal warm", "local"]
+
+
+def label_of(rec) -> str:
+    c = rec["config"]
+    if c in CACHED:
+        return f"{c} {'cold' if rec['epoch'] == 0 else 'warm'}"
+    return c
+
+
+def _stats(xs):
+    return {"n": len(xs), "mean": statistics.fmean(xs),
+            "std": statistics.stdev(xs) if len(xs) > 1 else 0.0,
+            "min": min(xs), "max": max(xs), "samples": xs}
+
+
+def summarize(recs, configs=None) -> list:
+    """One row per (scenario, format, label): n, mean, std, min, max, speedup over s3a."""
+    groups = {}
+    for r in recs:
+        if r.get("kind") != "epoch":
+            continue
+        groups.setdefault((r["scenario"], r["format"], label_of(r)), []).append(r["seconds"])
+    rows = []
+    for (scen, fmt, label), xs in groups.items():
+        rows.append({"scenario": scen, "format": fmt, "config": label, **_stats(xs)})
+    base = {(r["scenario"], r["format"]): r["mean"] for r in rows if r["config"] == "s3a"}
+    for r in rows:
+        b = base.get((r["scenario"], r["format"]))
+        r["speedup_vs_s3a"] = (b / r["mean"]) if b and r["mean"] > 0 else None
+    rows.sort(key=lambda r: (r["scenario"] != "epochs", r["scenario"], r["format"] != "jpeg",
+                             r["format"], ORDER.index(r["config"]) if r["config"] in ORDER else 99))
+    return rows
+
+
+def targets(rows) -> list:
+    """The issue's targets, per scenario and format, as measured (never asserted)."""
+    out = []
+    keys = sorted({(r["scenario"], r["format"]) for r in rows})
+    for scen, fmt in keys:
+        g = {r["config"]: r for r in rows if r["scenario"] == scen and r["format"] == fmt}
+        s3a, warm, cold = g.get("s3a"), g.get("shoal warm"), g.get("shoal cold")
+        local, awarm = g.get("local"), g.get("alluxio warm")
+
+        def add(name, want, value, ok, why=""):
+            out.append({"scenario": scen, "format": fmt, "target": name, "want": want,
+                        "measured": value, "met": ok, "note": why})
+
+        if s3a and warm:
+            x = s3a["mean"] / warm["mean"]
+            add("warm Shoal vs direct S3A", ">= 5x faster", f"{x:.2f}x", x >= 5)
+            if s3a["n"] > 1 and warm["n"] > 1:
+                ratio = warm["std"] / s3a["std"] if s3a["std"] > 0 else math.inf
+                add("spread of warm Shoal epochs vs S3A's", "std <= 1/4 of S3A's",
+                    f"{warm['std']:.3f}s vs {s3a['std']:.3f}s ({ratio:.2f})", ratio <= 0.25)
+        if s3a and cold:
+            x = s3a["mean"] / cold["mean"]
+            add("cold Shoal vs direct S3A", "no slower (>= 1.0x)", f"{x:.2f}x", x >= 1.0)
+        if local and warm:
+            x = warm["mean"] / local["mean"]
+            add("warm Shoal vs local copy", "within 1.15x", f"{x:.2f}x the local time", x <= 1.15)
+        if awarm and warm:
+            x = awarm["mean"] / warm["mean"]
+            add("warm Shoal vs warm Alluxio client cache", ">= 2x faster", f"{x:.2f}x", x >= 2)
+    return out
+
+
+def write_csv(results, path):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["scenario", "format", "config", "n", "mean_s", "std_s", "min_s", "max_s",
+                    "speedup_vs_s3a", "preset", "rtt_ms", "conn_mbit", "link_mbit", "link_mode",
+                    "images", "jpeg_mb", "samples_s"])
+        s = results["settings"]
+        for r in results["table"]:
+            w.writerow([r["scenario"], r["format"], r["config"], r["n"], f"{r['mean']:.3f}",
+                        f"{r['std']:.3f}", f"{r['min']:.3f}", f"{r['max']:.3f}",
+                        f"{r['speedup_vs_s3a']:.2f}" if r["speedup_vs_s3a"] else "",
+                        s["preset"], s["link"]["rtt_ms"], s["link"]["conn_mbit"],
+                        s["link"]["link_mbit"], results["link"]["mode"],
+                        results["dataset"]["images"],
+                        f"{results['dataset']['jpeg_bytes'] / 1e6:.1f}",
+                        " ".join(f"{x:.3f}" for x in r["samples"])])
+
+
+def chart(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results["table"]
+    panels = sorted({(r["scenario"], r["format"]) for r in rows},
+                    key=lambda k: (k[0] != "epochs", k[0], k[1] != "jpeg", k[1]))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(9.0, 5.2 * len(panels)), 5.0), squeeze=False)
+    colours = {"s3a": "#888888", "s3a-prefetch": "#b0b0b0", "alluxio cold": "#f2b48a",
+               "alluxio warm": "#e0702c", "shoal cold": "#8ec1e8", "shoal warm": "#1f6fb5",
+               "local": "#4c9a4c"}
+    for ax, (scen, fmt) in zip(axes[0], panels):
+        g = [r for r in rows if r["scenario"] == scen and r["format"] == fmt]
+        xs = range(len(g))
+        ax.bar(xs, [r["mean"] for r in g], yerr=[r["std"] for r in g], capsize=4,
+               color=[colours.get(r["config"], "#999") for r in g], alpha=0.9)
+        for i, r in enumerate(g):
+            ax.scatter([i] * len(r["samples"]), r["samples"], s=10, color="black", zorder=3)
+            sp = r.get("speedup_vs_s3a")
+            ax.annotate(f"{r['mean']:.1f}s" + (f"\n{sp:.1f}x" if sp else ""),
+                        (i, r["mean"] + r["std"]), ha="center", va="bottom", fontsize=8,
+                        xytext=(0, 2), textcoords="offset points")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([r["config"] for r in g], rotation=30, ha="right")
+        ax.set_ylabel("epoch load time (s)")
+        ax.set_title(f"{scen} scenario, {fmt}" + (" (1 app per epoch)" if scen == "trials" else ""),
+                     fontsize=10)
+        ax.set_ylim(0, max(r["max"] for r in g) * 1.25)
+        ax.grid(axis="y", alpha=0.3)
+    s, d = results["settings"], results["dataset"]
+    fig.suptitle(f"Spark {s['master']} loading {d['images']} ImageNet-shaped images "
+                 f"({d['jpeg_bytes'] / 1e6:.0f} MB) from S3 over preset '{s['preset']}'\n"
+                 f"({s['link']['rtt_ms']:g} ms/request, {s['link']['conn_mbit']:g} Mbit/s per "
+                 f"connection, {s['link']['link_mbit']:g} Mbit/s link; {results['link']['mode']})"
+                 "\nbars: mean +- std of epoch load time; dots: single epochs; labels: mean, "
+                 "speedup over direct S3A", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
+
+
+def render(results, chart_path=None) -> str:
+    s, d, L = results["settings"], results["dataset"], results["link"]
+    m = results["machine"]
+    lines = [f"## {results['title']}", "",
+             f"- date {results['date']}, command `{results['command']}`, "
+             f"total {results['total_seconds']} s",
+             f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory']}, kernel {m['kernel']}, "
+             f"{m['java']}",
+             f"- link preset `{s['preset']}`: {s['link']['rtt_ms']:g} ms per request, "
+             f"{s['link']['conn_mbit']:g} Mbit/s per connection, {s['link']['link_mbit']:g} Mbit/s "
+             f"link; mode {L['mode']}: {L['note']}",
+             f"- measured through the link: {L.get('measured')}",
+             f"- dataset: {d['images']} JPEGs ({d['train']} train / {d['test']} test, "
+             f"{d['classes']} classes), {d['jpeg_bytes'] / 1e6:.1f} MB, mean "
+             f"{d['jpeg_size_kb']['mean']} KB, median {d['jpeg_size_kb']['median']} KB; "
+             f"Parquet {sum(d['shards'].values())} shards, {d['parquet_bytes'] / 1e6:.1f} MB",
+             f"- Spark {s['spark']}, `{s['master']}`, {s['epochs']} epochs per app (epochs "
+             f"scenario), {s['trials']} apps (trials scenario); caches {s['cache_size']} disk, "
+             f"page {s['page_size']}, Shoal memory tier {s['shoal_memory']}",
+             ""]
+    for c in results.get("copy", []):
+        if not c.get("skipped"):
+            lines.append(f"- {c.get('scenario', '')} scenario: local copy (distcp practice, {c['threads']} parallel copies over the "
+                         f"link): {c['files']} files, {c['bytes'] / 1e6:.1f} MB in "
+                         f"{c['seconds']:.1f} s (not in the epoch times)")
+    lines += ["", "| scenario | format | configuration | n | mean s | std s | min s | max s | "
+              "speedup vs S3A |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results["table"]:
+        sp = f"{r['speedup_vs_s3a']:.2f}x" if r["speedup_vs_s3a"] else "-"
+        lines.append(f"| {r['scenario']} | {r['format']} | {r['config']} | {r['n']} | "
+                     f"{r['mean']:.2f} | {r['std']:.2f} | {r['min']:.2f} | {r['max']:.2f} | {sp} |")
+    if results["targets"]:
+        lines += ["", "| scenario | format | target | wanted | measured | met |",
+                  "|---|---|---|---|---|---|"]
+        for t in results["targets"]:
+            lines.append(f"| {t['scenario']} | {t['format']} | {t['target']} | {t['want']} | "
+                         f"{t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    for k, v in results.get("skipped", {}).items():
+        lines.append(f"\n- skipped {k}: {v}")
+    for k, v in results.get("failures", {}).items():
+        lines.append(f"\n- FAILED {k}: {v.splitlines()[0] if v else ''}")
+    if chart_path:
+        try:
+            chart_path = Path(chart_path).resolve().relative_to(Path(__file__).resolve().parent.parent)
+        except ValueError:
+            pass
+        lines.append(f"\nchart: {chart_path}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    src = Path(sys.argv[1])
+    res = json.loads(src.read_text())
+    png = src.with_suffix(".png")
+    text = render(res, png if png.exists() else None)
+    src.with_suffix(".md").write_text(text)
+    print(text)

@@ -1,0 +1,178 @@
+"""The benchmark's Spark application: load an image-classification training set (train + test) for
+several epochs, reading and decoding every image with Pillow, and record each epoch's load time.
+
+This is the data-loading half of the Alluxio + Analytics Zoo experiment (ImageNet from S3 into a
+Spark training job). It is run by bench.py with spark-submit; each run is one Spark application.
+In the "trials" scenario bench.py starts one application per epoch (hyper-parameter search).
+
+    spark-submit [--jars ...] [--conf ...] workload.py --config NAME --out epochs.jsonl \
+        --jpeg URI --parquet URI [--formats jpeg,parquet] [--epochs 4] [--scenario epochs]
+        [--copy-from URI --copy-to DIR]
+
+--jpeg URI: a directory with train/<class>/*.JPEG and test/<class>/*.JPEG (read with Spark's
+binaryFile source, the label is the class directory). --parquet URI: train/ and test/ directories
+of Parquet shards with image bytes + label (Analytics Zoo's ParquetDataset). Every image is decoded
+(PIL, converted to RGB) in Python workers; the epoch's time covers listing, reading and decoding.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def decode_batches(batches):
+    """mapInPandas: decode every image of each batch; yields (width, height, nbytes) per image."""
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    for pdf in batches:
+        ws, hs, ns = [], [], []
+        for b in pdf["content"]:
+            with Image.open(io.BytesIO(b)) as im:
+                rgb = im.convert("RGB")  # forces the full decode
+                ws.append(rgb.width)
+                hs.append(rgb.height)
+            ns.append(len(b))
+        yield pd.DataFrame({"w": ws, "h": hs, "n": ns, "label": pdf["label"].values})
+
+
+def load_split(spark, fmt: str, uri: str) -> dict:
+    from pyspark.sql import functions as F
+
+    if fmt == "jpeg":
+        df = (spark.read.format("binaryFile")
+              .option("recursiveFileLookup", "true")
+              .option("pathGlobFilter", "*.JPEG")
+              .load(uri)
+              .select(F.regexp_extract("path", r"/([^/]+)/[^/]+$", 1).alias("label"), "content"))
+    elif fmt == "parquet":
+        df = (spark.read.parquet(uri)
+              .select(F.col("label").cast("string").alias("label"), F.col("image").alias("content")))
+    else:
+        raise ValueError(fmt)
+    decoded = df.mapInPandas(decode_batches, schema="w int, h int, n long, label string")
+    row = decoded.agg(F.count(F.lit(1)).alias("images"), F.sum("n").alias("bytes"),
+                      F.sum(F.col("w").cast("long") * F.col("h")).alias("pixels"),
+                      F.countDistinct("label").alias("labels")).collect()[0]
+    return {k: int(row[k] or 0) for k in ("images", "bytes", "pixels", "labels")}
+
+
+def warm_up(spark):
+    """Starts the Python workers and loads Pillow on in-memory images, so that the first epoch
+    measures loading data, not process start-up (every configuration gets the same)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(buf, format="JPEG")
+    rows = [(str(i % 2), bytearray(buf.getvalue())) for i in range(64)]
+    df = spark.createDataFrame(rows, "label string, content binary")  # 2 partitions in local[2]
+    df.mapInPandas(decode_batches, schema="w int, h int, n long, label string").count()
+
+
+def copy_tree(spark, src: str, dst: str, threads: int = 8) -> dict:
+    """distcp practice: copy every file under ``src`` to ``dst`` with ``threads`` parallel copiers
+    (Hadoop FileUtil.copy through the JVM; like distcp with that many maps)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jvm = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    Path = jvm.org.apache.hadoop.fs.Path
+    src_path, dst_path = Path(src), Path(dst)
+    src_fs, dst_fs = src_path.getFileSystem(conf), dst_path.getFileSystem(conf)
+    t0 = time.monotonic()
+    files = []
+    it = src_fs.listFiles(src_path, True)
+    base = src_fs.makeQualified(src_path).toString().rstrip("/")
+    while it.hasNext():
+        st = it.next()
+        p = st.getPath().toString()
+        files.append((p, p[len(base):].lstrip("/"), st.getLen()))
+    listed = time.monotonic()
+
+    def one(f):
+        s, rel, _ = f
+        jvm.org.apache.hadoop.fs.FileUtil.copy(src_fs, Path(s), dst_fs, Path(dst_path, rel), False,
+                                               conf)
+
+    with ThreadPoolExecutor(threads) as ex:
+        list(ex.map(one, files))
+    return {"files": len(files), "bytes": sum(f[2] for f in files),
+            "list_seconds": round(listed - t0, 3), "seconds": round(time.monotonic() - t0, 3),
+            "threads": threads}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True, help="configuration name, recorded with the times")
+    ap.add_argument("--scenario", default="epochs", choices=["epochs", "trials"])
+    ap.add_argument("--out", required=True, help="JSON lines file the epoch records are appended to")
+    ap.add_argument("--jpeg", help="URI of the JPEG tree (train/, test/)")
+    ap.add_argument("--parquet", help="URI of the Parquet shards (train/, test/)")
+    ap.add_argument("--formats", default="jpeg,parquet")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--first-epoch", type=int, default=0, help="index of the first epoch (trials)")
+    ap.add_argument("--expect-images", type=int, default=0, help="fail unless train+test has this many")
+    ap.add_argument("--copy-from", help="copy this tree to --copy-to first (the local-copy config)")
+    ap.add_argument("--copy-to")
+    ap.add_argument("--copy-threads", type=int, default=8)
+    args = ap.parse_args(argv)
+
+    from pyspark.sql import SparkSession
+
+    t_start = time.monotonic()
+    spark = SparkSession.builder.appName(f"shoal-bench-{args.config}-{args.scenario}").getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    started = time.monotonic() - t_start
+
+    def emit(rec):
+        rec.update({"config": args.config, "scenario": args.scenario, "pid": os.getpid()})
+        with open(args.out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print("BENCH " + json.dumps(rec), flush=True)
+
+    t0 = time.monotonic()
+    warm_up(spark)
+    emit({"kind": "app", "spark_start_seconds": round(started, 3),
+          "warm_up_seconds": round(time.monotonic() - t0, 3),
+          "spark_version": spark.version,
+          "hadoop_version": spark._jvm.org.apache.hadoop.util.VersionInfo.getVersion()})
+    if args.copy_from:
+        marker = os.path.join(args.copy_to.replace("file://", ""), "_COPIED")
+        if os.path.exists(marker):
+            emit({"kind": "copy", "skipped": True})
+        else:
+            rec = copy_tree(spark, args.copy_from, args.copy_to, args.copy_threads)
+            open(marker, "w").write(json.dumps(rec))
+            emit({"kind": "copy", **rec})
+
+    uris = {"jpeg": args.jpeg, "parquet": args.parquet}
+    for fmt in [f for f in args.formats.split(",") if f]:
+        if not uris.get(fmt):
+            raise SystemExit(f"--{fmt} is needed for format {fmt}")
+        base = uris[fmt].rstrip("/")
+        for e in range(args.first_epoch, args.first_epoch + args.epochs):
+            t0 = time.monotonic()
+            train = load_split(spark, fmt, base + "/train")
+            test = load_split(spark, fmt, base + "/test")
+            secs = time.monotonic() - t0
+            total = train["images"] + test["images"]
+            emit({"kind": "epoch", "format": fmt, "epoch": e, "seconds": round(secs, 4),
+                  "train_images": train["images"], "test_images": test["images"],
+                  "bytes": train["bytes"] + test["bytes"],
+                  "pixels": train["pixels"] + test["pixels"], "labels": train["labels"]})
+            if args.expect_images and total != args.expect_images:
+                raise SystemExit(f"{args.config}/{fmt} epoch {e}: read {total} images, expected "
+                                 f"{args.expect_images}")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
