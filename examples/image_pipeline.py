@@ -53,6 +53,33 @@ def read_images(spark, path: str, glob: str):
             .load(path))
 
 
+def shoal_counters(spark):
+    """Shoal's counters for this JVM (every executor in local mode), or None when unavailable.
+
+    Names come from io.shoal.jni.NativeMethods.statsNames(): cache_hits, cache_misses,
+    bytes_from_memory, bytes_from_disk, bytes_from_store, store_get_requests, ...
+    """
+    try:
+        native = spark._jvm.io.shoal.jni.NativeMethods
+        return dict(zip(list(native.statsNames()), [int(v) for v in native.processStats()]))
+    except Exception:  # the jar is not loaded in this JVM, or no Shoal path was read yet
+        return None
+
+
+def cache_share(before, after):
+    """Bytes served by Shoal's cache and by the store between two counter snapshots."""
+    if not after:
+        return None
+    # No counters before: the library was not loaded yet, nothing had been read in this JVM.
+    before = before or {}
+    delta = {k: after[k] - before.get(k, 0) for k in after}
+    cached = delta["bytes_from_memory"] + delta["bytes_from_disk"]
+    store = delta["bytes_from_store"]
+    return {"bytes_from_cache": cached, "bytes_from_store": store,
+            "store_requests": delta["store_get_requests"],
+            "hit_ratio": round(cached / (cached + store), 4) if cached + store else None}
+
+
 def run(spark, args) -> dict:
     from pyspark.sql import functions as F
 
@@ -61,6 +88,7 @@ def run(spark, args) -> dict:
     # ---- images: a few epochs over the same files ---------------------------------------------
     per_class = None
     for epoch in range(1, args.epochs + 1):
+        counters_before = shoal_counters(spark)
         t0 = time.perf_counter()
         df = read_images(spark, args.images, args.glob)
         decoded = df.select("path", "content").rdd.mapPartitions(decode_partition).toDF(
@@ -79,10 +107,13 @@ def run(spark, args) -> dict:
         per_class = [r.asDict() for r in stats]
         images = sum(r["images"] for r in per_class)
         nbytes = sum(r["bytes"] for r in per_class)
+        cache = cache_share(counters_before, shoal_counters(spark))
         result["epochs"].append({"epoch": epoch, "images": images, "bytes": nbytes,
-                                 "seconds": round(seconds, 3)})
+                                 "seconds": round(seconds, 3), "shoal": cache})
+        hits = (f", {cache['hit_ratio']:.1%} of bytes from Shoal's cache"
+                if cache and cache["hit_ratio"] is not None else "")
         print(f"epoch {epoch}: read and decoded {images} images, {nbytes / 1e6:.2f} MB "
-              f"in {seconds:.2f} s ({nbytes / 1e6 / max(seconds, 1e-9):.1f} MB/s)", flush=True)
+              f"in {seconds:.2f} s ({nbytes / 1e6 / max(seconds, 1e-9):.1f} MB/s){hits}", flush=True)
     result["per_class"] = per_class
     result["images"] = result["epochs"][-1]["images"]
     result["image_bytes"] = result["epochs"][-1]["bytes"]

@@ -149,6 +149,7 @@ impl Namespace {
                     &format!("{} (in {})", r.path, r.mount.store.describe()),
                 )
             })?;
+            self.remember_files(&r.mount, &files);
             out.extend(
                 files
                     .into_iter()
@@ -180,6 +181,7 @@ impl Namespace {
                 let files = m.store.list_files("").map_err(|e| {
                     e.context("list", &format!("{} (in {})", m.path, m.store.describe()))
                 })?;
+                self.remember_files(m, &files);
                 out.extend(
                     files
                         .into_iter()
@@ -200,6 +202,14 @@ impl Namespace {
                 (u + d.usage().unwrap_or(0), cap + d.capacity())
             }),
             None => (0, 0),
+        }
+    }
+
+    /// Caches the status of files a recursive listing returned, so opening them asks nothing.
+    fn remember_files(&self, mount: &crate::mount::Mount, files: &[Entry]) {
+        for f in files {
+            self.metadata
+                .put_status(&mount.name, &f.key, Some(f.clone()), mount.immutable);
         }
     }
 
@@ -314,12 +324,7 @@ impl Namespace {
             Location::Ancestor(_) => Vec::new(),
             Location::Outside(p) => return Err(not_mounted("list", &p)),
             Location::Mounted(r) => {
-                let entries = r.mount.store.list(&r.key).map_err(|e| {
-                    e.context(
-                        "list",
-                        &format!("{} (in {})", r.path, r.mount.store.describe()),
-                    )
-                })?;
+                let entries = self.list_resolved(&r)?;
                 if entries.is_empty() && children.is_empty() && !r.key.is_empty() {
                     // Empty directory, a file, or nothing at all.
                     let st = self.status(&r.path)?;

@@ -255,6 +255,49 @@ fn s3_mount_on_a_real_server() {
 }
 
 #[test]
+fn a_listing_answers_the_status_of_what_it_listed() {
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket/imgs/cat")).unwrap();
+    for i in 0..5 {
+        std::fs::write(
+            server.root().join(format!("bucket/imgs/cat/{i}.jpg")),
+            b"jpeg",
+        )
+        .unwrap();
+    }
+    let ns = Namespace::new(&Config::from_pairs(
+        server.mount_conf("s3", "/s3", "bucket"),
+    ))
+    .unwrap();
+    let requests = |ns: &Namespace| {
+        let i = shoal_core::stats::COUNTER_NAMES
+            .iter()
+            .position(|n| *n == "store_metadata_requests")
+            .unwrap();
+        ns.stats()[i]
+    };
+    let listed = ns.list("/s3/imgs/cat").unwrap();
+    assert_eq!(listed.len(), 5);
+    let after_list = requests(&ns);
+    for f in &listed {
+        assert_eq!(ns.status(&f.path).unwrap().len, 4);
+        ns.open(&f.path, None).unwrap();
+    }
+    assert_eq!(
+        requests(&ns),
+        after_list,
+        "status after a listing asked the store"
+    );
+    // A recursive listing does the same.
+    let all = ns.walk_files("/s3/imgs").unwrap();
+    let after_walk = requests(&ns);
+    for f in &all {
+        ns.open(&f.path, None).unwrap();
+    }
+    assert_eq!(requests(&ns), after_walk);
+}
+
+#[test]
 fn wrong_credentials_are_permission_errors_naming_the_path() {
     let server = S3Server::start();
     std::fs::create_dir_all(server.root().join("bucket")).unwrap();
