@@ -2,6 +2,7 @@ package io.shoal.hadoop;
 
 import io.shoal.jni.NativeFileInfo;
 import io.shoal.jni.NativeFs;
+import io.shoal.jni.NativeMethods;
 import io.shoal.jni.NativeReader;
 import io.shoal.jni.NativeWriter;
 import java.io.FileNotFoundException;
@@ -26,17 +27,21 @@ import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.GlobalStorageStatistics;
 import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.ParentNotDirectoryException;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.PathFilter;
 import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.fs.StorageStatistics;
 import org.apache.hadoop.fs.impl.OpenFileParameters;
 import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.fs.statistics.IOStatistics;
 import org.apache.hadoop.fs.statistics.IOStatisticsSource;
 import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.util.Progressable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Shoal namespace as a Hadoop {@link FileSystem}, under the {@code shoal://} scheme ({@link
@@ -74,6 +79,30 @@ import org.apache.hadoop.util.Progressable;
  *       file statuses report, which is how Spark splits files.
  * </ul>
  *
+ * <h2>Opening files</h2>
+ *
+ * The node cache keys a file's pages by the object's version (ETag, generation, or length and
+ * modification time), never by its path alone, so an open needs the version. {@code open()} asks
+ * for the file's status, which the native metadata cache answers when it can (a listing or status
+ * of the file within {@code shoal.metadata.ttl} fills it) and the store answers otherwise. {@code
+ * openFile(path).withFileStatus(status)} with a {@link ShoalFileStatus} of the same path (from
+ * {@code getFileStatus}, {@code listStatus}, {@code listFiles}...) skips that lookup entirely. The
+ * option {@code fs.option.openfile.length} alone cannot: a length does not say which version of the
+ * object is in the store, and trusting it could serve pages of an older version. Such an open is
+ * accepted and goes through the metadata cache like {@code open()}, never through a fresh request
+ * when the cache holds the file's status.
+ *
+ * <h2>Statistics</h2>
+ *
+ * {@link #getStorageStatistics()} and {@link #getIOStatistics()} report the native counters of this
+ * filesystem and every stream it opened ({@code cache_hits}, {@code cache_misses}, {@code
+ * bytes_from_memory}, {@code bytes_from_disk}, {@code bytes_from_store}, {@code
+ * store_get_requests}, {@code store_metadata_requests}, {@code readahead_pages}, {@code evictions},
+ * {@code corrupt_pages}, {@code metadata_hits}, {@code metadata_misses}); after close, the values
+ * at close. The counters of the whole process (every Shoal filesystem) are registered in {@link
+ * GlobalStorageStatistics} as {@value ShoalStorageStatistics#NAME}. {@link #close()} logs one INFO
+ * line summarising them.
+ *
  * <h2>Semantics</h2>
  *
  * Files are written whole: data becomes visible when the output stream is closed, and a stream
@@ -82,6 +111,8 @@ import org.apache.hadoop.util.Progressable;
  * operation throws {@code IOException("filesystem closed")}.
  */
 public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
+  private static final Logger LOG = LoggerFactory.getLogger(ShoalFileSystem.class);
+
   public static final String SCHEME = "shoal";
 
   /** Keys with this prefix are passed to the native core. */
@@ -107,6 +138,10 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   private int writeBufferSize;
   private long blockSize;
   private volatile boolean closing;
+  private ShoalStorageStatistics storageStatistics;
+
+  /** The counters at close; null while open. */
+  private volatile long[] closedStats;
 
   @Override
   public String getScheme() {
@@ -133,6 +168,28 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
       throw new IllegalArgumentException(BLOCK_SIZE + " must be positive, not " + blockSize);
     }
     nativeFs = NativeFs.open(shoalConfig(conf));
+    storageStatistics = new ShoalStorageStatistics(ShoalStorageStatistics.NAME, this::counters);
+    GlobalStorageStatistics.INSTANCE.put(
+        ShoalStorageStatistics.NAME,
+        () -> new ShoalStorageStatistics(ShoalStorageStatistics.NAME, NativeMethods::processStats));
+  }
+
+  /** This filesystem's native counters now; after close, as they were at close. */
+  private long[] counters() {
+    long[] done = closedStats;
+    if (done != null) {
+      return done;
+    }
+    NativeFs f = nativeFs;
+    if (f == null) {
+      return new long[0];
+    }
+    try {
+      return f.stats();
+    } catch (IOException closed) {
+      done = closedStats;
+      return done != null ? done : new long[0];
+    }
   }
 
   /** The {@code shoal.*} pairs of a configuration, values with variables substituted. */
@@ -249,6 +306,47 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
       out[i] = toStatus(infos[i], qualify(infos[i].path));
     }
     return out;
+  }
+
+  /**
+   * Where each block of a file should be read: the host that owns it by consistent hashing over the
+   * live executor hosts (reported by the Spark plugin, {@code io.shoal.spark.ShoalPlugin}) or else
+   * over {@code shoal.cluster.hosts}, so that Spark schedules the task reading it where its pages
+   * are cached. Blocks are {@code file.getBlockSize()} long ({@value #BLOCK_SIZE}); a file's first
+   * block is placed by its path, so a small file has one owner. With no host known, Hadoop's
+   * default (one block on {@code localhost}, which Spark ignores) is kept.
+   */
+  @Override
+  public BlockLocation[] getFileBlockLocations(FileStatus file, long start, long len)
+      throws IOException {
+    if (file == null) {
+      return null;
+    }
+    if (start < 0 || len < 0) {
+      throw new IllegalArgumentException("invalid start or len: " + start + ", " + len);
+    }
+    long length = file.getLen();
+    if (length <= start || !file.isFile()) {
+      return new BlockLocation[0];
+    }
+    long block = file.getBlockSize() > 0 ? file.getBlockSize() : blockSize;
+    String[] owners = fs().blockOwners(shoalPath(file.getPath()), length, block);
+    if (owners.length == 0) {
+      return super.getFileBlockLocations(file, start, len);
+    }
+    // The blocks overlapping [start, start + len); for len == 0, the block holding start.
+    long end = Math.max(len > length - start ? length : start + len, start + 1);
+    List<BlockLocation> out = new ArrayList<>();
+    for (int i = 0; i < owners.length; i++) {
+      long offset = i * block;
+      long size = Math.min(block, length - offset);
+      if (offset < end && offset + size > start) {
+        String host = owners[i];
+        out.add(
+            new BlockLocation(new String[] {host + ":9866"}, new String[] {host}, offset, size));
+      }
+    }
+    return out.toArray(new BlockLocation[0]);
   }
 
   /** As Hadoop's, but each status keeps its ETag ({@link ShoalLocatedFileStatus}). */
@@ -431,26 +529,95 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
     } finally {
       NativeFs f = nativeFs;
       if (f != null) {
+        try {
+          closedStats = f.stats();
+        } catch (IOException | RuntimeException e) {
+          LOG.debug("no statistics for {} at close", uri, e);
+        }
         f.close();
+        if (closedStats != null && LOG.isInfoEnabled()) {
+          LOG.info(closeSummary(uri, NativeFs.counterNames(), closedStats));
+        }
       }
     }
   }
 
   /**
+   * The line {@link #close()} logs: hits, misses, hit ratio, bytes from the cache and from the
+   * store, store requests, evictions and corrupt pages.
+   */
+  static String closeSummary(URI uri, String[] names, long[] values) {
+    Map<String, Long> c = new TreeMap<>();
+    for (int i = 0; i < Math.min(names.length, values.length); i++) {
+      c.put(names[i], values[i]);
+    }
+    long hits = get(c, "cache_hits");
+    long misses = get(c, "cache_misses");
+    long memory = get(c, "bytes_from_memory");
+    long disk = get(c, "bytes_from_disk");
+    String ratio =
+        hits + misses == 0
+            ? "n/a"
+            : String.format(Locale.ROOT, "%.1f%%", 100.0 * hits / (hits + misses));
+    return String.format(
+        Locale.ROOT,
+        "Shoal %s closed: %d cache hits, %d misses (hit ratio %s); %s from the cache"
+            + " (memory %s, disk %s), %s from the store; store requests: %d GET, %d metadata;"
+            + " %d evictions, %d corrupt pages",
+        uri,
+        hits,
+        misses,
+        ratio,
+        bytes(memory + disk),
+        bytes(memory),
+        bytes(disk),
+        bytes(get(c, "bytes_from_store")),
+        get(c, "store_get_requests"),
+        get(c, "store_metadata_requests"),
+        get(c, "evictions"),
+        get(c, "corrupt_pages"));
+  }
+
+  private static long get(Map<String, Long> counters, String name) {
+    Long v = counters.get(name);
+    return v == null ? 0 : v;
+  }
+
+  /** A byte count for people: {@code 512 B}, {@code 3.2 MiB}. */
+  static String bytes(long n) {
+    if (n < 1024) {
+      return n + " B";
+    }
+    String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = n;
+    int u = -1;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+  }
+
+  /**
+   * Shoal's counters for this filesystem and every stream it opened, read live from native code
+   * (after close, the values at close). The process-wide counters are in {@link
+   * GlobalStorageStatistics} under {@value ShoalStorageStatistics#NAME}.
+   */
+  @Override
+  public StorageStatistics getStorageStatistics() {
+    return storageStatistics;
+  }
+
+  /**
    * The native core's counters for this filesystem and every stream it opened (cache hits, misses,
-   * bytes from memory, disk and store, requests, evictions...); empty once closed.
+   * bytes from memory, disk and store, requests, evictions...); after close, the values at close.
    */
   @Override
   public IOStatistics getIOStatistics() {
-    NativeFs f = nativeFs;
-    if (f == null) {
+    if (nativeFs == null) {
       return ShoalIOStatistics.EMPTY;
     }
-    try {
-      return ShoalIOStatistics.of(f.stats(), Collections.<String, Long>emptyMap());
-    } catch (IOException closed) {
-      return ShoalIOStatistics.EMPTY;
-    }
+    return ShoalIOStatistics.of(counters(), Collections.<String, Long>emptyMap());
   }
 
   @Override

@@ -6,14 +6,17 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntFunction;
 import org.apache.hadoop.fs.ByteBufferPositionedReadable;
 import org.apache.hadoop.fs.ByteBufferReadable;
 import org.apache.hadoop.fs.CanUnbuffer;
 import org.apache.hadoop.fs.FSExceptionMessages;
 import org.apache.hadoop.fs.FSInputStream;
+import org.apache.hadoop.fs.FileRange;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.StreamCapabilities;
@@ -31,6 +34,9 @@ import org.apache.hadoop.fs.statistics.IOStatisticsSource;
  *   <li>Positioned reads ({@code read(pos, ...)}, {@code readFully(pos, ...)}) go to native code
  *       directly, do not move {@link #getPos()}, and may run concurrently from many threads.
  *   <li>{@code read(ByteBuffer)} fills a direct buffer in native code with no Java-side copy.
+ *   <li>{@code readVectored} (Hadoop 3.3.5 and later) fetches every missing page of all its ranges
+ *       into the node cache in parallel, then fills each range with a positioned read; see {@link
+ *       ShoalVectoredRead}. This class loads on Hadoop 3.3.4 too, which has no vectored reads.
  * </ul>
  *
  * Sequential reads, seeks and close are synchronized. Closing while another thread reads is safe:
@@ -51,6 +57,9 @@ public class ShoalInputStream extends FSInputStream
 
   /** Counter: reads that crossed into native code. */
   public static final String NATIVE_READS = "stream_read_native_calls";
+
+  /** {@code StreamCapabilities.VECTOREDIO}, which Hadoop 3.3.4 does not have. */
+  static final String VECTORED_IO = "in:readvectored";
 
   private final NativeReader reader;
   private final long length;
@@ -86,6 +95,32 @@ public class ShoalInputStream extends FSInputStream
     if (closed) {
       throw new IOException(FSExceptionMessages.STREAM_IS_CLOSED + ": " + path);
     }
+  }
+
+  void checkOpenForRead() throws IOException {
+    checkOpen();
+  }
+
+  /** The file this stream reads. */
+  Path getPath() {
+    return path;
+  }
+
+  /** Brings the pages of the ranges into the node cache, in parallel; see NativeReader. */
+  void prefetch(long[] positions, long[] lengths) throws IOException {
+    checkOpen();
+    reader.prefetch(positions, lengths);
+  }
+
+  /**
+   * Reads the ranges: every page they need is fetched into the node cache in one parallel request,
+   * then each range is filled from the cache. Every range's future is complete on return. Only
+   * {@link ShoalVectoredRead} names {@code FileRange}, so this class loads on Hadoop 3.3.4.
+   */
+  @Override
+  public void readVectored(List<? extends FileRange> ranges, IntFunction<ByteBuffer> allocate)
+      throws IOException {
+    ShoalVectoredRead.read(this, ranges, allocate);
   }
 
   private void countRead(int n) {
@@ -419,6 +454,7 @@ public class ShoalInputStream extends FSInputStream
       case StreamCapabilities.PREADBYTEBUFFER:
       case StreamCapabilities.UNBUFFER:
       case StreamCapabilities.IOSTATISTICS:
+      case VECTORED_IO:
         return true;
       default:
         return false;

@@ -130,4 +130,30 @@ public final class NativeFs extends NativeObject {
       unpin();
     }
   }
+
+  /**
+   * The host owning each {@code blockSize} block of a file of {@code length} bytes (consistent
+   * hashing over the live hosts, else {@code shoal.cluster.hosts}); empty when no host is known.
+   */
+  public String[] blockOwners(String path, long length, long blockSize) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsBlockOwners(h, path, length, blockSize);
+    } finally {
+      unpin();
+    }
+  }
+
+  /**
+   * {@code [bytes held, capacity]} of this filesystem's cache directories (shared by every process
+   * on the node); zeros when caching is off.
+   */
+  public long[] cacheUsage() throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsCacheUsage(h);
+    } finally {
+      unpin();
+    }
+  }
 }

@@ -54,11 +54,55 @@ public final class NativeReader extends NativeObject {
     }
   }
 
+  /**
+   * Brings every cached page the ranges {@code (positions[i], lengths[i])} touch into the node
+   * cache, fetching the missing ones in parallel, so that reads of those ranges are cache hits.
+   * Does nothing when the file's mount is not cached.
+   */
+  public void prefetch(long[] positions, long[] lengths) throws IOException {
+    long h = pin();
+    try {
+      NativeMethods.readerPrefetch(h, positions, lengths);
+    } finally {
+      unpin();
+    }
+  }
+
   /** As {@link #read} into a direct buffer at absolute index {@code off}; no copy in Java. */
   public int readDirect(long pos, ByteBuffer buf, int off, int len) throws IOException {
     long h = pin();
     try {
       return NativeMethods.readerReadDirect(h, pos, buf, off, len);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Brings the whole file into the node cache; returns the bytes fetched from the store. */
+  public long load() throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.readerLoad(h);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Drops the file's pages from this node's cache; returns the bytes freed on disk. */
+  public long free() throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.readerFree(h);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Bytes of the file this node's cache holds. */
+  public long cachedBytes() throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.readerCachedBytes(h);
     } finally {
       unpin();
     }

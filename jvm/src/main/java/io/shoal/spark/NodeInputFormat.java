@@ -1,0 +1,166 @@
+package io.shoal.spark;
+
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.io.Text;
+import org.apache.hadoop.io.Writable;
+import org.apache.hadoop.mapreduce.InputFormat;
+import org.apache.hadoop.mapreduce.InputSplit;
+import org.apache.hadoop.mapreduce.JobContext;
+import org.apache.hadoop.mapreduce.RecordReader;
+import org.apache.hadoop.mapreduce.TaskAttemptContext;
+
+/**
+ * The input of the per-node jobs (free, stat): one split per host in {@value #HOSTS}, located on
+ * that host, each yielding the {@link NodeReport} of running {@value #OP} over every file under
+ * {@value #PATH} in the cache of the node the task ran on. Spark only prefers the location, so the
+ * report names the host that answered; the caller runs the hosts that did not answer again.
+ */
+public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
+  /** Comma-separated hosts, one task each; empty for one task anywhere. */
+  public static final String HOSTS = "io.shoal.spark.node.hosts";
+
+  /** {@code free} or {@code stat}. */
+  public static final String OP = "io.shoal.spark.node.op";
+
+  /** The path whose files the operation covers. */
+  public static final String PATH = "io.shoal.spark.node.path";
+
+  @Override
+  public List<InputSplit> getSplits(JobContext context) {
+    String hosts = context.getConfiguration().getTrimmed(HOSTS, "");
+    List<InputSplit> out = new ArrayList<>();
+    for (String h : hosts.split(",")) {
+      if (!h.trim().isEmpty()) {
+        out.add(new HostSplit(h.trim()));
+      }
+    }
+    if (out.isEmpty()) {
+      out.add(new HostSplit(""));
+    }
+    return out;
+  }
+
+  @Override
+  public RecordReader<Text, NodeReport> createRecordReader(
+      InputSplit split, TaskAttemptContext context) {
+    return new Reader();
+  }
+
+  /** A split naming the one host it should run on (or none). */
+  public static final class HostSplit extends InputSplit implements Writable {
+    private String host = "";
+
+    public HostSplit() {}
+
+    HostSplit(String host) {
+      this.host = host;
+    }
+
+    public String host() {
+      return host;
+    }
+
+    /** Not 0: Spark drops empty splits ({@code spark.hadoopRDD.ignoreEmptySplits}). */
+    @Override
+    public long getLength() {
+      return 1;
+    }
+
+    @Override
+    public String[] getLocations() {
+      return host.isEmpty() ? new String[0] : new String[] {host};
+    }
+
+    @Override
+    public void write(DataOutput out) throws IOException {
+      out.writeUTF(host);
+    }
+
+    @Override
+    public void readFields(DataInput in) throws IOException {
+      host = in.readUTF();
+    }
+  }
+
+  /** Runs the operation over the path's files when the first record is asked for. */
+  static final class Reader extends RecordReader<Text, NodeReport> {
+    private HostSplit split;
+    private Configuration conf;
+    private Text key;
+    private NodeReport value;
+
+    @Override
+    public void initialize(InputSplit split, TaskAttemptContext context) {
+      this.split = (HostSplit) split;
+      this.conf = context.getConfiguration();
+    }
+
+    @Override
+    public boolean nextKeyValue() throws IOException {
+      if (value != null || split == null) {
+        return false;
+      }
+      String op = conf.getTrimmed(OP, "").toLowerCase(Locale.ROOT);
+      if (!op.equals("free") && !op.equals("stat")) {
+        throw new IOException("unknown per-node operation '" + op + "' (" + OP + ")");
+      }
+      Path path = new Path(conf.get(PATH));
+      NodeReport r = new NodeReport();
+      r.target = split.host();
+      r.host = NodeCache.localHost();
+      RemoteIterator<LocatedFileStatus> it = path.getFileSystem(conf).listFiles(path, true);
+      while (it.hasNext()) {
+        FileStatus st = it.next();
+        r.files++;
+        r.bytes += st.getLen();
+        try {
+          long cached;
+          if (op.equals("free")) {
+            long[] done = NodeCache.free(conf, st);
+            cached = done[0];
+            r.freedBytes += done[1];
+          } else {
+            cached = NodeCache.cachedBytes(conf, st);
+          }
+          r.cachedBytes += cached;
+          if (cached >= st.getLen()) {
+            r.cachedFiles++;
+          }
+        } catch (IOException | RuntimeException e) {
+          r.error(st.getPath().toString(), e);
+        }
+      }
+      key = new Text(r.host);
+      value = r;
+      return true;
+    }
+
+    @Override
+    public Text getCurrentKey() {
+      return key;
+    }
+
+    @Override
+    public NodeReport getCurrentValue() {
+      return value;
+    }
+
+    @Override
+    public float getProgress() {
+      return value == null ? 0 : 1;
+    }
+
+    @Override
+    public void close() {}
+  }
+}

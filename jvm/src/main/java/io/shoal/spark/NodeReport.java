@@ -1,0 +1,131 @@
+package io.shoal.spark;
+
+import java.io.DataInput;
+import java.io.DataOutput;
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.io.Writable;
+
+/** What one node answered for a path: its cached bytes (stat) or what it freed (free). */
+public final class NodeReport implements Writable, Serializable {
+  private static final long serialVersionUID = 1L;
+
+  /** At most this many failures are kept with their paths; {@link #errorCount} counts them all. */
+  static final int MAX_ERRORS = 20;
+
+  /** The host the task was meant for; empty when any would do. */
+  String target = "";
+
+  /** The host that answered. */
+  String host = "";
+
+  long files;
+  long bytes;
+
+  /** Bytes of the path's files this node held (before freeing, for free). */
+  long cachedBytes;
+
+  /** Files this node held whole. */
+  long cachedFiles;
+
+  long freedBytes;
+  long errorCount;
+  List<String> errors = new ArrayList<>();
+
+  public NodeReport() {}
+
+  public String target() {
+    return target;
+  }
+
+  public String host() {
+    return host;
+  }
+
+  public long files() {
+    return files;
+  }
+
+  public long bytes() {
+    return bytes;
+  }
+
+  public long cachedBytes() {
+    return cachedBytes;
+  }
+
+  public long cachedFiles() {
+    return cachedFiles;
+  }
+
+  public long freedBytes() {
+    return freedBytes;
+  }
+
+  public long errorCount() {
+    return errorCount;
+  }
+
+  public List<String> errors() {
+    return errors;
+  }
+
+  void error(String path, Throwable t) {
+    errorCount++;
+    if (errors.size() < MAX_ERRORS) {
+      errors.add(path + ": " + t);
+    }
+  }
+
+  @Override
+  public void write(DataOutput out) throws IOException {
+    out.writeUTF(target);
+    out.writeUTF(host);
+    out.writeLong(files);
+    out.writeLong(bytes);
+    out.writeLong(cachedBytes);
+    out.writeLong(cachedFiles);
+    out.writeLong(freedBytes);
+    out.writeLong(errorCount);
+    out.writeInt(errors.size());
+    for (String e : errors) {
+      out.writeUTF(e);
+    }
+  }
+
+  @Override
+  public void readFields(DataInput in) throws IOException {
+    target = in.readUTF();
+    host = in.readUTF();
+    files = in.readLong();
+    bytes = in.readLong();
+    cachedBytes = in.readLong();
+    cachedFiles = in.readLong();
+    freedBytes = in.readLong();
+    errorCount = in.readLong();
+    int n = in.readInt();
+    errors = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      errors.add(in.readUTF());
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "NodeReport{"
+        + host
+        + ": files "
+        + files
+        + ", bytes "
+        + bytes
+        + ", cached "
+        + cachedBytes
+        + ", freed "
+        + freedBytes
+        + ", errors "
+        + errorCount
+        + "}";
+  }
+}

@@ -1,0 +1,304 @@
+package io.shoal.spark;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.io.Text;
+import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
+import org.apache.hadoop.util.StringUtils;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.SparkExecutorInfo;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.Function;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.BlockManagerId;
+import org.apache.spark.util.LongAccumulator;
+
+/**
+ * Cluster-wide cache operations on a Shoal path, run as Spark jobs (Alluxio's {@code
+ * distributedLoad}, {@code free} and the in-Alluxio percentage of {@code stat}):
+ *
+ * <ul>
+ *   <li>{@link #load}: every file under the path is loaded into the cache of its owner node (one
+ *       task per file, placed by {@code getFileBlockLocations}); only missing pages are fetched, so
+ *       running it again fetches nothing. A progress bar runs on stderr.
+ *   <li>{@link #free}: every node drops the path's pages; the store is left alone.
+ *   <li>{@link #stat}: how many of the path's bytes each node caches, and in total.
+ * </ul>
+ *
+ * From Java or Scala: {@code ShoalTool.load(spark, "shoal:///data")}; from PySpark: {@code
+ * python/shoal_spark.py}; from a shell: {@code spark-submit --class io.shoal.spark.ShoalTool
+ * shoal.jar load|free|stat [--json] shoal:///path...}.
+ *
+ * <p>Settings (Spark conf): {@value #MIN_EXECUTORS} (default 1): with the plugin, wait for this
+ * many executors before placing files (up to {@value #WAIT_SECONDS}, default 120 s); {@value
+ * #PROGRESS} (default true): the progress bar.
+ */
+public final class ShoalTool {
+  public static final String MIN_EXECUTORS = "spark.shoal.minExecutors";
+  public static final String WAIT_SECONDS = "spark.shoal.executorWaitSeconds";
+  public static final String PROGRESS = "spark.shoal.progress";
+
+  /** Rounds of per-node tasks before a host that never answers is given up. */
+  static final int NODE_ROUNDS = 4;
+
+  private ShoalTool() {}
+
+  public static LoadSummary load(SparkSession spark, String path) throws IOException {
+    return load(spark.sparkContext(), path);
+  }
+
+  public static LoadSummary load(JavaSparkContext jsc, String path) throws IOException {
+    return load(jsc.sc(), path);
+  }
+
+  /** Loads every file under {@code path} into its owner node's cache. */
+  public static LoadSummary load(SparkContext sc, String path) throws IOException {
+    Configuration conf = new Configuration(sc.hadoopConfiguration());
+    Path p = NodeCache.shoalPath(path, conf);
+    awaitExecutors(sc);
+    long t0 = System.nanoTime();
+    FileSystem fs = p.getFileSystem(conf);
+    long files = 0;
+    long emptyFiles = 0;
+    long bytes = 0;
+    RemoteIterator<LocatedFileStatus> it = fs.listFiles(p, true);
+    while (it.hasNext()) {
+      long len = it.next().getLen();
+      if (len == 0) {
+        emptyFiles++;
+      } else {
+        files++;
+        bytes += len;
+      }
+    }
+    List<FileLoad> loads = new ArrayList<>();
+    if (files > 0) {
+      conf.set(FileInputFormat.INPUT_DIR, StringUtils.escapeString(p.toString()));
+      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
+      LongAccumulator done = sc.longAccumulator("shoal load bytes");
+      String group = "shoal-load-" + UUID.randomUUID();
+      long totalFiles = files;
+      long totalBytes = bytes;
+      loads =
+          inJobGroup(
+              sc,
+              group,
+              "Shoal load " + p,
+              () -> {
+                JavaRDD<FileLoad> rdd =
+                    jsc.newAPIHadoopRDD(conf, LoadInputFormat.class, Text.class, FileLoad.class)
+                        .values()
+                        .map(new CountBytes(done));
+                if (!sc.getConf().getBoolean(PROGRESS, true)) {
+                  return rdd.collect();
+                }
+                LoadProgress progress =
+                    new LoadProgress(sc, group, "Shoal load", totalFiles, totalBytes, done);
+                try {
+                  return rdd.collect();
+                } finally {
+                  progress.close();
+                }
+              });
+    }
+    return new LoadSummary(path, loads, emptyFiles, (System.nanoTime() - t0) / 1e9);
+  }
+
+  public static NodeSummary free(SparkSession spark, String path) throws IOException {
+    return free(spark.sparkContext(), path);
+  }
+
+  public static NodeSummary free(JavaSparkContext jsc, String path) throws IOException {
+    return free(jsc.sc(), path);
+  }
+
+  /** Drops the pages of every file under {@code path} from every node's cache. */
+  public static NodeSummary free(SparkContext sc, String path) throws IOException {
+    return onEveryNode(sc, "free", path);
+  }
+
+  public static NodeSummary stat(SparkSession spark, String path) throws IOException {
+    return stat(spark.sparkContext(), path);
+  }
+
+  public static NodeSummary stat(JavaSparkContext jsc, String path) throws IOException {
+    return stat(jsc.sc(), path);
+  }
+
+  /** How much of {@code path} each node caches. */
+  public static NodeSummary stat(SparkContext sc, String path) throws IOException {
+    return onEveryNode(sc, "stat", path);
+  }
+
+  /** The hosts the plugin tracks, else those with executors now; empty when local. */
+  static List<String> executorHosts(SparkContext sc) {
+    if (sc.isLocal()) {
+      return new ArrayList<>();
+    }
+    ExecutorMembership m = ExecutorMembership.current();
+    if (m != null && m.hosts().length > 0) {
+      return new ArrayList<>(Arrays.asList(m.hosts()));
+    }
+    Set<String> hosts = new LinkedHashSet<>();
+    BlockManagerId driver = SparkEnv.get().blockManager().blockManagerId();
+    for (SparkExecutorInfo info : sc.statusTracker().getExecutorInfos()) {
+      if (!(info.host().equals(driver.host()) && info.port() == driver.port())) {
+        hosts.add(info.host());
+      }
+    }
+    return new ArrayList<>(hosts);
+  }
+
+  private static NodeSummary onEveryNode(SparkContext sc, String op, String path)
+      throws IOException {
+    Configuration conf = new Configuration(sc.hadoopConfiguration());
+    Path p = NodeCache.shoalPath(path, conf);
+    awaitExecutors(sc);
+    long t0 = System.nanoTime();
+    conf.set(NodeInputFormat.OP, op);
+    conf.set(NodeInputFormat.PATH, p.toString());
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
+    List<String> targets = executorHosts(sc);
+    Map<String, NodeReport> answered = new TreeMap<>();
+    List<String> missing = new ArrayList<>(targets);
+    for (int round = 0; round < NODE_ROUNDS; round++) {
+      conf.set(NodeInputFormat.HOSTS, String.join(",", missing));
+      List<NodeReport> reports =
+          inJobGroup(
+              sc,
+              "shoal-" + op + "-" + UUID.randomUUID(),
+              "Shoal " + op + " " + p + " on " + (missing.isEmpty() ? "this node" : missing),
+              () ->
+                  jsc.newAPIHadoopRDD(conf, NodeInputFormat.class, Text.class, NodeReport.class)
+                      .values()
+                      .collect());
+      for (NodeReport r : reports) {
+        answered.put(r.host, r);
+      }
+      missing.removeAll(answered.keySet());
+      if (missing.isEmpty() && !answered.isEmpty()) {
+        break;
+      }
+    }
+    return new NodeSummary(op, path, answered, missing, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /**
+   * With the plugin, waits until {@value #MIN_EXECUTORS} executors have joined and the listener has
+   * caught up with the executors Spark knows, so files are placed over all of them.
+   */
+  static void awaitExecutors(SparkContext sc) {
+    ExecutorMembership m = ExecutorMembership.current();
+    if (m == null) {
+      return;
+    }
+    SparkConf conf = sc.getConf();
+    int min = sc.isLocal() ? 1 : conf.getInt(MIN_EXECUTORS, 1);
+    long waitMs = conf.getLong(WAIT_SECONDS, 120) * 1000;
+    try {
+      if (!m.awaitExecutors(min, waitMs)) {
+        System.err.println(
+            "Shoal: only " + m.executors() + " of " + min + " executors joined; going on");
+        return;
+      }
+      if (!sc.isLocal()) {
+        // getExecutorInfos also lists the driver; the listener bus may lag behind it.
+        int known = sc.statusTracker().getExecutorInfos().length - 1;
+        m.awaitExecutors(known, 10_000);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static <T> T inJobGroup(SparkContext sc, String group, String text, Callable<T> job)
+      throws IOException {
+    String[] keys = {"spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"};
+    String[] saved = new String[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      saved[i] = sc.getLocalProperty(keys[i]);
+    }
+    sc.setJobGroup(group, text, false);
+    try {
+      return job.call();
+    } catch (IOException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException(e);
+    } finally {
+      for (int i = 0; i < keys.length; i++) {
+        sc.setLocalProperty(keys[i], saved[i]);
+      }
+    }
+  }
+
+  /** Adds each file's bytes to the progress accumulator, in the task that loaded it. */
+  static final class CountBytes implements Function<FileLoad, FileLoad> {
+    private static final long serialVersionUID = 1L;
+    private final LongAccumulator done;
+
+    CountBytes(LongAccumulator done) {
+      this.done = done;
+    }
+
+    @Override
+    public FileLoad call(FileLoad r) {
+      done.add(r.length);
+      return r;
+    }
+  }
+
+  private static final String USAGE =
+      "usage: spark-submit --class io.shoal.spark.ShoalTool shoal.jar load|free|stat [--json]"
+          + " PATH...";
+
+  /**
+   * {@code load|free|stat [--json] PATH...}; exits 1 when a file failed or a node never answered.
+   */
+  public static void main(String[] args) throws Exception {
+    List<String> rest = new ArrayList<>(Arrays.asList(args));
+    boolean json = rest.remove("--json");
+    if (rest.size() < 2 || !Arrays.asList("load", "free", "stat").contains(rest.get(0))) {
+      System.err.println(USAGE);
+      System.exit(2);
+    }
+    String op = rest.remove(0);
+    SparkContext sc =
+        SparkContext.getOrCreate(new SparkConf().setIfMissing("spark.app.name", "Shoal " + op));
+    boolean failed = false;
+    try {
+      for (String path : rest) {
+        if (op.equals("load")) {
+          LoadSummary s = load(sc, path);
+          System.out.println(json ? s.toJson() : s.toString());
+          failed |= !s.failures().isEmpty();
+        } else {
+          NodeSummary s = op.equals("free") ? free(sc, path) : stat(sc, path);
+          System.out.println(json ? s.toJson() : s.toString());
+          failed |= !s.unreached().isEmpty() || s.errorCount() > 0;
+        }
+      }
+    } finally {
+      sc.stop();
+    }
+    if (failed) {
+      System.exit(1);
+    }
+  }
+}
