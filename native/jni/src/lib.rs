@@ -488,6 +488,22 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerStats<'l>(
     .resolve::<ThrowMapped>()
 }
 
+/// Panics with `message`: the proof, for tests and for operators checking a deployment, that a
+/// panic in native code reaches Java as an exception and leaves the JVM running.
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_panicForTest<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    message: JString<'l>,
+) {
+    env.with_env(|env| -> BridgeResult<()> {
+        install_panic_hook();
+        let message = string(env, &message, "message")?;
+        panic!("{message}");
+    })
+    .resolve::<ThrowMapped>()
+}
+
 // ---- placement ------------------------------------------------------------------------------
 
 #[no_mangle]

@@ -99,6 +99,12 @@ public final class NativeMethods {
    */
   public static native long[] fsCacheUsage(long fs);
 
+  /**
+   * Panics in native code with {@code message}. It exists to prove that a native panic arrives as
+   * an {@link IOException} carrying the panic's message and backtrace, and that the JVM goes on.
+   */
+  public static native void panicForTest(String message) throws IOException;
+
   /** Names of the counters {@link #fsStats} and {@link #readerStats} return. */
   public static native String[] statsNames();
 
