@@ -208,6 +208,9 @@ def cluster_run(spark, s3_store, jar, workdir):
                 "spark.sql.files.maxPartitionBytes": "1m",
                 "spark.eventLog.enabled": "true",
                 "spark.eventLog.dir": str(event_dir),
+                # one plain JSON-lines file (Spark 4 rolls and compresses by default)
+                "spark.eventLog.rolling.enabled": "false",
+                "spark.eventLog.compress": "false",
                 "spark.metrics.conf.*.sink.csv.class": "org.apache.spark.metrics.sink.CsvSink",
                 "spark.metrics.conf.*.sink.csv.period": "1",
                 "spark.metrics.conf.*.sink.csv.unit": "seconds",
