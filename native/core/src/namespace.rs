@@ -243,18 +243,23 @@ impl Namespace {
         Ok(r)
     }
 
+    /// Counts a metadata lookup: a cache hit, or a miss that costs one store request.
+    fn count_metadata(&self, hit: bool) {
+        let process = crate::stats::process();
+        if hit {
+            crate::bump!(metadata_hits, 1, self.stats, process);
+        } else {
+            crate::bump!(metadata_misses, 1, self.stats, process);
+            crate::bump!(store_metadata_requests, 1, self.stats, process);
+        }
+    }
+
     fn stat_resolved(&self, r: &Resolved) -> Result<Option<Entry>> {
         if let Some(hit) = self.metadata.status(&r.mount.name, &r.key) {
-            crate::bump!(metadata_hits, 1, self.stats, crate::stats::process());
+            self.count_metadata(true);
             return Ok(hit);
         }
-        crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
-        crate::bump!(
-            store_metadata_requests,
-            1,
-            self.stats,
-            crate::stats::process()
-        );
+        self.count_metadata(false);
         let found = r.mount.store.stat(&r.key).map_err(|e| {
             e.context(
                 "status",
@@ -268,16 +273,10 @@ impl Namespace {
 
     fn list_resolved(&self, r: &Resolved) -> Result<Arc<Vec<Entry>>> {
         if let Some(hit) = self.metadata.listing(&r.mount.name, &r.key) {
-            crate::bump!(metadata_hits, 1, self.stats, crate::stats::process());
+            self.count_metadata(true);
             return Ok(hit);
         }
-        crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
-        crate::bump!(
-            store_metadata_requests,
-            1,
-            self.stats,
-            crate::stats::process()
-        );
+        self.count_metadata(false);
         let entries = Arc::new(r.mount.store.list(&r.key).map_err(|e| {
             e.context(
                 "list",
