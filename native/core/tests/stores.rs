@@ -298,6 +298,51 @@ fn a_listing_answers_the_status_of_what_it_listed() {
 }
 
 #[test]
+fn pages_cached_after_a_listing_are_hits_for_a_process_that_opens_by_status() {
+    // s3s-fs answers HEAD with an ETag but lists without one: the page version must not
+    // depend on where the metadata came from.
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket/d")).unwrap();
+    let data = pattern(3 << 20, 5);
+    std::fs::write(server.root().join("bucket/d/f.bin"), &data).unwrap();
+    let conf = Config::from_pairs(server.mount_conf("s3", "/s3", "bucket"));
+    let counter = |ns: &Namespace, name: &str| {
+        let i = shoal_core::stats::COUNTER_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .unwrap();
+        ns.stats()[i]
+    };
+
+    let first = Namespace::new(&conf).unwrap();
+    let listed = first.list("/s3/d").unwrap();
+    assert_eq!(listed.len(), 1);
+    let r = first.open(&listed[0].path, Some(listed[0].clone())).unwrap();
+    assert_eq!(r.load().unwrap(), data.len() as u64);
+
+    // Another process (a new namespace on the same cache directory) opens by HEAD.
+    let second = Namespace::new(&conf).unwrap();
+    let st = second.status("/s3/d/f.bin").unwrap();
+    assert_eq!(st.version, listed[0].version);
+    let r = second.open("/s3/d/f.bin", None).unwrap();
+    assert_eq!(r.cached_bytes(), data.len() as u64);
+    let mut out = vec![0u8; data.len()];
+    let mut off = 0;
+    while off < out.len() {
+        off += r.read_at(off as u64, &mut out[off..]).unwrap();
+    }
+    assert!(out == data);
+    assert_eq!(counter(&second, "cache_misses"), 0);
+
+    // An overwrite changes length or mtime, so the version changes with it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(server.root().join("bucket/d/f.bin"), pattern(1000, 6)).unwrap();
+    let third = Namespace::new(&conf).unwrap();
+    assert_ne!(third.status("/s3/d/f.bin").unwrap().version, st.version);
+    assert_eq!(read_all(&third, "/s3/d/f.bin"), pattern(1000, 6));
+}
+
+#[test]
 fn wrong_credentials_are_permission_errors_naming_the_path() {
     let server = S3Server::start();
     std::fs::create_dir_all(server.root().join("bucket")).unwrap();

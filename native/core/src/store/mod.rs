@@ -48,6 +48,30 @@ impl Entry {
             Some(e) => format!("etag:{e}"),
             None => format!("lm:{len}:{mtime_ms}"),
         });
+        Entry::with_version(key, len, mtime_ms, etag, version)
+    }
+
+    /// A file whose cache version is length + modification time in whole seconds even when
+    /// it has an ETag: for stores whose listings carry no ETag (while HEAD does), so that a
+    /// file opened after a listing and one opened by HEAD share their cached pages.
+    /// Seconds, because HTTP dates (HEAD) have no milliseconds and listings may.
+    pub fn file_by_mtime(
+        key: impl Into<String>,
+        len: u64,
+        mtime_ms: i64,
+        etag: Option<String>,
+    ) -> Self {
+        let version = Some(format!("lm:{len}:{}s", mtime_ms.div_euclid(1000)));
+        Entry::with_version(key, len, mtime_ms, etag, version)
+    }
+
+    fn with_version(
+        key: impl Into<String>,
+        len: u64,
+        mtime_ms: i64,
+        etag: Option<String>,
+        version: Option<String>,
+    ) -> Self {
         Entry {
             key: key.into(),
             is_dir: false,
@@ -190,5 +214,10 @@ mod tests {
         );
         assert_eq!(Entry::file("a", 3, 9, None).version.unwrap(), "lm:3:9");
         assert_eq!(Entry::file("d/e/f", 1, 0, None).name(), "f");
+        // HEAD (seconds, ETag) and listing (milliseconds, no ETag) agree by mtime.
+        let head = Entry::file_by_mtime("a", 3, 9_000, Some("\"x\"".into()));
+        let listed = Entry::file_by_mtime("a", 3, 9_250, None);
+        assert_eq!(head.version, listed.version);
+        assert_eq!(head.etag.as_deref(), Some("\"x\""));
     }
 }

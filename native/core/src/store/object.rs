@@ -23,6 +23,12 @@ pub struct ObjectStoreUfs {
     /// The prefix inside the bucket/container the mount starts at.
     root: OsPath,
     uri: String,
+    /// Whether this store's listings carry ETags, learned from the first listing that holds a
+    /// file. Real S3, GCS and Azure listings do; some S3-compatible servers (s3s-fs) give
+    /// ETags only on HEAD. Where listings have none, pages are keyed by length + mtime whatever
+    /// the source of the metadata, so a file opened after a listing and one opened by HEAD
+    /// (another process, the CLI) share their cached pages.
+    listing_etags: std::sync::OnceLock<bool>,
 }
 
 macro_rules! build_with_options {
@@ -107,6 +113,7 @@ impl ObjectStoreUfs {
             store,
             root,
             uri: redact_uri(uri),
+            listing_etags: std::sync::OnceLock::new(),
         })
     }
 
@@ -135,12 +142,45 @@ impl ObjectStoreUfs {
     }
 
     fn file_entry(&self, key: String, meta: &object_store::ObjectMeta) -> Entry {
-        Entry::file(
-            key,
+        let (len, mtime, etag) = (
             meta.size,
             meta.last_modified.timestamp_millis(),
             meta.e_tag.clone(),
-        )
+        );
+        match self.listing_etags.get() {
+            Some(true) => Entry::file(key, len, mtime, etag),
+            _ => Entry::file_by_mtime(key, len, mtime, etag),
+        }
+    }
+
+    /// Records whether listings carry ETags, from the files of one listing.
+    fn learn_from_listing<'a>(&self, mut files: impl Iterator<Item = &'a object_store::ObjectMeta>) {
+        if self.listing_etags.get().is_none() {
+            if let Some(m) = files.next() {
+                let has = m.e_tag.is_some();
+                if self.listing_etags.set(has).is_ok() {
+                    tracing::debug!(store = %self.uri, etags = has, "listings carry ETags: {has}");
+                }
+            }
+        }
+    }
+
+    /// Learns whether listings carry ETags when no listing has said yet: one request listing
+    /// the parent of `key` (which holds `key` itself), once per store and process.
+    fn probe_listing_etags(&self, key: &str) -> Result<()> {
+        if self.listing_etags.get().is_some() {
+            return Ok(());
+        }
+        let parent = key.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let loc = self.location(parent)?;
+        let prefix = (!loc.as_ref().is_empty()).then_some(loc);
+        let store = self.store.clone();
+        let first = block_on(async move {
+            let mut s = store.list(prefix.as_ref());
+            s.next().await.transpose()
+        })??;
+        self.learn_from_listing(first.iter());
+        Ok(())
     }
 
     /// Locations of every object at or under `key`.
@@ -179,7 +219,10 @@ impl UnderStore for ObjectStoreUfs {
         let store = self.store.clone();
         let head = block_on(async move { store.head(&loc).await })?;
         let head_error = match not_found_is_none(head) {
-            Ok(Some(meta)) => return Ok(Some(self.file_entry(key.to_string(), &meta))),
+            Ok(Some(meta)) => {
+                self.probe_listing_etags(key)?;
+                return Ok(Some(self.file_entry(key.to_string(), &meta)));
+            }
             Ok(None) => None,
             // Servers that keep objects as files (s3s-fs, gateways over POSIX) may fail a
             // HEAD of a key that is a directory on their disk; the listing below decides.
@@ -218,6 +261,7 @@ impl UnderStore for ObjectStoreUfs {
             Some(loc.clone())
         };
         let listed = block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })??;
+        self.learn_from_listing(listed.objects.iter().filter(|m| m.location != loc));
         let mut out = Vec::with_capacity(listed.objects.len() + listed.common_prefixes.len());
         for p in &listed.common_prefixes {
             if let Some(k) = self.key_of(p) {
@@ -250,6 +294,7 @@ impl UnderStore for ObjectStoreUfs {
             }
             Ok::<_, Error>(out)
         })??;
+        self.learn_from_listing(metas.iter().filter(|m| m.location != loc));
         let mut out: Vec<Entry> = metas
             .iter()
             // Directory markers ("dir/") parse to their directory's own location.
