@@ -11,6 +11,9 @@
 #   gradle test jar  gradle --no-daemon test jar     (JUnit, Hadoop contract suites; the jar)
 #   e2e spark 3.5    pytest tests/e2e --spark spark35  (spark-submit --jars <jar>, local[2])
 #   e2e spark 4      pytest tests/e2e --spark spark4
+#   cluster          pytest tests/cluster             (the Spark plugin in local-cluster mode, and
+#                                                      a standalone cluster whose workers live in
+#                                                      network namespaces; both Spark versions)
 #   benchmarks quick pytest benchmarks/test_quick.py   (the peers harness in --quick mode: that it
 #                                                      runs, not how fast)
 #
@@ -56,7 +59,7 @@ summary() {
 }
 trap summary EXIT
 
-all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "benchmarks quick")
+all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "cluster" "benchmarks quick")
 
 # note NAME: a one-line result of a step, from its output (test counts)
 note() {
@@ -67,7 +70,7 @@ note() {
       grep -E '^test result:' "$log" | awk '{p+=$4; f+=$6; i+=$8} END {if (NR) printf "%d passed, %d failed, %d ignored", p, f, i}' ;;
     "gradle test jar")
       awk '$1 == "total" && NF == 5 {printf "JUnit: %d run, %d passed, %d failed, %d skipped", $2, $3, $4, $5}' "$log" | tail -1 ;;
-    e2e*|benchmarks*)
+    e2e*|cluster|benchmarks*)
       grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed 's/^=* //; s/ =*$//' ;;
   esac
 }
@@ -97,4 +100,6 @@ step "cargo test" cargo test --workspace
 step "gradle test jar" gradle --no-daemon test jar "-Pshoal.s3s.bin=$SHOAL_S3S_BIN"
 step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
 step "e2e spark 4" e2e "$SHOAL_SPARK4_VENV" spark4
+step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" -v -rs \
+  --durations=5
 step "benchmarks quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/benchmarks/test_quick.py" -v

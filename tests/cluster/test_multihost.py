@@ -33,9 +33,21 @@ ACCESS, SECRET = "shoal-cluster-access", "shoal-cluster-secret-0123456789"
 WORKERS = 2
 TIME_LIMIT_S = int(os.environ.get("SHOAL_MULTIHOST_TIMEOUT", "600"))
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None,
-    reason="needs root and iproute2 (network namespaces)")
+def netns_unavailable() -> str | None:
+    """Why this machine cannot make network namespaces (None when it can): root and `ip` are
+    not enough in a container without CAP_SYS_ADMIN / CAP_NET_ADMIN, so try one."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return "needs root and iproute2 (network namespaces)"
+    probe = f"shoal-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    if made.returncode != 0:
+        return f"cannot create a network namespace here: {made.stderr.strip()}"
+    return None
+
+
+_UNAVAILABLE = netns_unavailable()
+pytestmark = pytest.mark.skipif(_UNAVAILABLE is not None, reason=_UNAVAILABLE or "")
 
 
 def sh(*cmd, check=True):

@@ -1,5 +1,6 @@
 package io.shoal.spark;
 
+import io.shoal.hadoop.SchemeRegistration;
 import io.shoal.hadoop.ShoalFileStatus;
 import io.shoal.hadoop.ShoalFileSystem;
 import io.shoal.jni.NativeFs;
@@ -64,6 +65,8 @@ final class NodeCache {
 
   /** Checks that a path is on a Shoal filesystem and returns it qualified. */
   static Path shoalPath(String path, Configuration conf) throws IOException {
+    // Callers (ShoalTool, PySpark) may run before anything registered the schemes.
+    SchemeRegistration.install();
     Path p = new Path(path);
     FileSystem fs = p.getFileSystem(conf);
     if (!(fs instanceof ShoalFileSystem)) {

@@ -1,5 +1,6 @@
 package io.shoal.spark;
 
+import io.shoal.hadoop.SchemeRegistration;
 import java.util.Collections;
 import java.util.Map;
 import org.apache.spark.SparkContext;
@@ -13,6 +14,8 @@ final class ShoalDriverPlugin implements DriverPlugin {
 
   @Override
   public Map<String, String> init(SparkContext sc, PluginContext ctx) {
+    // shoal:// and alluxio:// resolve in RDD-only jobs too, with the jar in --jars alone.
+    SchemeRegistration.install();
     membership = new ExecutorMembership();
     ExecutorMembership.install(membership);
     // Added before the task scheduler starts: the listener sees every executor from the first.

@@ -1,5 +1,6 @@
 package io.shoal.spark;
 
+import io.shoal.hadoop.SchemeRegistration;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -23,6 +24,7 @@ final class ShoalExecutorPlugin implements ExecutorPlugin {
 
   @Override
   public void init(PluginContext ctx, Map<String, String> extraConf) {
+    SchemeRegistration.install();
     metrics = ShoalMetrics.register(ctx.metricRegistry(), NodeCache.hadoopConf(ctx.conf()));
     refresher =
         Executors.newSingleThreadScheduledExecutor(
