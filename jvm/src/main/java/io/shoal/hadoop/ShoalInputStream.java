@@ -318,8 +318,8 @@ public class ShoalInputStream extends FSInputStream
     return n;
   }
 
-  @Override
-  public int read(long position, ByteBuffer dst) throws IOException {
+  /** The checks every positioned ByteBuffer read makes first. */
+  private void checkPositionedRead(long position, ByteBuffer dst) throws IOException {
     checkOpen();
     if (position < 0) {
       throw new EOFException(FSExceptionMessages.NEGATIVE_SEEK + " " + position + ": " + path);
@@ -327,6 +327,11 @@ public class ShoalInputStream extends FSInputStream
     if (dst.isReadOnly()) {
       throw new ReadOnlyBufferException();
     }
+  }
+
+  @Override
+  public int read(long position, ByteBuffer dst) throws IOException {
+    checkPositionedRead(position, dst);
     if (!dst.hasRemaining()) {
       return 0;
     }
@@ -338,13 +343,7 @@ public class ShoalInputStream extends FSInputStream
 
   @Override
   public void readFully(long position, ByteBuffer dst) throws IOException {
-    checkOpen();
-    if (position < 0) {
-      throw new EOFException(FSExceptionMessages.NEGATIVE_SEEK + " " + position + ": " + path);
-    }
-    if (dst.isReadOnly()) {
-      throw new ReadOnlyBufferException();
-    }
+    checkPositionedRead(position, dst);
     int want = dst.remaining();
     if (want == 0) {
       return;

@@ -52,23 +52,13 @@ public final class LoadInputFormat extends FileInputFormat<Text, FileLoad> {
   }
 
   /** Loads the split's file when the first record is asked for. */
-  static final class Reader extends RecordReader<Text, FileLoad> {
-    private FileSplit split;
-    private Configuration conf;
-    private Text key;
-    private FileLoad value;
-
-    @Override
-    public void initialize(InputSplit split, TaskAttemptContext context) {
-      this.split = (FileSplit) split;
-      this.conf = context.getConfiguration();
+  static final class Reader extends OneRecordReader<FileSplit, FileLoad> {
+    Reader() {
+      super(FileSplit.class);
     }
 
     @Override
-    public boolean nextKeyValue() {
-      if (value != null || split == null) {
-        return false;
-      }
+    FileLoad compute(FileSplit split, Configuration conf) {
       Path path = split.getPath();
       FileLoad r = new FileLoad(path.toString(), NodeCache.localHost(), split.getLength());
       long t0 = System.nanoTime();
@@ -82,27 +72,12 @@ public final class LoadInputFormat extends FileInputFormat<Text, FileLoad> {
         r.error = e.toString();
       }
       r.millis = (System.nanoTime() - t0) / 1_000_000L;
-      key = new Text(r.path);
-      value = r;
-      return true;
+      return r;
     }
 
     @Override
-    public Text getCurrentKey() {
-      return key;
+    String keyOf(FileLoad value) {
+      return value.path;
     }
-
-    @Override
-    public FileLoad getCurrentValue() {
-      return value;
-    }
-
-    @Override
-    public float getProgress() {
-      return value == null ? 0 : 1;
-    }
-
-    @Override
-    public void close() {}
   }
 }

@@ -93,23 +93,13 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
   }
 
   /** Runs the operation over the path's files when the first record is asked for. */
-  static final class Reader extends RecordReader<Text, NodeReport> {
-    private HostSplit split;
-    private Configuration conf;
-    private Text key;
-    private NodeReport value;
-
-    @Override
-    public void initialize(InputSplit split, TaskAttemptContext context) {
-      this.split = (HostSplit) split;
-      this.conf = context.getConfiguration();
+  static final class Reader extends OneRecordReader<HostSplit, NodeReport> {
+    Reader() {
+      super(HostSplit.class);
     }
 
     @Override
-    public boolean nextKeyValue() throws IOException {
-      if (value != null || split == null) {
-        return false;
-      }
+    NodeReport compute(HostSplit split, Configuration conf) throws IOException {
       String op = conf.getTrimmed(OP, "").toLowerCase(Locale.ROOT);
       if (!op.equals("free") && !op.equals("stat")) {
         throw new IOException("unknown per-node operation '" + op + "' (" + OP + ")");
@@ -140,27 +130,12 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
           r.error(st.getPath().toString(), e);
         }
       }
-      key = new Text(r.host);
-      value = r;
-      return true;
+      return r;
     }
 
     @Override
-    public Text getCurrentKey() {
-      return key;
+    String keyOf(NodeReport value) {
+      return value.host;
     }
-
-    @Override
-    public NodeReport getCurrentValue() {
-      return value;
-    }
-
-    @Override
-    public float getProgress() {
-      return value == null ? 0 : 1;
-    }
-
-    @Override
-    public void close() {}
   }
 }
