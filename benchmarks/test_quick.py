@@ -57,7 +57,8 @@ def test_results_have_every_configuration(quick_run):
     images = res["dataset"]["images"]
     for c in CONFIGS:
         mine = [r for r in epochs if r["config"] == c]
-        assert len(mine) >= 2, f"{c}: {len(mine)} epochs recorded"
+        want = 2 if c in ("alluxio", "shoal") else 1  # cold + warm where there is a cache
+        assert len(mine) >= want, f"{c}: {len(mine)} epochs recorded"
         for r in mine:
             assert r["train_images"] + r["test_images"] == images, r
             assert r["labels"] == res["dataset"]["classes"], r

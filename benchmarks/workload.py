@@ -122,6 +122,8 @@ def main(argv=None) -> int:
     ap.add_argument("--copy-from", help="copy this tree to --copy-to first (the local-copy config)")
     ap.add_argument("--copy-to")
     ap.add_argument("--copy-threads", type=int, default=8)
+    ap.add_argument("--no-warm-up", action="store_true",
+                    help="skip the warm-up (--quick: the first epoch then includes worker start-up)")
     args = ap.parse_args(argv)
 
     from pyspark.sql import SparkSession
@@ -138,7 +140,8 @@ def main(argv=None) -> int:
         print("BENCH " + json.dumps(rec), flush=True)
 
     t0 = time.monotonic()
-    warm_up(spark)
+    if not args.no_warm_up:
+        warm_up(spark)
     emit({"kind": "app", "spark_start_seconds": round(started, 3),
           "warm_up_seconds": round(time.monotonic() - t0, 3),
           "spark_version": spark.version,
