@@ -8,6 +8,7 @@ import io.shoal.jni.NativeWriter;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -124,6 +125,8 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   /** Keys with this prefix are passed to the native core. */
   public static final String CONFIG_PREFIX = "shoal.";
 
+  private static final String MOUNT_PREFIX = "shoal.mount.";
+
   /** Hadoop S3A's keys, passed to the native core for s3:// and s3a:// mounts. */
   public static final String S3A_PREFIX = "fs.s3a.";
 
@@ -223,34 +226,42 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
         }
       }
     }
-    // Secrets in a credential provider need not be in the configuration at all.
+    // Secrets in a credential provider need not be in the configuration at all: look up the base
+    // keys and the per-bucket keys of every S3 mount's bucket.
+    List<String> secretKeys = new ArrayList<>();
     for (String suffix : S3A_SECRETS) {
-      pairs.remove(S3A_PREFIX + suffix);
-      String key = S3A_PREFIX + suffix;
+      secretKeys.add(S3A_PREFIX + suffix);
+    }
+    for (Map.Entry<String, String> e : new TreeMap<>(pairs).entrySet()) {
+      String key = e.getKey();
+      if (key.startsWith(MOUNT_PREFIX) && key.endsWith(".uri")) {
+        String bucket = s3Bucket(e.getValue());
+        if (bucket != null) {
+          for (String suffix : S3A_SECRETS) {
+            secretKeys.add(S3A_PREFIX + "bucket." + bucket + "." + suffix);
+          }
+        }
+      }
+    }
+    for (String key : secretKeys) {
       char[] secret = conf.getPassword(key);
       if (secret != null) {
         pairs.put(key, new String(secret));
       }
     }
-    for (Map.Entry<String, String> e : new TreeMap<>(pairs).entrySet()) {
-      String key = e.getKey();
-      if (key.startsWith(S3A_PREFIX + "bucket.") && isS3aSecret(key)) {
-        char[] secret = conf.getPassword(key);
-        if (secret != null) {
-          pairs.put(key, new String(secret));
-        }
-      }
-    }
     return pairs;
   }
 
-  private static boolean isS3aSecret(String key) {
-    for (String suffix : S3A_SECRETS) {
-      if (key.endsWith("." + suffix)) {
-        return true;
-      }
+  /** The bucket of an {@code s3://} or {@code s3a://} URI; null for other URIs. */
+  private static String s3Bucket(String uri) {
+    try {
+      URI u = new URI(uri.trim());
+      String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+      boolean s3 = scheme.equals("s3") || scheme.equals("s3a");
+      return s3 && u.getAuthority() != null ? u.getAuthority() : null;
+    } catch (URISyntaxException e) {
+      return null; // the native core reports it, naming the key
     }
-    return false;
   }
 
   private static int intSize(Configuration conf, String key, long dflt) {

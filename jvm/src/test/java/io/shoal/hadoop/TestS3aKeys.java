@@ -100,6 +100,16 @@ public class TestS3aKeys {
     try (FileSystem fs = FileSystem.newInstance(URI.create("shoal:///"), conf)) {
       assertArrayEquals(new byte[] {9}, read(fs, new Path("/s3/f.txt")));
     }
+    // A per-bucket secret that only the provider holds overrides a wrong base one.
+    provider.deleteCredentialEntry("fs.s3a.secret.key");
+    provider.createCredentialEntry(
+        "fs.s3a.bucket." + BUCKET + ".secret.key", S3Server.SECRET_KEY.toCharArray());
+    provider.flush();
+    conf.set("fs.s3a.secret.key", "base-secret-is-wrong");
+    assertThat(conf.get("fs.s3a.bucket." + BUCKET + ".secret.key")).isNull();
+    try (FileSystem fs = FileSystem.newInstance(URI.create("shoal:///"), conf)) {
+      assertArrayEquals(new byte[] {9}, read(fs, new Path("/s3/f.txt")));
+    }
   }
 
   /** Nothing listens there; every secret must stay out of what the failure shows. */
