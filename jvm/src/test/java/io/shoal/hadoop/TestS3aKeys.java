@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.util.Iterator;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
@@ -80,7 +81,7 @@ public class TestS3aKeys {
     conf.set("shoal.mount.s3.option.aws_secret_access_key", "mount-secret-is-wrong");
     try (FileSystem fs = FileSystem.newInstance(URI.create("shoal:///"), conf)) {
       IOException e =
-          assertThrows(IOException.class, () -> fs.getFileStatus(new Path("/s3/f.txt")));
+          assertThrows(AccessDeniedException.class, () -> fs.getFileStatus(new Path("/s3/f.txt")));
       assertThat(e.toString()).contains("/s3/f.txt").doesNotContain("mount-secret-is-wrong");
     }
   }
