@@ -1,6 +1,6 @@
 //! Where the CLI's configuration comes from: Hadoop-style XML files (`core-site.xml`,
 //! `shoal-site.xml`), Java properties files, and `-D key=value` flags, later ones winning.
-//! Only the same `shoal.*` keys a Spark job uses are read.
+//! The same keys a Spark job uses are read: `shoal.*`, and Hadoop S3A's `fs.s3a.*` for S3 mounts.
 
 use std::path::Path;
 

@@ -64,6 +64,35 @@ fn fails(o: &Output, code: i32, message: &str) {
     );
 }
 
+/// A core-site.xml as a cluster set up for S3A has it: the store's address and credentials in
+/// `fs.s3a.*` keys, the mount naming only its path and `s3a://` URI.
+#[test]
+fn s3a_keys_in_core_site_configure_the_mount() {
+    let server = S3Server::start();
+    let dir = server.root().join("shoalbkt/ds");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("readme.txt"), b"hello shoal\n").unwrap();
+    let mut xml = String::from("<?xml version=\"1.0\"?>\n<configuration>\n");
+    for (k, v) in server.s3a_conf("data", "/data", "shoalbkt/ds") {
+        xml.push_str(&format!(
+            "  <property><name>{k}</name><value>{v}</value></property>\n"
+        ));
+    }
+    xml.push_str("</configuration>\n");
+    assert!(!xml.contains(".option."));
+    let conf = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(conf.path(), xml).unwrap();
+    assert_eq!(
+        ok(&shoal(conf.path(), &["cat", "/data/readme.txt"])),
+        "hello shoal\n"
+    );
+    let out = ok(&shoal(conf.path(), &["mounts"]));
+    assert!(
+        !out.contains(shoal_testkit::SECRET_KEY),
+        "secret printed: {out}"
+    );
+}
+
 #[test]
 fn mounts_ls_stat_cat() {
     let e = setup();

@@ -3,6 +3,7 @@
 //!
 //! Mount keys: `shoal.mount.<name>.path`, `.uri`, `.readonly`, `.option.<store key>`. Mount
 //! names contain no dots. Unknown mount attributes are errors, so typos do not pass silently.
+//! S3 mounts also take Hadoop S3A's `fs.s3a.*` keys (see `s3a`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -138,7 +139,7 @@ impl Config {
             }
         }
         let mut out = Vec::with_capacity(specs.len());
-        for (name, spec) in specs {
+        for (name, mut spec) in specs {
             if spec.path.is_empty() {
                 return Err(Error::config(format!(
                     "mount '{name}' has no {MOUNT_PREFIX}{name}.path"
@@ -149,6 +150,8 @@ impl Config {
                     "mount '{name}' has no {MOUNT_PREFIX}{name}.uri"
                 )));
             }
+            // s3:// and s3a:// mounts take what the mount does not set from fs.s3a.* keys.
+            crate::s3a::apply(self, &mut spec)?;
             out.push(spec);
         }
         Ok(out)
@@ -173,7 +176,8 @@ pub struct MountSpec {
     pub immutable: bool,
     /// Whether reads are cached; unset means yes, except for `file://` mounts.
     pub cache: Option<bool>,
-    /// Store options by object_store's key names; may hold secrets.
+    /// Store options by object_store's key names, with those taken from `fs.s3a.*` for S3
+    /// mounts; may hold secrets.
     pub options: BTreeMap<String, String>,
 }
 

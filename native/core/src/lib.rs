@@ -10,6 +10,7 @@ pub mod namespace;
 pub mod path;
 pub mod placement;
 pub mod runtime;
+pub mod s3a;
 pub mod stats;
 pub mod store;
 

@@ -178,6 +178,12 @@ impl Namespace {
                     .filter(|n| n.path.starts_with(&format!("{}/", m.path)))
                     .map(|n| n.path.as_str())
                     .collect();
+                crate::bump!(
+                    store_metadata_requests,
+                    1,
+                    self.stats,
+                    crate::stats::process()
+                );
                 let files = m.store.list_files("").map_err(|e| {
                     e.context("list", &format!("{} (in {})", m.path, m.store.describe()))
                 })?;

@@ -356,8 +356,82 @@ fn wrong_credentials_are_permission_errors_naming_the_path() {
     }
     let ns = Namespace::new(&Config::from_pairs(conf)).unwrap();
     let e = ns.status("/s3/file").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     assert!(e.message().contains("/s3/file"), "{e}");
     assert!(!e.message().contains("wrong-secret"), "secret leaked: {e}");
+}
+
+#[test]
+fn s3a_keys_alone_configure_an_s3a_mount() {
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
+    let conf = server.s3a_conf("s3", "/s3", "bucket/prefix");
+    assert!(!conf.iter().any(|(k, _)| k.contains(".option.")));
+    let ns = Namespace::new(&Config::from_pairs(conf.clone())).unwrap();
+    suite(&ns, "/s3", false);
+    // What another writer put into the bucket.
+    let d = server.root().join("bucket/prefix/d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("f.bin"), pattern(4000, 3)).unwrap();
+    assert_eq!(read_all(&ns, "/s3/d/f.bin"), pattern(4000, 3));
+
+    // Per-bucket keys win over the base ones: a wrong base secret is overridden for this bucket.
+    let mut conf2 = conf.clone();
+    for (k, v) in conf2.iter_mut() {
+        if k == "fs.s3a.secret.key" {
+            *v = "base-secret-is-wrong".into();
+        }
+    }
+    conf2.push((
+        "fs.s3a.bucket.bucket.secret.key".into(),
+        shoal_testkit::SECRET_KEY.into(),
+    ));
+    let ns = Namespace::new(&Config::from_pairs(conf2.clone())).unwrap();
+    assert_eq!(read_all(&ns, "/s3/d/f.bin"), pattern(4000, 3));
+
+    // A per-mount option wins over fs.s3a.*: the mount's wrong credentials are refused.
+    conf2.push((
+        "shoal.mount.s3.option.aws_access_key_id".into(),
+        shoal_testkit::ACCESS_KEY.into(),
+    ));
+    conf2.push((
+        "shoal.mount.s3.option.aws_secret_access_key".into(),
+        "mount-secret-is-wrong".into(),
+    ));
+    let ns = Namespace::new(&Config::from_pairs(conf2)).unwrap();
+    let e = ns.status("/s3/d/f.bin").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(!e.message().contains("mount-secret-is-wrong"), "{e}");
+}
+
+#[test]
+fn an_unreachable_s3a_endpoint_fails_without_showing_secrets() {
+    let server = S3Server::start();
+    let mut conf = server.s3a_conf("s3", "/s3", "bucket");
+    for (k, v) in conf.iter_mut() {
+        match k.as_str() {
+            // Nothing listens on port 1.
+            "fs.s3a.endpoint" => *v = "127.0.0.1:1".into(),
+            "fs.s3a.secret.key" => *v = "S3CRET-never-shown".into(),
+            _ => {}
+        }
+    }
+    conf.push(("fs.s3a.session.token".into(), "T0KEN-never-shown".into()));
+    conf.push(("shoal.store.max.retries".into(), "0".into()));
+    let config = Config::from_pairs(conf);
+    let ns = Namespace::new(&config).unwrap();
+    let e = ns.status("/s3/file").unwrap_err();
+    for shown in [
+        e.message().to_string(),
+        format!("{e:?}"),
+        format!("{config:?}"),
+        format!("{:?}", config.mounts().unwrap()),
+        format!("{ns:?}"),
+    ] {
+        assert!(!shown.contains("S3CRET"), "secret leaked: {shown}");
+        assert!(!shown.contains("T0KEN"), "token leaked: {shown}");
+    }
+    assert!(e.message().contains("/s3/file"), "{e}");
 }
 
 #[test]

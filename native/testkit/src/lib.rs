@@ -101,6 +101,42 @@ impl S3Server {
     }
 }
 
+impl S3Server {
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A mount `name` at `path` over `s3a://<bucket_and_prefix>` with no store option at all:
+    /// the server's address and credentials are Hadoop S3A keys (`fs.s3a.*`), the endpoint
+    /// without a scheme and SSL off, as a cluster set up for S3A would have them.
+    pub fn s3a_conf(
+        &self,
+        name: &str,
+        path: &str,
+        bucket_and_prefix: &str,
+    ) -> Vec<(String, String)> {
+        let pairs = [
+            (format!("shoal.mount.{name}.path"), path.to_string()),
+            (
+                format!("shoal.mount.{name}.uri"),
+                format!("s3a://{bucket_and_prefix}"),
+            ),
+            ("fs.s3a.access.key".into(), ACCESS_KEY.to_string()),
+            ("fs.s3a.secret.key".into(), SECRET_KEY.to_string()),
+            ("fs.s3a.endpoint".into(), format!("127.0.0.1:{}", self.port)),
+            ("fs.s3a.connection.ssl.enabled".into(), "false".to_string()),
+            ("fs.s3a.path.style.access".into(), "true".to_string()),
+            ("fs.s3a.endpoint.region".into(), "us-east-1".to_string()),
+            (
+                "shoal.cache.dirs".into(),
+                format!("{}:1g", self.cache.path().display()),
+            ),
+        ];
+        pairs.into_iter().collect()
+    }
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -227,6 +227,8 @@ impl UnderStore for ObjectStoreUfs {
                 return Ok(Some(self.file_entry(key.to_string(), &meta)));
             }
             Ok(None) => None,
+            // A refused credential: a listing would be refused too, less clearly.
+            Err(e) if e.kind() == crate::error::ErrorKind::PermissionDenied => return Err(e),
             // Servers that keep objects as files (s3s-fs, gateways over POSIX) may fail a
             // HEAD of a key that is a directory on their disk; the listing below decides.
             Err(e) => Some(e),

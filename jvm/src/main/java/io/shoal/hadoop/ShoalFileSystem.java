@@ -8,6 +8,7 @@ import io.shoal.jni.NativeWriter;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -67,7 +68,13 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code shoal.mount.<name>.readonly}: {@code true} refuses writes (default {@code false}).
  * </ul>
  *
- * Settings of this Java adapter, with their defaults:
+ * An {@code s3://} or {@code s3a://} mount takes what its own options do not set from Hadoop S3A's
+ * keys ({@code fs.s3a.access.key}, {@code secret.key}, {@code session.token}, {@code endpoint},
+ * {@code endpoint.region}, {@code path.style.access}, {@code connection.ssl.enabled}, and {@code
+ * fs.s3a.bucket.<bucket>.*} overrides), so a cluster set up for S3A needs no new secrets; the
+ * mapping is the native core's (see {@link #nativeConfig}).
+ *
+ * <p>Settings of this Java adapter, with their defaults:
  *
  * <ul>
  *   <li>{@value #READ_BUFFER_SIZE} = 1 MiB ({@value #DEFAULT_READ_BUFFER_SIZE} bytes): a stream's
@@ -118,6 +125,14 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   /** Keys with this prefix are passed to the native core. */
   public static final String CONFIG_PREFIX = "shoal.";
 
+  private static final String MOUNT_PREFIX = "shoal.mount.";
+
+  /** Hadoop S3A's keys, passed to the native core for s3:// and s3a:// mounts. */
+  public static final String S3A_PREFIX = "fs.s3a.";
+
+  /** S3A keys that hold secrets, after {@value #S3A_PREFIX} (or {@code fs.s3a.bucket.<b>.}). */
+  private static final String[] S3A_SECRETS = {"access.key", "secret.key", "session.token"};
+
   public static final String READ_BUFFER_SIZE = "shoal.read.buffer.size";
   public static final long DEFAULT_READ_BUFFER_SIZE = 1L << 20;
 
@@ -167,7 +182,7 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
     if (blockSize <= 0) {
       throw new IllegalArgumentException(BLOCK_SIZE + " must be positive, not " + blockSize);
     }
-    nativeFs = NativeFs.open(shoalConfig(conf));
+    nativeFs = NativeFs.open(nativeConfig(conf));
     storageStatistics = new ShoalStorageStatistics(ShoalStorageStatistics.NAME, this::counters);
     GlobalStorageStatistics.INSTANCE.put(
         ShoalStorageStatistics.NAME,
@@ -192,19 +207,61 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
     }
   }
 
-  /** The {@code shoal.*} pairs of a configuration, values with variables substituted. */
-  static Map<String, String> shoalConfig(Configuration conf) {
+  /**
+   * What the native core reads of a configuration: the {@code shoal.*} pairs and Hadoop S3A's
+   * {@code fs.s3a.*} pairs (which S3 mounts take their credentials, endpoint and region from),
+   * values with variables substituted. S3A's secrets ({@code fs.s3a.access.key}, {@code
+   * secret.key}, {@code session.token}, also per bucket) are read with {@link
+   * Configuration#getPassword}, so that they may live in a Hadoop credential provider as S3A
+   * allows. The map holds secrets: never log it.
+   */
+  public static Map<String, String> nativeConfig(Configuration conf) throws IOException {
     Map<String, String> pairs = new TreeMap<>();
     for (Map.Entry<String, String> e : conf) {
       String key = e.getKey();
-      if (key.startsWith(CONFIG_PREFIX)) {
+      if (key.startsWith(CONFIG_PREFIX) || key.startsWith(S3A_PREFIX)) {
         String value = conf.get(key);
         if (value != null) {
           pairs.put(key, value);
         }
       }
     }
+    // Secrets in a credential provider need not be in the configuration at all: look up the base
+    // keys and the per-bucket keys of every S3 mount's bucket.
+    List<String> secretKeys = new ArrayList<>();
+    for (String suffix : S3A_SECRETS) {
+      secretKeys.add(S3A_PREFIX + suffix);
+    }
+    for (Map.Entry<String, String> e : new TreeMap<>(pairs).entrySet()) {
+      String key = e.getKey();
+      if (key.startsWith(MOUNT_PREFIX) && key.endsWith(".uri")) {
+        String bucket = s3Bucket(e.getValue());
+        if (bucket != null) {
+          for (String suffix : S3A_SECRETS) {
+            secretKeys.add(S3A_PREFIX + "bucket." + bucket + "." + suffix);
+          }
+        }
+      }
+    }
+    for (String key : secretKeys) {
+      char[] secret = conf.getPassword(key);
+      if (secret != null) {
+        pairs.put(key, new String(secret));
+      }
+    }
     return pairs;
+  }
+
+  /** The bucket of an {@code s3://} or {@code s3a://} URI; null for other URIs. */
+  private static String s3Bucket(String uri) {
+    try {
+      URI u = new URI(uri.trim());
+      String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+      boolean s3 = scheme.equals("s3") || scheme.equals("s3a");
+      return s3 && u.getAuthority() != null ? u.getAuthority() : null;
+    } catch (URISyntaxException e) {
+      return null; // the native core reports it, naming the key
+    }
   }
 
   private static int intSize(Configuration conf, String key, long dflt) {
@@ -375,6 +432,40 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
           throw new NoSuchElementException("no more entries in " + f);
         }
         return it.next();
+      }
+    };
+  }
+
+  /**
+   * Every file under {@code f}, with its block locations as {@link #listLocatedStatus} gives them.
+   * Recursive, this is one flat listing of the store per mount involved (S3: {@code ListObjectsV2}
+   * without a delimiter, paginated by the store client), not Hadoop's walk that lists every
+   * directory; files come sorted by path. A file lists itself; a missing path throws {@link
+   * FileNotFoundException}. Block locations are computed as the iterator reaches each file.
+   */
+  @Override
+  public RemoteIterator<LocatedFileStatus> listFiles(Path f, boolean recursive) throws IOException {
+    if (!recursive) {
+      return super.listFiles(f, false);
+    }
+    statistics.incrementReadOps(1);
+    NativeFileInfo[] infos = fs().listFiles(shoalPath(f));
+    return new RemoteIterator<LocatedFileStatus>() {
+      private int next;
+
+      @Override
+      public boolean hasNext() {
+        return next < infos.length;
+      }
+
+      @Override
+      public LocatedFileStatus next() throws IOException {
+        if (next >= infos.length) {
+          throw new NoSuchElementException("no more files under " + f);
+        }
+        NativeFileInfo info = infos[next++];
+        ShoalFileStatus st = toStatus(info, qualify(info.path));
+        return new ShoalLocatedFileStatus(st, getFileBlockLocations(st, 0, st.getLen()));
       }
     };
   }

@@ -84,6 +84,19 @@ public final class NativeFs extends NativeObject {
     }
   }
 
+  /**
+   * Every file at any depth under {@code path} (or the file itself), sorted by path: one flat store
+   * listing per mount involved, not a directory walk.
+   */
+  public NativeFileInfo[] listFiles(String path) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsListFiles(h, path);
+    } finally {
+      unpin();
+    }
+  }
+
   public boolean mkdirs(String path) throws IOException {
     long h = pin();
     try {

@@ -8,7 +8,6 @@ import io.shoal.jni.NativeReader;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -30,17 +29,12 @@ final class NodeCache {
 
   private static final Map<Map<String, String>, NativeFs> FILESYSTEMS = new ConcurrentHashMap<>();
 
-  /** The native filesystem of a configuration's {@code shoal.*} keys, opened on first use. */
+  /**
+   * The native filesystem of a configuration's {@code shoal.*} (and {@code fs.s3a.*}) keys, opened
+   * on first use.
+   */
   static NativeFs fs(Configuration conf) throws IOException {
-    Map<String, String> config = new TreeMap<>();
-    for (Map.Entry<String, String> e : conf) {
-      if (e.getKey().startsWith(ShoalFileSystem.CONFIG_PREFIX)) {
-        String value = conf.get(e.getKey());
-        if (value != null) {
-          config.put(e.getKey(), value);
-        }
-      }
-    }
+    Map<String, String> config = ShoalFileSystem.nativeConfig(conf);
     NativeFs fs = FILESYSTEMS.get(config);
     if (fs == null || fs.isClosed()) {
       synchronized (FILESYSTEMS) {

@@ -170,4 +170,25 @@ public final class S3Server extends ExternalResource {
     conf.set("shoal.cache.dirs", new File(tmp.getRoot(), "cache").getAbsolutePath() + ":1g");
     return conf;
   }
+
+  /**
+   * Adds a mount of {@code s3a://bucket/prefix} at {@code path} with no store option: the server's
+   * address and credentials are Hadoop S3A keys, as a cluster set up for S3A has them (the endpoint
+   * without a scheme, SSL off, path-style requests).
+   */
+  public Configuration mountS3a(
+      Configuration conf, String name, String path, String bucketAndPrefix) {
+    String m = "shoal.mount." + name + ".";
+    conf.set(m + "path", path);
+    conf.set(m + "uri", "s3a://" + bucketAndPrefix);
+    conf.set("fs.s3a.access.key", ACCESS_KEY);
+    conf.set("fs.s3a.secret.key", SECRET_KEY);
+    conf.set("fs.s3a.endpoint", "127.0.0.1:" + port);
+    conf.set("fs.s3a.connection.ssl.enabled", "false");
+    conf.set("fs.s3a.path.style.access", "true");
+    conf.set("fs.s3a.endpoint.region", "us-east-1");
+    conf.set("shoal.store.max.retries", "1");
+    conf.set("shoal.cache.dirs", new File(tmp.getRoot(), "cache").getAbsolutePath() + ":1g");
+    return conf;
+  }
 }

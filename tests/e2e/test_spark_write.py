@@ -1,0 +1,141 @@
+"""Spark writes through Shoal: Parquet written with Spark's commit protocol to an S3 mount and to a
+local mount reads back as the same rows; the output directory is renamed, listed and deleted
+through the Hadoop FileSystem API (from PySpark, spark._jvm), and the store shows each change.
+
+One spark-submit per Spark version (module-scoped fixture `job`, jobs/write_check.py). The S3
+mount is configured only through Hadoop S3A's keys (spark.hadoop.fs.s3a.*), as on a cluster set
+up for S3A; the local mount is a directory of the test's own.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import FS_IMPL_CONF, SPARKS, load_json, spark_submit, tail
+
+JOB = Path(__file__).resolve().parent / "jobs" / "write_check.py"
+ROOTS = ("s3", "local")
+PARTS = {"part=0", "part=1", "part=2"}
+
+
+def s3a_conf(s3) -> dict:
+    endpoint = urlparse(s3.endpoint)
+    return {
+        "spark.hadoop.fs.s3a.access.key": s3.access_key,
+        "spark.hadoop.fs.s3a.secret.key": s3.secret_key,
+        # host:port without a scheme, with SSL off, as S3A configurations often have it
+        "spark.hadoop.fs.s3a.endpoint": endpoint.netloc,
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+    }
+
+
+@pytest.fixture(scope="module")
+def job(spark, s3, dataset, jar, workdir):
+    out_dir = workdir / f"{spark}-write"
+    out_dir.mkdir(exist_ok=True)
+    # A bucket of its own, mounted at its root. Short names on purpose: s3s-fs keeps a file named
+    # after each object key (base64), and the names of Spark's task attempt files come close to
+    # the file system's 255-byte limit on their own (real S3 takes 1024-byte keys).
+    bucket = "out" + spark.removeprefix("spark")  # S3 bucket names have 3 to 63 characters
+    s3_dir = dataset["store"] / bucket
+    s3_dir.mkdir()
+    local_dir = out_dir / "local-store"
+    local_dir.mkdir()
+    conf = dict(FS_IMPL_CONF)
+    conf.update(s3a_conf(s3))
+    conf.update({
+        "spark.hadoop.shoal.mount.s3out.path": "/s3out",
+        "spark.hadoop.shoal.mount.s3out.uri": f"s3a://{bucket}",
+        "spark.hadoop.shoal.mount.localout.path": "/localout",
+        "spark.hadoop.shoal.mount.localout.uri": local_dir.as_uri(),
+        "spark.hadoop.shoal.cache.dirs": str(out_dir / "cache"),
+        # s3s-fs answers a HEAD of a key that is a directory on its disk with a 500 (real S3 says
+        # 404), which the client retries with backoff; the commit protocol asks for many such
+        # statuses. One retry keeps the job short.
+        "spark.hadoop.shoal.store.max.retries": "1",
+    })
+    out = out_dir / "result.json"
+    args = ["--out", out, "--root", "s3=shoal:///s3out", "--root", "local=shoal:///localout/run"]
+    proc = spark_submit(SPARKS[spark], jar, JOB, args, conf, out_dir)
+    if proc.returncode != 0 or not out.exists():
+        pytest.fail(f"spark-submit exited with {proc.returncode} after {proc.seconds:.0f}s; "
+                    f"log {proc.log}:\n{tail(proc.log)}")
+    result = load_json(out)
+    result["log"] = str(proc.log)
+    result["stores"] = {"s3": s3_dir, "local": local_dir}
+    assert s3.secret_key not in proc.log.read_text(errors="replace"), "the S3 secret is in the log"
+    print(f"\n{spark}: Spark {result['spark_version']}, job {proc.seconds:.1f}s")
+    return result
+
+
+def step(job, root, name):
+    entry = job["roots"][root]["steps"][name]
+    if not entry["ok"]:
+        pytest.fail(f"{root} {name} failed in Spark:\n{entry['error']}\n"
+                    f"{entry.get('traceback', '')}\nlog: {job['log']}")
+    return entry["value"]
+
+
+def same_value(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b and type(a) is type(b)
+
+
+def assert_same_rows(value, job, context):
+    want = job["expected"]
+    assert value["columns"] == sorted(want[0]), f"{context}: columns {value['columns']}"
+    got = value["rows"]
+    assert len(got) == len(want) == job["rows"], f"{context}: {len(got)} rows, {len(want)} written"
+    for g, w in zip(got, want):
+        diff = {k: (g.get(k), w[k]) for k in w if not same_value(g.get(k), w[k])}
+        assert not diff, f"{context}: row {w['id']} (read, written) differ: {diff}"
+
+
+def relative(path: str, root_uri_path: str) -> str:
+    got = urlparse(path)
+    assert got.scheme == "shoal", path
+    return PurePosixPath(got.path).relative_to(root_uri_path).as_posix()
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_parquet_written_reads_back(job, root):
+    assert step(job, root, "write") is True
+    assert_same_rows(step(job, root, "read"), job, f"{root} table")
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_rename_moves_the_output(job, root):
+    value = step(job, root, "rename")
+    assert value["filesystem"] == "io.shoal.hadoop.ShoalFileSystem"
+    assert value == {**value, "renamed": True, "src_exists": False, "dst_exists": True}
+    assert_same_rows(step(job, root, "reread"), job, f"{root} renamed table")
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_listing_of_the_renamed_output(job, root):
+    value = step(job, root, "list")
+    base = PurePosixPath(urlparse(job["roots"][root]["uri"]).path) / "renamed"
+    files = {relative(f["path"], base.as_posix()): f for f in value["files"]}
+    assert all(f["is_file"] for f in files.values())
+    assert "_SUCCESS" in files, sorted(files)
+    data = sorted(k for k in files if k.endswith(".parquet"))
+    assert data and {k.split("/")[0] for k in data} == PARTS, sorted(files)
+    assert all(files[k]["length"] > 0 for k in data)
+    assert not [k for k in files if "_temporary" in k or k.startswith(".")], sorted(files)
+    children = {relative(c["path"], base.as_posix()): c["is_dir"] for c in value["children"]}
+    assert children == {"_SUCCESS": False, **{p: True for p in PARTS}}
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_recursive_delete_leaves_nothing(job, root):
+    value = step(job, root, "delete")
+    assert value == {"deleted": True, "exists": False}
+    store = Path(job["stores"][root])
+    left = sorted(p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file())
+    assert not left, f"{root}: files left in the store after the delete: {left[:10]}"
