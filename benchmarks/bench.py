@@ -22,10 +22,8 @@ Run it through benchmarks/run.sh (installs what it needs); see benchmarks/README
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
-import math
 import os
 import platform
 import shutil
@@ -33,7 +31,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request

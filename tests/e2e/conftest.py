@@ -151,3 +151,17 @@ def tail(path: Path, n: int = 6000) -> str:
 def load_json(path: Path):
     with open(path) as f:
         return json.load(f)
+
+
+def run_json_job(venv: Path, jar: Path, script: Path, args: list, conf: dict, workdir: Path,
+                 out: Path) -> dict:
+    """spark-submit a job that writes its findings to `out` as JSON; fails the test when the job
+    fails or writes nothing. The result also carries the log path and the job's seconds."""
+    proc = spark_submit(venv, jar, script, args, conf, workdir)
+    if proc.returncode != 0 or not out.exists():
+        pytest.fail(f"spark-submit exited with {proc.returncode} after {proc.seconds:.0f}s; "
+                    f"log {proc.log}:\n{tail(proc.log)}")
+    result = load_json(out)
+    result["log"] = str(proc.log)
+    result["seconds"] = proc.seconds
+    return result

@@ -15,7 +15,8 @@ from urllib.parse import urlparse
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import BUCKET, FS_IMPL_CONF, PREFIX, SPARKS, load_json, spark_submit, tail
+from conftest import (BUCKET, FS_IMPL_CONF, PREFIX, SPARKS, load_json, run_json_job, spark_submit,
+                      tail)
 
 JOB = Path(__file__).resolve().parent / "jobs" / "read_check.py"
 
@@ -41,14 +42,8 @@ def job(spark, s3, dataset, jar, workdir):
     args = ["--out", out, "--repeat", "2"]
     for name, (uri, _) in ROOTS.items():
         args += ["--root", f"{name}={uri}"]
-    proc = spark_submit(SPARKS[spark], jar, JOB, args, conf, out_dir)
-    if proc.returncode != 0 or not out.exists():
-        pytest.fail(f"spark-submit exited with {proc.returncode} after {proc.seconds:.0f}s; "
-                    f"log {proc.log}:\n{tail(proc.log)}")
-    result = load_json(out)
-    result["log"] = str(proc.log)
-    result["seconds"] = proc.seconds
-    print(f"\n{spark}: Spark {result['spark_version']}, job {proc.seconds:.1f}s")
+    result = run_json_job(SPARKS[spark], jar, JOB, args, conf, out_dir, out)
+    print(f"\n{spark}: Spark {result['spark_version']}, job {result['seconds']:.1f}s")
     return result
 
 

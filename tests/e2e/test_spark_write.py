@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import FS_IMPL_CONF, SPARKS, load_json, spark_submit, tail
+from conftest import FS_IMPL_CONF, SPARKS, run_json_job
 
 JOB = Path(__file__).resolve().parent / "jobs" / "write_check.py"
 ROOTS = ("s3", "local")
@@ -61,15 +61,10 @@ def job(spark, s3, dataset, jar, workdir):
     })
     out = out_dir / "result.json"
     args = ["--out", out, "--root", "s3=shoal:///s3out", "--root", "local=shoal:///localout/run"]
-    proc = spark_submit(SPARKS[spark], jar, JOB, args, conf, out_dir)
-    if proc.returncode != 0 or not out.exists():
-        pytest.fail(f"spark-submit exited with {proc.returncode} after {proc.seconds:.0f}s; "
-                    f"log {proc.log}:\n{tail(proc.log)}")
-    result = load_json(out)
-    result["log"] = str(proc.log)
+    result = run_json_job(SPARKS[spark], jar, JOB, args, conf, out_dir, out)
     result["stores"] = {"s3": s3_dir, "local": local_dir}
-    assert s3.secret_key not in proc.log.read_text(errors="replace"), "the S3 secret is in the log"
-    print(f"\n{spark}: Spark {result['spark_version']}, job {proc.seconds:.1f}s")
+    assert s3.secret_key not in Path(result["log"]).read_text(errors="replace"), "the S3 secret is in the log"
+    print(f"\n{spark}: Spark {result['spark_version']}, job {result['seconds']:.1f}s")
     return result
 
 
