@@ -12,52 +12,35 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from s3server import S3Server  # noqa: E402
+from sparktest import (FS_IMPL_CONF, SPARKS, add_spark_option, jar_copy,  # noqa: E402,F401
+                       parametrize_spark, spark_env, submit, tail, temp_workdir)
 
-JAR = Path(os.environ.get("SHOAL_JAR") or REPO / "build" / "libs" / "shoal-0.1.0.jar")
-SPARKS = {"spark35": REPO / ".tools" / "spark35", "spark4": REPO / ".tools" / "spark4"}
 JOB_TIMEOUT_S = int(os.environ.get("SHOAL_CLUSTER_JOB_TIMEOUT", "420"))
-# spark-submit looks FileSystems up before it adds --jars: name the classes (see tests/e2e).
-FS_IMPL_CONF = {
-    "spark.hadoop.fs.shoal.impl": "io.shoal.hadoop.ShoalFileSystem",
-    "spark.hadoop.fs.alluxio.impl": "io.shoal.hadoop.AlluxioFileSystem",
-}
 BUCKET = "shoal-cluster"
 PREFIX = "ds"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--spark", action="append", choices=sorted(SPARKS),
-                     help="Spark venv(s) to test (default: all)")
+    add_spark_option(parser)
 
 
 def pytest_generate_tests(metafunc):
-    if "spark" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("spark") or sorted(SPARKS)
-        metafunc.parametrize("spark", chosen, scope="module")
+    parametrize_spark(metafunc)
 
 
 @pytest.fixture(scope="session")
 def workdir():
-    d = Path(tempfile.mkdtemp(prefix="shoal-cluster-"))
-    os.chmod(d, 0o755)
-    yield d
-    if os.environ.get("SHOAL_CLUSTER_KEEP"):
-        print(f"\nkept {d}")
-    else:
-        shutil.rmtree(d, ignore_errors=True)
+    yield from temp_workdir("shoal-cluster-", "SHOAL_CLUSTER_KEEP")
 
 
 def make_dataset(root: Path, files: int = 40, seed: int = 5) -> dict:
@@ -93,66 +76,14 @@ def s3(workdir, dataset):
 
 
 @pytest.fixture(scope="session")
-def jar():
-    if not JAR.is_file():
-        pytest.fail(f"{JAR} is missing: build it with `gradle --no-daemon jar`")
-    return JAR
-
-
-def spark_env(venv: Path) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SPARK_HOME", "PYTHONPATH", "SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS")}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYSPARK_PYTHON"] = str(venv / "bin" / "python")
-    env["PYSPARK_DRIVER_PYTHON"] = str(venv / "bin" / "python")
-    env["SPARK_LOCAL_IP"] = "127.0.0.1"
-    env["PYTHONPATH"] = str(REPO / "python")
-    if not env.get("JAVA_HOME") and Path("/usr/lib/jvm/java-17-openjdk-amd64").is_dir():
-        env["JAVA_HOME"] = "/usr/lib/jvm/java-17-openjdk-amd64"
-    return env
+def jar(workdir):
+    return jar_copy(workdir)
 
 
 def spark_submit(venv: Path, jar: Path, app: list, conf: dict, workdir: Path, name: str,
                  master: str = "local[2]", timeout: int = JOB_TIMEOUT_S,
-                 extra: list | None = None) -> subprocess.CompletedProcess:
-    """Runs one spark-submit (app: [script, args...] or ["--class", C, jar, args...]); its
-    output goes to <workdir>/<name>.log, stdout alone also to proc.stdout_text."""
-    submit = venv / "bin" / "spark-submit"
-    if not submit.exists():
-        pytest.fail(f"{submit} is missing: run scripts/setup.sh")
-    local_dir = workdir / "spark-local"
-    local_dir.mkdir(parents=True, exist_ok=True)
-    base = {
-        "spark.master": master,
-        "spark.ui.enabled": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.local.dir": str(local_dir),
-        "spark.driver.memory": "1g",
-    }
-    base.update(conf)
-    cmd = [str(submit), "--jars", str(jar)] + (extra or [])
-    for k, v in base.items():
-        cmd += ["--conf", f"{k}={v}"]
-    cmd += [str(a) for a in app]
-    log = workdir / f"{name}.log"
-    t0 = time.monotonic()
-    with open(log, "wb") as err:
-        try:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, env=spark_env(venv),
-                                  cwd=workdir, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"spark-submit ran past {timeout}s; log tail:\n{tail(log)}")
-    with open(log, "ab") as err:
-        err.write(b"\n---- stdout ----\n" + proc.stdout)
-    proc.seconds = time.monotonic() - t0
-    proc.log = log
-    proc.stdout_text = proc.stdout.decode("utf-8", "replace")
-    return proc
-
-
-def tail(path: Path, n: int = 8000) -> str:
-    try:
-        return path.read_bytes()[-n:].decode("utf-8", "replace")
-    except OSError:
-        return "(no log)"
+                 extra: list | None = None):
+    """Runs one spark-submit (app: [script, args...] or ["--class", C, jar, args...]); see
+    sparktest.submit."""
+    return submit(venv, jar, app, conf, workdir, name, timeout=timeout, master=master,
+                  extra=extra)

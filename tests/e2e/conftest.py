@@ -13,55 +13,36 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
 
 from gen_dataset import generate  # noqa: E402
 from s3server import S3Server  # noqa: E402
+from sparktest import (FS_IMPL_CONF, SPARKS, add_spark_option, jar_copy,  # noqa: E402,F401
+                       parametrize_spark, submit, tail, temp_workdir)
 
-JAR = Path(os.environ.get("SHOAL_JAR") or REPO / "build" / "libs" / "shoal-0.1.0.jar")
-SPARKS = {"spark35": REPO / ".tools" / "spark35", "spark4": REPO / ".tools" / "spark4"}
 JOB_TIMEOUT_S = int(os.environ.get("SHOAL_E2E_JOB_TIMEOUT", "420"))
-# Hadoop finds FileSystems by ServiceLoader once per JVM, and spark-submit does so before it adds
-# --jars to the class path; the jar makes up for it when Spark SQL loads its data sources
-# (io.shoal.spark.FileSystemRegistration). test_jar_alone_serves_the_schemes checks that contract
-# (only --jars and mount conf); the data tests name the classes too, so that they fail only on bytes.
-FS_IMPL_CONF = {
-    "spark.hadoop.fs.shoal.impl": "io.shoal.hadoop.ShoalFileSystem",
-    "spark.hadoop.fs.alluxio.impl": "io.shoal.hadoop.AlluxioFileSystem",
-}
 BUCKET = "shoal-e2e"
 PREFIX = "ds"  # the S3 mount is a prefix inside the bucket, not the bucket root
 
 
 def pytest_addoption(parser):
-    parser.addoption("--spark", action="append", choices=sorted(SPARKS),
-                     help="Spark venv(s) to test (default: all)")
+    add_spark_option(parser)
 
 
 def pytest_generate_tests(metafunc):
-    if "spark" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("spark") or sorted(SPARKS)
-        metafunc.parametrize("spark", chosen, scope="module")
+    parametrize_spark(metafunc)
 
 
 @pytest.fixture(scope="session")
 def workdir():
-    d = Path(tempfile.mkdtemp(prefix="shoal-e2e-"))
-    yield d
-    if os.environ.get("SHOAL_E2E_KEEP"):
-        print(f"\nkept {d}")
-    else:
-        shutil.rmtree(d, ignore_errors=True)
+    yield from temp_workdir("shoal-e2e-", "SHOAL_E2E_KEEP")
 
 
 @pytest.fixture(scope="session")
@@ -85,67 +66,15 @@ def s3(workdir, dataset):
 
 @pytest.fixture(scope="session")
 def jar(workdir):
-    """A copy of the jar: a rebuild while the tests run must not change the classes under a JVM
-    that loads them lazily from the file."""
-    if not JAR.is_file():
-        pytest.fail(f"{JAR} is missing: build it with `gradle --no-daemon jar`")
-    copy = workdir / JAR.name
-    shutil.copyfile(JAR, copy)
-    return copy
-
-
-def spark_env(venv: Path) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SPARK_HOME", "PYTHONPATH", "SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS")}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["PYSPARK_PYTHON"] = str(venv / "bin" / "python")
-    env["PYSPARK_DRIVER_PYTHON"] = str(venv / "bin" / "python")
-    env["SPARK_LOCAL_IP"] = "127.0.0.1"
-    if not env.get("JAVA_HOME") and Path("/usr/lib/jvm/java-17-openjdk-amd64").is_dir():
-        env["JAVA_HOME"] = "/usr/lib/jvm/java-17-openjdk-amd64"
-    return env
+    return jar_copy(workdir)
 
 
 def spark_submit(venv: Path, jar: Path, script: Path, args: list, conf: dict, workdir: Path,
-                 timeout: int = JOB_TIMEOUT_S) -> subprocess.CompletedProcess:
-    """Runs one spark-submit in local[2] mode; its output goes to <workdir>/<script>.log."""
-    submit = venv / "bin" / "spark-submit"
-    if not submit.exists():
-        pytest.fail(f"{submit} is missing: run scripts/setup.sh")
-    local_dir = workdir / "spark-local"
-    local_dir.mkdir(parents=True, exist_ok=True)
-    base_conf = {
-        "spark.master": "local[2]",
-        "spark.ui.enabled": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.local.dir": str(local_dir),
-        "spark.sql.shuffle.partitions": "2",
-        "spark.driver.memory": "1g",
-    }
-    base_conf.update(conf)
-    cmd = [str(submit), "--jars", str(jar)]
-    for k, v in base_conf.items():
-        cmd += ["--conf", f"{k}={v}"]
-    cmd += [str(script)] + [str(a) for a in args]
-    log = workdir / f"{script.stem}.log"
-    t0 = time.monotonic()
-    with open(log, "wb") as out:
-        try:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=spark_env(venv),
-                                  cwd=workdir, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"spark-submit ran past {timeout}s; log tail:\n{tail(log)}")
-    proc.seconds = time.monotonic() - t0
-    proc.log = log
-    return proc
-
-
-def tail(path: Path, n: int = 6000) -> str:
-    try:
-        return path.read_bytes()[-n:].decode("utf-8", "replace")
-    except OSError:
-        return "(no log)"
+                 timeout: int = JOB_TIMEOUT_S):
+    """Runs one spark-submit of `script` in local[2] mode; its output goes to
+    <workdir>/<script>.log."""
+    conf = {"spark.sql.shuffle.partitions": "2", **conf}
+    return submit(venv, jar, [script, *args], conf, workdir, Path(script).stem, timeout=timeout)
 
 
 def load_json(path: Path):
