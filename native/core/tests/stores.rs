@@ -317,7 +317,9 @@ fn pages_cached_after_a_listing_are_hits_for_a_process_that_opens_by_status() {
     let first = Namespace::new(&conf).unwrap();
     let listed = first.list("/s3/d").unwrap();
     assert_eq!(listed.len(), 1);
-    let r = first.open(&listed[0].path, Some(listed[0].clone())).unwrap();
+    let r = first
+        .open(&listed[0].path, Some(listed[0].clone()))
+        .unwrap();
     assert_eq!(r.load().unwrap(), data.len() as u64);
 
     // Another process (a new namespace on the same cache directory) opens by HEAD.

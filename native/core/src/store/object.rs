@@ -154,7 +154,10 @@ impl ObjectStoreUfs {
     }
 
     /// Records whether listings carry ETags, from the files of one listing.
-    fn learn_from_listing<'a>(&self, mut files: impl Iterator<Item = &'a object_store::ObjectMeta>) {
+    fn learn_from_listing<'a>(
+        &self,
+        mut files: impl Iterator<Item = &'a object_store::ObjectMeta>,
+    ) {
         if self.listing_etags.get().is_none() {
             if let Some(m) = files.next() {
                 let has = m.e_tag.is_some();
