@@ -137,10 +137,14 @@ impl DiskDir {
             Lookup::Fresh(p) => return Ok(Some(p)),
             Lookup::Recheck(p) => match fs::metadata(self.page_path(id)) {
                 Ok(m) if p.same_file(&m) && p.header.len == page_len => {
-                    if stale_mtime(&m, TOUCH_EVERY) {
-                        let _ = p.file.set_modified(SystemTime::now());
+                    self.open_pages.checked(&p, &m);
+                    if stale_mtime(&m, TOUCH_EVERY)
+                        && p.file.set_modified(SystemTime::now()).is_ok()
+                    {
+                        if let Ok(m) = p.file.metadata() {
+                            p.touched(&m);
+                        }
                     }
-                    self.open_pages.checked(&p);
                     return Ok(Some(p));
                 }
                 // Removed or replaced by another process: read what its name holds now.
@@ -153,10 +157,11 @@ impl DiskDir {
             Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let meta = file.metadata()?;
+        let mut meta = file.metadata()?;
         let header = page_file::read_header(&file, meta.len(), id, page_len)?;
-        if stale_mtime(&meta, TOUCH_EVERY) {
-            let _ = file.set_modified(SystemTime::now());
+        if stale_mtime(&meta, TOUCH_EVERY) && file.set_modified(SystemTime::now()).is_ok() {
+            // The handle remembers the ctime of its own touch, not a change to re-check.
+            meta = file.metadata()?;
         }
         Ok(Some(
             self.open_pages
@@ -599,7 +604,7 @@ mod tests {
         let top = tempfile::tempdir().unwrap();
         let recheck = Duration::from_millis(50);
         let d = dir(top.path(), 1 << 30, OpenPages::with_recheck(64, recheck));
-        for i in 0..3 {
+        for i in 0..4 {
             write(&d, i);
             assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
         }
@@ -617,6 +622,9 @@ mod tests {
         std::thread::sleep(recheck * 2);
         assert!(read(&d, 0).is_none());
         assert!(!d.open_pages().contains(&id(0)));
+        // Page 3, left alone, keeps its marks through the recheck.
+        let p3 = d.page(id(3), LEN as u32).unwrap().unwrap();
+        assert!(p3.verified.is_set(0));
         let before = d.open_pages().len();
         assert_eq!(read(&d, 1).unwrap().unwrap(), data(1));
         assert_eq!(d.open_pages().len(), before);

@@ -12,15 +12,20 @@
 //! re-checked against the file's name, at most every `RECHECK` per page and only when the page
 //! is read: that the name still leads to the same inode (otherwise the entry is dropped, so a
 //! page freed or evicted by another process releases its disk space and is read anew), and the
-//! page's recency for eviction (its mtime, refreshed when over `TOUCH_EVERY` old). At the same
-//! moment the verified marks are cleared and every chunk is checked again as it is read.
+//! page's recency for eviction (its mtime, refreshed when over `TOUCH_EVERY` old). When the
+//! file's ctime moved since the handle last looked (someone wrote to it in place, or another
+//! process refreshed its mtime) the verified marks are cleared and every chunk is checked again
+//! as it is read.
 //!
-//! The trade-off: a chunk damaged in place (by hand, by a failing disk) after it was checked
-//! through a kept handle is read as it is until that handle's next recheck, at most `RECHECK`
-//! later; a chunk damaged before its first read through the handle is always caught. Checking
-//! on every read instead cost about 30% of a sequential disk hit. Entries not read for `IDLE`
-//! are closed when the table is next used; until then (or until the filesystem is closed) an
-//! idle process keeps the disk space of pages another process evicted.
+//! The trade-off: a chunk is checked the first time it is read through a handle, so a file
+//! damaged before that is always caught; a file written to in place after a chunk was checked
+//! is read as it is until the next recheck, at most `RECHECK` of reads later; and damage that
+//! moves no ctime (a failing disk under the OS page cache) after a chunk was checked is not seen
+//! until the handle is closed (idle for `IDLE`, pushed out of the table, or the filesystem
+//! closed). Checking on every read instead cost about 30% of a sequential disk hit, and
+//! clearing the marks at every recheck cost most of the gain on random reads. Entries not read
+//! for `IDLE` are closed when the table is next used; until then an idle process keeps the disk
+//! space of pages another process evicted.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, Metadata};
@@ -48,6 +53,8 @@ pub struct OpenPage {
     pub verified: Verified,
     dev: u64,
     ino: u64,
+    /// The file's ctime (ns) when the handle last looked at it.
+    ctime_ns: AtomicU64,
     /// Milliseconds since the table's epoch: last checked against the name, last read.
     checked_ms: AtomicU64,
     used_ms: AtomicU64,
@@ -64,6 +71,7 @@ impl OpenPage {
             header,
             dev: meta.dev(),
             ino: meta.ino(),
+            ctime_ns: AtomicU64::new(ctime_ns(meta)),
             checked_ms: AtomicU64::new(0),
             used_ms: AtomicU64::new(0),
             referenced: AtomicBool::new(false),
@@ -74,6 +82,17 @@ impl OpenPage {
     pub fn same_file(&self, meta: &Metadata) -> bool {
         meta.dev() == self.dev && meta.ino() == self.ino
     }
+
+    /// Records the ctime after this process changed the file's mtime itself.
+    pub fn touched(&self, meta: &Metadata) {
+        self.ctime_ns.store(ctime_ns(meta), Ordering::Relaxed);
+    }
+}
+
+fn ctime_ns(meta: &Metadata) -> u64 {
+    (meta.ctime() as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(meta.ctime_nsec() as u64)
 }
 
 /// What `OpenPages::get` found.
@@ -156,10 +175,14 @@ impl OpenPages {
         }
     }
 
-    /// Records that `page` was found to be its name's file just now: its chunks are checked
-    /// again as they are read.
-    pub fn checked(&self, page: &OpenPage) {
-        page.verified.clear();
+    /// Records that `page` was found to be its name's file just now (`meta`, a `stat` of the
+    /// name); when the file changed since the handle last looked, its chunks are checked again
+    /// as they are read.
+    pub fn checked(&self, page: &OpenPage, meta: &Metadata) {
+        let now = ctime_ns(meta);
+        if page.ctime_ns.swap(now, Ordering::Relaxed) != now {
+            page.verified.clear();
+        }
         page.checked_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 
@@ -344,7 +367,7 @@ mod tests {
         let Lookup::Recheck(p) = t.get(&id) else {
             panic!("recheck");
         };
-        t.checked(&p);
+        t.checked(&p, &p.file.metadata().unwrap());
         assert!(matches!(t.get(&id), Lookup::Fresh(_)));
         t.remove(&id);
         assert!(matches!(t.get(&id), Lookup::Absent));

@@ -153,7 +153,7 @@ impl Verified {
         )
     }
 
-    fn get(&self, i: usize) -> bool {
+    pub fn is_set(&self, i: usize) -> bool {
         self.0[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0
     }
 
@@ -162,7 +162,7 @@ impl Verified {
     }
 
     fn all(&self, chunks: std::ops::RangeInclusive<usize>) -> bool {
-        chunks.into_iter().all(|i| self.get(i))
+        chunks.into_iter().all(|i| self.is_set(i))
     }
 
     pub fn clear(&self) {
@@ -391,7 +391,7 @@ mod tests {
         // Unaligned, across chunks 0 and 1: both checked and marked.
         read_checked(&file, &h, &v, 100, &mut out, &mut s).unwrap();
         assert_eq!(out, &data[100..5100]);
-        assert!(v.all(0..=1) && !v.get(2));
+        assert!(v.all(0..=1) && !v.is_set(2));
         // A chunk never read through this handle is checked when first read, however the
         // file changed since the header was read.
         let mut bad = bytes.clone();
@@ -400,7 +400,7 @@ mod tests {
         std::fs::write(f.path(), &bad).unwrap();
         let e = read_checked(&file, &h, &v, 3 * 4096, &mut out[..10], &mut s).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt);
-        assert!(!v.get(3));
+        assert!(!v.is_set(3));
         // The trade-off: chunk 0 was checked before it changed, so it is read as it is now,
         // until the marks are cleared.
         read_checked(&file, &h, &v, 0, &mut out[..20], &mut s).unwrap();
