@@ -179,8 +179,10 @@ impl DiskDir {
         &self.open_pages
     }
 
+    /// Whether the page is on disk: a handle checked in the last `open_pages::RECHECK` says so
+    /// without a `stat`.
     pub fn has_page(&self, id: PageId) -> bool {
-        self.open_pages.contains(&id) || self.page_path(id).exists()
+        self.open_pages.contains_checked(&id) || self.page_path(id).exists()
     }
 
     /// Removes a page (found corrupt, or freed); returns the bytes it held, 0 when another

@@ -190,6 +190,15 @@ impl OpenPages {
         self.shard(id).map.contains_key(id)
     }
 
+    /// Whether a handle for the page is kept and was checked against its name within
+    /// `RECHECK`, so that the page can be taken to be on disk without a `stat`.
+    pub fn contains_checked(&self, id: &PageId) -> bool {
+        let now = self.now_ms();
+        self.shard(id).map.get(id).is_some_and(|p| {
+            now.saturating_sub(p.checked_ms.load(Ordering::Relaxed)) < self.recheck_ms
+        })
+    }
+
     /// Keeps `page` (checked just now), closing the least recently read handle of its shard
     /// when the shard is full; returns the handle to read through.
     pub fn insert(&self, id: PageId, page: OpenPage) -> Arc<OpenPage> {
@@ -367,7 +376,9 @@ mod tests {
         let Lookup::Recheck(p) = t.get(&id) else {
             panic!("recheck");
         };
+        assert!(!t.contains_checked(&id));
         t.checked(&p, &p.file.metadata().unwrap());
+        assert!(t.contains_checked(&id));
         assert!(matches!(t.get(&id), Lookup::Fresh(_)));
         t.remove(&id);
         assert!(matches!(t.get(&id), Lookup::Absent));
