@@ -5,7 +5,8 @@
 //! A local directory is mounted with `shoal.mount.<n>.cache=true` and a cache directory in a
 //! temporary directory; every page is read once before measuring. Two tiers are measured:
 //! `memory` (the default in-process memory tier holds the pages) and `disk`
-//! (`shoal.cache.memory.size=0`, every hit is a positioned read of a page file, checksummed).
+//! (`shoal.cache.memory.size=0`, every hit is a positioned read of a page file the process keeps
+//! open, each chunk checksummed the first time it is read through that file).
 //!
 //! ```text
 //! cargo bench -p shoal-core --bench page_cache                 # all of it (about 2 minutes)

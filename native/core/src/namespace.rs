@@ -2,7 +2,6 @@
 //! table. Paths above mount points are synthesized directories; paths outside every mount do
 //! not exist. Every error names the Shoal path it concerns.
 
-use std::fs::File;
 use std::sync::{Arc, Mutex};
 
 use crate::cache::{page_file, CacheSettings, FileSource, PageCache, PageId, StatsSet};
@@ -650,13 +649,9 @@ impl std::fmt::Debug for FileReader {
     }
 }
 
-/// Pages kept open by one stream, so repeated hits on a page cost one `pread`.
-const OPEN_PAGES: usize = 16;
-
 #[derive(Default)]
 struct ReaderState {
-    /// Most recently used first.
-    open: Vec<(u64, File, page_file::Header)>,
+    /// Whole chunks of a read not aligned to them, while they are checked.
     scratch: Vec<u8>,
     /// Where the last read ended, to recognise sequential reading.
     last_end: Option<u64>,
@@ -762,8 +757,6 @@ impl FileReader {
                 freed += d.remove_page(id);
             }
         }
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.open.clear();
         freed
     }
 
@@ -883,6 +876,9 @@ impl FileReader {
                         }
                     } else {
                         tracing::warn!(path = %self.resolved.path, page = index, "cache page unreadable: {e}");
+                        if let Some(d) = cache.dir_for(&id) {
+                            d.forget(id);
+                        }
                     }
                     missing.push(index);
                 }
@@ -933,34 +929,21 @@ impl ReaderState {
         offset: u64,
         dst: &mut [u8],
     ) -> Result<bool> {
-        let at = match self.open.iter().position(|(i, _, _)| *i == id.index) {
-            Some(at) => at,
-            None => {
-                let Some(dir) = cache.dir_for(&id) else {
-                    return Ok(false);
-                };
-                let Some(file) = dir.open_page(id)? else {
-                    return Ok(false);
-                };
-                let header = page_file::read_header(&file, id, page_len)?;
-                dir.touch(&file);
-                if self.open.len() == OPEN_PAGES {
-                    self.open.pop();
-                }
-                self.open.insert(0, (id.index, file, header));
-                0
-            }
+        let Some(dir) = cache.dir_for(&id) else {
+            return Ok(false);
         };
-        if at != 0 {
-            let e = self.open.remove(at);
-            self.open.insert(0, e);
-        }
-        let (_, file, header) = &self.open[0];
-        let r = page_file::read_verified(file, header, offset, dst, &mut self.scratch);
-        if r.is_err() {
-            self.open.remove(0);
-        }
-        r.map(|_| true)
+        let Some(page) = dir.page(id, page_len)? else {
+            return Ok(false);
+        };
+        page_file::read_checked(
+            &page.file,
+            &page.header,
+            &page.verified,
+            offset,
+            dst,
+            &mut self.scratch,
+        )?;
+        Ok(true)
     }
 }
 

@@ -274,6 +274,31 @@ fn corrupt_truncated_and_foreign_pages_are_replaced() {
 }
 
 #[test]
+fn kept_page_files_serve_new_streams_and_go_with_their_pages() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = pattern(300_000, 11);
+    put(&server, "k.bin", &data);
+    let c = conf(&server, cache.path(), &[("shoal.cache.memory.size", "0")]);
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let gets = |ns: &Namespace| counter(&ns.stats(), "store_get_requests");
+    assert_eq!(read_all(&ns, "/s3/k.bin"), data);
+    assert_eq!(gets(&ns), 5);
+    // Hits open the page files once, for every later stream of the process.
+    assert_eq!(read_all(&ns, "/s3/k.bin"), data);
+    let dir = ns.page_cache().unwrap().dirs()[0].clone();
+    assert_eq!(dir.open_pages().len(), 5);
+    assert_eq!(read_all(&ns, "/s3/k.bin"), data);
+    assert_eq!(dir.open_pages().len(), 5);
+    assert_eq!(gets(&ns), 5);
+    // Freed: the kept files are closed with the pages, and the next read fetches anew.
+    assert!(ns.open("/s3/k.bin", None).unwrap().free() > 0);
+    assert!(dir.open_pages().is_empty());
+    assert_eq!(read_all(&ns, "/s3/k.bin"), data);
+    assert_eq!(gets(&ns), 10);
+}
+
+#[test]
 fn a_process_killed_mid_fetch_leaves_nothing_wrong() {
     let server = S3Server::start();
     let cache = tempfile::tempdir().unwrap();

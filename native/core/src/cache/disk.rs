@@ -7,8 +7,9 @@
 //! the first hit. Pages are written to `.tmp-*` names and renamed into place.
 //!
 //! Eviction is least-recently-used at minute resolution: a hit refreshes a page's mtime when
-//! it is over a minute old, and the janitor removes the pages with the oldest mtimes until the
-//! directory is at 90% of its capacity. Its cost is one scan of the directory (a `stat` per
+//! it is over a minute old (looked at when the page file is opened, and at most every ten
+//! seconds of reads while this process keeps it open, see `open_pages`), and the janitor
+//! removes the pages with the oldest mtimes until the directory is at 90% of its capacity. Its cost is one scan of the directory (a `stat` per
 //! page), done in the background when the capacity is reached and once when a process first
 //! uses the directory (to correct the usage counter after crashes or manual deletions).
 
@@ -20,7 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::page_file::PageId;
+use super::open_pages::{stale_mtime, Lookup, OpenPage, OpenPages};
+use super::page_file::{self, PageId};
 use crate::error::{Error, Result};
 use crate::stats::Stats;
 
@@ -39,6 +41,8 @@ pub struct DiskDir {
     janitor_running: AtomicBool,
     seq: AtomicU64,
     stats: Arc<Stats>,
+    /// Page files this process keeps open; an entry goes when this process removes its file.
+    open_pages: OpenPages,
 }
 
 impl DiskDir {
@@ -46,9 +50,20 @@ impl DiskDir {
         crate::bump!(evictions, n, self.stats, crate::stats::process());
     }
 
-    /// Opens (creating if needed) a cache directory. A directory that cannot be created or
-    /// written still serves what it holds; caching into it is turned off with one warning.
-    pub fn open(dir: &Path, capacity: u64, stats: Arc<Stats>) -> Arc<Self> {
+    /// Opens (creating if needed) a cache directory, keeping at most `open_pages` page files
+    /// open. A directory that cannot be created or written still serves what it holds; caching
+    /// into it is turned off with one warning.
+    pub fn open(dir: &Path, capacity: u64, open_pages: usize, stats: Arc<Stats>) -> Arc<Self> {
+        Self::with_open_pages(dir, capacity, OpenPages::new(open_pages), stats)
+    }
+
+    /// `open` with a table of open pages of the caller's making (tests shorten its intervals).
+    pub fn with_open_pages(
+        dir: &Path,
+        capacity: u64,
+        open_pages: OpenPages,
+        stats: Arc<Stats>,
+    ) -> Arc<Self> {
         let root = dir.join(LAYOUT);
         let d = Arc::new(DiskDir {
             root,
@@ -57,6 +72,7 @@ impl DiskDir {
             janitor_running: AtomicBool::new(false),
             seq: AtomicU64::new(0),
             stats,
+            open_pages,
         });
         if let Err(e) = private_dirs(&d.root) {
             d.turn_off_writes(&format!("cannot create it: {e}"));
@@ -113,22 +129,66 @@ impl DiskDir {
             .join(format!("{hex}_{}", id.index))
     }
 
-    /// Opens a page file for reading; `None` when it is not there.
-    pub fn open_page(&self, id: PageId) -> Result<Option<File>> {
-        match File::open(self.page_path(id)) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == IoKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+    /// The open page file of a page of `page_len` bytes, its header checked; `None` when it
+    /// is not there. Kept open for the next reader (see `open_pages`); opening one marks the
+    /// page used for eviction, and so does a read at most every `open_pages::RECHECK`.
+    pub fn page(&self, id: PageId, page_len: u32) -> Result<Option<Arc<OpenPage>>> {
+        match self.open_pages.get(&id) {
+            Lookup::Fresh(p) => return Ok(Some(p)),
+            Lookup::Recheck(p) => match fs::metadata(self.page_path(id)) {
+                Ok(m) if p.same_file(&m) && p.header.len == page_len => {
+                    self.open_pages.checked(&p, &m);
+                    if stale_mtime(&m, TOUCH_EVERY)
+                        && p.file.set_modified(SystemTime::now()).is_ok()
+                    {
+                        if let Ok(m) = p.file.metadata() {
+                            p.touched(&m);
+                        }
+                    }
+                    return Ok(Some(p));
+                }
+                // Removed or replaced by another process: read what its name holds now.
+                _ => self.open_pages.remove(&id),
+            },
+            Lookup::Absent => {}
         }
+        let file = match File::open(self.page_path(id)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut meta = file.metadata()?;
+        let header = page_file::read_header(&file, meta.len(), id, page_len)?;
+        if stale_mtime(&meta, TOUCH_EVERY) && file.set_modified(SystemTime::now()).is_ok() {
+            // The handle remembers the ctime of its own touch, not a change to re-check.
+            meta = file.metadata()?;
+        }
+        Ok(Some(
+            self.open_pages
+                .insert(id, OpenPage::new(file, &meta, header)),
+        ))
     }
 
+    /// Closes a page's kept handle (after a read through it failed), leaving the file.
+    pub fn forget(&self, id: PageId) {
+        self.open_pages.remove(&id);
+    }
+
+    /// The handles this process keeps open.
+    pub fn open_pages(&self) -> &OpenPages {
+        &self.open_pages
+    }
+
+    /// Whether the page is on disk: a handle checked in the last `open_pages::RECHECK` says so
+    /// without a `stat`.
     pub fn has_page(&self, id: PageId) -> bool {
-        self.page_path(id).exists()
+        self.open_pages.contains_checked(&id) || self.page_path(id).exists()
     }
 
     /// Removes a page (found corrupt, or freed); returns the bytes it held, 0 when another
     /// process removed it first.
     pub fn remove_page(&self, id: PageId) -> u64 {
+        self.open_pages.remove(&id);
         let p = self.page_path(id);
         if let Ok(m) = fs::metadata(&p) {
             if fs::remove_file(&p).is_ok() {
@@ -153,6 +213,7 @@ impl DiskDir {
         for (path, _, _) in &pages {
             if super::page_file::verify_file(path).is_err() {
                 if remove && fs::remove_file(path).is_ok() {
+                    self.open_pages.remove_path(path);
                     crate::bump!(corrupt_pages, 1, self.stats);
                 }
                 bad.push(path.clone());
@@ -164,19 +225,6 @@ impl DiskDir {
             let _ = self.correct_usage(counted, bytes);
         }
         Ok((pages.len() as u64, bad))
-    }
-
-    /// Marks a page recently used (for eviction), if it was not marked in the last minute.
-    pub fn touch(&self, file: &File) {
-        let now = SystemTime::now();
-        let recent = file
-            .metadata()
-            .and_then(|m| m.modified())
-            .map(|t| now.duration_since(t).unwrap_or_default() < TOUCH_EVERY)
-            .unwrap_or(true);
-        if !recent {
-            let _ = file.set_modified(now);
-        }
     }
 
     /// Writes an encoded page under a temporary name and renames it into place. The page's
@@ -336,6 +384,7 @@ impl DiskDir {
                     break;
                 }
                 if fs::remove_file(&path).is_ok() {
+                    self.open_pages.remove_path(&path);
                     total = total.saturating_sub(size);
                     self.evicted(1);
                 }
@@ -380,6 +429,7 @@ impl DiskDir {
 
     /// Removes every page of a file (all versions share no id, so only this one).
     pub fn remove_file_pages(&self, file: u128) -> Result<u64> {
+        self.open_pages.remove_file(file);
         let hex = format!("{file:032x}");
         let leaf = self.root.join(&hex[0..2]).join(&hex[2..4]);
         let prefix = format!("{hex}_");
@@ -430,4 +480,171 @@ fn read_u64(f: &mut File) -> std::io::Result<u64> {
 fn write_u64(f: &mut File, v: u64) -> std::io::Result<()> {
     f.seek(SeekFrom::Start(0))?;
     f.write_all(&v.to_le_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::open_pages::OpenPages;
+    use crate::cache::page_file::{encode, read_checked};
+    use crate::error::ErrorKind;
+    use std::os::unix::fs::FileExt;
+
+    const LEN: usize = 20_000;
+
+    fn dir(top: &Path, capacity: u64, open: OpenPages) -> Arc<DiskDir> {
+        let d = DiskDir::with_open_pages(top, capacity, open, Arc::new(Stats::default()));
+        // The first scan runs in the background; let it finish so that `run_janitor` runs.
+        while d.janitor_running.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        d
+    }
+
+    fn id(index: u64) -> PageId {
+        PageId { file: 42, index }
+    }
+
+    fn data(index: u64) -> Vec<u8> {
+        (0..LEN).map(|i| (i as u64 * 31 + index) as u8).collect()
+    }
+
+    fn write(d: &Arc<DiskDir>, index: u64) {
+        assert!(d.write_page(id(index), &encode(id(index), 4096, &data(index))));
+    }
+
+    /// Reads the whole page through the kept handle: `None` when the page is not on disk.
+    fn read(d: &DiskDir, index: u64) -> Option<Result<Vec<u8>>> {
+        let p = match d.page(id(index), LEN as u32) {
+            Ok(Some(p)) => p,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut out = vec![0u8; LEN];
+        Some(
+            read_checked(
+                &p.file,
+                &p.header,
+                &p.verified,
+                0,
+                &mut out,
+                &mut Vec::new(),
+            )
+            .map(|_| out),
+        )
+    }
+
+    #[test]
+    fn a_page_removed_freed_or_evicted_is_not_served_from_its_kept_handle() {
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        for i in 0..4 {
+            write(&d, i);
+            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+            assert!(d.open_pages().contains(&id(i)));
+        }
+        // Removed (found corrupt elsewhere, or freed page by page).
+        assert!(d.remove_page(id(0)) > 0);
+        assert!(!d.open_pages().contains(&id(0)) && !d.has_page(id(0)));
+        assert!(read(&d, 0).is_none());
+        // Freed as a file.
+        assert!(d.remove_file_pages(42).unwrap() > 0);
+        assert!(d.open_pages().is_empty());
+        assert!((1..4).all(|i| read(&d, i).is_none()));
+        // Evicted by this process's janitor: capacity for two pages, four written.
+        let small = tempfile::tempdir().unwrap();
+        let page_bytes = (page_file::DATA_OFFSET as usize + LEN) as u64;
+        let d = dir(
+            small.path(),
+            page_bytes * 2 + page_bytes / 2,
+            OpenPages::new(64),
+        );
+        for i in 0..2 {
+            write(&d, i);
+            read(&d, i).unwrap().unwrap();
+        }
+        // Make page 0 the least recently used, then overfill by hand (as another process
+        // would) and let the janitor evict down to 90%.
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(d.page_path(id(0)))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        fs::write(d.page_path(id(2)), encode(id(2), 4096, &data(2))).unwrap();
+        d.run_janitor(true).unwrap();
+        assert!(!d.page_path(id(0)).exists());
+        assert!(!d.open_pages().contains(&id(0)));
+        assert!(read(&d, 0).is_none());
+        assert!(d.open_pages().contains(&id(1)) || d.page_path(id(1)).exists());
+    }
+
+    #[test]
+    fn a_corrupt_chunk_is_found_through_a_kept_handle() {
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        write(&d, 0);
+        // Handle and header kept, data never read through it yet.
+        let p = d.page(id(0), LEN as u32).unwrap().unwrap();
+        drop(p);
+        let f = File::options()
+            .write(true)
+            .open(d.page_path(id(0)))
+            .unwrap();
+        f.write_at(b"X", page_file::DATA_OFFSET as usize as u64 + 12_345)
+            .unwrap();
+        let e = read(&d, 0).unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt);
+        // What the reader then does: the page goes, handle and file.
+        d.remove_page(id(0));
+        assert!(read(&d, 0).is_none());
+    }
+
+    #[test]
+    fn kept_handles_are_rechecked_against_the_file_name() {
+        let top = tempfile::tempdir().unwrap();
+        let recheck = Duration::from_millis(50);
+        let d = dir(top.path(), 1 << 30, OpenPages::with_recheck(64, recheck));
+        for i in 0..4 {
+            write(&d, i);
+            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+        }
+        // Another process removes page 0, replaces page 1 by a fresh copy, and a failing disk
+        // damages page 2 in place after it was verified through the handle.
+        fs::remove_file(d.page_path(id(0))).unwrap();
+        fs::remove_file(d.page_path(id(1))).unwrap();
+        fs::write(d.page_path(id(1)), encode(id(1), 4096, &data(1))).unwrap();
+        File::options()
+            .write(true)
+            .open(d.page_path(id(2)))
+            .unwrap()
+            .write_at(b"X", page_file::DATA_OFFSET as usize as u64 + 7)
+            .unwrap();
+        std::thread::sleep(recheck * 2);
+        assert!(read(&d, 0).is_none());
+        assert!(!d.open_pages().contains(&id(0)));
+        // Page 3, left alone, keeps its marks through the recheck.
+        let p3 = d.page(id(3), LEN as u32).unwrap().unwrap();
+        assert!(p3.verified.is_set(0));
+        let before = d.open_pages().len();
+        assert_eq!(read(&d, 1).unwrap().unwrap(), data(1));
+        assert_eq!(d.open_pages().len(), before);
+        assert_eq!(read(&d, 2).unwrap().unwrap_err().kind(), ErrorKind::Corrupt);
+    }
+
+    #[test]
+    fn kept_handles_are_bounded() {
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), 1 << 30, OpenPages::new(16));
+        for i in 0..200 {
+            write(&d, i);
+            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+            assert!(d.open_pages().len() <= 16);
+        }
+        for i in 0..200 {
+            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+        }
+        assert!(d.open_pages().len() <= 16);
+    }
 }

@@ -6,6 +6,7 @@
 //! them, bounded by the bytes it may have in flight.
 
 pub mod disk;
+pub mod open_pages;
 pub mod page_file;
 
 use std::collections::HashMap;
@@ -39,6 +40,8 @@ pub struct CacheSettings {
     pub readahead_bytes: u64,
     /// The largest read-ahead window, in pages.
     pub readahead_pages: u64,
+    /// Page files kept open by the process, all directories together.
+    pub open_pages: usize,
 }
 
 impl CacheSettings {
@@ -66,6 +69,7 @@ impl CacheSettings {
                 "shoal.cache.readahead.pages",
                 DEFAULT_READAHEAD_PAGES as usize,
             )? as u64,
+            open_pages: c.get_usize("shoal.cache.open.pages", open_pages::DEFAULT_OPEN_PAGES)?,
         }))
     }
 }
@@ -189,10 +193,12 @@ impl PageCache {
                 .weigher(|_k: &PageId, v: &Bytes| v.len().min(u32::MAX as usize) as u32)
                 .build()
         });
+        let handles =
+            open_pages::bound_by_fd_limit(settings.open_pages).div_ceil(settings.dirs.len().max(1));
         let dirs = settings
             .dirs
             .iter()
-            .map(|(p, cap)| DiskDir::open(p, *cap, stats.clone()))
+            .map(|(p, cap)| DiskDir::open(p, *cap, handles, stats.clone()))
             .collect();
         let permits = (settings.readahead_bytes / settings.page_size).max(1) as usize;
         PageCache {
