@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::open_pages::{stale_mtime, Lookup, OpenPage, OpenPages};
+use super::open_pages::{stale_mtime, Lookup, OpenPage, OpenPages, Removals};
 use super::page_file::{self, PageId};
 use crate::error::{Error, Result};
 use crate::stats::Stats;
@@ -74,7 +74,10 @@ impl DiskDir {
             stats,
             open_pages,
         });
-        if let Err(e) = private_dirs(&d.root) {
+        let made = private_dirs(&d.root);
+        d.open_pages
+            .attach_removals(Removals::open(&d.root.join("removals")));
+        if let Err(e) = made {
             d.turn_off_writes(&format!("cannot create it: {e}"));
         } else if let Err(e) = d.probe_writable() {
             d.turn_off_writes(&format!("cannot write in it: {e}"));
@@ -133,11 +136,12 @@ impl DiskDir {
     /// is not there. Kept open for the next reader (see `open_pages`); opening one marks the
     /// page used for eviction, and so does a read at most every `open_pages::RECHECK`.
     pub fn page(&self, id: PageId, page_len: u32) -> Result<Option<Arc<OpenPage>>> {
+        let removals = self.open_pages.removals_now();
         match self.open_pages.get(&id) {
             Lookup::Fresh(p) => return Ok(Some(p)),
             Lookup::Recheck(p) => match fs::metadata(self.page_path(id)) {
                 Ok(m) if p.same_file(&m) && p.header.len == page_len => {
-                    self.open_pages.checked(&p, &m);
+                    self.open_pages.checked(&p, &m, removals);
                     if stale_mtime(&m, TOUCH_EVERY)
                         && p.file.set_modified(SystemTime::now()).is_ok()
                     {
@@ -163,10 +167,11 @@ impl DiskDir {
             // The handle remembers the ctime of its own touch, not a change to re-check.
             meta = file.metadata()?;
         }
-        Ok(Some(
-            self.open_pages
-                .insert(id, OpenPage::new(file, &meta, header)),
-        ))
+        Ok(Some(self.open_pages.insert(
+            id,
+            OpenPage::new(file, &meta, header),
+            removals,
+        )))
     }
 
     /// Closes a page's kept handle (after a read through it failed), leaving the file.
@@ -192,6 +197,7 @@ impl DiskDir {
         let p = self.page_path(id);
         if let Ok(m) = fs::metadata(&p) {
             if fs::remove_file(&p).is_ok() {
+                self.open_pages.page_files_removed();
                 let _ = self.add_usage(-(m.len() as i64));
                 return m.len();
             }
@@ -220,6 +226,7 @@ impl DiskDir {
             }
         }
         if remove && !bad.is_empty() {
+            self.open_pages.page_files_removed();
             let (_, bytes) = self.scan_usage()?;
             let counted = self.usage()?;
             let _ = self.correct_usage(counted, bytes);
@@ -379,6 +386,7 @@ impl DiskDir {
         if evict || total > self.capacity {
             let target = self.capacity / 10 * 9;
             pages.sort_by_key(|p| p.2);
+            let mut removed = false;
             for (path, size, _) in pages {
                 if total <= target {
                     break;
@@ -387,7 +395,11 @@ impl DiskDir {
                     self.open_pages.remove_path(&path);
                     total = total.saturating_sub(size);
                     self.evicted(1);
+                    removed = true;
                 }
+            }
+            if removed {
+                self.open_pages.page_files_removed();
             }
         }
         self.correct_usage(counted_at_start, total)?;
@@ -445,6 +457,7 @@ impl DiskDir {
             }
         }
         if freed > 0 {
+            self.open_pages.page_files_removed();
             let _ = self.add_usage(-(freed as i64));
         }
         Ok(freed)
@@ -532,6 +545,33 @@ mod tests {
             )
             .map(|_| out),
         )
+    }
+
+    #[test]
+    fn a_page_another_process_removes_is_not_served_from_a_kept_handle_at_once() {
+        // Two tables on one directory, as two executor JVMs on a node; the recheck interval is
+        // long, so only the shared removal counter can tell the reader.
+        let top = tempfile::tempdir().unwrap();
+        let reader = dir(top.path(), 1 << 30, OpenPages::new(64));
+        let freer = dir(top.path(), 1 << 30, OpenPages::new(64));
+        for i in 0..3 {
+            write(&reader, i);
+            assert_eq!(read(&reader, i).unwrap().unwrap(), data(i));
+            assert!(reader.has_page(id(i)));
+        }
+        // Page by page (a corrupt page, `free` of part of a file).
+        assert!(freer.remove_page(id(0)) > 0);
+        assert!(!reader.has_page(id(0)));
+        assert!(read(&reader, 0).is_none());
+        // Pages untouched are still served, after one recheck of their names.
+        assert_eq!(read(&reader, 1).unwrap().unwrap(), data(1));
+        // A whole file freed.
+        assert!(freer.remove_file_pages(42).unwrap() > 0);
+        assert!((1..3).all(|i| !reader.has_page(id(i)) && read(&reader, i).is_none()));
+        // Written again by either process, they are served again.
+        write(&freer, 2);
+        assert_eq!(read(&reader, 2).unwrap().unwrap(), data(2));
+        assert!(top.path().join(LAYOUT).join("removals").exists());
     }
 
     #[test]

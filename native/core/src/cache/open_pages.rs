@@ -17,6 +17,13 @@
 //! process refreshed its mtime) the verified marks are cleared and every chunk is checked again
 //! as it is read.
 //!
+//! Removals by other processes are seen at once, not only at the next recheck: every process
+//! that unlinks page files of a directory (free, eviction, a corrupt page, `cache verify
+//! --remove`) then bumps a counter shared by all processes through a small memory-mapped file
+//! (`Removals`, `<dir>/removals`). A handle checked before the counter last moved is re-checked
+//! against its name before it is read again, so after `free` returns on a node no process there
+//! serves the freed pages from a kept handle. Reading the counter is one memory load per hit.
+//!
 //! The trade-off: a chunk is checked the first time it is read through a handle, so a file
 //! damaged before that is always caught; a file written to in place after a chunk was checked
 //! is read as it is until the next recheck, at most `RECHECK` of reads later; and damage that
@@ -31,8 +38,9 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::page_file::{Header, PageId, Verified};
@@ -60,6 +68,8 @@ pub struct OpenPage {
     used_ms: AtomicU64,
     /// Read since the clock hand last passed (second chance).
     referenced: AtomicBool,
+    /// The directory's removal count when the handle was last checked against its name.
+    removals_seen: AtomicU64,
 }
 
 impl OpenPage {
@@ -75,6 +85,7 @@ impl OpenPage {
             checked_ms: AtomicU64::new(0),
             used_ms: AtomicU64::new(0),
             referenced: AtomicBool::new(false),
+            removals_seen: AtomicU64::new(0),
         }
     }
 
@@ -117,6 +128,7 @@ pub struct OpenPages {
     epoch: Instant,
     next_sweep_ms: AtomicU64,
     recheck_ms: u64,
+    removals: OnceLock<Removals>,
 }
 
 impl std::fmt::Debug for OpenPages {
@@ -142,6 +154,25 @@ impl OpenPages {
             epoch: Instant::now(),
             next_sweep_ms: AtomicU64::new(IDLE.as_millis() as u64),
             recheck_ms: recheck.as_millis() as u64,
+            removals: OnceLock::new(),
+        }
+    }
+
+    /// Shares the directory's removal counter (once; later calls are ignored).
+    pub fn attach_removals(&self, r: Removals) {
+        let _ = self.removals.set(r);
+    }
+
+    /// The directory's removal count: read it before opening or `stat`ing a page file, and
+    /// give it to `insert` or `checked`, so that a removal racing with them is not missed.
+    pub fn removals_now(&self) -> u64 {
+        self.removals.get().map_or(0, Removals::current)
+    }
+
+    /// Tells every process using the directory that page files were removed from it.
+    pub fn page_files_removed(&self) {
+        if let Some(r) = self.removals.get() {
+            r.bump();
         }
     }
 
@@ -168,7 +199,9 @@ impl OpenPages {
         if !p.referenced.load(Ordering::Relaxed) {
             p.referenced.store(true, Ordering::Relaxed);
         }
-        if now.saturating_sub(p.checked_ms.load(Ordering::Relaxed)) >= self.recheck_ms {
+        if now.saturating_sub(p.checked_ms.load(Ordering::Relaxed)) >= self.recheck_ms
+            || p.removals_seen.load(Ordering::Relaxed) != self.removals_now()
+        {
             Lookup::Recheck(p)
         } else {
             Lookup::Fresh(p)
@@ -178,7 +211,8 @@ impl OpenPages {
     /// Records that `page` was found to be its name's file just now (`meta`, a `stat` of the
     /// name); when the file changed since the handle last looked, its chunks are checked again
     /// as they are read.
-    pub fn checked(&self, page: &OpenPage, meta: &Metadata) {
+    pub fn checked(&self, page: &OpenPage, meta: &Metadata, removals_before: u64) {
+        page.removals_seen.store(removals_before, Ordering::Relaxed);
         let now = ctime_ns(meta);
         if page.ctime_ns.swap(now, Ordering::Relaxed) != now {
             page.verified.clear();
@@ -194,14 +228,18 @@ impl OpenPages {
     /// `RECHECK`, so that the page can be taken to be on disk without a `stat`.
     pub fn contains_checked(&self, id: &PageId) -> bool {
         let now = self.now_ms();
+        let removals = self.removals_now();
         self.shard(id).map.get(id).is_some_and(|p| {
             now.saturating_sub(p.checked_ms.load(Ordering::Relaxed)) < self.recheck_ms
+                && p.removals_seen.load(Ordering::Relaxed) == removals
         })
     }
 
     /// Keeps `page` (checked just now), closing the least recently read handle of its shard
     /// when the shard is full; returns the handle to read through.
-    pub fn insert(&self, id: PageId, page: OpenPage) -> Arc<OpenPage> {
+    /// `removals_before`: `removals_now()` read before the file was opened.
+    pub fn insert(&self, id: PageId, page: OpenPage, removals_before: u64) -> Arc<OpenPage> {
+        page.removals_seen.store(removals_before, Ordering::Relaxed);
         let now = self.now_ms();
         page.checked_ms.store(now, Ordering::Relaxed);
         page.used_ms.store(now, Ordering::Relaxed);
@@ -292,6 +330,124 @@ impl OpenPages {
     }
 }
 
+/// How many page files any process removed from one cache directory: a u64 in a small file
+/// (`<dir>/removals`) mapped shared into every process using the directory, so that reading it
+/// is a memory load. Where the file cannot be mapped for writing (a read-only directory, where
+/// this process removes nothing anyway) it is mapped read-only, or not at all, and this
+/// process's own removals are counted in memory.
+pub struct Removals {
+    shared: Option<(NonNull<AtomicU64>, bool)>,
+    local: AtomicU64,
+}
+
+// Safety: the mapping is only accessed through the atomic, and lives as long as the struct.
+unsafe impl Send for Removals {}
+unsafe impl Sync for Removals {}
+
+impl Removals {
+    /// Maps `path` (created, 0600, when missing and the directory is writable).
+    pub fn open(path: &Path) -> Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::AsRawFd;
+        let rw = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .and_then(|f| {
+                if f.metadata()?.len() < 8 {
+                    f.set_len(8)?;
+                }
+                Ok(f)
+            });
+        let (file, writable) = match rw {
+            Ok(f) => (Some(f), true),
+            Err(_) => (
+                File::open(path)
+                    .ok()
+                    .filter(|f| f.metadata().is_ok_and(|m| m.len() >= 8)),
+                false,
+            ),
+        };
+        let shared = file.and_then(|f| {
+            let prot = if writable {
+                libc::PROT_READ | libc::PROT_WRITE
+            } else {
+                libc::PROT_READ
+            };
+            // Safety: an 8-byte shared mapping of a file at least 8 bytes long; page aligned,
+            // so aligned for AtomicU64. The fd may be closed once mapped.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    8,
+                    prot,
+                    libc::MAP_SHARED,
+                    f.as_raw_fd(),
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                None
+            } else {
+                NonNull::new(p as *mut AtomicU64).map(|p| (p, writable))
+            }
+        });
+        Removals {
+            shared,
+            local: AtomicU64::new(0),
+        }
+    }
+
+    /// A counter of this process's removals alone.
+    pub fn local() -> Self {
+        Removals {
+            shared: None,
+            local: AtomicU64::new(0),
+        }
+    }
+
+    pub fn current(&self) -> u64 {
+        let shared = self
+            .shared
+            // Safety: mapped for the struct's lifetime.
+            .map_or(0, |(p, _)| unsafe { p.as_ref() }.load(Ordering::Acquire));
+        shared.wrapping_add(self.local.load(Ordering::Acquire))
+    }
+
+    pub fn bump(&self) {
+        match self.shared {
+            // Safety: mapped writable for the struct's lifetime.
+            Some((p, true)) => {
+                unsafe { p.as_ref() }.fetch_add(1, Ordering::AcqRel);
+            }
+            _ => {
+                self.local.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
+impl Drop for Removals {
+    fn drop(&mut self) {
+        if let Some((p, _)) = self.shared {
+            // Safety: the mapping made in `open`, unmapped once.
+            unsafe { libc::munmap(p.as_ptr() as *mut libc::c_void, 8) };
+        }
+    }
+}
+
+impl std::fmt::Debug for Removals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Removals")
+            .field("shared", &self.shared.is_some())
+            .field("current", &self.current())
+            .finish()
+    }
+}
+
 /// How many page handles a process may keep: `wanted`, but at most a quarter of its open-file
 /// limit, so that the rest of the process (sockets, the JVM's own files) keeps room.
 pub fn bound_by_fd_limit(wanted: usize) -> usize {
@@ -340,13 +496,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = OpenPages::new(64);
         let hot = PageId { file: 1, index: 0 };
-        t.insert(hot, open_page(dir.path(), hot));
+        t.insert(hot, open_page(dir.path(), hot), 0);
         for i in 0..1000u64 {
             let id = PageId {
                 file: 2 + (i % 7) as u128,
                 index: i,
             };
-            t.insert(id, open_page(dir.path(), id));
+            t.insert(id, open_page(dir.path(), id), 0);
             assert!(matches!(t.get(&hot), Lookup::Fresh(_)), "{i}");
             assert!(t.len() <= 64, "{}", t.len());
             let _ = std::fs::remove_file(dir.path().join(format!("{:032x}_{}", id.file, i)));
@@ -358,7 +514,7 @@ mod tests {
         t.remove_file(1);
         assert!(!t.contains(&hot));
         let none = OpenPages::new(0);
-        none.insert(hot, open_page(dir.path(), hot));
+        none.insert(hot, open_page(dir.path(), hot), 0);
         assert!(none.is_empty());
     }
 
@@ -367,7 +523,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = OpenPages::with_recheck(16, Duration::from_millis(30));
         let id = PageId { file: 5, index: 2 };
-        t.insert(id, open_page(dir.path(), id));
+        t.insert(id, open_page(dir.path(), id), 0);
         let Lookup::Fresh(p) = t.get(&id) else {
             panic!("fresh");
         };
@@ -377,7 +533,7 @@ mod tests {
             panic!("recheck");
         };
         assert!(!t.contains_checked(&id));
-        t.checked(&p, &p.file.metadata().unwrap());
+        t.checked(&p, &p.file.metadata().unwrap(), 0);
         assert!(t.contains_checked(&id));
         assert!(matches!(t.get(&id), Lookup::Fresh(_)));
         t.remove(&id);
