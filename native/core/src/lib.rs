@@ -9,6 +9,7 @@ pub mod mount;
 pub mod namespace;
 pub mod path;
 pub mod placement;
+pub mod pread;
 pub mod runtime;
 pub mod s3a;
 pub mod stats;

@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use jni::objects::{JByteBuffer, JClass, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
+use shoal_core::pread::AlignedBuf;
 use shoal_core::{Config, FileInfo, FileReader, FileWriter, Namespace};
 
 use errors::{install_panic_hook, invalid, BridgeResult, ThrowMapped};
@@ -89,20 +90,18 @@ fn check_pos(pos: jlong) -> BridgeResult<u64> {
 }
 
 thread_local! {
-    /// Per-thread staging buffer between the store and Java heap arrays.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Per-thread staging buffer between the store and Java heap arrays. Page aligned, so that
+    /// reads of page files into it copy at full speed (see `shoal_core::pread`).
+    static SCRATCH: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
 }
 
 fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        if s.len() < len {
-            s.resize(len, 0);
-        }
-        let r = f(&mut s[..len]);
+        let r = f(s.get(len));
         // Do not keep a huge buffer alive on every thread.
-        if s.len() > 16 << 20 {
-            *s = Vec::new();
+        if s.capacity() > 16 << 20 {
+            s.clear();
         }
         r
     })

@@ -21,7 +21,6 @@
 //! reported as corrupt; the caller deletes the file and fetches anew.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -296,16 +295,7 @@ pub fn verify_file(path: &std::path::Path) -> Result<u32> {
 }
 
 fn read_full(file: &File, buf: &mut [u8], at: u64) -> Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], at + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(done)
+    Ok(crate::pread::read_full_at(file, buf, at)?)
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::io::{ErrorKind as IoKind, Write};
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -195,16 +194,7 @@ impl UnderStore for LocalStore {
 /// Reads `out.len()` bytes at `pos`, fewer only at the end of the file.
 fn read_file_at(path: &std::path::Path, pos: u64, out: &mut [u8]) -> Result<usize> {
     let file = fs::File::open(path)?;
-    let mut done = 0;
-    while done < out.len() {
-        match file.read_at(&mut out[done..], pos + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == IoKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(done)
+    Ok(crate::pread::read_full_at(&file, out, pos)?)
 }
 
 struct LocalWriter {
