@@ -125,6 +125,19 @@ impl Config {
                 "readonly" => spec.readonly = self.get_bool(key, false)?,
                 "immutable" => spec.immutable = self.get_bool(key, false)?,
                 "cache" => spec.cache = Some(self.get_bool(key, true)?),
+                "write" => {
+                    spec.cache_writes = match value.to_ascii_lowercase().replace('_', "-").as_str()
+                    {
+                        "through" => false,
+                        "cache-through" => true,
+                        _ => {
+                            return Err(Error::config(format!(
+                                "{key}={value}: expected through (written data goes to the \
+                                 store only) or cache-through (and into the node cache)"
+                            )))
+                        }
+                    }
+                }
                 _ => match attr.strip_prefix("option.") {
                     Some(opt) if !opt.is_empty() => {
                         spec.options.insert(opt.to_string(), value.to_string());
@@ -132,7 +145,8 @@ impl Config {
                     _ => {
                         return Err(Error::config(format!(
                             "unknown mount attribute in '{key}'; expected path, uri, readonly, \
-                             immutable, cache or option.<key> (mount names contain no dots)"
+                             immutable, cache, write or option.<key> (mount names contain no \
+                             dots)"
                         )))
                     }
                 },
@@ -176,6 +190,8 @@ pub struct MountSpec {
     pub immutable: bool,
     /// Whether reads are cached; unset means yes, except for `file://` mounts.
     pub cache: Option<bool>,
+    /// Written files also land in the node cache (`write=cache-through`; default `through`).
+    pub cache_writes: bool,
     /// Store options by object_store's key names, with those taken from `fs.s3a.*` for S3
     /// mounts; may hold secrets.
     pub options: BTreeMap<String, String>,
@@ -191,6 +207,7 @@ impl fmt::Debug for MountSpec {
             .field("readonly", &self.readonly)
             .field("immutable", &self.immutable)
             .field("cache", &self.cache)
+            .field("cache_writes", &self.cache_writes)
             .field("options", &self.options.keys().collect::<Vec<_>>())
             .finish()
     }

@@ -22,6 +22,8 @@ pub struct Mount {
     pub immutable: bool,
     /// Reads go through the page cache.
     pub cached: bool,
+    /// Written files also land in the page cache (`shoal.mount.<name>.write=cache-through`).
+    pub cache_writes: bool,
     pub store: Arc<dyn UnderStore>,
     segments: Vec<String>,
 }
@@ -50,6 +52,7 @@ impl Mount {
             readonly,
             immutable: false,
             cached: true,
+            cache_writes: false,
             store,
             segments: segs.into_iter().map(String::from).collect(),
         })
@@ -101,6 +104,7 @@ impl MountTable {
             m.immutable = s.immutable;
             // Local directories need no cache in front of them unless asked.
             m.cached = s.cache.unwrap_or(!s.uri.starts_with("file:"));
+            m.cache_writes = s.cache_writes;
             mounts.push(m);
         }
         Self::new(mounts)

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::cache::write_stage::WriteStage;
 use crate::cache::{page_file, CacheSettings, FileSource, PageCache, PageId, StatsSet};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -448,10 +449,16 @@ impl Namespace {
             .writer(&r.key)
             .map_err(|e| e.context("create", &r.path))?;
         self.changed();
+        let stage = match &self.cache {
+            Some(cache) if r.mount.cached && r.mount.cache_writes => WriteStage::new(cache.clone()),
+            _ => None,
+        };
         Ok(FileWriter {
-            path: r.path,
+            path: r.path.clone(),
             inner: Some(inner),
             metadata: self.metadata.clone(),
+            stage,
+            resolved: r,
         })
     }
 
@@ -952,6 +959,9 @@ pub struct FileWriter {
     path: String,
     inner: Option<Box<dyn StoreWriter>>,
     metadata: Arc<MetadataCache>,
+    /// The pages being written into the node cache too, on cache-through mounts.
+    stage: Option<WriteStage>,
+    resolved: Resolved,
 }
 
 impl FileWriter {
@@ -961,7 +971,13 @@ impl FileWriter {
 
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         match &mut self.inner {
-            Some(w) => w.write(data).map_err(|e| e.context("write", &self.path)),
+            Some(w) => {
+                w.write(data).map_err(|e| e.context("write", &self.path))?;
+                if let Some(stage) = &mut self.stage {
+                    stage.write(data);
+                }
+                Ok(())
+            }
             None => Err(Error::invalid(format!(
                 "write {}: stream is closed",
                 self.path
@@ -969,14 +985,28 @@ impl FileWriter {
         }
     }
 
-    /// Commits the file.
+    /// Commits the file. On a cache-through mount its pages then go into the node cache, keyed
+    /// by the version the store reports for it (one status request).
     pub fn close(mut self) -> Result<()> {
         let r = match self.inner.take() {
             Some(w) => w.commit().map_err(|e| e.context("close", &self.path)),
             None => Ok(()),
         };
         self.metadata.invalidate_all();
-        r
+        r?;
+        if let Some(stage) = self.stage.take() {
+            let m = &self.resolved.mount;
+            let key = &self.resolved.key;
+            // The file is in the store whatever happens here; caching it is best effort.
+            if let Ok(Some(entry)) = m.store.stat(key) {
+                if !entry.is_dir {
+                    self.metadata
+                        .put_status(&m.name, key, Some(entry.clone()), m.immutable);
+                    stage.finish(&FileSource::new(m.store.clone(), key.clone(), entry));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Discards what was written.

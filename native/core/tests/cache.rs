@@ -467,3 +467,149 @@ impl Drop for ReadOnlyTree {
         }
     }
 }
+
+/// Writes `data` to `path` in uneven pieces, so pages are completed mid-write.
+fn write_file(ns: &Namespace, path: &str, data: &[u8]) {
+    let mut w = ns.create(path, true).unwrap();
+    for piece in data.chunks(9_999) {
+        w.write(piece).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Every file under `dir` whose name starts with `.tmp-`: staged or half-written pages.
+fn temporary_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn cache_through_writes_are_read_back_without_the_store() {
+    let server = S3Server::start();
+    std::fs::create_dir(server.root().join("bucket")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let c = conf(
+        &server,
+        cache.path(),
+        &[("shoal.mount.s3.write", "cache-through")],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
+    let mut args = Vec::new();
+    let mut total = 0;
+    // Empty, smaller than a page, exactly a page, several pages and a partial one.
+    for (i, size) in [0usize, 10, 65_536, 200_000].iter().enumerate() {
+        let data = pattern(*size, 10 + i as u64);
+        write_file(&ns, &format!("/s3/out/{i}.bin"), &data);
+        assert_eq!(
+            std::fs::read(server.root().join(format!("bucket/out/{i}.bin"))).unwrap(),
+            data,
+            "the store holds what was written"
+        );
+        args.push(format!("/s3/out/{i}.bin:{}", digest(&data)));
+        total += size;
+    }
+    assert_eq!(page_files(cache.path()).len(), 1 + 1 + 4);
+    assert!(temporary_files(cache.path()).is_empty());
+    // Another process on the node reads every byte from the cache.
+    let child = run_child("child_read", &c, &args.join(" "));
+    assert_eq!(counter(&child, "store_get_requests"), 0, "{child:?}");
+    assert_eq!(counter(&child, "bytes_from_disk"), total as u64);
+
+    // Replaced by other bytes: the new version is what is cached and read.
+    let new = pattern(150_000, 99);
+    write_file(&ns, "/s3/out/3.bin", &new);
+    let child = run_child("child_read", &c, &format!("/s3/out/3.bin:{}", digest(&new)));
+    assert_eq!(counter(&child, "store_get_requests"), 0, "{child:?}");
+    assert_eq!(counter(&child, "bytes_from_disk"), 150_000);
+}
+
+#[test]
+fn through_writes_leave_the_node_cache_alone() {
+    let server = S3Server::start();
+    std::fs::create_dir(server.root().join("bucket")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    for write in [None, Some("through"), Some("THROUGH")] {
+        let mut extra = vec![];
+        if let Some(w) = write {
+            extra.push(("shoal.mount.s3.write", w));
+        }
+        let c = conf(&server, cache.path(), &extra);
+        let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
+        let data = pattern(100_000, 5);
+        write_file(&ns, "/s3/t.bin", &data);
+        assert!(page_files(cache.path()).is_empty(), "{write:?}");
+        assert!(temporary_files(cache.path()).is_empty());
+        assert_eq!(read_all(&ns, "/s3/t.bin"), data);
+        std::fs::remove_dir_all(cache.path()).unwrap();
+    }
+    let c = conf(&server, cache.path(), &[("shoal.mount.s3.write", "cache")]);
+    let e = Namespace::new(&Config::from_pairs(c)).unwrap_err();
+    assert!(e.message().contains("shoal.mount.s3.write=cache"), "{e}");
+    assert!(e.message().contains("cache-through"), "{e}");
+}
+
+#[test]
+fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
+    let server = S3Server::start();
+    std::fs::create_dir(server.root().join("bucket")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let c = conf(
+        &server,
+        cache.path(),
+        &[("shoal.mount.s3.write", "cache-through")],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    // A writer dropped before close: nothing in the store, nothing staged left.
+    let mut w = ns.create("/s3/gone.bin", true).unwrap();
+    w.write(&pattern(200_000, 1)).unwrap();
+    assert!(
+        !temporary_files(cache.path()).is_empty(),
+        "pages are staged"
+    );
+    drop(w);
+    assert!(temporary_files(cache.path()).is_empty());
+    assert!(page_files(cache.path()).is_empty());
+    assert!(!server.root().join("bucket/gone.bin").exists());
+
+    // A directory with room for two pages: the file is written whole, its first pages cached,
+    // and it reads back right, the rest from the store.
+    let small = tempfile::tempdir().unwrap();
+    let c = conf(
+        &server,
+        small.path(),
+        &[
+            ("shoal.mount.s3.write", "cache-through"),
+            (
+                "shoal.cache.dirs",
+                &format!("{}:140k", small.path().display()),
+            ),
+            ("shoal.cache.memory.size", "0"),
+        ],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let data = pattern(400_000, 2);
+    write_file(&ns, "/s3/big.bin", &data);
+    assert_eq!(
+        std::fs::read(server.root().join("bucket/big.bin")).unwrap(),
+        data
+    );
+    assert_eq!(page_files(small.path()).len(), 2);
+    assert!(temporary_files(small.path()).is_empty());
+    assert_eq!(read_all(&ns, "/s3/big.bin"), data);
+}

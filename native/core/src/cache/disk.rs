@@ -32,6 +32,13 @@ const STALE_TMP: Duration = Duration::from_secs(600);
 /// A hit refreshes the page's recency at most this often.
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
+/// A page file written before its id was known; see `DiskDir::stage_page`.
+#[derive(Debug)]
+pub struct StagedPage {
+    tmp: PathBuf,
+    size: u64,
+}
+
 #[derive(Debug)]
 pub struct DiskDir {
     root: PathBuf,
@@ -239,23 +246,84 @@ impl DiskDir {
     /// pass the capacity; when it is full the page is not cached (the read still succeeds) and
     /// the janitor makes room. Errors other than a full directory turn writes off.
     pub fn write_page(self: &Arc<Self>, id: PageId, encoded: &[u8]) -> bool {
+        let target = self.page_path(id);
+        let parent = target.parent().expect("page paths have parents");
+        match self.write_tmp(parent, encoded) {
+            Some(tmp) => match fs::rename(&tmp, &target) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.discard_tmp(&tmp, encoded.len() as u64);
+                    self.turn_off_writes(&e.to_string());
+                    false
+                }
+            },
+            None => false,
+        }
+    }
+
+    /// Writes a page encoded for a placeholder id (its file's version is not known yet: the
+    /// file is being written through the cache) under a temporary name, its size reserved like
+    /// any page's. `place_staged` gives it its id and puts it in place; `drop_staged` undoes it.
+    /// `None` when the directory is full or not writable.
+    pub fn stage_page(self: &Arc<Self>, encoded: &[u8]) -> Option<StagedPage> {
+        // Staged files live beside pages (the janitor removes them when their writer died).
+        let parent = self.root.join("00").join("00");
+        let tmp = self.write_tmp(&parent, encoded)?;
+        Some(StagedPage {
+            tmp,
+            size: encoded.len() as u64,
+        })
+    }
+
+    /// Gives a staged page the header of `id` and renames it into place; `len` and `chunk` are
+    /// what it was encoded with. On failure the page is dropped (the file is simply not cached).
+    pub fn place_staged(&self, staged: StagedPage, id: PageId, len: u32, chunk: u32) -> bool {
+        let target = self.page_path(id);
+        let result = (|| -> Result<()> {
+            let f = OpenOptions::new().write(true).open(&staged.tmp)?;
+            page_file::set_id(&f, id, len, chunk)?;
+            drop(f);
+            private_dirs(target.parent().expect("page paths have parents"))?;
+            Ok(fs::rename(&staged.tmp, &target)?)
+        })();
+        match result {
+            Ok(()) => true,
+            Err(_) => {
+                self.drop_staged(staged);
+                false
+            }
+        }
+    }
+
+    /// The bytes of a staged page, to move it to another directory.
+    pub fn read_staged(&self, staged: &StagedPage) -> Option<Vec<u8>> {
+        fs::read(&staged.tmp).ok()
+    }
+
+    /// Removes a staged page and gives its size back.
+    pub fn drop_staged(&self, staged: StagedPage) {
+        self.discard_tmp(&staged.tmp, staged.size);
+    }
+
+    /// Reserves the size of `encoded` and writes it to a new temporary file in `parent`.
+    /// `None` when the directory is full (the janitor is started) or a write failed (writes
+    /// are then turned off).
+    fn write_tmp(self: &Arc<Self>, parent: &Path, encoded: &[u8]) -> Option<PathBuf> {
         if !self.writable() {
-            return false;
+            return None;
         }
         let size = encoded.len() as u64;
         match self.reserve(size) {
             Ok(true) => {}
             Ok(false) => {
                 self.start_janitor(true);
-                return false;
+                return None;
             }
             Err(e) => {
                 self.turn_off_writes(&format!("cannot update its usage file: {e}"));
-                return false;
+                return None;
             }
         }
-        let target = self.page_path(id);
-        let parent = target.parent().expect("page paths have parents");
         let tmp = parent.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
@@ -268,19 +336,21 @@ impl DiskDir {
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            f.write_all(encoded)?;
-            drop(f);
-            fs::rename(&tmp, &target)
+            f.write_all(encoded)
         })();
         match result {
-            Ok(()) => true,
+            Ok(()) => Some(tmp),
             Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                let _ = self.add_usage(-(size as i64));
+                self.discard_tmp(&tmp, size);
                 self.turn_off_writes(&e.to_string());
-                false
+                None
             }
         }
+    }
+
+    fn discard_tmp(&self, tmp: &Path, size: u64) {
+        let _ = fs::remove_file(tmp);
+        let _ = self.add_usage(-(size as i64));
     }
 
     /// Adds `size` to the usage counter if it fits the capacity.

@@ -8,6 +8,7 @@
 pub mod disk;
 pub mod open_pages;
 pub mod page_file;
+pub mod write_stage;
 
 use std::collections::HashMap;
 use std::ops::Range;

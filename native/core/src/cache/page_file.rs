@@ -65,19 +65,41 @@ fn corrupt(msg: impl Into<String>) -> Error {
 /// Encodes a page: header then data.
 pub fn encode(id: PageId, chunk: u32, data: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; DATA_OFFSET as usize + data.len()];
-    out[0..8].copy_from_slice(MAGIC);
-    out[8..24].copy_from_slice(&id.file.to_le_bytes());
-    out[24..32].copy_from_slice(&id.index.to_le_bytes());
-    out[32..36].copy_from_slice(&(data.len() as u32).to_le_bytes());
-    out[36..40].copy_from_slice(&chunk.to_le_bytes());
-    let hcrc = crc32c::crc32c(&out[0..40]);
-    out[40..44].copy_from_slice(&hcrc.to_le_bytes());
+    out[..ID_END].copy_from_slice(&fixed_header(id, data.len() as u32, chunk));
     for (i, c) in data.chunks(chunk as usize).enumerate() {
         let at = FIXED + 4 * i;
         out[at..at + 4].copy_from_slice(&crc32c::crc32c(c).to_le_bytes());
     }
     out[DATA_OFFSET as usize..].copy_from_slice(data);
     out
+}
+
+/// The end of the header's part that depends on the page's id (magic, id, length, chunk size
+/// and the checksum of those); the chunk checksums after it depend on the data alone.
+const ID_END: usize = 44;
+
+fn fixed_header(id: PageId, len: u32, chunk: u32) -> [u8; ID_END] {
+    let mut out = [0u8; ID_END];
+    out[0..8].copy_from_slice(MAGIC);
+    out[8..24].copy_from_slice(&id.file.to_le_bytes());
+    out[24..32].copy_from_slice(&id.index.to_le_bytes());
+    out[32..36].copy_from_slice(&len.to_le_bytes());
+    out[36..40].copy_from_slice(&chunk.to_le_bytes());
+    let hcrc = crc32c::crc32c(&out[0..40]);
+    out[40..44].copy_from_slice(&hcrc.to_le_bytes());
+    out
+}
+
+/// Gives a page file encoded for another id (a page staged before its file's version was
+/// known) the header of `id`, in place.
+pub fn set_id(file: &File, id: PageId, len: u32, chunk: u32) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    Ok(file.write_all_at(&fixed_header(id, len, chunk), 0)?)
+}
+
+/// `set_id` on an encoded page in memory.
+pub fn set_id_in(encoded: &mut [u8], id: PageId, len: u32, chunk: u32) {
+    encoded[..ID_END].copy_from_slice(&fixed_header(id, len, chunk));
 }
 
 /// Reads and verifies the header of an open page file against what the caller expects. `size`

@@ -137,6 +137,30 @@ public class TestNodeCache {
   }
 
   @Test
+  public void cacheThroughWritesAreReadBackWithoutTheStore() throws IOException {
+    byte[] data = randomBytes((3 << 20) + 777, 11);
+    Configuration conf = s3conf();
+    conf.set("shoal.mount.s3.write", "cache-through");
+    conf.set("shoal.cache.memory.size", "0");
+    FileSystem fs = newFs(conf);
+    put(fs, path("written.bin"), data);
+    // Read back by another filesystem: the store has the file, and the node cache its pages.
+    FileSystem reader = newFs(conf);
+    assertArrayEquals(data, get(reader, path("written.bin")));
+    Map<String, Long> s = stats(reader);
+    assertEquals(0, (long) s.get("store_get_requests"));
+    assertEquals(data.length, (long) s.get("bytes_from_disk"));
+
+    // The default, through, leaves the cache alone: the first read goes to the store.
+    Configuration through = s3conf();
+    through.set("shoal.cache.memory.size", "0");
+    FileSystem plain = newFs(through);
+    put(plain, path("through.bin"), data);
+    assertArrayEquals(data, get(plain, path("through.bin")));
+    assertEquals(data.length, (long) stats(plain).get("bytes_from_store"));
+  }
+
+  @Test
   public void anObjectOverwrittenInTheStoreIsReadAfresh() throws IOException {
     Configuration conf = s3conf();
     conf.set("shoal.metadata.ttl", "0");
