@@ -373,6 +373,28 @@ fn azure_blob_mount_on_azurite() {
     )))
     .unwrap();
     suite(&ns, "/az", false);
+
+    // The other URI forms of an Azure mount reach the same container.
+    write(&ns, "/az/forms/f.bin", &pattern(3000, 5));
+    for uri in [
+        "azure://container/prefix",
+        "abfs://container@devstoreaccount1.dfs.core.windows.net/prefix",
+        "abfss://container@devstoreaccount1.dfs.core.windows.net/prefix",
+    ] {
+        let mut conf = server.mount_conf("other", "/other", "container/prefix");
+        for (k, v) in conf.iter_mut() {
+            if k == "shoal.mount.other.uri" {
+                *v = uri.to_string();
+            }
+        }
+        let other = Namespace::new(&Config::from_pairs(conf)).unwrap();
+        assert_eq!(
+            names(&other, "/other/forms"),
+            vec![("/other/forms/f.bin".to_string(), false)],
+            "{uri}"
+        );
+        assert_eq!(read_all(&other, "/other/forms/f.bin"), pattern(3000, 5));
+    }
 }
 
 #[test]
