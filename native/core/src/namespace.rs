@@ -237,6 +237,15 @@ impl Namespace {
 
     fn writable(&self, op: &str, path: &str) -> Result<Resolved> {
         let r = self.mounted(op, path)?;
+        if let Some(why) = r.mount.store.read_only() {
+            return Err(Error::new(
+                ErrorKind::ReadOnly,
+                format!(
+                    "{op} {}: mount '{}' is read-only: {why}",
+                    r.path, r.mount.name
+                ),
+            ));
+        }
         if r.mount.readonly {
             return Err(Error::new(
                 ErrorKind::ReadOnly,

@@ -1,8 +1,10 @@
 //! One suite of namespace behaviour, run against every kind of store this machine can start:
-//! a local directory, and a real S3 server (s3s-fs) on 127.0.0.1.
+//! a local directory, a real S3 server (s3s-fs), Azure Blob (Azurite), on 127.0.0.1. A second
+//! suite of reads over data another writer put into the store runs where Shoal cannot write
+//! or list everything: a GCS emulator (fake-gcs-server) and a read-only HTTP server.
 
 use shoal_core::{Config, ErrorKind, Namespace};
-use shoal_testkit::S3Server;
+use shoal_testkit::{AzuriteServer, GcsServer, HttpServer, S3Server};
 
 fn write(ns: &Namespace, path: &str, data: &[u8]) {
     let mut w = ns.create(path, true).unwrap();
@@ -32,6 +34,112 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
+}
+
+fn counter(ns: &Namespace, name: &str) -> u64 {
+    let i = shoal_core::stats::COUNTER_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .unwrap();
+    ns.stats()[i]
+}
+
+/// What a mount must show over files that another writer put into its store with `put`
+/// (a key relative to the mount root, and the bytes): `dir/a.bin`, `dir/sub/b.bin`,
+/// `top.txt`. `lists` is false for a store that cannot list (a web server without WebDAV):
+/// there, only files are found.
+fn reads_suite(ns: &Namespace, m: &str, lists: bool, put: &dyn Fn(&str, &[u8])) {
+    let a = pattern(5000, 1);
+    put("dir/a.bin", &a);
+    put("dir/sub/b.bin", &pattern(10, 2));
+    put("top.txt", b"hello");
+
+    // Status of files and the mount point; what is missing is not found, by path.
+    let st = ns.status(&format!("{m}/dir/a.bin")).unwrap();
+    assert!(!st.is_dir);
+    assert_eq!(st.len, 5000);
+    assert!(st.version.is_some());
+    assert_eq!(ns.status(&format!("{m}/top.txt")).unwrap().len, 5);
+    assert!(ns.status(m).unwrap().is_dir);
+    for missing in [format!("{m}/dir/missing"), format!("{m}/nothing/at/all")] {
+        let e = ns.status(&missing).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert!(e.message().contains(&missing), "{e}");
+        let e = ns.open(&missing, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert!(e.message().contains(&missing), "{e}");
+    }
+
+    if lists {
+        assert!(ns.status(&format!("{m}/dir")).unwrap().is_dir);
+        assert!(ns.status(&format!("{m}/dir/sub")).unwrap().is_dir);
+        assert_eq!(
+            names(ns, m),
+            vec![(format!("{m}/dir"), true), (format!("{m}/top.txt"), false)]
+        );
+        assert_eq!(
+            names(ns, &format!("{m}/dir")),
+            vec![
+                (format!("{m}/dir/a.bin"), false),
+                (format!("{m}/dir/sub"), true)
+            ]
+        );
+        let walked: Vec<String> = ns
+            .walk_files(m)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(
+            walked,
+            vec![
+                format!("{m}/dir/a.bin"),
+                format!("{m}/dir/sub/b.bin"),
+                format!("{m}/top.txt")
+            ]
+        );
+        assert_eq!(
+            ns.open(&format!("{m}/dir"), None).unwrap_err().kind(),
+            ErrorKind::IsADirectory
+        );
+    } else {
+        // No listing, no directories: a prefix of files is not found.
+        assert_eq!(
+            ns.status(&format!("{m}/dir")).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
+    // A file lists itself.
+    assert_eq!(
+        names(ns, &format!("{m}/top.txt")),
+        vec![(format!("{m}/top.txt"), false)]
+    );
+    assert_eq!(ns.walk_files(&format!("{m}/dir/a.bin")).unwrap().len(), 1);
+
+    // Reads: whole, ranged, across the end, at and past the end.
+    assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
+    assert_eq!(read_all(ns, &format!("{m}/dir/sub/b.bin")), pattern(10, 2));
+    assert_eq!(read_all(ns, &format!("{m}/top.txt")), b"hello");
+    let r = ns.open(&format!("{m}/dir/a.bin"), None).unwrap();
+    let mut buf = vec![0u8; 100];
+    assert_eq!(r.read_at(1234, &mut buf).unwrap(), 100);
+    assert_eq!(&buf[..], &a[1234..1334]);
+    assert_eq!(r.read_at(4950, &mut buf).unwrap(), 50);
+    assert_eq!(&buf[..50], &a[4950..]);
+    assert_eq!(r.read_at(5000, &mut buf).unwrap(), 0);
+    assert_eq!(r.read_at(9999, &mut buf).unwrap(), 0);
+
+    // Read again: the page cache answers, and no data request reaches the store.
+    let (gets, hits, misses) = (
+        counter(ns, "store_get_requests"),
+        counter(ns, "cache_hits"),
+        counter(ns, "cache_misses"),
+    );
+    assert!(gets > 0, "the first reads asked the store nothing");
+    assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
+    assert_eq!(counter(ns, "store_get_requests"), gets);
+    assert_eq!(counter(ns, "cache_misses"), misses);
+    assert!(counter(ns, "cache_hits") > hits);
 }
 
 /// The behaviour every store must show, under the mount at `m`.
@@ -252,6 +360,150 @@ fn s3_mount_on_a_real_server() {
     write(&ns, "/s3/big.bin", &big);
     assert_eq!(ns.status("/s3/big.bin").unwrap().len, big.len() as u64);
     assert_eq!(read_all(&ns, "/s3/big.bin"), big);
+}
+
+#[test]
+fn azure_blob_mount_on_azurite() {
+    let server = AzuriteServer::start();
+    server.create_container("container");
+    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
+        "az",
+        "/az",
+        "container/prefix",
+    )))
+    .unwrap();
+    suite(&ns, "/az", false);
+
+    // The other URI forms of an Azure mount reach the same container.
+    write(&ns, "/az/forms/f.bin", &pattern(3000, 5));
+    for uri in [
+        "azure://container/prefix",
+        "abfs://container@devstoreaccount1.dfs.core.windows.net/prefix",
+        "abfss://container@devstoreaccount1.dfs.core.windows.net/prefix",
+    ] {
+        let mut conf = server.mount_conf("other", "/other", "container/prefix");
+        for (k, v) in conf.iter_mut() {
+            if k == "shoal.mount.other.uri" {
+                *v = uri.to_string();
+            }
+        }
+        let other = Namespace::new(&Config::from_pairs(conf)).unwrap();
+        assert_eq!(
+            names(&other, "/other/forms"),
+            vec![("/other/forms/f.bin".to_string(), false)],
+            "{uri}"
+        );
+        assert_eq!(read_all(&other, "/other/forms/f.bin"), pattern(3000, 5));
+    }
+}
+
+#[test]
+fn gcs_mount_on_an_emulator() {
+    // fake-gcs-server answers object_store's reads, listings and deletes but not its writes
+    // (XML API PUT): objects are put through the emulator's JSON API, as another writer would.
+    let server = GcsServer::start();
+    server.create_bucket("bucket");
+    let conf = Config::from_pairs(server.mount_conf("gs", "/gs", "bucket/prefix"));
+    let ns = Namespace::new(&conf).unwrap();
+    let put = |key: &str, data: &[u8]| server.put_object("bucket", &format!("prefix/{key}"), data);
+    reads_suite(&ns, "/gs", true, &put);
+
+    // An object overwritten in the store is a new version: never read stale from the cache.
+    put("v.bin", &pattern(3000, 3));
+    assert_eq!(read_all(&ns, "/gs/v.bin"), pattern(3000, 3));
+    put("v.bin", &pattern(3000, 4));
+    let fresh = Namespace::new(&conf).unwrap();
+    assert_ne!(
+        fresh.status("/gs/v.bin").unwrap().version,
+        ns.status("/gs/v.bin").unwrap().version
+    );
+    assert_eq!(read_all(&fresh, "/gs/v.bin"), pattern(3000, 4));
+
+    // Deletes: not empty without recursion, then a file, then a tree.
+    assert_eq!(
+        fresh.delete("/gs/dir", false).unwrap_err().kind(),
+        ErrorKind::NotEmpty
+    );
+    assert!(fresh.delete("/gs/top.txt", false).unwrap());
+    assert!(fresh.delete("/gs/dir", true).unwrap());
+    assert!(!fresh.delete("/gs/dir", true).unwrap());
+    assert_eq!(
+        fresh.status("/gs/dir/a.bin").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert_eq!(names(&fresh, "/gs"), vec![("/gs/v.bin".to_string(), false)]);
+}
+
+#[test]
+fn http_mount_reads_a_web_server_and_refuses_changes() {
+    let server = HttpServer::start();
+    let conf = Config::from_pairs(server.mount_conf("web", "/web", "data"));
+    let ns = Namespace::new(&conf).unwrap();
+    let put = |key: &str, data: &[u8]| {
+        let p = server.root().join("data").join(key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    };
+    reads_suite(&ns, "/web", false, &put);
+
+    // Another process on the same cache directory reads from the cache: the server sees no GET.
+    let gets = server.requests("GET");
+    let second = Namespace::new(&conf).unwrap();
+    assert_eq!(read_all(&second, "/web/dir/a.bin"), pattern(5000, 1));
+    assert_eq!(server.requests("GET"), gets);
+    assert_eq!(counter(&second, "cache_misses"), 0);
+
+    // The mount is read-only whatever its configuration says; nothing reaches the server.
+    let mounts: Vec<_> = ns.mount_table().mounts().collect();
+    assert!(mounts[0].readonly);
+    for (op, e) in [
+        ("create", ns.create("/web/new.txt", true).err().unwrap()),
+        ("create", ns.create("/web/top.txt", true).err().unwrap()),
+        ("mkdirs", ns.mkdirs("/web/d").unwrap_err()),
+        ("delete", ns.delete("/web/top.txt", false).unwrap_err()),
+        (
+            "rename",
+            ns.rename("/web/top.txt", "/web/x.txt").unwrap_err(),
+        ),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::ReadOnly, "{e}");
+        assert!(e.message().starts_with(&format!("{op} /web/")), "{e}");
+        assert!(e.message().contains("read-only"), "{e}");
+        assert!(e.message().contains("http"), "{e}");
+    }
+    for method in ["PUT", "DELETE", "MKCOL", "COPY", "MOVE"] {
+        assert_eq!(server.requests(method), 0, "{method} reached the server");
+    }
+    assert_eq!(read_all(&ns, "/web/top.txt"), b"hello");
+
+    // Listing a directory needs WebDAV: the error names the path and says so.
+    let e = ns.list("/web/dir").unwrap_err();
+    assert!(e.message().contains("/web/dir"), "{e}");
+    assert!(e.message().contains("WebDAV"), "{e}");
+
+    // A file changed on the server is a new version (its ETag changes): never read stale.
+    put("top.txt", b"HELLO!");
+    let third = Namespace::new(&conf).unwrap();
+    assert_eq!(read_all(&third, "/web/top.txt"), b"HELLO!");
+}
+
+#[test]
+fn the_reads_suite_holds_on_s3_too() {
+    // The suite the GCS and HTTP mounts run, against a store that also passes `suite`.
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
+    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
+        "s3",
+        "/s3",
+        "bucket/prefix",
+    )))
+    .unwrap();
+    let put = |key: &str, data: &[u8]| {
+        let p = server.root().join("bucket/prefix").join(key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    };
+    reads_suite(&ns, "/s3", true, &put);
 }
 
 #[test]

@@ -134,6 +134,12 @@ pub trait UnderStore: Send + Sync + Debug {
 
     /// Moves a file or directory tree; `to` does not exist and its parent does.
     fn rename(&self, from: &Entry, to: &str) -> Result<()>;
+
+    /// Why this store takes no changes at all, when it is so whatever the mount says (an
+    /// HTTP server); such a mount is read-only.
+    fn read_only(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Builds the store a mount names by its URI scheme.
@@ -202,6 +208,32 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("bucket/p"));
+    }
+
+    #[test]
+    fn http_stores_and_only_they_are_read_only() {
+        let spec = |uri: &str| MountSpec {
+            name: "m".into(),
+            path: "/m".into(),
+            uri: uri.into(),
+            ..MountSpec::default()
+        };
+        let settings = StoreSettings::default();
+        for uri in ["http://127.0.0.1:1/data", "https://127.0.0.1:1/"] {
+            let store = open_store(&spec(uri), &settings).unwrap();
+            let why = store.read_only().expect(uri);
+            assert!(why.contains("http"), "{why}");
+        }
+        let dir = std::env::temp_dir();
+        for uri in [
+            "s3://bucket/prefix".to_string(),
+            format!("file://{}", dir.display()),
+        ] {
+            assert_eq!(
+                open_store(&spec(&uri), &settings).unwrap().read_only(),
+                None
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! A mount over an object store (S3 and S3-compatible servers, GCS, Azure Blob, HTTP) through
 //! object_store. Directories are synthesized from key prefixes, as S3A does.
+//!
+//! An HTTP(S) mount is read-only. Its files are found by HEAD and read by ranged GETs, which
+//! any static web server answers; listings need a WebDAV server (PROPFIND). Where the server
+//! does not list, a path HEAD does not find is missing, and only files can be listed.
 
 use std::sync::Arc;
 
@@ -29,7 +33,12 @@ pub struct ObjectStoreUfs {
     /// the source of the metadata, so a file opened after a listing and one opened by HEAD
     /// (another process, the CLI) share their cached pages.
     listing_etags: std::sync::OnceLock<bool>,
+    /// An HTTP(S) server: read-only, and listing (WebDAV) is optional.
+    http: bool,
 }
+
+/// Why an HTTP mount takes no changes.
+const HTTP_READ_ONLY: &str = "http(s):// stores are read-only in Shoal";
 
 macro_rules! build_with_options {
     ($builder:expr, $key:ty, $spec:expr, $retry:expr) => {{
@@ -114,6 +123,7 @@ impl ObjectStoreUfs {
             root,
             uri: redact_uri(uri),
             listing_etags: std::sync::OnceLock::new(),
+            http: matches!(url.scheme(), "http" | "https"),
         })
     }
 
@@ -181,7 +191,18 @@ impl ObjectStoreUfs {
         let first = block_on(async move {
             let mut s = store.list(prefix.as_ref());
             s.next().await.transpose()
-        })??;
+        })?;
+        let first = match first {
+            Ok(f) => f,
+            // A web server that does not list: every entry comes from HEAD, which has the
+            // ETag when the server gives one, so pages are keyed by it.
+            Err(e) if self.http => {
+                tracing::debug!(store = %self.uri, error = %e, "HTTP server does not list");
+                let _ = self.listing_etags.set(true);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.learn_from_listing(first.iter());
         Ok(())
     }
@@ -198,6 +219,30 @@ impl ObjectStoreUfs {
             }
             Ok::<_, Error>(out)
         })?
+    }
+}
+
+impl ObjectStoreUfs {
+    /// A listing of `key` that an HTTP server refused: nothing lies under a file (so listing a
+    /// file shows the file), and anything else needs a server that lists.
+    fn http_list_failed(&self, key: &str, e: object_store::Error) -> Result<Vec<Entry>> {
+        if !key.is_empty() {
+            if let Some(entry) = self.stat(key)? {
+                if !entry.is_dir {
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        let e = Error::from(e);
+        Err(Error::new(
+            e.kind(),
+            format!(
+                "{} does not list directories (listing an http(s):// mount needs a WebDAV \
+                 server that answers PROPFIND): {}",
+                self.uri,
+                e.message()
+            ),
+        ))
     }
 }
 
@@ -240,7 +285,19 @@ impl UnderStore for ObjectStoreUfs {
             let mut s = store.list(Some(&loc));
             s.next().await.transpose()
         })?;
-        match (any?, head_error) {
+        let any = match any {
+            Ok(any) => any,
+            // HEAD found no file, and a web server that does not list has no directories.
+            Err(e) if self.http => {
+                tracing::debug!(store = %self.uri, key, error = %e, "HTTP server does not list");
+                match head_error {
+                    None => None,
+                    Some(h) => return Err(h),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match (any, head_error) {
             (Some(_), _) => Ok(Some(Entry::dir(key, 0))),
             (None, Some(e)) => {
                 // The listing worked, so the store is reachable and holds nothing at or under
@@ -265,7 +322,12 @@ impl UnderStore for ObjectStoreUfs {
         } else {
             Some(loc.clone())
         };
-        let listed = block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })??;
+        let listed =
+            match block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })? {
+                Ok(l) => l,
+                Err(e) if self.http => return self.http_list_failed(key, e),
+                Err(e) => return Err(e.into()),
+            };
         self.learn_from_listing(listed.objects.iter().filter(|m| m.location != loc));
         let mut out = Vec::with_capacity(listed.objects.len() + listed.common_prefixes.len());
         for p in &listed.common_prefixes {
@@ -291,14 +353,22 @@ impl UnderStore for ObjectStoreUfs {
         let loc = self.location(key)?;
         let prefix = (!loc.as_ref().is_empty()).then_some(loc.clone());
         let store = self.store.clone();
-        let metas = block_on(async move {
+        let metas = match block_on(async move {
             let mut out = Vec::new();
             let mut s = store.list(prefix.as_ref());
             while let Some(m) = s.next().await {
                 out.push(m?);
             }
-            Ok::<_, Error>(out)
-        })??;
+            Ok::<_, object_store::Error>(out)
+        })? {
+            Ok(m) => m,
+            Err(e) if self.http => {
+                // A file lists itself; nothing lies under it.
+                self.http_list_failed(key, e)?;
+                return Ok(self.stat(key)?.into_iter().collect());
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.learn_from_listing(metas.iter().filter(|m| m.location != loc));
         let mut out: Vec<Entry> = metas
             .iter()
@@ -377,6 +447,10 @@ impl UnderStore for ObjectStoreUfs {
             }
             Ok(())
         })?
+    }
+
+    fn read_only(&self) -> Option<&'static str> {
+        self.http.then_some(HTTP_READ_ONLY)
     }
 
     fn rename(&self, from: &Entry, to: &str) -> Result<()> {

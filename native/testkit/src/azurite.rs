@@ -1,0 +1,145 @@
+//! A real Azure Blob server for tests: Azurite (from npm, installed by scripts/setup.sh into
+//! `.tools/azurite`), started per test on a free 127.0.0.1 port, in memory, stopped on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+
+use crate::wire;
+
+/// Azurite's well-known development account and key (public: they are in Azure's docs).
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// The REST API version the set-up requests speak.
+const API_VERSION: &str = "2021-12-02";
+
+pub struct AzuriteServer {
+    child: Child,
+    port: u16,
+    /// A private page-cache directory, so tests never share the system default.
+    cache: tempfile::TempDir,
+    /// Azurite's working directory (data stays in memory).
+    _work: tempfile::TempDir,
+}
+
+impl AzuriteServer {
+    /// Starts Azurite's blob service. The binary is `.tools/azurite/node_modules/.bin/azurite-blob`
+    /// or `$SHOAL_TEST_AZURITE_BIN`.
+    pub fn start() -> Self {
+        let bin = wire::tool(
+            "SHOAL_TEST_AZURITE_BIN",
+            "azurite/node_modules/.bin/azurite-blob",
+            "Azurite (the Azure Blob emulator)",
+        );
+        for _attempt in 0..5 {
+            let work = tempfile::tempdir().unwrap();
+            let port = wire::free_port();
+            let mut child = Command::new(&bin)
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                // No disk, no telemetry; object_store may speak a newer API version than
+                // this Azurite knows, which Azurite otherwise refuses.
+                .args(["--inMemoryPersistence", "--disableTelemetry"])
+                .args(["--skipApiVersionCheck", "--silent"])
+                .current_dir(work.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+            // Node starts slowly on a busy machine.
+            if wire::wait_for_port(&mut child, port, Duration::from_secs(60)) {
+                return AzuriteServer {
+                    child,
+                    port,
+                    cache: tempfile::tempdir().unwrap(),
+                    _work: work,
+                };
+            }
+            wire::stop(&mut child); // exited (port taken since) or never came up: try again
+        }
+        panic!("Azurite did not start on 127.0.0.1 ({})", bin.display());
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The account's blob endpoint, `http://127.0.0.1:<port>/devstoreaccount1`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/{AZURITE_ACCOUNT}", self.port)
+    }
+
+    /// Creates a container (object_store cannot): one request signed with the account key.
+    pub fn create_container(&self, name: &str) {
+        let date = wire::http_date(SystemTime::now());
+        let resource = format!("/{AZURITE_ACCOUNT}/{name}");
+        // Shared Key: the canonical request, signed with HMAC-SHA256 of the decoded key.
+        let string_to_sign = format!(
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{API_VERSION}\n\
+             /{AZURITE_ACCOUNT}{resource}\nrestype:container"
+        );
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let key = aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            &b64.decode(AZURITE_KEY).unwrap(),
+        );
+        let signature = b64.encode(aws_lc_rs::hmac::sign(&key, string_to_sign.as_bytes()));
+        let auth = format!("SharedKey {AZURITE_ACCOUNT}:{signature}");
+        let r = wire::request(
+            self.port,
+            "PUT",
+            &format!("{resource}?restype=container"),
+            &[
+                ("x-ms-date", &date),
+                ("x-ms-version", API_VERSION),
+                ("Authorization", &auth),
+            ],
+            b"",
+        )
+        .unwrap_or_else(|e| panic!("create container {name} on Azurite: {e}"));
+        assert_eq!(
+            r.status,
+            201,
+            "create container {name} on Azurite: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
+    /// Configuration of a mount `name` at `path` over `az://<container_and_prefix>`: the
+    /// development account and key, and this server as the account's endpoint.
+    pub fn mount_conf(
+        &self,
+        name: &str,
+        path: &str,
+        container_and_prefix: &str,
+    ) -> Vec<(String, String)> {
+        let k = |a: &str| format!("shoal.mount.{name}.{a}");
+        vec![
+            (k("path"), path.to_string()),
+            (k("uri"), format!("az://{container_and_prefix}")),
+            (k("option.azure_storage_endpoint"), self.endpoint()),
+            (
+                k("option.azure_storage_account_name"),
+                AZURITE_ACCOUNT.to_string(),
+            ),
+            (
+                k("option.azure_storage_account_key"),
+                AZURITE_KEY.to_string(),
+            ),
+            (k("option.azure_allow_http"), "true".to_string()),
+            (
+                "shoal.cache.dirs".to_string(),
+                format!("{}:1g", self.cache.path().display()),
+            ),
+        ]
+    }
+}
+
+impl Drop for AzuriteServer {
+    fn drop(&mut self) {
+        wire::stop(&mut self.child);
+    }
+}

