@@ -1,4 +1,8 @@
 //! Test support shared by the crates: a real S3 server (s3s-fs) on 127.0.0.1, started per test and stopped on drop.
+//! `moto` holds a second one, moto's, which keeps directory markers.
+
+mod moto;
+pub use moto::{MotoServer, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
