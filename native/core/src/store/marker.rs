@@ -161,3 +161,52 @@ impl S3Markers {
         .boxed()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marker_url(builder: AmazonS3Builder, dir: &str) -> String {
+        let builder = builder
+            .with_bucket_name("bkt")
+            .with_region("eu-west-1")
+            .with_access_key_id("id")
+            .with_secret_access_key("secret");
+        let s3 = builder.clone().build().unwrap();
+        let markers = Arc::new(S3Markers::new(&builder, s3, 0).unwrap());
+        let dir = OsPath::parse(dir).unwrap();
+        crate::runtime::block_on(async move { markers.url(&dir).await })
+            .unwrap()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn marker_urls_are_the_directory_key_with_a_trailing_slash() {
+        // Path-style, as S3-compatible servers are addressed.
+        let path_style = AmazonS3Builder::new()
+            .with_endpoint("http://127.0.0.1:9000")
+            .with_allow_http(true);
+        assert_eq!(
+            marker_url(path_style.clone(), "p/d"),
+            "http://127.0.0.1:9000/bkt/p/d/"
+        );
+        // Segments are encoded as object_store encodes every other key.
+        assert_eq!(
+            marker_url(path_style, "p/a b"),
+            "http://127.0.0.1:9000/bkt/p/a%20b/"
+        );
+        // AWS, path-style (object_store's default) and virtual-hosted (S3A's).
+        assert_eq!(
+            marker_url(AmazonS3Builder::new(), "p/d"),
+            "https://s3.eu-west-1.amazonaws.com/bkt/p/d/"
+        );
+        assert_eq!(
+            marker_url(
+                AmazonS3Builder::new().with_virtual_hosted_style_request(true),
+                "p/d"
+            ),
+            "https://bkt.s3.eu-west-1.amazonaws.com/p/d/"
+        );
+    }
+}
