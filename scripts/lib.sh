@@ -7,7 +7,10 @@ SHOAL_JAR="${SHOAL_JAR:-$SHOAL_ROOT/build/libs/shoal-0.1.0.jar}"
 SHOAL_S3S_BIN="$SHOAL_TOOLS/s3s/bin/s3s-fs"
 SHOAL_SPARK35_VENV="$SHOAL_TOOLS/spark35"
 SHOAL_SPARK4_VENV="$SHOAL_TOOLS/spark4"
+SHOAL_MOTO_VENV="$SHOAL_TOOLS/moto"
+SHOAL_MOTO_BIN="$SHOAL_MOTO_VENV/bin/moto_server"
 export SHOAL_ROOT SHOAL_TOOLS SHOAL_JAR SHOAL_S3S_BIN SHOAL_SPARK35_VENV SHOAL_SPARK4_VENV
+export SHOAL_MOTO_VENV SHOAL_MOTO_BIN
 
 # Spark 3.5 and 4.x need Java 17; prefer it when JAVA_HOME is not set.
 if [ -z "${JAVA_HOME:-}" ] && [ -d /usr/lib/jvm/java-17-openjdk-amd64 ]; then

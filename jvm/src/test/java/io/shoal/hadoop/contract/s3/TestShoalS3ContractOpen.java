@@ -1,0 +1,17 @@
+package io.shoal.hadoop.contract.s3;
+
+import io.shoal.hadoop.MotoServer;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.contract.AbstractContractOpenTest;
+import org.apache.hadoop.fs.contract.AbstractFSContract;
+import org.junit.ClassRule;
+
+/** Hadoop's {@code AbstractContractOpenTest} against Shoal over S3 (moto). */
+public class TestShoalS3ContractOpen extends AbstractContractOpenTest {
+  @ClassRule public static final MotoServer S3 = new MotoServer();
+
+  @Override
+  protected AbstractFSContract createContract(Configuration conf) {
+    return new ShoalS3Contract(conf, S3);
+  }
+}
