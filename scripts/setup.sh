@@ -6,6 +6,7 @@
 # What it installs (all but Debian packages into the git-ignored .tools/ directory of the repo):
 #   - gradle (Debian package) and a JDK 17, when missing
 #   - .tools/s3s/bin/s3s-fs       the local S3 server (cargo install s3s-fs)
+#   - .tools/hdfs/lib             Hadoop jars for the test HDFS (MiniDFSCluster; Maven Central)
 #   - .tools/spark35              Python venv: pyspark 3.5 + pyarrow pandas pillow numpy pytest
 #   - .tools/spark4               Python venv: pyspark 4.x + the same
 #   - .tools/azurite              Azurite, the Azure Blob emulator (npm), for the store tests
@@ -85,6 +86,22 @@ if [ ! -x "$SHOAL_S3S_BIN" ]; then
   CARGO_TARGET_DIR="$SHOAL_TOOLS/s3s-build" \
     cargo install "s3s-fs@$S3S_VERSION" --features binary --locked --root "$SHOAL_TOOLS/s3s"
   rm -rf "$SHOAL_TOOLS/s3s-build"
+fi
+
+# ---- the test HDFS: Hadoop's MiniDFSCluster jars --------------------------------------------
+# native/testkit/java/pom.xml lists them; the marker holds its hash, so a changed list reinstalls.
+hdfs_pom="$SHOAL_ROOT/native/testkit/java/pom.xml"
+hdfs_dir="$SHOAL_TOOLS/hdfs"
+hdfs_want="$(sha256sum "$hdfs_pom" | cut -d' ' -f1)"
+if [ "$(cat "$hdfs_dir/.shoal-setup-done" 2>/dev/null)" != "$hdfs_want" ]; then
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  shoal_log "fetching the Hadoop jars for the test HDFS into .tools/hdfs (about 70 MB, once)"
+  rm -rf "$hdfs_dir/lib" "$hdfs_dir/m2"
+  mkdir -p "$hdfs_dir"
+  mvn -B -q -f "$hdfs_pom" -Dmaven.repo.local="$hdfs_dir/m2" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$hdfs_dir/lib"
+  rm -rf "$hdfs_dir/m2"
+  printf '%s' "$hdfs_want" >"$hdfs_dir/.shoal-setup-done"
 fi
 
 # ---- Python venvs with PySpark ---------------------------------------------------------------

@@ -1,8 +1,8 @@
 //! One suite of namespace behaviour, run against every kind of store this machine can start:
 //! a local directory, two real S3 servers (s3s-fs, and moto, which keeps directory markers as
-//! S3 does) and Azure Blob (Azurite), on 127.0.0.1. A second suite of reads over data another
-//! writer put into the store runs where Shoal cannot write or list everything: a GCS emulator
-//! (fake-gcs-server) and a read-only HTTP server.
+//! S3 does), Azure Blob (Azurite) and HDFS (a MiniDFSCluster), on 127.0.0.1. A second suite of
+//! reads over data another writer put into the store runs where Shoal cannot write or list
+//! everything: a GCS emulator (fake-gcs-server) and a read-only HTTP server.
 
 use shoal_core::{Config, ErrorKind, Namespace};
 use shoal_testkit::{AzuriteServer, GcsServer, HttpServer, MotoServer, S3Server};
@@ -938,5 +938,229 @@ fn bad_configuration_is_reported_by_key() {
         let e = Namespace::new(&Config::from_pairs(pairs)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{e}");
         assert!(e.message().contains(expect), "{e} should mention {expect}");
+    }
+}
+
+// ---- HDFS: Hadoop's MiniDFSCluster on 127.0.0.1, one per test binary --------------------------
+
+mod hdfs {
+    use super::*;
+    use shoal_testkit::HdfsCluster;
+
+    fn cluster() -> &'static HdfsCluster {
+        static REPORTED: std::sync::Once = std::sync::Once::new();
+        let c = HdfsCluster::shared();
+        REPORTED.call_once(|| eprintln!("MiniDFSCluster ready in {:?}", c.started_in()));
+        c
+    }
+
+    /// A client acting as the cluster's superuser (the user it runs as), standing for other
+    /// writers and for the administrator who sets permissions.
+    fn admin(c: &HdfsCluster) -> hdfs_native::Client {
+        hdfs_native::ClientBuilder::new()
+            .with_url(c.url())
+            .with_io_runtime(shoal_core::runtime::handle())
+            .build()
+            .unwrap()
+    }
+
+    fn put(client: &hdfs_native::Client, path: &str, data: &[u8]) {
+        let (client, path, data) = (client.clone(), path.to_string(), data.to_vec());
+        shoal_core::runtime::block_on(async move {
+            let opts = hdfs_native::WriteOptions::default().overwrite(true);
+            let mut w = match client.create(&path, opts.clone()).await {
+                Ok(w) => w,
+                Err(_) => client.create(&path, opts.overwrite(false)).await.unwrap(),
+            };
+            w.write_bytes(data.into()).await.unwrap();
+            w.close().await.unwrap();
+        })
+        .unwrap();
+    }
+
+    fn run<T: Send + 'static>(
+        f: impl std::future::Future<Output = hdfs_native::Result<T>> + Send + 'static,
+    ) -> T {
+        shoal_core::runtime::block_on(f).unwrap().unwrap()
+    }
+
+    #[test]
+    fn hdfs_mount_on_a_minidfs_cluster() {
+        let c = cluster();
+        let began = std::time::Instant::now();
+        let ns = Namespace::new(&Config::from_pairs(c.mount_conf("h", "/h", "/suite"))).unwrap();
+        suite(&ns, "/h", true);
+
+        // Files put there by another writer are listed and read; versions are length + mtime.
+        let admin = admin(c);
+        put(&admin, "/suite/external/x/obj.bin", &pattern(3000, 7));
+        assert_eq!(
+            names(&ns, "/h/external"),
+            vec![("/h/external/x".to_string(), true)]
+        );
+        assert_eq!(read_all(&ns, "/h/external/x/obj.bin"), pattern(3000, 7));
+        let a = admin.clone();
+        let st = run(async move { a.get_file_info("/suite/external/x/obj.bin").await });
+        assert_eq!(
+            ns.status("/h/external/x/obj.bin").unwrap().version.unwrap(),
+            format!("lm:3000:{}", st.modification_time)
+        );
+
+        // Unfinished writes are never listed, and leave nothing when aborted.
+        let mut w = ns.create("/h/pending.bin", true).unwrap();
+        w.write(b"x").unwrap();
+        assert!(!names(&ns, "/h").iter().any(|(p, _)| p.contains("pending")));
+        w.close().unwrap();
+        assert_eq!(read_all(&ns, "/h/pending.bin"), b"x");
+        let a = admin.clone();
+        let raw = run(async move { a.list_status("/suite", false).await });
+        assert!(
+            !raw.iter().any(|s| s.path.contains(".shoal-tmp-")),
+            "{raw:?}"
+        );
+
+        // A file of several HDFS blocks (the cluster's block size is 1 MiB), written in
+        // several client chunks, reads back intact.
+        let big = pattern((3 << 20) + 12345, 9);
+        write(&ns, "/h/big.bin", &big);
+        assert_eq!(ns.status("/h/big.bin").unwrap().len, big.len() as u64);
+        assert_eq!(read_all(&ns, "/h/big.bin"), big);
+        let a = admin.clone();
+        let st = run(async move { a.get_file_info("/suite/big.bin").await });
+        assert_eq!(st.length, big.len());
+
+        // A mount over the HDFS root works too.
+        let ns = Namespace::new(&Config::from_pairs(c.mount_conf("r", "/r", ""))).unwrap();
+        assert!(names(&ns, "/r").contains(&("/r/suite".to_string(), true)));
+        assert_eq!(read_all(&ns, "/r/suite/pending.bin"), b"x");
+        eprintln!("HDFS suite took {:?}", began.elapsed());
+    }
+
+    #[test]
+    fn hdfs_pages_come_from_the_cache_the_second_time() {
+        let c = cluster();
+        let admin = admin(c);
+        let data = pattern(700_000, 3);
+        put(&admin, "/cached/d/f.bin", &data);
+        let cache = tempfile::tempdir().unwrap();
+        let mut conf = c.mount_conf("h", "/h", "/cached");
+        conf.retain(|(k, _)| k != "shoal.cache.dirs");
+        conf.push((
+            "shoal.cache.dirs".into(),
+            format!("{}:256m", cache.path().display()),
+        ));
+        conf.push(("shoal.cache.page.size".into(), "64k".into()));
+        let conf = Config::from_pairs(conf);
+        let counter = |ns: &Namespace, name: &str| {
+            let i = shoal_core::stats::COUNTER_NAMES
+                .iter()
+                .position(|n| *n == name)
+                .unwrap();
+            ns.stats()[i]
+        };
+
+        let first = Namespace::new(&conf).unwrap();
+        assert_eq!(read_all(&first, "/h/d/f.bin"), data);
+        assert!(counter(&first, "store_get_requests") >= 11, "11 pages");
+        assert_eq!(counter(&first, "bytes_from_store"), data.len() as u64);
+
+        // Another process on the same node (a new namespace on the same cache directory).
+        let second = Namespace::new(&conf).unwrap();
+        assert_eq!(read_all(&second, "/h/d/f.bin"), data);
+        assert_eq!(counter(&second, "store_get_requests"), 0);
+        assert_eq!(counter(&second, "cache_misses"), 0);
+        assert_eq!(counter(&second, "bytes_from_store"), 0);
+
+        // Overwritten in HDFS: a new version, so nothing stale is served.
+        put(&admin, "/cached/d/f.bin", &pattern(1000, 4));
+        let third = Namespace::new(&conf).unwrap();
+        assert_eq!(read_all(&third, "/h/d/f.bin"), pattern(1000, 4));
+        assert!(counter(&third, "store_get_requests") >= 1);
+    }
+
+    #[test]
+    fn hdfs_errors_keep_their_kind_and_name_the_path() {
+        let c = cluster();
+        let admin = admin(c);
+        // The superuser makes a private directory and a read-only one.
+        put(&admin, "/perm/locked/secret.bin", b"secret");
+        put(&admin, "/perm/ro/f.bin", b"read me");
+        let a = admin.clone();
+        run(async move {
+            a.set_permission("/perm/locked", 0o700).await?;
+            a.set_permission("/perm/ro", 0o555).await
+        });
+
+        let mut conf = c.mount_conf("h", "/h", "/perm");
+        conf.push(("shoal.mount.h.option.user".into(), "alice".into()));
+        let ns = Namespace::new(&Config::from_pairs(conf)).unwrap();
+
+        let e = ns.status("/h/missing.bin").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        assert!(e.message().contains("/h/missing.bin"), "{e}");
+
+        let e = ns.status("/h/locked/secret.bin").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        assert!(e.message().contains("/h/locked/secret.bin"), "{e}");
+        let e = ns.list("/h/locked").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        assert!(e.message().contains("/h/locked"), "{e}");
+
+        // Readable, not writable.
+        assert_eq!(read_all(&ns, "/h/ro/f.bin"), b"read me");
+        let e = ns.create("/h/ro/new.bin", true).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        assert!(e.message().contains("/h/ro/new.bin"), "{e}");
+        let e = ns.delete("/h/ro/f.bin", false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        let e = ns.mkdirs("/h/ro/sub").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        let e = ns.rename("/h/ro/f.bin", "/h/moved.bin").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        assert_eq!(read_all(&ns, "/h/ro/f.bin"), b"read me");
+
+        // The superuser (the default user here) may.
+        let ns = Namespace::new(&Config::from_pairs(c.mount_conf("h", "/h", "/perm"))).unwrap();
+        assert_eq!(read_all(&ns, "/h/locked/secret.bin"), b"secret");
+    }
+
+    #[test]
+    fn hdfs_configuration_and_connection_errors() {
+        let e = Namespace::new(&Config::from_pairs([
+            ("shoal.mount.h.path", "/h"),
+            ("shoal.mount.h.uri", "hdfs://127.0.0.1:1/x"),
+            ("shoal.mount.h.option.aws_region", "x"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert!(
+            e.message().contains("shoal.mount.h.option.aws_region"),
+            "{e}"
+        );
+
+        let e = Namespace::new(&Config::from_pairs([
+            ("shoal.mount.h.path", "/h"),
+            ("shoal.mount.h.uri", "hdfs:///no/namenode"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+
+        // Nothing listens on port 1: an error naming the path, after as many tries as
+        // shoal.store.max.retries allows (pauses of about 1 s and 2 s for 2; none for 0).
+        let began = std::time::Instant::now();
+        let ns = Namespace::new(&Config::from_pairs([
+            ("shoal.mount.h.path", "/h"),
+            ("shoal.mount.h.uri", "hdfs://127.0.0.1:1/x"),
+            ("shoal.store.max.retries", "2"),
+        ]))
+        .unwrap();
+        let e = ns.status("/h/f").unwrap_err();
+        assert!(e.message().contains("/h/f"), "{e}");
+        assert!(e.message().contains("hdfs://127.0.0.1:1/x"), "{e}");
+        let took = began.elapsed();
+        assert!(
+            took >= std::time::Duration::from_secs(1) && took < std::time::Duration::from_secs(30),
+            "{took:?}"
+        );
     }
 }

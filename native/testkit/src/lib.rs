@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod hdfs;
+pub use hdfs::HdfsCluster;
+
 pub struct S3Server {
     child: Child,
     port: u16,

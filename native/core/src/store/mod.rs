@@ -1,10 +1,11 @@
 //! Under stores: where a mount's data really lives. One trait, one module per kind of store:
-//! `local` (a directory, through the operating system) and `object` (S3, GCS, Azure, HTTP,
-//! through object_store). Keys are relative to the mount's root: `""` is the root itself,
+//! `local` (a directory, through the operating system), `object` (S3, GCS, Azure, HTTP,
+//! through object_store) and `hdfs` (HDFS, through hdfs-native). Keys are relative to the mount's root: `""` is the root itself,
 //! `a/b` a file or directory under it; they never start or end with `/` and never hold `..`.
 //!
 //! Errors from a store carry no Shoal path; the namespace layer adds it.
 
+mod hdfs;
 mod local;
 mod marker;
 mod object;
@@ -12,6 +13,7 @@ mod object;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+pub use hdfs::HdfsStore;
 pub use local::LocalStore;
 pub use object::ObjectStoreUfs;
 
@@ -174,9 +176,10 @@ pub fn open_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn 
         "s3" | "s3a" | "gs" | "az" | "adl" | "azure" | "abfs" | "abfss" | "http" | "https" => {
             Ok(Arc::new(ObjectStoreUfs::new(spec, settings, &url)?))
         }
+        "hdfs" => Ok(Arc::new(HdfsStore::new(spec, settings, &url)?)),
         other => Err(Error::config(format!(
             "mount '{}': unsupported store scheme '{other}' in shoal.mount.{}.uri \
-             (supported: s3, s3a, gs, az, abfs, abfss, file, http, https)",
+             (supported: s3, s3a, gs, az, abfs, abfss, file, hdfs, http, https)",
             spec.name, spec.name
         ))),
     }
