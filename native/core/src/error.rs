@@ -120,6 +120,13 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// Whether an object_store error's text reports an HTTP 401 or 403 answer.
+fn refused_by_status(text: &str) -> bool {
+    ["401", "403"]
+        .iter()
+        .any(|code| text.contains(&format!("non-2xx status code: {code} ")))
+}
+
 impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
         use object_store::Error as Os;
@@ -131,6 +138,9 @@ impl From<object_store::Error> for Error {
             Os::PermissionDenied { .. } | Os::Unauthenticated { .. } => ErrorKind::PermissionDenied,
             Os::InvalidPath { .. } => ErrorKind::InvalidArgument,
             Os::UnknownConfigurationKey { .. } => ErrorKind::Config,
+            // object_store reports a refused listing (and other requests it does not classify)
+            // as a generic error; the HTTP status is only in its text.
+            _ if refused_by_status(&e.to_string()) => ErrorKind::PermissionDenied,
             _ => ErrorKind::Other,
         };
         let message = match &e {

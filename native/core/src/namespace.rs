@@ -235,6 +235,24 @@ impl Namespace {
         }
     }
 
+    /// Whether the statuses of files under `path` carry their store's ETag, the same from a
+    /// listing as from a status request (Hadoop's `fs.capability.etags.available`).
+    pub fn etags_available(&self, path: &str) -> Result<bool> {
+        match self
+            .mounts
+            .locate(path)
+            .map_err(|e| e.context("capability", path))?
+        {
+            Location::Mounted(r) => r.mount.store.etags_available(&r.key).map_err(|e| {
+                e.context(
+                    "capability",
+                    &format!("{} (in {})", r.path, r.mount.store.describe()),
+                )
+            }),
+            _ => Ok(false),
+        }
+    }
+
     fn writable(&self, op: &str, path: &str) -> Result<Resolved> {
         let r = self.mounted(op, path)?;
         if let Some(why) = r.mount.store.read_only() {

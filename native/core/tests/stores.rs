@@ -385,6 +385,10 @@ fn local_directory_mount() {
     ]))
     .unwrap();
     suite(&ns, "/local", true);
+    assert!(
+        !ns.etags_available("/local").unwrap(),
+        "no ETags in a directory"
+    );
     // Files put there by others are read as they are.
     std::fs::write(dir.path().join("outside.txt"), b"from the OS").unwrap();
     assert_eq!(read_all(&ns, "/local/outside.txt"), b"from the OS");
@@ -411,6 +415,8 @@ fn s3_mount_on_a_real_server() {
     )))
     .unwrap();
     suite(&ns, "/s3", false);
+    // s3s-fs lists without ETags: a listing and a HEAD would disagree, so none is claimed.
+    assert!(!ns.etags_available("/s3/dir").unwrap());
 
     // Objects put into the bucket by another writer are listed and read.
     let d = server.root().join("bucket/prefix/external/x");
@@ -440,6 +446,7 @@ fn azure_blob_mount_on_azurite() {
     )))
     .unwrap();
     suite(&ns, "/az", false);
+    assert!(ns.etags_available("/az/dir").unwrap());
 
     // The other URI forms of an Azure mount reach the same container.
     write(&ns, "/az/forms/f.bin", &pattern(3000, 5));
@@ -584,6 +591,8 @@ fn s3_mount_on_moto_keeps_directory_markers() {
     )))
     .unwrap();
     suite(&ns, "/s3", true);
+    // moto lists with ETags, as S3 does: statuses carry the same ETag from both.
+    assert!(ns.etags_available("/s3").unwrap());
 
     // The markers are S3A's: the empty object "dir/", and only for the directory made.
     ns.mkdirs("/s3/m1/m2").unwrap();
@@ -735,6 +744,15 @@ fn wrong_credentials_are_permission_errors_naming_the_path() {
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     assert!(e.message().contains("/s3/file"), "{e}");
     assert!(!e.message().contains("wrong-secret"), "secret leaked: {e}");
+    // A refused listing, and a refused recursive listing, are permission errors too.
+    for e in [
+        ns.list("/s3/dir").unwrap_err(),
+        ns.walk_files("/s3/dir").unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+        assert!(e.message().contains("/s3/dir"), "{e}");
+        assert!(!e.message().contains("wrong-secret"), "secret leaked: {e}");
+    }
 }
 
 #[test]
@@ -990,6 +1008,7 @@ mod hdfs {
         let began = std::time::Instant::now();
         let ns = Namespace::new(&Config::from_pairs(c.mount_conf("h", "/h", "/suite"))).unwrap();
         suite(&ns, "/h", true);
+        assert!(!ns.etags_available("/h").unwrap(), "HDFS has no ETags");
 
         // Files put there by another writer are listed and read; versions are length + mtime.
         let admin = admin(c);

@@ -267,6 +267,20 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsMkdirs<'l>(
 }
 
 #[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsEtagsAvailable<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    fs: jlong,
+    path: JString<'l>,
+) -> jboolean {
+    env.with_env(|env| -> BridgeResult<jboolean> {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        Ok(bool_of(ns.etags_available(&string(env, &path, "path")?)?))
+    })
+    .resolve::<ThrowMapped>()
+}
+
+#[no_mangle]
 pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsDelete<'l>(
     mut env: EnvUnowned<'l>,
     _class: JClass<'l>,

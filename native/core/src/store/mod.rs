@@ -126,6 +126,13 @@ pub trait UnderStore: Send + Sync + Debug {
         range: std::ops::Range<u64>,
     ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>>;
 
+    /// Whether every file's status carries the store's ETag, the same from a listing as from a
+    /// status request of it (Hadoop's `fs.capability.etags.available`). `key` is where the
+    /// caller asks, for a store that has to look.
+    fn etags_available(&self, _key: &str) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Starts writing `key`, replacing what is there on commit. Parents are implied.
     fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>>;
 

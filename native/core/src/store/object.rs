@@ -311,6 +311,21 @@ impl UnderStore for ObjectStoreUfs {
         self.uri.clone()
     }
 
+    /// Where listings carry ETags (learned from the first listing, or from one listing of
+    /// `key`'s parent, or of the whole mount): HEAD and listings then give the same one. Not
+    /// on HTTP servers, which list through WebDAV if at all. A mount with no file to look at
+    /// yet is taken at its protocol's word: S3's, GCS's and Azure's listings carry ETags.
+    fn etags_available(&self, key: &str) -> Result<bool> {
+        if self.http {
+            return Ok(false);
+        }
+        self.probe_listing_etags(key)?;
+        if self.listing_etags.get().is_none() && !key.is_empty() {
+            self.probe_listing_etags("")?;
+        }
+        Ok(self.listing_etags.get().copied().unwrap_or(true))
+    }
+
     fn stat(&self, key: &str) -> Result<Option<Entry>> {
         if key.is_empty() {
             return Ok(Some(Entry::dir("", 0)));

@@ -598,6 +598,12 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
       case CommonPathCapabilities.FS_CONCAT:
       case CommonPathCapabilities.FS_TRUNCATE:
         return false;
+      case CommonPathCapabilities.ETAGS_AVAILABLE:
+        // Where the store's listings and status requests give the same ETag (S3, GCS, Azure).
+        return fs().etagsAvailable(shoalPath(path));
+      case CommonPathCapabilities.ETAGS_PRESERVED_IN_RENAME:
+        // Rename in an object store is a copy, which may give the object a new ETag.
+        return false;
       default:
         return super.hasPathCapability(path, capability);
     }

@@ -106,6 +106,15 @@ public final class NativeFs extends NativeObject {
     }
   }
 
+  public boolean etagsAvailable(String path) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsEtagsAvailable(h, path);
+    } finally {
+      unpin();
+    }
+  }
+
   public boolean delete(String path, boolean recursive) throws IOException {
     long h = pin();
     try {

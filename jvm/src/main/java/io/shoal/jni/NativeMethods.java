@@ -34,6 +34,12 @@ public final class NativeMethods {
   /** Creates a directory and its parents; true when it exists as a directory afterwards. */
   public static native boolean fsMkdirs(long fs, String path) throws IOException;
 
+  /**
+   * Whether file statuses under the path carry their store's ETag, the same from a listing as from
+   * a status request.
+   */
+  public static native boolean fsEtagsAvailable(long fs, String path) throws IOException;
+
   /** Deletes a file or directory; false when nothing was there. */
   public static native boolean fsDelete(long fs, String path, boolean recursive) throws IOException;
 

@@ -83,6 +83,11 @@ public class TestS3aKeys {
       IOException e =
           assertThrows(AccessDeniedException.class, () -> fs.getFileStatus(new Path("/s3/f.txt")));
       assertThat(e.toString()).contains("/s3/f.txt").doesNotContain("mount-secret-is-wrong");
+      // Refused listings, one level and recursive, are access errors as well.
+      e = assertThrows(AccessDeniedException.class, () -> fs.listStatus(new Path("/s3/d")));
+      assertThat(e.toString()).contains("/s3/d").doesNotContain("mount-secret-is-wrong");
+      e = assertThrows(AccessDeniedException.class, () -> fs.listFiles(new Path("/s3/d"), true));
+      assertThat(e.toString()).contains("/s3/d").doesNotContain("mount-secret-is-wrong");
     }
   }
 
