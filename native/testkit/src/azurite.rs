@@ -1,7 +1,7 @@
 //! A real Azure Blob server for tests: Azurite (from npm, installed by scripts/setup.sh into
 //! `.tools/azurite`), started per test on a free 127.0.0.1 port, in memory, stopped on drop.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -34,33 +34,28 @@ impl AzuriteServer {
             "azurite/node_modules/.bin/azurite-blob",
             "Azurite (the Azure Blob emulator)",
         );
-        for _attempt in 0..5 {
-            let work = tempfile::tempdir().unwrap();
-            let port = wire::free_port();
-            let mut child = Command::new(&bin)
-                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-                // No disk, no telemetry; object_store may speak a newer API version than
-                // this Azurite knows, which Azurite otherwise refuses.
-                .args(["--inMemoryPersistence", "--disableTelemetry"])
-                .args(["--skipApiVersionCheck", "--silent"])
-                .current_dir(work.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-            // Node starts slowly on a busy machine.
-            if wire::wait_for_port(&mut child, port, Duration::from_secs(60)) {
-                return AzuriteServer {
-                    child,
-                    port,
-                    cache: tempfile::tempdir().unwrap(),
-                    _work: work,
-                };
-            }
-            wire::stop(&mut child); // exited (port taken since) or never came up: try again
+        let work = tempfile::tempdir().unwrap();
+        // Node starts slowly on a busy machine.
+        let (child, port) = wire::start_on_free_port(
+            &format!("Azurite ({})", bin.display()),
+            Duration::from_secs(60),
+            |port| {
+                let mut c = Command::new(&bin);
+                c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                    // No disk, no telemetry; object_store may speak a newer API version than
+                    // this Azurite knows, which Azurite otherwise refuses.
+                    .args(["--inMemoryPersistence", "--disableTelemetry"])
+                    .args(["--skipApiVersionCheck", "--silent"])
+                    .current_dir(work.path());
+                c
+            },
+        );
+        AzuriteServer {
+            child,
+            port,
+            cache: tempfile::tempdir().unwrap(),
+            _work: work,
         }
-        panic!("Azurite did not start on 127.0.0.1 ({})", bin.display());
     }
 
     pub fn port(&self) -> u16 {

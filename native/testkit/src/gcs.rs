@@ -3,7 +3,7 @@
 //! `.tools/gcs` venv and links it as `.tools/gcs/bin/fake-gcs-server`), started per test on a
 //! free 127.0.0.1 port, in memory, stopped on drop.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::wire;
@@ -25,36 +25,28 @@ impl GcsServer {
             "gcs/bin/fake-gcs-server",
             "the GCS emulator (fake-gcs-server)",
         );
-        for _attempt in 0..5 {
-            let work = tempfile::tempdir().unwrap();
-            let port = wire::free_port();
-            let mut child = Command::new(&bin)
-                .args(["-scheme", "http", "-host", "127.0.0.1"])
-                .args(["-port", &port.to_string()])
-                // Requests naming this host are XML API requests (object_store's reads,
-                // writes and listings); others are the JSON API.
-                .args(["-public-host", &format!("127.0.0.1:{port}")])
-                .args(["-backend", "memory", "-log-level", "error"])
-                .current_dir(work.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-            if wire::wait_for_port(&mut child, port, Duration::from_secs(60)) {
-                return GcsServer {
-                    child,
-                    port,
-                    cache: tempfile::tempdir().unwrap(),
-                    _work: work,
-                };
-            }
-            wire::stop(&mut child); // exited (port taken since) or never came up: try again
-        }
-        panic!(
-            "the GCS emulator did not start on 127.0.0.1 ({})",
-            bin.display()
+        let work = tempfile::tempdir().unwrap();
+        let (child, port) = wire::start_on_free_port(
+            &format!("the GCS emulator ({})", bin.display()),
+            Duration::from_secs(60),
+            |port| {
+                let mut c = Command::new(&bin);
+                c.args(["-scheme", "http", "-host", "127.0.0.1"])
+                    .args(["-port", &port.to_string()])
+                    // Requests naming this host are XML API requests (object_store's reads,
+                    // writes and listings); others are the JSON API.
+                    .args(["-public-host", &format!("127.0.0.1:{port}")])
+                    .args(["-backend", "memory", "-log-level", "error"])
+                    .current_dir(work.path());
+                c
+            },
         );
+        GcsServer {
+            child,
+            port,
+            cache: tempfile::tempdir().unwrap(),
+            _work: work,
+        }
     }
 
     pub fn port(&self) -> u16 {

@@ -13,10 +13,9 @@ pub use gcs::GcsServer;
 pub use http::HttpServer;
 pub use moto::{MotoServer, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
 
 mod hdfs;
 pub use hdfs::HdfsCluster;
@@ -32,58 +31,31 @@ pub struct S3Server {
 pub const ACCESS_KEY: &str = "shoal-test";
 pub const SECRET_KEY: &str = "shoal-test-secret";
 
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("SHOAL_TEST_S3S_BIN") {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/s3s/bin/s3s-fs");
-    assert!(
-        p.exists(),
-        "the S3 test server is not installed at {}: run scripts/setup.sh (or set SHOAL_TEST_S3S_BIN)",
-        p.display()
-    );
-    p
-}
-
 impl S3Server {
     pub fn start() -> Self {
-        let mut root = tempfile::tempdir().unwrap();
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = Command::new(binary())
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                .arg(root.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start s3s-fs");
-            let mut server = S3Server {
-                child,
-                port,
-                root,
-                cache: tempfile::tempdir().unwrap(),
-            };
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // exited: port taken, try another
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return server;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = server.child.kill();
-            let _ = server.child.wait();
-            root = std::mem::replace(&mut server.root, tempfile::tempdir().unwrap());
+        let bin = wire::tool(
+            "SHOAL_TEST_S3S_BIN",
+            "s3s/bin/s3s-fs",
+            "the S3 test server (s3s-fs)",
+        );
+        let root = tempfile::tempdir().unwrap();
+        let (child, port) = wire::start_on_free_port(
+            &format!("s3s-fs ({})", bin.display()),
+            Duration::from_secs(10),
+            |port| {
+                let mut c = Command::new(&bin);
+                c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+                    .arg(root.path());
+                c
+            },
+        );
+        S3Server {
+            child,
+            port,
+            root,
+            cache: tempfile::tempdir().unwrap(),
         }
-        panic!("s3s-fs did not start on 127.0.0.1");
     }
 
     pub fn root(&self) -> &Path {

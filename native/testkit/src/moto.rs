@@ -2,11 +2,10 @@
 //! tests, in memory, stopped on drop. Unlike s3s-fs it keeps keys that end in `/` as ordinary
 //! objects, as S3 does, so directory markers can be tested against it.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use crate::wire;
 
 pub struct MotoServer {
     child: Child,
@@ -19,74 +18,33 @@ pub struct MotoServer {
 pub const MOTO_ACCESS_KEY: &str = "shoal-moto";
 pub const MOTO_SECRET_KEY: &str = "shoal-moto-secret";
 
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("SHOAL_TEST_MOTO_BIN") {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/moto/bin/moto_server");
-    assert!(
-        p.exists(),
-        "the moto S3 test server is not installed at {}: run scripts/setup.sh \
-         (or set SHOAL_TEST_MOTO_BIN)",
-        p.display()
-    );
-    p
-}
-
-/// One plain HTTP/1.1 request without a body; returns the status code and the body.
+/// One request without a body; returns the status code and the body.
 fn http(port: u16, method: &str, target: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
-    let code = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP reply: {reply:.200}")))?;
-    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Ok((code, body.to_string()))
+    let r = wire::request(port, method, target, &[], &[])?;
+    Ok((r.status, String::from_utf8_lossy(&r.body).into_owned()))
 }
 
 impl MotoServer {
     pub fn start() -> Self {
-        let bin = binary();
-        for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new(&bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // exited: port taken, try another
-                }
-                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                    return MotoServer {
-                        child,
-                        port,
-                        cache: tempfile::tempdir().unwrap(),
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let bin = wire::tool(
+            "SHOAL_TEST_MOTO_BIN",
+            "moto/bin/moto_server",
+            "the moto S3 test server",
+        );
+        let (child, port) = wire::start_on_free_port(
+            &format!("moto_server ({})", bin.display()),
+            Duration::from_secs(30),
+            |port| {
+                let mut c = Command::new(&bin);
+                c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                c
+            },
+        );
+        MotoServer {
+            child,
+            port,
+            cache: tempfile::tempdir().unwrap(),
         }
-        panic!("moto_server did not start on 127.0.0.1");
     }
 
     /// `http://127.0.0.1:<port>`.

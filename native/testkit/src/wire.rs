@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The installed tool at `.tools/<relative>` of the repository, or the path in the environment
@@ -54,6 +54,30 @@ pub(crate) fn wait_for_port(child: &mut Child, port: u16, limit: Duration) -> bo
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// Starts a server on a free 127.0.0.1 port: `command(port)` is its command line (its standard
+/// streams are set to nothing here). Up to five ports are tried, each waited for up to `limit`
+/// (a port taken in the meantime makes the server exit). Panics naming `what` when none works.
+pub(crate) fn start_on_free_port(
+    what: &str,
+    limit: Duration,
+    mut command: impl FnMut(u16) -> Command,
+) -> (Child, u16) {
+    for _attempt in 0..5 {
+        let port = free_port();
+        let mut child = command(port)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        if wait_for_port(&mut child, port, limit) {
+            return (child, port);
+        }
+        stop(&mut child);
+    }
+    panic!("{what} did not start on 127.0.0.1");
 }
 
 /// Stops a child process and reaps it.

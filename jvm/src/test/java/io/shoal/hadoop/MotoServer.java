@@ -1,18 +1,10 @@
 package io.shoal.hadoop;
 
-import static org.junit.Assert.fail;
-
 import java.io.File;
 import java.io.IOException;
 import java.net.HttpURLConnection;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URL;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.rules.ExternalResource;
 import org.junit.rules.TemporaryFolder;
@@ -35,9 +27,7 @@ public final class MotoServer extends ExternalResource {
   public static final String SECRET_KEY = "shoal-moto-secret";
 
   private final TemporaryFolder tmp = new TemporaryFolder();
-  private Process process;
-  private File log;
-  private int port;
+  private ServerProcess server;
 
   @Override
   protected void before() throws Throwable {
@@ -51,85 +41,23 @@ public final class MotoServer extends ExternalResource {
 
   /** Starts the server; fails if the program is missing. */
   public void start() throws IOException, InterruptedException {
-    String bin = System.getProperty(BIN_PROPERTY);
-    if (bin == null || bin.isEmpty() || !new File(bin).canExecute()) {
-      fail(
-          "the S3 test server moto_server is missing ("
-              + BIN_PROPERTY
-              + "="
-              + bin
-              + "); run scripts/setup.sh to install it");
-    }
+    String bin = ServerProcess.program(BIN_PROPERTY, "S3 test server moto_server");
     tmp.create();
-    log = new File(tmp.getRoot(), "moto.log");
-    IOException last = null;
-    for (int attempt = 0; attempt < 3; attempt++) {
-      try (ServerSocket s = new ServerSocket(0)) {
-        port = s.getLocalPort();
-      }
-      try {
-        launch(bin);
-        return;
-      } catch (IOException e) {
-        last = e;
-        stop();
-      }
-    }
-    throw last;
-  }
-
-  private void launch(String bin) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(bin, "-H", "127.0.0.1", "-p", Integer.toString(port));
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(log);
-    process = pb.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new IOException("moto_server exited with " + process.exitValue() + ": " + logTail());
-      }
-      try (Socket s = new Socket()) {
-        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-        return;
-      } catch (IOException notYet) {
-        Thread.sleep(50);
-      }
-    }
-    throw new IOException("moto_server did not listen on port " + port + " in 60s: " + logTail());
-  }
-
-  private String logTail() {
-    try {
-      List<String> lines = Files.readAllLines(log.toPath(), StandardCharsets.UTF_8);
-      return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-    } catch (IOException e) {
-      return "(no log: " + e + ")";
-    }
-  }
-
-  private void stop() {
-    if (process != null) {
-      process.destroy();
-      try {
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      process = null;
-    }
+    server = new ServerProcess("moto_server", new File(tmp.getRoot(), "moto.log"));
+    server.start(port -> Arrays.asList(bin, "-H", "127.0.0.1", "-p", Integer.toString(port)), 60);
   }
 
   /** Stops the server; everything in it is gone. */
   public void close() {
-    stop();
+    if (server != null) {
+      server.stop();
+    }
     tmp.delete();
   }
 
   /** The endpoint, {@code http://127.0.0.1:<port>}. */
   public String endpoint() {
-    return "http://127.0.0.1:" + port;
+    return "http://127.0.0.1:" + server.port();
   }
 
   /** Creates bucket {@code name} (moto starts with none); one that exists is fine. */

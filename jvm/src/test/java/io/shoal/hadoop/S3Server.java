@@ -1,16 +1,8 @@
 package io.shoal.hadoop;
 
-import static org.junit.Assert.fail;
-
 import java.io.File;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Arrays;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.rules.ExternalResource;
 import org.junit.rules.TemporaryFolder;
@@ -29,10 +21,8 @@ public final class S3Server extends ExternalResource {
   public static final String SECRET_KEY = "shoal-test-secret";
 
   private final TemporaryFolder tmp = new TemporaryFolder();
-  private Process process;
+  private ServerProcess server;
   private File root;
-  private File log;
-  private int port;
 
   @Override
   protected void before() throws Throwable {
@@ -41,91 +31,24 @@ public final class S3Server extends ExternalResource {
 
   /** Starts the server (what the rule does before the class); fails if the binary is missing. */
   public void start() throws IOException, InterruptedException {
-    String bin = System.getProperty(BIN_PROPERTY);
-    if (bin == null || bin.isEmpty() || !new File(bin).canExecute()) {
-      fail(
-          "the S3 test server s3s-fs is missing ("
-              + BIN_PROPERTY
-              + "="
-              + bin
-              + "); run scripts/setup.sh to install it");
-    }
+    String bin = ServerProcess.program(BIN_PROPERTY, "S3 test server s3s-fs");
     tmp.create();
     root = tmp.newFolder("s3root");
-    log = new File(tmp.getRoot(), "s3s-fs.log");
-    IOException last = null;
-    for (int attempt = 0; attempt < 3; attempt++) {
-      port = freePort();
-      try {
-        start(bin);
-        return;
-      } catch (IOException e) {
-        last = e;
-        stop();
-      }
-    }
-    throw last;
-  }
-
-  private void start(String bin) throws IOException, InterruptedException {
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            bin,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            Integer.toString(port),
-            "--access-key",
-            ACCESS_KEY,
-            "--secret-key",
-            SECRET_KEY,
-            root.getAbsolutePath());
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(log);
-    process = pb.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      if (!process.isAlive()) {
-        throw new IOException("s3s-fs exited with " + process.exitValue() + ": " + logTail());
-      }
-      try (Socket s = new Socket()) {
-        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-        return;
-      } catch (IOException notYet) {
-        Thread.sleep(50);
-      }
-    }
-    throw new IOException("s3s-fs did not listen on port " + port + " within 30s: " + logTail());
-  }
-
-  private String logTail() {
-    try {
-      List<String> lines = Files.readAllLines(log.toPath(), StandardCharsets.UTF_8);
-      return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-    } catch (IOException e) {
-      return "(no log: " + e + ")";
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    }
-  }
-
-  private void stop() {
-    if (process != null) {
-      process.destroy();
-      try {
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      process = null;
-    }
+    server = new ServerProcess("s3s-fs", new File(tmp.getRoot(), "s3s-fs.log"));
+    server.start(
+        port ->
+            Arrays.asList(
+                bin,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                Integer.toString(port),
+                "--access-key",
+                ACCESS_KEY,
+                "--secret-key",
+                SECRET_KEY,
+                root.getAbsolutePath()),
+        30);
   }
 
   @Override
@@ -135,13 +58,15 @@ public final class S3Server extends ExternalResource {
 
   /** Stops the server and deletes its data. */
   public void close() {
-    stop();
+    if (server != null) {
+      server.stop();
+    }
     tmp.delete();
   }
 
   /** The endpoint, {@code http://127.0.0.1:<port>}. */
   public String endpoint() {
-    return "http://127.0.0.1:" + port;
+    return "http://127.0.0.1:" + server.port();
   }
 
   /** The directory that holds bucket {@code name} (created if missing). */
@@ -183,7 +108,7 @@ public final class S3Server extends ExternalResource {
     conf.set(m + "uri", "s3a://" + bucketAndPrefix);
     conf.set("fs.s3a.access.key", ACCESS_KEY);
     conf.set("fs.s3a.secret.key", SECRET_KEY);
-    conf.set("fs.s3a.endpoint", "127.0.0.1:" + port);
+    conf.set("fs.s3a.endpoint", "127.0.0.1:" + server.port());
     conf.set("fs.s3a.connection.ssl.enabled", "false");
     conf.set("fs.s3a.path.style.access", "true");
     conf.set("fs.s3a.endpoint.region", "us-east-1");
