@@ -481,7 +481,6 @@ impl Namespace {
             _ => None,
         };
         Ok(FileWriter {
-            path: r.path.clone(),
             inner: Some(inner),
             metadata: self.metadata.clone(),
             stage,
@@ -1008,7 +1007,6 @@ impl ReaderState {
 
 /// A file being written; the store shows it once `close` succeeds.
 pub struct FileWriter {
-    path: String,
     inner: Option<Box<dyn StoreWriter>>,
     metadata: Arc<MetadataCache>,
     /// The pages being written into the node cache too, on cache-through mounts.
@@ -1018,13 +1016,14 @@ pub struct FileWriter {
 
 impl FileWriter {
     pub fn path(&self) -> &str {
-        &self.path
+        &self.resolved.path
     }
 
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         match &mut self.inner {
             Some(w) => {
-                w.write(data).map_err(|e| e.context("write", &self.path))?;
+                w.write(data)
+                    .map_err(|e| e.context("write", &self.resolved.path))?;
                 if let Some(stage) = &mut self.stage {
                     stage.write(data);
                 }
@@ -1032,7 +1031,7 @@ impl FileWriter {
             }
             None => Err(Error::invalid(format!(
                 "write {}: stream is closed",
-                self.path
+                self.resolved.path
             ))),
         }
     }
@@ -1041,7 +1040,9 @@ impl FileWriter {
     /// by the version the store reports for it (one status request).
     pub fn close(mut self) -> Result<()> {
         let r = match self.inner.take() {
-            Some(w) => w.commit().map_err(|e| e.context("close", &self.path)),
+            Some(w) => w
+                .commit()
+                .map_err(|e| e.context("close", &self.resolved.path)),
             None => Ok(()),
         };
         self.metadata.invalidate_all();

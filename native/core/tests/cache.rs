@@ -70,7 +70,8 @@ fn read_all(ns: &Namespace, path: &str) -> Vec<u8> {
     out
 }
 
-fn page_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir` whose name passes `keep`.
+fn files_under(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -78,12 +79,16 @@ fn page_files(dir: &Path) -> Vec<PathBuf> {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.file_name().unwrap().to_string_lossy().contains('_') {
+            } else if keep(&p.file_name().unwrap().to_string_lossy()) {
                 out.push(p);
             }
         }
     }
     out
+}
+
+fn page_files(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir, |name| name.contains('_'))
 }
 
 /// Runs `child_test` of this binary in a new process with `conf` and `args`, returning its
@@ -479,24 +484,7 @@ fn write_file(ns: &Namespace, path: &str, data: &[u8]) {
 
 /// Every file under `dir` whose name starts with `.tmp-`: staged or half-written pages.
 fn temporary_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(".tmp-")
-            {
-                out.push(p);
-            }
-        }
-    }
-    out
+    files_under(dir, |name| name.starts_with(".tmp-"))
 }
 
 #[test]

@@ -55,15 +55,10 @@ impl WriteStage {
     pub fn write(&mut self, mut data: &[u8]) {
         self.written += data.len() as u64;
         let page = self.cache.page_size() as usize;
-        while !data.is_empty() {
+        while !data.is_empty() && !self.stopped {
             let take = (page - self.buf.len()).min(data.len());
-            if !self.stopped {
-                self.buf.extend_from_slice(&data[..take]);
-            }
+            self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.stopped {
-                continue;
-            }
             if self.buf.len() == page {
                 self.stage_buffered();
             }
@@ -74,9 +69,6 @@ impl WriteStage {
         let index = self.next_index;
         self.next_index += 1;
         let data = std::mem::take(&mut self.buf);
-        if self.stopped {
-            return;
-        }
         // The page's home directory depends on its id, not known yet: spread pages over the
         // writable directories, and move those that land elsewhere when they are placed.
         let dirs: Vec<&Arc<DiskDir>> = self.cache.dirs().iter().filter(|d| d.writable()).collect();

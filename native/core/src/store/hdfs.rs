@@ -225,34 +225,6 @@ impl UnderStore for HdfsStore {
         Ok(self.list_dir(key)?.unwrap_or_default())
     }
 
-    fn list_files(&self, key: &str) -> Result<Vec<Entry>> {
-        // HDFS has no flat listing: one paginated listing per directory.
-        let mut out = Vec::new();
-        let mut stack = vec![key.to_string()];
-        while let Some(dir) = stack.pop() {
-            for e in self.list_dir(&dir)?.unwrap_or_default() {
-                if e.is_dir {
-                    stack.push(e.key);
-                } else {
-                    out.push(e);
-                }
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    }
-
-    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
-        if out.is_empty() || pos >= expect.len {
-            return Ok(0);
-        }
-        let end = (pos + out.len() as u64).min(expect.len);
-        let bytes = block_on(self.fetch_range(key, expect, pos..end))??;
-        let n = bytes.len().min(out.len());
-        out[..n].copy_from_slice(&bytes[..n]);
-        Ok(n)
-    }
-
     fn fetch_range(
         &self,
         key: &str,

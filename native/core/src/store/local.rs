@@ -91,22 +91,6 @@ impl UnderStore for LocalStore {
         Ok(out)
     }
 
-    fn list_files(&self, key: &str) -> Result<Vec<Entry>> {
-        let mut out = Vec::new();
-        let mut stack = vec![key.to_string()];
-        while let Some(dir) = stack.pop() {
-            for e in self.list(&dir)? {
-                if e.is_dir {
-                    stack.push(e.key);
-                } else {
-                    out.push(e);
-                }
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    }
-
     fn read_at(&self, key: &str, _expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
         read_file_at(&self.path(key), pos, out)
     }

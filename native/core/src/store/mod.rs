@@ -110,12 +110,37 @@ pub trait UnderStore: Send + Sync + Debug {
     fn list(&self, key: &str) -> Result<Vec<Entry>>;
 
     /// Every file at any depth under the directory `key`, in key order: one flat (paginated)
-    /// listing where the store has one, not a directory walk.
-    fn list_files(&self, key: &str) -> Result<Vec<Entry>>;
+    /// listing where the store has one, not a directory walk. By default (stores with no flat
+    /// listing: directories, HDFS) a walk that lists each directory once.
+    fn list_files(&self, key: &str) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut stack = vec![key.to_string()];
+        while let Some(dir) = stack.pop() {
+            for e in self.list(&dir)? {
+                if e.is_dir {
+                    stack.push(e.key);
+                } else {
+                    out.push(e);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
 
     /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object. `expect` is the
-    /// entry the caller opened; a store that can, refuses to read another version of it.
-    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize>;
+    /// entry the caller opened; a store that can, refuses to read another version of it. By
+    /// default one `fetch_range` request.
+    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
+        if out.is_empty() || pos >= expect.len {
+            return Ok(0);
+        }
+        let end = (pos + out.len() as u64).min(expect.len);
+        let bytes = crate::runtime::block_on(self.fetch_range(key, expect, pos..end))??;
+        let n = bytes.len().min(out.len());
+        out[..n].copy_from_slice(&bytes[..n]);
+        Ok(n)
+    }
 
     /// Fetches `range` of the file `expect` (which the caller opened) as one request, from
     /// within the runtime. A store that can refuses to serve another version of the object.

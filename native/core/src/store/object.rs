@@ -451,17 +451,6 @@ impl UnderStore for ObjectStoreUfs {
         Ok(out)
     }
 
-    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
-        if out.is_empty() || pos >= expect.len {
-            return Ok(0);
-        }
-        let end = (pos + out.len() as u64).min(expect.len);
-        let bytes = block_on(self.fetch_range(key, expect, pos..end))??;
-        let n = bytes.len().min(out.len());
-        out[..n].copy_from_slice(&bytes[..n]);
-        Ok(n)
-    }
-
     fn fetch_range(
         &self,
         key: &str,
