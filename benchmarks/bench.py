@@ -75,6 +75,7 @@ SIZES = {  # images (train + test), classes
 }
 ALL_CONFIGS = ["s3a", "s3a-prefetch", "alluxio", "shoal", "local"]
 CACHED = {"alluxio", "shoal"}
+QUICK_JAVA_OPTS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
 
 
 def log(msg):
@@ -424,13 +425,17 @@ class Bench:
         venv = VENVS[venv_name]
         logf = self.work / "logs" / f"{scenario}-{name}-{first_epoch}.log"
         logf.parent.mkdir(parents=True, exist_ok=True)
+        java_opts = [f"-Dlog4j2.configurationFile=file:{LOG4J}"] if LOG4J.exists() else []
+        if self.args.quick:
+            # --quick checks that the harness runs, not how fast: applications of a few seconds
+            # spend much of their CPU in the C2 compiler, so stop at C1.
+            java_opts += QUICK_JAVA_OPTS
         base_conf = {
             "spark.ui.enabled": "false",
             "spark.driver.memory": self.args.driver_memory,
             "spark.sql.shuffle.partitions": "4",
             "spark.pyspark.python": str(venv / "bin" / "python"),
-            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG4J}"
-            if LOG4J.exists() else "",
+            "spark.driver.extraJavaOptions": " ".join(java_opts),
         }
         cmd = [str(venv / "bin" / "spark-submit"), "--master", self.args.master]
         if jars:
@@ -506,9 +511,16 @@ class Bench:
                                  use_netns=not a.no_netns)
         try:
             self.store.start()
+            names = a.configs.split(",")
             for scenario in a.scenarios.split(","):
-                for name in a.configs.split(","):
-                    self.run_config(name, scenario)
+                if a.parallel > 1:
+                    # --quick: several configurations at once (their times then mean even less)
+                    from concurrent.futures import ThreadPoolExecutor
+                    with ThreadPoolExecutor(a.parallel) as ex:
+                        list(ex.map(lambda n, sc=scenario: self.run_config(n, sc), names))
+                else:
+                    for name in names:
+                        self.run_config(name, scenario)
         finally:
             self.store.stop()
         self.total_seconds = time.monotonic() - t_all
@@ -567,6 +579,8 @@ class Bench:
                 "classes": a.classes, "epochs": a.epochs, "trials": a.trials,
                 "formats": a.formats, "trial_formats": a.trial_formats, "scenarios": a.scenarios, "configs": a.configs,
                 "master": a.master, "driver_memory": a.driver_memory,
+                "parallel_apps": a.parallel,
+                "java_opts": QUICK_JAVA_OPTS if a.quick else [],
                 "cache_size": a.cache_size, "page_size": a.page_size,
                 "shoal_memory": a.shoal_memory, "shoal_conf": a.shoal_conf,
                 "quick": a.quick, "seed": a.seed, "rows_per_shard": a.rows_per_shard,
@@ -654,6 +668,9 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rows-per-shard", type=int, default=256)
     ap.add_argument("--app-timeout", type=int, default=None, help="seconds per Spark application")
+    ap.add_argument("--parallel", type=int, default=None,
+                    help="Spark applications run at once (default 1; 2 with --quick, whose times "
+                         "are then not comparable between configurations)")
     ap.add_argument("--work-dir", default=None, help="default benchmarks/results/tmp/work")
     ap.add_argument("--results-dir", default=None)
     ap.add_argument("--results-name", default=None, help="file stem (default PRESET-SIZE)")
@@ -674,6 +691,7 @@ def parse_args(argv):
     a.trial_formats = a.trial_formats or "jpeg"
     a.scenarios = a.scenarios or ("epochs" if a.quick else "epochs,trials")
     a.app_timeout = a.app_timeout or (150 if a.quick else 1200)
+    a.parallel = a.parallel or (2 if a.quick else 1)
     tmp = HERE / "results" / "tmp"
     a.work_dir = a.work_dir or str(tmp / ("work-quick" if a.quick else "work"))
     a.results_dir = a.results_dir or str(tmp / "quick" if a.quick else HERE / "results")
