@@ -69,8 +69,11 @@ public final class CacheBench {
   private final List<String> tiers = Arrays.asList(prop("bench.tiers", "default,disk").split(","));
 
   /** Cases to run (all by default): seq_1m, rand_4k, open_read_100k. */
+  private static final List<String> ALL_CASES =
+      Arrays.asList("seq_1m", "rand_4k", "open_read_100k");
+
   private final List<String> cases =
-      Arrays.asList(prop("bench.cases", "seq_1m,rand_4k,open_read_100k").split(","));
+      Arrays.asList(prop("bench.cases", String.join(",", ALL_CASES)).split(","));
 
   private final String out = prop("bench.out", "");
 
@@ -375,6 +378,11 @@ public final class CacheBench {
   }
 
   private void run() throws Exception {
+    for (String c : cases) {
+      if (!ALL_CASES.contains(c)) {
+        throw new IllegalArgumentException("bench.cases: " + ALL_CASES + ", not " + c);
+      }
+    }
     Files.createDirectories(work.toPath());
     generate();
     Random rnd = new Random(7);
