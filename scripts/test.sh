@@ -14,8 +14,10 @@
 #   cluster          pytest tests/cluster             (the Spark plugin in local-cluster mode, and
 #                                                      a standalone cluster whose workers live in
 #                                                      network namespaces; both Spark versions)
-#   benchmarks quick pytest benchmarks/test_quick.py   (the peers harness in --quick mode: that it
-#                                                      runs, not how fast)
+#   benchmarks quick pytest benchmarks/test_store.py benchmarks/test_quick.py
+#                                                     (the benchmark store serves stored ETags; the
+#                                                      peers harness in --quick mode: that it runs,
+#                                                      not how fast)
 #
 # A summary of the steps, with their times, ends the output.
 set -euo pipefail
@@ -102,4 +104,5 @@ step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
 step "e2e spark 4" e2e "$SHOAL_SPARK4_VENV" spark4
 step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" -v -rs \
   --durations=5
-step "benchmarks quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/benchmarks/test_quick.py" -v
+step "benchmarks quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest \
+  "$SHOAL_ROOT/benchmarks/test_store.py" "$SHOAL_ROOT/benchmarks/test_quick.py" -v
