@@ -33,6 +33,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -109,9 +110,22 @@ class Proxy:
                 except (OSError, RuntimeError):
                     pass
 
+        usock = uwriter.get_extra_info("socket")
+
         async def down():
             try:
                 while True:
+                    # ACK the server's segments at once. s3s-fs does not set TCP_NODELAY, so
+                    # Nagle holds the tail of each response until its earlier segments are ACKed,
+                    # and Linux delays ACKs (up to 40 ms) on a connection that looks interactive,
+                    # which the added request delay makes this one look. Measured on 200 GETs of
+                    # JPEGs with 5 ms per request: p90 43 ms -> 23 ms, 4.07 s -> 2.99 s in all. The
+                    # flag does not stick, so it is set before every read (Linux only).
+                    if usock is not None and hasattr(socket, "TCP_QUICKACK"):
+                        try:
+                            usock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                        except OSError:
+                            pass
                     data = await ureader.read(CHUNK)
                     if not data:
                         break
