@@ -141,6 +141,11 @@ def http_ping(url: str) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
+def s3s_bin() -> Path:
+    """The S3 server's binary (scripts/setup.sh installs it; SHOAL_TEST_S3S_BIN overrides)."""
+    return Path(os.environ.get("SHOAL_TEST_S3S_BIN") or TOOLS / "s3s" / "bin" / "s3s-fs")
+
+
 class RemoteStore:
     """s3s-fs (in the namespace, or on 127.0.0.1) + the delay proxy; .endpoint is the proxy."""
 
@@ -153,7 +158,7 @@ class RemoteStore:
         self.endpoint = None
 
     def start(self):
-        s3s = Path(os.environ.get("SHOAL_TEST_S3S_BIN") or TOOLS / "s3s" / "bin" / "s3s-fs")
+        s3s = s3s_bin()
         if not os.access(s3s, os.X_OK):
             raise SystemExit(f"s3s-fs not found at {s3s}: run scripts/setup.sh")
         link_in_proxy = self.preset["link_mbit"]
@@ -255,11 +260,11 @@ class RemoteStore:
                "request_ms_min": round(min(times), 2),
                "note": "new TCP connection per request: connection + request round trips"}
         bucket = self.root / BUCKET
-        objects = [p for p in bucket.rglob("*") if p.is_file()] if bucket.is_dir() else []
-        if not objects:
+        sizes = {p: p.stat().st_size for p in bucket.rglob("*") if p.is_file()}
+        if not sizes:
             return out
-        big = max(objects, key=lambda p: p.stat().st_size)
-        key = big.relative_to(bucket).as_posix()
+        big = max(sizes, key=sizes.get)
+        key, size = big.relative_to(bucket).as_posix(), sizes[big]
 
         def req(**kw):
             r = s3store.get(self.endpoint, BUCKET, key, ACCESS_KEY, SECRET_KEY, REGION, **kw)
@@ -268,7 +273,6 @@ class RemoteStore:
             return r
 
         whole = [req() for _ in range(2)]
-        size = big.stat().st_size
         mib = 1 << 20
         ranges = [req(byte_range=(i * mib, min(size, (i + 1) * mib) - 1))
                   for i in range(min(5, max(1, size // mib)))]

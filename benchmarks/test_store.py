@@ -24,8 +24,7 @@ KEY = "parquet/train/part-00000.parquet"
 
 @pytest.fixture()
 def store():
-    if not os.access(Path(os.environ.get("SHOAL_TEST_S3S_BIN")
-                          or bench.TOOLS / "s3s" / "bin" / "s3s-fs"), os.X_OK):
+    if not os.access(bench.s3s_bin(), os.X_OK):
         pytest.fail("s3s-fs is not installed: run scripts/setup.sh")
     with tempfile.TemporaryDirectory(prefix="shoal-bench-store-") as tmp:
         root = Path(tmp) / "root"
