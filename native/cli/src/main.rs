@@ -274,8 +274,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     )
                     .map_err(w)?;
                     for d in cache.dirs() {
+                        // Corrects the shared counter (and removes what dead writers left).
+                        d.run_janitor(false)?;
                         let counted = d.usage().unwrap_or(0);
                         let (pages, bytes) = d.scan_usage()?;
+                        let state = match d.refused() {
+                            Some(why) => format!("not used: {why}"),
+                            None if d.writable() => "ok".to_string(),
+                            None => "read-only (writes failed)".to_string(),
+                        };
                         writeln!(
                             out,
                             "{:<40} {:>10} {:>10} {:>10} {:>8} {:>5.1}% {}",
@@ -285,11 +292,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             human(bytes),
                             pages,
                             percent(bytes, d.capacity()),
-                            if d.writable() {
-                                "ok"
-                            } else {
-                                "read-only (writes failed)"
-                            }
+                            state
                         )
                         .map_err(w)?;
                     }
@@ -298,6 +301,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let mut checked = 0;
                     let mut bad = Vec::new();
                     for d in cache.dirs() {
+                        if let Some(why) = d.refused() {
+                            writeln!(out, "not used: {}: {why}", d.root().display()).map_err(w)?;
+                            continue;
+                        }
                         let (n, b) = d.verify(remove)?;
                         checked += n;
                         bad.extend(b);

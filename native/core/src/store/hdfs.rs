@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 
-use super::{join_key, redact_uri, Entry, StoreWriter, UnderStore};
+use super::{join_key, redact_uri, Entry, Fetched, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::block_on;
@@ -230,7 +230,7 @@ impl UnderStore for HdfsStore {
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> BoxFuture<'static, Result<Bytes>> {
+    ) -> BoxFuture<'static, Result<Fetched>> {
         let path = self.path(key);
         let client = self.client.clone();
         let want_len = expect.len;
@@ -249,13 +249,15 @@ impl UnderStore for HdfsStore {
             }
             let start = range.start.min(len);
             let end = range.end.min(len);
-            if start >= end {
-                return Ok(Bytes::new());
-            }
-            reader
-                .read_range(start as usize, (end - start) as usize)
-                .await
-                .map_err(hdfs_error)
+            let data = if start >= end {
+                Bytes::new()
+            } else {
+                reader
+                    .read_range(start as usize, (end - start) as usize)
+                    .await
+                    .map_err(hdfs_error)?
+            };
+            Ok(Fetched { data, etag: None })
         }
         .boxed()
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
-use super::{join_key, Entry, StoreWriter, UnderStore};
+use super::{join_key, Entry, Fetched, StoreWriter, UnderStore};
 use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Debug)]
@@ -91,8 +91,14 @@ impl UnderStore for LocalStore {
         Ok(out)
     }
 
-    fn read_at(&self, key: &str, _expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
-        read_file_at(&self.path(key), pos, out)
+    fn read_at(
+        &self,
+        key: &str,
+        _expect: &Entry,
+        pos: u64,
+        out: &mut [u8],
+    ) -> Result<(usize, Option<String>)> {
+        Ok((read_file_at(&self.path(key), pos, out)?, None))
     }
 
     fn fetch_range(
@@ -100,16 +106,19 @@ impl UnderStore for LocalStore {
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>> {
+    ) -> futures::future::BoxFuture<'static, Result<Fetched>> {
         use futures::FutureExt;
         let path = self.path(key);
         let _ = expect; // a local file has no version to hold the read to
         async move {
-            let read = tokio::task::spawn_blocking(move || -> Result<bytes::Bytes> {
+            let read = tokio::task::spawn_blocking(move || -> Result<Fetched> {
                 let mut buf = vec![0u8; (range.end - range.start) as usize];
                 let n = read_file_at(&path, range.start, &mut buf)?;
                 buf.truncate(n);
-                Ok(buf.into())
+                Ok(Fetched {
+                    data: buf.into(),
+                    etag: None,
+                })
             });
             read.await
                 .map_err(|e| Error::new(ErrorKind::Other, format!("read task failed: {e}")))?

@@ -91,6 +91,14 @@ impl Entry {
     }
 }
 
+/// Bytes read from a store, with the ETag of the object they were read from where the store's
+/// answer carries one.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub data: bytes::Bytes,
+    pub etag: Option<String>,
+}
+
 /// A file being written; nothing is visible in the store until `commit`.
 pub trait StoreWriter: Send {
     fn write(&mut self, data: &[u8]) -> Result<()>;
@@ -102,6 +110,14 @@ pub trait StoreWriter: Send {
 pub trait UnderStore: Send + Sync + Debug {
     /// The store location with no secrets in it, for messages.
     fn describe(&self) -> String;
+
+    /// Everything that decides which bytes a key names in this store, for the identity of
+    /// cached pages: for object stores the endpoint, the account and the bucket or container,
+    /// not only the URI (two servers may each hold a bucket of the same name). It is hashed,
+    /// never shown, and may hold what `describe` leaves out. By default `describe`.
+    fn identity(&self) -> String {
+        self.describe()
+    }
 
     /// The file or directory at `key`, or `None`.
     fn stat(&self, key: &str) -> Result<Option<Entry>>;
@@ -128,28 +144,36 @@ pub trait UnderStore: Send + Sync + Debug {
         Ok(out)
     }
 
-    /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object. `expect` is the
-    /// entry the caller opened; a store that can, refuses to read another version of it. By
-    /// default one `fetch_range` request.
-    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
+    /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object; returns how many,
+    /// and the ETag of the object they were read from where the store says. `expect` is the
+    /// entry the caller opened: where it has an ETag, a store that can refuses to read another
+    /// version (`If-Match`). By default one `fetch_range` request.
+    fn read_at(
+        &self,
+        key: &str,
+        expect: &Entry,
+        pos: u64,
+        out: &mut [u8],
+    ) -> Result<(usize, Option<String>)> {
         if out.is_empty() || pos >= expect.len {
-            return Ok(0);
+            return Ok((0, None));
         }
         let end = (pos + out.len() as u64).min(expect.len);
-        let bytes = crate::runtime::block_on(self.fetch_range(key, expect, pos..end))??;
-        let n = bytes.len().min(out.len());
-        out[..n].copy_from_slice(&bytes[..n]);
-        Ok(n)
+        let got = crate::runtime::block_on(self.fetch_range(key, expect, pos..end))??;
+        let n = got.data.len().min(out.len());
+        out[..n].copy_from_slice(&got.data[..n]);
+        Ok((n, got.etag))
     }
 
     /// Fetches `range` of the file `expect` (which the caller opened) as one request, from
-    /// within the runtime. A store that can refuses to serve another version of the object.
+    /// within the runtime, with the ETag of what was read where the store gives one. Where
+    /// `expect` has an ETag, a store that can refuses to serve another version (`If-Match`).
     fn fetch_range(
         &self,
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>>;
+    ) -> futures::future::BoxFuture<'static, Result<Fetched>>;
 
     /// Whether every file's status carries the store's ETag, the same from a listing as from a
     /// status request of it (Hadoop's `fs.capability.etags.available`). `key` is where the

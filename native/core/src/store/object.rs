@@ -14,14 +14,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use object_store::path::Path as OsPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::marker::S3Markers;
-use super::{redact_uri, Entry, StoreWriter, UnderStore};
+use super::{redact_uri, Entry, Fetched, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, Result};
 use crate::runtime::block_on;
@@ -35,6 +34,9 @@ pub struct ObjectStoreUfs {
     /// The prefix inside the bucket/container the mount starts at.
     root: OsPath,
     uri: String,
+    /// What decides which bytes a key names here (`UnderStore::identity`); may hold an access
+    /// key id, so it is never shown.
+    identity: String,
     /// Whether this store's listings carry ETags, learned from the first listing that holds a
     /// file. Real S3, GCS and Azure listings do; some S3-compatible servers (s3s-fs) give
     /// ETags only on HEAD. Where listings have none, pages are keyed by length + mtime whatever
@@ -94,23 +96,39 @@ impl ObjectStoreUfs {
         // s3a:// is S3 to object_store too; the bucket is the host.
         let uri = spec.uri.as_str();
         let mut markers = None;
-        let (store, root) = match url.scheme() {
+        // Besides the URI (scheme, bucket or container, prefix), what says which server and
+        // account the bucket lives in. s3:// and s3a:// name the same objects.
+        let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
+        let (store, root, identity) = match url.scheme() {
             "s3" | "s3a" => {
                 let b = aws::AmazonS3Builder::from_env().with_url(uri);
                 let b = with_options!(b, aws::AmazonS3ConfigKey, spec, retry);
+                let value = |k| b.get_config_value(&k).unwrap_or_default();
+                let endpoint = value(aws::AmazonS3ConfigKey::Endpoint);
+                // AWS's bucket names are global; on another endpoint (an S3-compatible server)
+                // a bucket's name may be per account (tenant), so its access key counts.
+                let account = if endpoint.is_empty() {
+                    String::new()
+                } else {
+                    value(aws::AmazonS3ConfigKey::AccessKeyId)
+                };
+                let identity = format!("s3|{bucket_uri}|endpoint={endpoint}|account={account}");
                 let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
                 markers = Some(Arc::new(
                     S3Markers::new(&b, s3.clone(), settings.max_retries)
                         .map_err(|e| setup_error(spec, e))?,
                 ));
-                (Arc::new(s3) as Arc<dyn ObjectStore>, url.path())
+                (Arc::new(s3) as Arc<dyn ObjectStore>, url.path(), identity)
             }
             "gs" => {
                 let b = gcp::GoogleCloudStorageBuilder::from_env().with_url(uri);
-                (
-                    build_with_options!(b, gcp::GoogleConfigKey, spec, retry),
-                    url.path(),
-                )
+                let b = with_options!(b, gcp::GoogleConfigKey, spec, retry);
+                let base = b
+                    .get_config_value(&gcp::GoogleConfigKey::BaseUrl)
+                    .unwrap_or_default();
+                let identity = format!("gs|{bucket_uri}|endpoint={base}");
+                let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
+                (store as Arc<dyn ObjectStore>, url.path(), identity)
             }
             "http" | "https" => {
                 let base = &url[..url::Position::BeforePath];
@@ -118,20 +136,24 @@ impl ObjectStoreUfs {
                 (
                     build_with_options!(b, object_store::ClientConfigKey, spec, retry),
                     url.path(),
+                    format!("http|{bucket_uri}"),
                 )
             }
             _ => {
                 let b = azure::MicrosoftAzureBuilder::from_env().with_url(uri);
-                let path = match url.scheme() {
-                    // abfs://container@account.dfs.core.windows.net/path
-                    "abfs" | "abfss" => url.path(),
-                    // az://container/path, azure://container/path
-                    _ => url.path(),
-                };
-                (
-                    build_with_options!(b, azure::AzureConfigKey, spec, retry),
-                    path,
-                )
+                let b = with_options!(b, azure::AzureConfigKey, spec, retry);
+                let value = |k| b.get_config_value(&k).unwrap_or_default();
+                // az://container/path, azure://container/path and
+                // abfs://container@account.dfs.core.windows.net/path name a container of the
+                // account the options (or the URI) give, on the endpoint they give.
+                let identity = format!(
+                    "azure|{bucket_uri}|account={}|endpoint={}|emulator={}",
+                    value(azure::AzureConfigKey::AccountName),
+                    value(azure::AzureConfigKey::Endpoint),
+                    value(azure::AzureConfigKey::UseEmulator),
+                );
+                let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
+                (store as Arc<dyn ObjectStore>, url.path(), identity)
             }
         };
         let root = OsPath::parse(root).map_err(|e| {
@@ -145,6 +167,7 @@ impl ObjectStoreUfs {
             store,
             root,
             uri: redact_uri(uri),
+            identity,
             listing_etags: std::sync::OnceLock::new(),
             http: matches!(url.scheme(), "http" | "https"),
             markers,
@@ -311,6 +334,10 @@ impl UnderStore for ObjectStoreUfs {
         self.uri.clone()
     }
 
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+
     /// Where listings carry ETags (learned from the first listing, or from one listing of
     /// `key`'s parent, or of the whole mount): HEAD and listings then give the same one. Not
     /// on HTTP servers, which list through WebDAV if at all. A mount with no file to look at
@@ -456,7 +483,7 @@ impl UnderStore for ObjectStoreUfs {
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> BoxFuture<'static, Result<Bytes>> {
+    ) -> BoxFuture<'static, Result<Fetched>> {
         let loc = match self.location(key) {
             Ok(l) => l,
             Err(e) => return futures::future::ready(Err(e)).boxed(),
@@ -469,7 +496,11 @@ impl UnderStore for ObjectStoreUfs {
         };
         async move {
             let r = store.get_opts(&loc, opts).await?;
-            Ok(r.bytes().await?)
+            let etag = r.meta.e_tag.clone();
+            Ok(Fetched {
+                data: r.bytes().await?,
+                etag,
+            })
         }
         .boxed()
     }
