@@ -287,6 +287,12 @@ fn pages_are_told_apart_by_endpoint_and_page_size() {
         .iter()
         .any(|p| p.to_string_lossy().contains("_2097152_")));
     clean(&c);
+    // Freed with 1 MiB pages, A's pages of both sizes go; B's stay.
+    assert_eq!(pages(cache.path()).len(), 3 + 2 + 3);
+    ok(&shoal(&c, &["free", "/a/same.bin"]));
+    assert_eq!(pages(cache.path()).len(), 3);
+    cat_is(&c, "/b/same.bin", &db);
+    clean(&c);
 }
 
 #[test]

@@ -803,19 +803,18 @@ impl FileReader {
     }
 
     /// Drops this file's pages from this node's cache (memory and disk), leaving the store
-    /// alone; returns the bytes freed on disk.
+    /// alone; returns the bytes freed on disk. On disk, the pages of every page size go.
     pub fn free(&self) -> u64 {
         let Some(c) = &self.cache else {
             return 0;
         };
-        let mut freed = 0;
         for id in self.page_ids() {
             c.memory_remove(&id);
-            if let Some(d) = c.dir_for(&id) {
-                freed += d.remove_page(id);
-            }
         }
-        freed
+        c.dirs()
+            .iter()
+            .map(|d| d.remove_file_pages(self.source.file_id).unwrap_or(0))
+            .sum()
     }
 
     /// Brings every page the given `(position, length)` ranges touch into the cache, fetching

@@ -78,13 +78,24 @@ impl Expect {
     }
 }
 
-/// The ETag binding of a page read with `etag`: 0 when there is none.
+/// The ETag binding of a page read with `etag`: 0 when there is none. Quotes do not count
+/// (listings give some stores' ETags bare, responses quoted); a weak ETag stays weak.
 pub fn etag_tag(etag: Option<&str>) -> u64 {
-    match etag {
-        None => 0,
-        // 0 stays "none"; a real ETag hashing to 0 is taken as 1.
-        Some(e) => xxhash_rust::xxh3::xxh3_64(e.as_bytes()).max(1),
-    }
+    let Some(e) = etag else {
+        return 0;
+    };
+    let e = e.trim();
+    let (weak, e) = match e.strip_prefix("W/") {
+        Some(rest) => (&b"W/"[..], rest),
+        None => (&b""[..], e),
+    };
+    let e = e.strip_prefix('"').unwrap_or(e);
+    let e = e.strip_suffix('"').unwrap_or(e);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(weak);
+    h.update(e.as_bytes());
+    // 0 stays "none"; a real ETag hashing to 0 is taken as 1.
+    h.digest().max(1)
 }
 
 /// The parsed, verified trailer of a page file.
@@ -606,5 +617,7 @@ mod tests {
         assert!(((64u64 << 20).div_ceil(chunk_size_for(64 << 20) as u64)) as usize <= MAX_CHUNKS);
         assert_eq!(etag_tag(None), 0);
         assert_ne!(etag_tag(Some("\"a\"")), etag_tag(Some("\"b\"")));
+        assert_eq!(etag_tag(Some("\"0x8D1\"")), etag_tag(Some("0x8D1")));
+        assert_ne!(etag_tag(Some("W/\"a\"")), etag_tag(Some("\"a\"")));
     }
 }
