@@ -15,10 +15,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use shoal_core::cache::page_file;
-use shoal_testkit::{CountingProxy, S3Server};
+use shoal_testkit::{set_mtime, CountingProxy, S3Server};
 
 const BUCKET: &str = "data";
 
@@ -226,15 +226,6 @@ fn counted(cache: &Path) -> u64 {
 fn is_root() -> bool {
     // Safety: no failure mode.
     unsafe { libc::geteuid() == 0 }
-}
-
-fn set_mtime(p: &Path, t: SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(p)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
 }
 
 /// Rewrites a page file with other bytes under the same name, trailer and ETag, valid in every

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use shoal_core::stats::COUNTER_NAMES;
 use shoal_core::{Config, Namespace};
-use shoal_testkit::S3Server;
+use shoal_testkit::{set_mtime, S3Server};
 
 fn counter(stats: &[u64], name: &str) -> u64 {
     stats[COUNTER_NAMES.iter().position(|n| *n == name).unwrap()]
@@ -601,16 +601,6 @@ fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
     assert_eq!(page_files(small.path()).len(), 2);
     assert!(temporary_files(small.path()).is_empty());
     assert_eq!(read_all(&ns, "/s3/big.bin"), data);
-}
-
-/// Sets a file's modification time.
-fn set_mtime(p: &Path, t: std::time::SystemTime) {
-    std::fs::File::options()
-        .write(true)
-        .open(p)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
 }
 
 #[test]

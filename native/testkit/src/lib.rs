@@ -134,3 +134,13 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// Sets a file's modification time (to make an object's overwrite keep its version).
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}

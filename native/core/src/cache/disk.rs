@@ -174,8 +174,10 @@ impl DiskDir {
             Ok(()) => {}
             Err(e) if e.kind() == IoKind::AlreadyExists => {}
             // A read-only directory with no layout in it: nothing to read, nothing to check.
-            Err(_) if !self.writable() => return Ok(()),
-            Err(e) => return Err(format!("cannot create {}: {e}", self.root.display())),
+            Err(e) => {
+                self.turn_off_writes(&format!("cannot create {}: {e}", self.root.display()));
+                return Ok(());
+            }
         }
         let m = fs::symlink_metadata(&self.root).map_err(|e| e.to_string())?;
         trust::check_entry(&self.root, &m)?;
@@ -185,8 +187,12 @@ impl DiskDir {
         let entries = fs::read_dir(&self.root).map_err(|e| e.to_string())?;
         for e in entries.flatten() {
             let p = e.path();
-            let m = fs::symlink_metadata(&p).map_err(|e| e.to_string())?;
-            trust::check_entry(&p, &m)?;
+            match fs::symlink_metadata(&p) {
+                Ok(m) => trust::check_entry(&p, &m)?,
+                // Removed meanwhile (an empty layout directory another process pruned).
+                Err(e) if e.kind() == IoKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", p.display())),
+            }
         }
         Ok(())
     }
@@ -405,8 +411,12 @@ impl DiskDir {
         }
     }
 
-    /// What the directory holds, by a scan: (pages, bytes on disk, everything counted).
+    /// What the directory holds, by a scan: (page files, bytes it occupies on disk); nothing
+    /// for a directory that is not used.
     pub fn scan_usage(&self) -> Result<(u64, u64)> {
+        if self.refused.get().is_some() {
+            return Ok((0, 0));
+        }
         let scan = self.scan()?;
         Ok((scan.pages.len() as u64, scan.total))
     }

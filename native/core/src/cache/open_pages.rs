@@ -596,6 +596,27 @@ mod tests {
     }
 
     #[test]
+    fn the_removal_counter_is_whole_before_it_is_mapped_and_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("removals");
+        for junk in [&b""[..], b"abc", &[1u8; 100]] {
+            std::fs::write(&p, junk).unwrap();
+            let r = Removals::open(dir.path(), ".tmp-a");
+            assert!(!r.blind);
+            assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
+            // Another process's removal is seen at once.
+            let before = r.current();
+            Removals::open(dir.path(), ".tmp-b").bump();
+            assert_eq!(r.current(), before + 1);
+        }
+        assert!(!dir.path().join(".tmp-a").exists());
+        // Where no counter can be made, every read re-checks its page file.
+        let r = Removals::open(&dir.path().join("missing"), ".tmp-c");
+        assert!(r.blind);
+        assert_ne!(r.current(), r.current());
+    }
+
+    #[test]
     fn a_page_is_rechecked_after_the_interval() {
         let dir = tempfile::tempdir().unwrap();
         let t = OpenPages::with_recheck(16, Duration::from_millis(30));
