@@ -942,15 +942,10 @@ struct ScannedPage {
     mtime: SystemTime,
 }
 
-/// The bytes a file or directory occupies on disk, as `du` counts them (at least its length:
-/// some filesystems report blocks late).
+/// The bytes a file or directory occupies on disk, as `du` counts them (ext4, XFS and btrfs
+/// count data not yet written back, too).
 fn allocated(m: &fs::Metadata) -> u64 {
-    let blocks = m.blocks() * 512;
-    if m.is_file() {
-        blocks.max(m.len())
-    } else {
-        blocks
-    }
+    m.blocks() * 512
 }
 
 /// The filesystem's allocation unit at `dir` (4 KiB when it cannot be asked).
