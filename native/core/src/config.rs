@@ -244,7 +244,7 @@ impl Config {
                             return Err(Error::config(format!(
                                 "{key}={}: expected through (written data goes to the \
                                  store only) or cache-through (and into the node cache)",
-                                shown(value)
+                                value.escape_debug()
                             )))
                         }
                     }
