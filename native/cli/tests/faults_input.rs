@@ -7,6 +7,7 @@
 //!
 //! The page cache half of the suite is `faults_cache.rs`.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -43,8 +44,19 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// `-D key=value` for each pair, then `rest`.
+fn command_line(conf: &[(String, String)], rest: &[&OsStr]) -> Vec<OsString> {
+    let mut all: Vec<OsString> = Vec::new();
+    for (k, v) in conf {
+        all.push("-D".into());
+        all.push(format!("{k}={v}").into());
+    }
+    all.extend(rest.iter().map(|a| a.to_os_string()));
+    all
+}
+
 /// Runs `shoal` with `args` (and `env`), killing it after `LIMIT`.
-fn shoal_env(args: &[&std::ffi::OsStr], env: &[(&str, &[u8])]) -> Run {
+fn shoal_env(args: &[OsString], env: &[(&str, &[u8])]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_shoal"));
@@ -55,7 +67,7 @@ fn shoal_env(args: &[&std::ffi::OsStr], env: &[(&str, &[u8])]) -> Run {
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap());
     for (k, v) in env {
-        cmd.env(k, std::ffi::OsStr::from_bytes(v));
+        cmd.env(k, OsStr::from_bytes(v));
     }
     let started = Instant::now();
     let mut child = cmd.spawn().unwrap();
@@ -96,20 +108,18 @@ fn shoal_env(args: &[&std::ffi::OsStr], env: &[(&str, &[u8])]) -> Run {
 }
 
 fn shoal(args: &[&str]) -> Run {
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    shoal_env(&args, &[])
+    with(&[], args)
 }
 
-/// `-D key=value` for each pair, then `args`.
+/// `shoal -D key=value… args…` with `env`.
+fn with_env(conf: &[(String, String)], args: &[&str], env: &[(&str, &[u8])]) -> Run {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    shoal_env(&command_line(conf, &args), env)
+}
+
+/// `shoal -D key=value… args…`.
 fn with(conf: &[(String, String)], args: &[&str]) -> Run {
-    let mut all: Vec<String> = Vec::new();
-    for (k, v) in conf {
-        all.push("-D".into());
-        all.push(format!("{k}={v}"));
-    }
-    all.extend(args.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    shoal(&refs)
+    with_env(conf, args, &[])
 }
 
 /// Asserts the exit status and that stderr names each of `needles`.
@@ -209,15 +219,11 @@ fn malformed_and_escaping_paths_are_refused() {
     fails(&l.run(&[], &["cat", "/local"]), 1, &["is a directory"]);
     fails(&l.run(&[], &["cat", "/"]), 1, &["/"]);
     // Arguments that are not UTF-8 are bad usage.
-    let mut args: Vec<std::ffi::OsString> = Vec::new();
-    for (k, v) in l.conf() {
-        args.push("-D".into());
-        args.push(format!("{k}={v}").into());
-    }
-    args.push("cat".into());
-    args.push(std::ffi::OsStr::from_bytes(b"/local/\xff\xfe").to_owned());
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
-    let r = shoal_env(&refs, &[]);
+    let args = command_line(
+        &l.conf(),
+        &[OsStr::new("cat"), OsStr::from_bytes(b"/local/\xff\xfe")],
+    );
+    let r = shoal_env(&args, &[]);
     fails(&r, 2, &["UTF-8"]);
 }
 
@@ -449,14 +455,7 @@ fn control_characters_and_bad_encodings() {
             "shoal.cache.dirs",
             &format!("{}:64m", l.cache.path().display()),
         )]));
-        let mut args: Vec<String> = Vec::new();
-        for (k, v) in conf {
-            args.push("-D".into());
-            args.push(format!("{k}={v}"));
-        }
-        args.extend(["stat".to_string(), "/s/x".to_string()]);
-        let refs: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-        shoal_env(&refs, env)
+        with_env(&conf, &["stat", "/s/x"], env)
     };
     let secret = "SeSsIoN\u{1}ToKeN";
     let r = s3(
@@ -517,20 +516,10 @@ fn unknown_keys_are_warnings_naming_the_closest_key() {
     // Keys outside shoal.* are not Shoal's to judge.
     let r = l.run(&[("fs.defaultFS", "hdfs://x")], &["ls", "/local"]);
     assert!(!r.stderr.contains("unknown"), "{r:?}");
-    // -v adds information; RUST_LOG chooses when -v is not given.
-    let mut args: Vec<String> = Vec::new();
-    for (k, v) in l.conf() {
-        args.push("-D".into());
-        args.push(format!("{k}={v}"));
-    }
-    args.extend([
-        "-D".into(),
-        "shoal.cache.dir=x".into(),
-        "ls".into(),
-        "/local".into(),
-    ]);
-    let refs: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-    let r = shoal_env(&refs, &[("RUST_LOG", b"error")]);
+    // RUST_LOG chooses what is shown when -v is not given.
+    let mut conf = l.conf();
+    conf.extend(pairs(&[("shoal.cache.dir", "x")]));
+    let r = with_env(&conf, &["ls", "/local"], &[("RUST_LOG", b"error")]);
     assert!(!r.stderr.contains("unknown configuration key"), "{r:?}");
 }
 

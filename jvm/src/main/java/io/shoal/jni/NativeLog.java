@@ -9,9 +9,9 @@ import org.slf4j.LoggerFactory;
  * Forwards the native core's log events (warnings such as an unknown configuration key or a full
  * cache directory) to SLF4J, so they land in the executor's log4j log with everything else.
  *
- * <p>Native threads never call into Java: the core queues each event, and one daemon thread
- * started here, {@value #THREAD_NAME}, takes them with {@link NativeMethods#logPoll} and logs each
- * under the logger {@code io.shoal.native.<rust module path>} (for example {@code
+ * <p>Native threads never call into Java: the core queues each event, and one daemon thread started
+ * here, {@value #THREAD_NAME}, takes them with {@link NativeMethods#logPoll} and logs each under
+ * the logger {@code io.shoal.native.<rust module path>} (for example {@code
  * io.shoal.native.shoal_core.config}) at its own level. Only the levels that the logger {@value
  * #LOGGER} has enabled when a filesystem is created are forwarded; setting {@code
  * log4j.logger.io.shoal.native=DEBUG} turns on the core's debug events. Each native call site logs

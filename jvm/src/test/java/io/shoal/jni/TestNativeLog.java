@@ -28,6 +28,7 @@ public class TestNativeLog {
 
     @Override
     protected synchronized void append(LoggingEvent event) {
+      event.getThreadName(); // log4j takes the thread's name when first asked
       events.add(event);
     }
 
@@ -83,7 +84,8 @@ public class TestNativeLog {
     try (NativeFs fs = NativeFs.open(conf)) {
       LoggingEvent e = await("shoal.cache.dir'");
       assertEquals(Level.WARN, e.getLevel());
-      assertTrue(String.valueOf(e.getMessage()), e.getMessage().toString().contains("shoal.cache.dirs"));
+      assertTrue(
+          String.valueOf(e.getMessage()), e.getMessage().toString().contains("shoal.cache.dirs"));
       assertTrue(e.getLoggerName(), e.getLoggerName().startsWith(NativeLog.LOGGER + ".shoal_core"));
       assertEquals(NativeLog.THREAD_NAME, e.getThreadName());
     }
