@@ -153,35 +153,32 @@ pub fn scrub_log(text: &str) -> String {
     scrub(&known, text)
 }
 
-/// Whether a store option holds a credential, by its key name.
+/// Whether a store option holds a credential, by its key name: secrets, tokens, passwords,
+/// SAS signatures and keys (`azure_storage_account_key`), but not key ids (an access key id
+/// is no secret, and masking it could garble names that contain it).
 fn secret_option(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    [
-        "secret",
-        "token",
-        "password",
-        "key",
-        "sas",
-        "credential",
-        "signature",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    ["secret", "token", "password", "sas", "signature"]
+        .iter()
+        .any(|s| k.contains(s))
+        || k.ends_with("key")
 }
 
-/// The secrets of a mount's configuration: credential option values, and the user info of its
-/// URI and of any option value that is a URL (an endpoint), as written and percent-decoded.
+/// The secrets of a mount's configuration: credential option values, and the password in the
+/// user info of its URI and of any option value that is a URL (an endpoint), as written and
+/// percent-decoded. (User info in URLs is masked whole wherever a URL is written.)
 /// Values shorter than 4 characters are left out: masking them would garble every message.
 pub fn secrets_of(spec: &MountSpec) -> Vec<String> {
     let mut out = Vec::new();
     let mut user_info = |text: &str| {
-        if let Ok(u) = url::Url::parse(text) {
-            for part in [u.username(), u.password().unwrap_or("")] {
-                out.push(part.to_string());
-                if let Ok(decoded) = percent_decode(part) {
-                    out.push(decoded);
-                }
+        if let Some(password) = url::Url::parse(text)
+            .ok()
+            .and_then(|u| u.password().map(str::to_string))
+        {
+            if let Ok(decoded) = percent_decode(&password) {
+                out.push(decoded);
             }
+            out.push(password);
         }
     };
     user_info(&spec.uri);
@@ -406,6 +403,8 @@ mod tests {
             assert!(s.iter().any(|x| x == want), "{want} not in {s:?}");
         }
         assert!(!s.iter().any(|x| x == "us-east-1" || x == "true"), "{s:?}");
+        assert!(secret_option("azure_storage_account_key") && secret_option("SAS_TOKEN"));
+        assert!(!secret_option("aws_access_key_id") && !secret_option("aws_region"));
         let m = scrub(&s, "bad token TOKENVALUE for s@cret at http://me:x@h/");
         assert_eq!(m, "bad token *** for *** at http://***@h/");
     }
