@@ -273,6 +273,39 @@ mod tests {
     }
 
     #[test]
+    fn stores_never_show_their_secrets() {
+        let spec = MountSpec {
+            name: "m".into(),
+            path: "/m".into(),
+            uri: "s3://bucket/p".into(),
+            options: [
+                ("aws_endpoint", "http://user:pAsSwOrD-1@127.0.0.1:1"),
+                ("aws_secret_access_key", "sEcReT-2"),
+                ("aws_access_key_id", "AKIA"),
+                ("aws_region", "us-east-1"),
+                ("aws_allow_http", "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..MountSpec::default()
+        };
+        let settings = StoreSettings {
+            max_retries: 0,
+            ..StoreSettings::default()
+        };
+        let store = open_store(&spec, &settings).unwrap();
+        let e = store.stat("k").unwrap_err();
+        for shown in [format!("{store:?}"), store.describe(), e.to_string()] {
+            assert!(
+                !shown.contains("pAsSwOrD-1") && !shown.contains("sEcReT-2"),
+                "{shown}"
+            );
+        }
+        assert!(e.message().contains("127.0.0.1:1"), "{e}");
+    }
+
+    #[test]
     fn versions_prefer_etags() {
         assert_eq!(
             Entry::file("a", 3, 9, Some("\"x\"".into()))
