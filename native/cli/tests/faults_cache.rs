@@ -693,7 +693,7 @@ fn a_fetch_held_by_a_hung_process_waits_no_longer_than_the_store_timeout() {
     let c = conf(
         &[s.mount("s")],
         cache.path(),
-        &[("shoal.store.retry.timeout", "1s")],
+        &[("shoal.store.timeout", "1s")],
     );
     ok(&shoal(&c, &["cache", "stats"]));
     // Every stripe of the fetch lock held by a process that never lets go.
@@ -864,7 +864,7 @@ fn settings_that_cannot_work_are_errors_naming_the_key() {
     for (dirs, says) in [
         (format!("{d}:0"), "not even one page"),
         (format!("{d}:100k"), "not even one page"),
-        (format!("{d}\0/x:1g"), "NUL"),
+        (format!("{d}\0/x:1g"), "control character"),
     ] {
         let c = conf(
             &[s.mount("s")],

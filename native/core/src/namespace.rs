@@ -62,7 +62,14 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn new(config: &Config) -> Result<Self> {
-        let threads = match config.get("shoal.runtime.threads") {
+        // Every shoal.* value is checked first; unknown keys are warnings, not errors.
+        for warning in config.check()? {
+            tracing::warn!(target: "shoal_core::config", "{warning}");
+        }
+        let threads = match config
+            .get("shoal.runtime.threads")
+            .filter(|v| !v.is_empty())
+        {
             Some(_) => Some(config.get_usize("shoal.runtime.threads", 1)?),
             None => None,
         };

@@ -722,7 +722,7 @@ fn cache_settings_that_would_cache_nothing_are_errors() {
     for (dirs, says) in [
         (format!("{d}:0"), "not even one page"),
         (format!("{d}:32k"), "not even one page"),
-        (format!("{d}\0x:1g"), "NUL"),
+        (format!("{d}\0x:1g"), "control character"),
     ] {
         let c = conf(&server, cache.path(), &[("shoal.cache.dirs", &dirs)]);
         let e = Namespace::new(&Config::from_pairs(c)).unwrap_err();

@@ -39,7 +39,6 @@ pub const DEFAULT_MEMORY_SIZE: u64 = 128 << 20;
 pub const DEFAULT_DISK_CAPACITY: u64 = 4 << 30;
 pub const DEFAULT_READAHEAD_BYTES: u64 = 64 << 20;
 pub const DEFAULT_READAHEAD_PAGES: u64 = 16;
-const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// Cache settings, from `shoal.cache.*`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,7 +53,7 @@ pub struct CacheSettings {
     /// Page files kept open by the process, all directories together.
     pub open_pages: usize,
     /// How long a fetch waits for another process of the node fetching the same page
-    /// (`shoal.store.retry.timeout`: as long as the store may take for it).
+    /// (`shoal.store.timeout`: as long as a store that does not answer may hold a call).
     pub lock_wait: Duration,
 }
 
@@ -74,15 +73,7 @@ impl CacheSettings {
             None | Some("") => vec![(default_dir(), DEFAULT_DISK_CAPACITY)],
             Some(v) => parse_dirs(v, page_size)?,
         };
-        let open_pages = match c.get("shoal.cache.open.pages") {
-            None | Some("") => open_pages::DEFAULT_OPEN_PAGES,
-            Some(v) => v.parse::<usize>().map_err(|_| {
-                Error::config(format!(
-                    "shoal.cache.open.pages must be a whole number (0 opens a page file on \
-                     every hit), not '{v}'"
-                ))
-            })?,
-        };
+        let open_pages = c.get_usize("shoal.cache.open.pages", open_pages::DEFAULT_OPEN_PAGES)?;
         Ok(Some(CacheSettings {
             page_size,
             memory_size: c.get_size("shoal.cache.memory.size", DEFAULT_MEMORY_SIZE)?,
@@ -93,7 +84,7 @@ impl CacheSettings {
                 DEFAULT_READAHEAD_PAGES as usize,
             )? as u64,
             open_pages,
-            lock_wait: c.get_duration("shoal.store.retry.timeout", DEFAULT_LOCK_WAIT)?,
+            lock_wait: c.store_settings()?.timeout,
         }))
     }
 }

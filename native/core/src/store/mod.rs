@@ -3,12 +3,17 @@
 //! through object_store) and `hdfs` (HDFS, through hdfs-native). Keys are relative to the mount's root: `""` is the root itself,
 //! `a/b` a file or directory under it; they never start or end with `/` and never hold `..`.
 //!
-//! Errors from a store carry no Shoal path; the namespace layer adds it.
+//! Errors from a store carry no Shoal path; the namespace layer adds it. Every store is built
+//! behind `redact::Redacting`, so no error of it shows a secret of its mount, and every request
+//! it makes is bounded by `shoal.store.timeout` (`limit`), except on `file://` mounts, where the
+//! operating system decides.
 
 mod hdfs;
+pub mod limit;
 mod local;
 mod marker;
 mod object;
+pub mod redact;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use std::sync::Arc;
 pub use hdfs::HdfsStore;
 pub use local::LocalStore;
 pub use object::ObjectStoreUfs;
+pub use redact::{redact_text, redact_uri};
 
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, Result};
@@ -208,8 +214,18 @@ pub trait UnderStore: Send + Sync + Debug {
     }
 }
 
-/// Builds the store a mount names by its URI scheme.
+/// Builds the store a mount names by its URI scheme, behind `redact::Redacting`.
 pub fn open_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn UnderStore>> {
+    let store = open_bare_store(spec, settings).map_err(|e| {
+        Error::new(
+            e.kind(),
+            redact::scrub(&redact::secrets_of(spec), e.message()),
+        )
+    })?;
+    Ok(Arc::new(redact::Redacting::new(store, spec)))
+}
+
+fn open_bare_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn UnderStore>> {
     let url = url::Url::parse(&spec.uri).map_err(|e| {
         Error::config(format!(
             "mount '{}': shoal.mount.{}.uri '{}' is not a URI: {e}",
@@ -241,19 +257,6 @@ pub fn open_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn 
     }
 }
 
-/// A URI for messages: user info (which may hold a secret) and the query are dropped.
-pub fn redact_uri(uri: &str) -> String {
-    match url::Url::parse(uri) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => "<unparseable uri>".to_string(),
-    }
-}
-
 /// `parent/child`, or `child` when `parent` is the root key.
 pub fn join_key(parent: &str, child: &str) -> String {
     if parent.is_empty() {
@@ -266,16 +269,6 @@ pub fn join_key(parent: &str, child: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_drops_credentials() {
-        let r = redact_uri("s3://AKIA:secret@bucket/p?sig=abc");
-        assert!(
-            !r.contains("secret") && !r.contains("sig=abc") && !r.contains("AKIA"),
-            "{r}"
-        );
-        assert!(r.contains("bucket/p"));
-    }
 
     #[test]
     fn http_stores_and_only_they_are_read_only() {
@@ -301,6 +294,39 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn stores_never_show_their_secrets() {
+        let spec = MountSpec {
+            name: "m".into(),
+            path: "/m".into(),
+            uri: "s3://bucket/p".into(),
+            options: [
+                ("aws_endpoint", "http://user:pAsSwOrD-1@127.0.0.1:1"),
+                ("aws_secret_access_key", "sEcReT-2"),
+                ("aws_access_key_id", "AKIA"),
+                ("aws_region", "us-east-1"),
+                ("aws_allow_http", "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..MountSpec::default()
+        };
+        let settings = StoreSettings {
+            max_retries: 0,
+            ..StoreSettings::default()
+        };
+        let store = open_store(&spec, &settings).unwrap();
+        let e = store.stat("k").unwrap_err();
+        for shown in [format!("{store:?}"), store.describe(), e.to_string()] {
+            assert!(
+                !shown.contains("pAsSwOrD-1") && !shown.contains("sEcReT-2"),
+                "{shown}"
+            );
+        }
+        assert!(e.message().contains("127.0.0.1:1"), "{e}");
     }
 
     #[test]
