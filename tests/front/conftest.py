@@ -40,14 +40,28 @@ def libshoal() -> Path:
     raise FileNotFoundError("no libshoal.so: run `cargo build --release -p shoal-capi` (or set SHOAL_LIBRARY)")
 
 
+def jpeg(rng: random.Random) -> bytes:
+    """A real JPEG of noise, 1 to 100 KB, or random bytes where Pillow is missing."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return rng.randbytes(rng.randint(1_000, 100_000))
+    import io
+
+    w, h = rng.randint(16, 160), rng.randint(16, 160)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (w, h), rng.randbytes(w * h * 3)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
 def make_dataset(root: Path, seed: int = 17) -> dict:
-    """Files under ``root``: nested directories of small files, a 6 MiB file for random reads,
+    """Files under ``root``: nested directories of small JPEGs, a 6 MiB file for random reads,
     and an empty file. Returns {relative path: bytes}."""
     rng = random.Random(seed)
     files = {}
     for d in ("train/cat", "train/dog", "val/cat", "val/dog"):
         for i in range(6):
-            files[f"{d}/img_{i:03d}.jpg"] = rng.randbytes(rng.randint(1_000, 150_000))
+            files[f"{d}/img_{i:03d}.jpg"] = jpeg(rng)
     files["big.bin"] = rng.randbytes(6 * 1024 * 1024 + 12345)
     files["labels.txt"] = b"cat\ndog\n"
     files["empty.txt"] = b""

@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -125,6 +126,52 @@ def test_pytorch_loader_reads_the_store(mounted, store):
     want = {k: v for k, v in store.files.items() if k.startswith("train/")}
     assert set(got) == set(want)
     assert all(sha(got[k]) == sha(want[k]) for k in want)
+
+
+def test_training_example_over_the_mount(mounted):
+    """examples/fuse_training.py, unchanged local-files training code, over the mount."""
+    pytest.importorskip("torch", reason="PyTorch is installed by SHOAL_SETUP_TORCH=1 scripts/setup.sh")
+    example = Path(__file__).resolve().parents[2] / "examples" / "fuse_training.py"
+    out = subprocess.run([sys.executable, str(example), str(mounted.mountpoint / "data" / "train"),
+                          "--epochs", "2", "--batch-size", "4", "--shoal-mount", str(mounted.mountpoint)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "12 images, 2 classes, 2 epochs", lines
+    assert lines[1].startswith("epoch 1: load ") and "Shoal hit ratio" in lines[1], lines
+    assert lines[2].startswith("epoch 2: load "), lines
+
+
+def test_counters_on_the_root(store, tmp_path):
+    import json
+
+    with Mount(store.conf_file(), tmp_path / "mnt") as m:
+        before = json.loads(os.getxattr(m.mountpoint, "user.shoal.stats"))
+        assert read(m.mountpoint / "data" / "val" / "cat" / "img_004.jpg")
+        after = json.loads(os.getxattr(m.mountpoint, "user.shoal.stats"))
+        assert {"cache_hits", "cache_misses", "bytes_from_store", "metadata_hits"} <= set(after)
+        assert all(after[k] >= before[k] for k in before)
+        # A fresh mount's first read of a file reaches Shoal: a hit or a miss.
+        assert after["cache_hits"] + after["cache_misses"] > before["cache_hits"] + before["cache_misses"]
+        assert "user.shoal.stats" in os.listxattr(m.mountpoint)
+        assert os.listxattr(m.mountpoint / "data" / "labels.txt") == []
+        with pytest.raises(OSError) as e:
+            os.getxattr(m.mountpoint / "data" / "labels.txt", "user.other")
+        assert e.value.errno == errno.ENODATA
+
+
+def test_refused_credentials_are_eacces(store, tmp_path):
+    bad = store.conf(**{"shoal.mount.data.option.aws_secret_access_key": "not-the-secret"})
+    conf = tmp_path / "bad.properties"
+    conf.write_text("".join(f"{k}={v}\n" for k, v in bad.items()))
+    with Mount(conf, tmp_path / "mnt") as m:
+        with pytest.raises(PermissionError) as e:
+            os.listdir(m.mountpoint / "data")
+        assert e.value.errno == errno.EACCES
+        with pytest.raises(PermissionError):
+            os.stat(m.mountpoint / "data" / "labels.txt")
+    assert "EACCES" in m.log_text(), m.log_text()
+    assert "not-the-secret" not in m.log_text()
 
 
 def test_the_cli_sees_what_the_mount_cached(mounted, store):

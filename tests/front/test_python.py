@@ -25,6 +25,16 @@ def fs(store):
     return fsspec.filesystem("shoal", skip_instance_cache=True, **store.conf())
 
 
+def test_the_package_installs_the_library_and_shoal_spark():
+    import shoal_spark
+
+    assert {"load", "free", "stat"} <= set(shoal_spark.__all__)
+    site = Path(shoal.__file__).parent
+    assert any(p.name.startswith("_libshoal") for p in site.iterdir()), list(site.iterdir())
+    assert (site / "shoal.h").is_file()
+    assert Path(shoal_spark.__file__).parent == site.parent
+
+
 # ---- the C API from Python --------------------------------------------------------------------
 
 
@@ -256,7 +266,8 @@ class _StagedShoal(ShoalFileSystem):
 
 class TestFsspecAbstractGet(AbstractFixtures, AbstractGetTests):
     @pytest.fixture(scope="class")
-    def fs(self, tmp_path_factory):
+    @classmethod
+    def fs(cls, tmp_path_factory):
         backing = tmp_path_factory.mktemp("backing")
         cache = tmp_path_factory.mktemp("cache")
         return _StagedShoal(

@@ -518,14 +518,8 @@ pub unsafe extern "C" fn shoal_fs_counters(
 /// `values` has room for `capacity` numbers.
 #[no_mangle]
 pub unsafe extern "C" fn shoal_process_counters(values: *mut u64, capacity: usize) -> usize {
-    catch_unwind(|| {
-        copy_counters(
-            &shoal_core::stats::process().snapshot(),
-            values,
-            capacity,
-        )
-    })
-    .unwrap_or(0)
+    catch_unwind(|| copy_counters(&shoal_core::stats::process().snapshot(), values, capacity))
+        .unwrap_or(0)
 }
 
 /// Releases an error and its message; NULL is ignored.

@@ -15,12 +15,26 @@ impl Drop for Fs {
 }
 
 fn open_fs(pairs: &[(&str, String)]) -> Result<Fs, (i32, String)> {
-    let keys: Vec<CString> = pairs.iter().map(|(k, _)| CString::new(*k).unwrap()).collect();
-    let values: Vec<CString> = pairs.iter().map(|(_, v)| CString::new(v.as_str()).unwrap()).collect();
+    let keys: Vec<CString> = pairs
+        .iter()
+        .map(|(k, _)| CString::new(*k).unwrap())
+        .collect();
+    let values: Vec<CString> = pairs
+        .iter()
+        .map(|(_, v)| CString::new(v.as_str()).unwrap())
+        .collect();
     let kp: Vec<*const c_char> = keys.iter().map(|c| c.as_ptr()).collect();
     let vp: Vec<*const c_char> = values.iter().map(|c| c.as_ptr()).collect();
     let mut err: *mut ShoalError = ptr::null_mut();
-    let fs = unsafe { shoal_fs_open(kp.as_ptr(), vp.as_ptr(), kp.len(), SHOAL_OPEN_NO_ENV_CONF, &mut err) };
+    let fs = unsafe {
+        shoal_fs_open(
+            kp.as_ptr(),
+            vp.as_ptr(),
+            kp.len(),
+            SHOAL_OPEN_NO_ENV_CONF,
+            &mut err,
+        )
+    };
     if fs.is_null() {
         Err(take(err))
     } else {
@@ -31,7 +45,12 @@ fn open_fs(pairs: &[(&str, String)]) -> Result<Fs, (i32, String)> {
 fn take(err: *mut ShoalError) -> (i32, String) {
     assert!(!err.is_null());
     unsafe {
-        let r = ((*err).kind, CStr::from_ptr((*err).message).to_string_lossy().into_owned());
+        let r = (
+            (*err).kind,
+            CStr::from_ptr((*err).message)
+                .to_string_lossy()
+                .into_owned(),
+        );
         shoal_error_free(err);
         r
     }
@@ -51,7 +70,10 @@ fn setup() -> (tempfile::TempDir, Fs) {
         ("shoal.mount.d.path", "/d".into()),
         ("shoal.mount.d.uri", format!("file://{}", data.display())),
         ("shoal.mount.d.cache", "true".into()),
-        ("shoal.cache.dirs", format!("{}:64m", dir.path().join("cache").display())),
+        (
+            "shoal.cache.dirs",
+            format!("{}:64m", dir.path().join("cache").display()),
+        ),
     ])
     .unwrap();
     (dir, fs)
@@ -72,7 +94,11 @@ fn stat_list_read_and_free() {
         let l = shoal_list(fs.0, c("/d").as_ptr(), &mut err);
         assert!(!l.is_null());
         let names: Vec<String> = (0..(*l).count)
-            .map(|i| CStr::from_ptr((*(*l).entries.add(i)).path).to_string_lossy().into_owned())
+            .map(|i| {
+                CStr::from_ptr((*(*l).entries.add(i)).path)
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         assert_eq!(names, ["/d/a.txt", "/d/sub"]);
         shoal_listing_free(l);
@@ -84,18 +110,38 @@ fn stat_list_read_and_free() {
         assert!(!f.is_null());
         assert_eq!(shoal_file_len(f), 3 << 20);
         let mut buf = vec![0u8; 1 << 20];
-        assert_eq!(shoal_pread(f, (3 << 20) - 10, buf.as_mut_ptr(), buf.len(), &mut err), 10);
-        assert_eq!(shoal_pread(f, 3 << 20, buf.as_mut_ptr(), buf.len(), &mut err), 0);
+        assert_eq!(
+            shoal_pread(f, (3 << 20) - 10, buf.as_mut_ptr(), buf.len(), &mut err),
+            10
+        );
+        assert_eq!(
+            shoal_pread(f, 3 << 20, buf.as_mut_ptr(), buf.len(), &mut err),
+            0
+        );
         assert_eq!(shoal_pread(f, 5, buf.as_mut_ptr(), 0, &mut err), 0);
         assert_eq!(shoal_pread(f, 0, ptr::null_mut(), 4, &mut err), -1);
         assert_eq!(take(err).0, SHOAL_ERR_INVALID_ARGUMENT);
         shoal_file_close(f);
 
-        let mut summary = ShoalLoadSummary { files: 0, bytes: 0, fetched_bytes: 0, cached_bytes_before: 0 };
+        let mut summary = ShoalLoadSummary {
+            files: 0,
+            bytes: 0,
+            fetched_bytes: 0,
+            cached_bytes_before: 0,
+        };
         let mut err = ptr::null_mut();
-        assert_eq!(shoal_load(fs.0, c("/d").as_ptr(), &mut summary, &mut err), 0);
-        assert_eq!((summary.files, summary.bytes, summary.fetched_bytes), (2, 11 + (3 << 20), 11 + (3 << 20)));
-        assert_eq!(shoal_load(fs.0, c("/d").as_ptr(), &mut summary, &mut err), 0);
+        assert_eq!(
+            shoal_load(fs.0, c("/d").as_ptr(), &mut summary, &mut err),
+            0
+        );
+        assert_eq!(
+            (summary.files, summary.bytes, summary.fetched_bytes),
+            (2, 11 + (3 << 20), 11 + (3 << 20))
+        );
+        assert_eq!(
+            shoal_load(fs.0, c("/d").as_ptr(), &mut summary, &mut err),
+            0
+        );
         assert_eq!(summary.fetched_bytes, 0);
         let mut freed = 0u64;
         assert_eq!(shoal_free(fs.0, c("/d").as_ptr(), &mut freed, &mut err), 0);
@@ -106,7 +152,10 @@ fn stat_list_read_and_free() {
         assert_eq!(shoal_fs_counters(fs.0, values.as_mut_ptr(), n), n);
         assert_eq!(shoal_fs_counters(fs.0, values.as_mut_ptr(), 2), 2);
         assert!(shoal_counter_name(n).is_null());
-        assert_eq!(CStr::from_ptr(shoal_counter_name(0)).to_str().unwrap(), "cache_hits");
+        assert_eq!(
+            CStr::from_ptr(shoal_counter_name(0)).to_str().unwrap(),
+            "cache_hits"
+        );
         assert_eq!(shoal_process_counters(values.as_mut_ptr(), n), n);
         assert!(!CStr::from_ptr(shoal_version()).to_bytes().is_empty());
     }
@@ -141,7 +190,9 @@ fn errors_have_kinds_and_messages() {
         shoal_error_free(ptr::null_mut());
         assert_eq!(shoal_file_len(ptr::null()), 0);
     }
-    let (kind, msg) = open_fs(&[("shoal.mount.x.path", "/x".into())]).err().unwrap();
+    let (kind, msg) = open_fs(&[("shoal.mount.x.path", "/x".into())])
+        .err()
+        .unwrap();
     assert_eq!(kind, SHOAL_ERR_CONFIG);
     assert!(msg.contains("shoal.mount.x"), "{msg}");
 }
@@ -162,7 +213,9 @@ fn files_outlive_their_filesystem_and_serve_threads() {
                 let mut buf = vec![0u8; 100_000];
                 for i in 0..20u64 {
                     let pos = (t * 20 + i) * 30_000;
-                    let n = unsafe { shoal_pread(shared.0, pos, buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+                    let n = unsafe {
+                        shoal_pread(shared.0, pos, buf.as_mut_ptr(), buf.len(), ptr::null_mut())
+                    };
                     assert_eq!(n, 100_000);
                     assert!(buf.iter().all(|b| *b == 7));
                 }

@@ -10,9 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, InitFlags, KernelConfig, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
-    ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr,
-    Request,
+    INodeNo, InitFlags, KernelConfig, OpenAccMode, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
 };
 use shoal_core::{Error, ErrorKind, FileInfo, FileReader, Namespace};
 
@@ -228,7 +227,9 @@ impl ShoalFs {
     fn path(&self, ino: INodeNo) -> Result<String, Errno> {
         // An inode the kernel still uses is never forgotten, so this is a kernel bug or a race
         // with an unmount; ESTALE is what NFS answers in the same case.
-        self.inodes().path(ino.0).ok_or(Errno::from_i32(libc::ESTALE))
+        self.inodes()
+            .path(ino.0)
+            .ok_or(Errno::from_i32(libc::ESTALE))
     }
 
     /// The kernel's cache lifetime for a path: long on immutable mounts.
@@ -305,7 +306,6 @@ impl ShoalFs {
             .cloned()
             .ok_or(Errno::EBADF)
     }
-
 }
 
 fn kind_of(info: &FileInfo) -> FileType {

@@ -107,7 +107,8 @@ fn daemonize() -> Result<Daemon> {
         return Err(Error::from(std::io::Error::last_os_error()));
     }
     // SAFETY: both descriptors were just created and are owned here alone.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: no other thread exists yet (mount forks before the namespace starts its
     // runtime), so the child is a complete copy of this process.
     match unsafe { libc::fork() } {
@@ -266,9 +267,12 @@ fn serve(
         .name("shoal-signals".into())
         .spawn(move || wait_for_signals(signals, &target))
         .map_err(|e| other(format!("cannot start the signal thread: {e}")))?;
-    let result = session
-        .run()
-        .map_err(|e| other(format!("the FUSE session at {} failed: {e}", mountpoint.display())));
+    let result = session.run().map_err(|e| {
+        other(format!(
+            "the FUSE session at {} failed: {e}",
+            mountpoint.display()
+        ))
+    });
     tracing::info!(target: "shoal::fuse", "unmounted {}", mountpoint.display());
     result
 }

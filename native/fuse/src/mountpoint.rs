@@ -90,7 +90,10 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(v);
             i += 4;
@@ -128,7 +131,10 @@ mod tests {
 
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        assert_eq!(check_mount_point(&empty).unwrap(), empty.canonicalize().unwrap());
+        assert_eq!(
+            check_mount_point(&empty).unwrap(),
+            empty.canonicalize().unwrap()
+        );
 
         // "/" is always a mount point.
         let e = check_mount_point(Path::new("/")).unwrap_err();
