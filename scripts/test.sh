@@ -109,14 +109,12 @@ step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
 step "e2e spark 4" e2e "$SHOAL_SPARK4_VENV" spark4
 step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" -v -rs \
   --durations=5
-# The front ends: the debug `shoal` binary `cargo test` built, libshoal in release (as the
-# Python package builds it; its dependencies are built in release for the jar already).
+# The front ends: the debug `shoal` binary and libshoal.so that `cargo test` built; the Python
+# package builds libshoal in release (its dependencies are built in release for the jar already).
 front() {
-  cargo build -p shoal-cli
-  cargo build --release -p shoal-capi
   "$SHOAL_FRONT_VENV/bin/python" -m pip install -q --no-build-isolation --force-reinstall --no-deps \
     "$SHOAL_ROOT/python"
-  SHOAL_BIN="$SHOAL_ROOT/target/debug/shoal" SHOAL_LIBRARY="" \
+  SHOAL_BIN="$SHOAL_ROOT/target/debug/shoal" SHOAL_TEST_LIBSHOAL="$SHOAL_ROOT/target/debug/libshoal.so" \
     "$SHOAL_FRONT_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/front" -v -rs --durations=10
 }
 step "front ends" front

@@ -46,9 +46,9 @@ MIN_SAMPLE_S = 0.3
 
 
 def ensure_boto3():
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("boto3") is None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "boto3"], check=True)
 
 

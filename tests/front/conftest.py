@@ -1,8 +1,9 @@
 """Fixtures of the front-end tests: a real S3 server (s3s-fs) on 127.0.0.1 with a small
 dataset, Shoal configuration files for it, and FUSE mounts that are always unmounted.
 
-The `shoal` binary is $SHOAL_BIN, else target/release/shoal, else target/debug/shoal;
-libshoal.so for the C test is $SHOAL_LIBRARY, else target/release/libshoal.so.
+The `shoal` binary is $SHOAL_BIN, else target/debug/shoal, else target/release/shoal;
+libshoal.so for the C test is $SHOAL_TEST_LIBSHOAL, else target/debug/libshoal.so, else
+target/release/libshoal.so. The Python tests use the library installed with the package.
 """
 from __future__ import annotations
 
@@ -27,17 +28,18 @@ BUCKET = "data"
 
 
 def shoal_bin() -> Path:
-    for p in (os.environ.get("SHOAL_BIN"), REPO / "target/release/shoal", REPO / "target/debug/shoal"):
+    for p in (os.environ.get("SHOAL_BIN"), REPO / "target/debug/shoal", REPO / "target/release/shoal"):
         if p and os.access(p, os.X_OK):
             return Path(p)
     raise FileNotFoundError("no shoal binary: run `cargo build --release -p shoal-cli` (or set SHOAL_BIN)")
 
 
 def libshoal() -> Path:
-    for p in (os.environ.get("SHOAL_LIBRARY"), REPO / "target/release/libshoal.so", REPO / "target/debug/libshoal.so"):
+    for p in (os.environ.get("SHOAL_TEST_LIBSHOAL"), REPO / "target/debug/libshoal.so",
+              REPO / "target/release/libshoal.so"):
         if p and os.path.exists(p):
             return Path(p)
-    raise FileNotFoundError("no libshoal.so: run `cargo build --release -p shoal-capi` (or set SHOAL_LIBRARY)")
+    raise FileNotFoundError("no libshoal.so: run `cargo build -p shoal-capi` (or set SHOAL_TEST_LIBSHOAL)")
 
 
 def jpeg(rng: random.Random) -> bytes:
@@ -196,16 +198,6 @@ class Mount:
     def __exit__(self, *exc):
         self.stop()
         return False
-
-
-@pytest.fixture
-def mountpoint(tmp_path):
-    mp = tmp_path / "mnt"
-    mp.mkdir()
-    try:
-        yield mp
-    finally:
-        force_unmount(mp)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 system's C compiler, run against a real S3 server; and the header's check in the build."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -100,12 +99,12 @@ def test_stale_header_fails_the_build(tmp_path):
     saved = header.read_bytes()
     try:
         header.write_bytes(saved.replace(b"shoal_pread", b"shoal_pread_renamed", 1))
-        out = subprocess.run(["cargo", "build", "-p", "shoal-capi"], cwd=REPO,
+        out = subprocess.run(["cargo", "build", "--release", "-p", "shoal-capi"], cwd=REPO,
                              capture_output=True, text=True, timeout=900)
         assert out.returncode != 0
         assert "shoal.h is stale" in out.stderr, out.stderr[-2000:]
     finally:
         header.write_bytes(saved)
-    out = subprocess.run(["cargo", "build", "-p", "shoal-capi"], cwd=REPO,
+    out = subprocess.run(["cargo", "build", "--release", "-p", "shoal-capi"], cwd=REPO,
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUCKET, Mount, S3Server, Store, is_mounted, sha, shoal_bin
+from conftest import Mount, Store, force_unmount, is_mounted, sha, shoal_bin
 
 
 def read(path: Path) -> bytes:
@@ -369,7 +369,6 @@ def test_daemon_mode(store, tmp_path):
         assert not is_mounted(mp)
         assert "mounted the Shoal namespace" in log.read_text()
     finally:
-        from conftest import force_unmount
         force_unmount(mp)
 
 

@@ -17,7 +17,6 @@ import pytest
 import shoal
 from shoal.fsspec import ShoalFileSystem
 
-from conftest import sha
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ mod mountpoint;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shoal_core::metadata::MetadataSettings;
@@ -313,7 +313,8 @@ fn init_logging(options: &MountOptions, daemon: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    let done = match &options.log_file {
+    // A second subscriber (a test calling `mount` twice) keeps the first one.
+    let _ = match &options.log_file {
         Some(path) => match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -322,25 +323,20 @@ fn init_logging(options: &MountOptions, daemon: bool) {
             Ok(file) => builder
                 .with_ansi(false)
                 .with_writer(Mutex::new(file))
-                .try_init()
-                .is_ok(),
+                .try_init(),
             Err(e) => {
                 eprintln!("shoal: cannot open log file {}: {e}", path.display());
-                false
+                builder.with_writer(std::io::stderr).try_init()
             }
         },
         None if daemon => builder
             .with_ansi(false)
             .without_time()
             .with_writer(|| Syslog)
-            .try_init()
-            .is_ok(),
-        None => builder.with_writer(std::io::stderr).try_init().is_ok(),
+            .try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
     };
-    let _ = done;
 }
-
-use std::sync::Mutex;
 
 /// Log lines to syslog (a daemon has no terminal).
 struct Syslog;
