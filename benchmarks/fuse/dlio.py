@@ -52,8 +52,12 @@ def dlio(args, data_folder: Path, out: Path, generate: bool) -> dict:
            f"++workload.output.folder={out}", f"hydra.run.dir={out / 'hydra'}"]
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "run.log", "wb") as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=out,
-                       env=dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}"))
+        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=out,
+                              env=dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}"))
+    if done.returncode != 0:
+        lines = (out / "run.log").read_text(errors="replace").splitlines()
+        errors = [line for line in lines if "Error" in line or "error" in line][-15:]
+        raise RuntimeError(f"DLIO failed ({done.returncode}) on {data_folder}:\n" + "\n".join(errors or lines[-30:]))
     if generate:
         return {}
     return json.loads((out / "summary.json").read_text())
@@ -82,7 +86,11 @@ def main():
         root = work / "s3root"
         data = root / "dlio" / "resnet50"
         dlio(args, data, work / "gen", generate=True)
-        sizes = [p.stat().st_size for p in data.rglob("*") if p.is_file()]
+        # DLIO lists data_folder/valid even without evaluation; an object store has no empty
+        # directories, so the directory gets a file DLIO ignores (not of its format).
+        (data / "valid").mkdir(exist_ok=True)
+        (data / "valid" / ".keep").write_bytes(b"")
+        sizes = [p.stat().st_size for p in data.rglob(f"*.{args.format}")]
         results["dataset"] = {"files": len(sizes), "bytes": sum(sizes)}
         server = S3Server(root, log_path=work / "s3s.log").start()
         info = work / "proxy.json"
