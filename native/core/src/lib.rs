@@ -2,6 +2,7 @@
 //! API, FUSE). It owns the namespace over mounted stores; it knows nothing of JNI.
 
 pub mod cache;
+pub mod conf_file;
 pub mod config;
 pub mod error;
 pub mod metadata;

@@ -5,11 +5,29 @@
 //! stacks and not the caller's, and waits for it.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 
-static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+/// The runtime of one process. A forked child (a PyTorch DataLoader worker, a Python
+/// `multiprocessing` child) inherits the parent's runtime without its worker threads, so a
+/// runtime serves only the process that built it, and a child builds its own. Runtimes are
+/// never dropped (as a static would not be).
+struct Owned {
+    pid: u32,
+    runtime: tokio::runtime::Runtime,
+}
+
+static CURRENT: AtomicPtr<Owned> = AtomicPtr::new(std::ptr::null_mut());
+/// Held only while a runtime is built.
+static BUILDING: Mutex<()> = Mutex::new(());
+
+fn current() -> Option<&'static tokio::runtime::Runtime> {
+    // SAFETY: CURRENT is null or a leaked `Owned`, never freed.
+    let owned = unsafe { CURRENT.load(Ordering::Acquire).as_ref() }?;
+    (owned.pid == std::process::id()).then_some(&owned.runtime)
+}
 
 /// Default worker count: the cores, between 2 and 16.
 fn default_threads() -> usize {
@@ -22,10 +40,14 @@ fn default_threads() -> usize {
 /// Starts the runtime with `threads` workers if it is not running yet; later calls keep the
 /// first size. Returns the size in force.
 pub fn init(threads: Option<usize>) -> Result<usize> {
-    let want = threads.unwrap_or_else(default_threads);
-    if let Some(rt) = RUNTIME.get() {
+    if let Some(rt) = current() {
         return Ok(rt.metrics().num_workers());
     }
+    let _building = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(rt) = current() {
+        return Ok(rt.metrics().num_workers());
+    }
+    let want = threads.unwrap_or_else(default_threads);
     // Building spawns the workers; a system that refuses threads must not take the process.
     let built = std::panic::catch_unwind(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -34,7 +56,7 @@ pub fn init(threads: Option<usize>) -> Result<usize> {
             .enable_all()
             .build()
     });
-    let rt = match built {
+    let runtime = match built {
         Ok(Ok(rt)) => rt,
         Ok(Err(e)) => {
             return Err(Error::new(
@@ -52,20 +74,20 @@ pub fn init(threads: Option<usize>) -> Result<usize> {
             ))
         }
     };
-    let _ = RUNTIME.set(rt);
-    Ok(RUNTIME
-        .get()
-        .map(|r| r.metrics().num_workers())
-        .unwrap_or(want))
+    let owned = Box::leak(Box::new(Owned {
+        pid: std::process::id(),
+        runtime,
+    }));
+    CURRENT.store(owned, Ordering::Release);
+    Ok(owned.runtime.metrics().num_workers())
 }
 
 pub fn handle() -> tokio::runtime::Handle {
-    if RUNTIME.get().is_none() {
-        // A failure here leaves the runtime unset and is reported by the expect below.
+    if current().is_none() {
+        // A failure here leaves no runtime and is reported by the expect below.
         let _ = init(None);
     }
-    RUNTIME
-        .get()
+    current()
         .expect("the Shoal runtime could not be started")
         .handle()
         .clone()

@@ -314,19 +314,23 @@ impl std::fmt::Debug for PageCache {
 
 impl PageCache {
     /// The process's cache for these settings: filesystems configured alike share one, so
-    /// they share the memory tier and single-flight fetches.
+    /// they share the memory tier and single-flight fetches. A forked child (a PyTorch
+    /// DataLoader worker) gets caches of its own: the parent's may wait on fetches and
+    /// threads that do not exist in the child.
     pub fn shared(settings: &CacheSettings) -> Arc<PageCache> {
-        static CACHES: OnceLock<Mutex<HashMap<CacheSettings, Weak<PageCache>>>> = OnceLock::new();
+        type Registry = HashMap<(u32, CacheSettings), Weak<PageCache>>;
+        static CACHES: OnceLock<Mutex<Registry>> = OnceLock::new();
         let mut map = CACHES
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = map.get(settings).and_then(Weak::upgrade) {
+        let key = (std::process::id(), settings.clone());
+        if let Some(c) = map.get(&key).and_then(Weak::upgrade) {
             return c;
         }
         let c = Arc::new(PageCache::new(settings.clone()));
         map.retain(|_, w| w.strong_count() > 0);
-        map.insert(settings.clone(), Arc::downgrade(&c));
+        map.insert(key, Arc::downgrade(&c));
         c
     }
 

@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""The FUSE mount against its peers, in one run (ratios, not absolute times):
+
+* warm small files: whole reads of 100 KB files through `shoal mount` against the same files
+  in a local directory, with 1, 4 and 16 reader threads (files/s);
+* warm sequential reads: 1 MiB reads of one large file, mount against local (MB/s);
+* cold: every small file read once through a freshly mounted, freshly freed Shoal against the
+  same objects read directly with boto3 (a Python S3 client), 16 threads each, both through the
+  same link emulator (a delay per request, benchmarks/delayproxy.py).
+
+"Warm" is measured twice: as a user gets it (the kernel's page cache keeps a file's pages
+between opens while its version is unchanged) and with `--no-kernel-cache` semantics forced by
+remounting before each sample, so every read is served by Shoal's node cache.
+
+    .tools/front/bin/python benchmarks/fuse/bench.py [--files 1000] [--big-mib 256] [--rtt-ms 5]
+
+Writes benchmarks/results/fuse-<time>.json and .md. Needs a release `shoal` (cargo build
+--release -p shoal-cli), s3s-fs (scripts/setup.sh) and boto3 (installed into the running
+interpreter when missing). Each figure is the median of 5 samples of at least 300 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import datetime
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests" / "front"))
+from s3server import S3Server, mount_conf  # noqa: E402
+
+SAMPLES = 5
+MIN_SAMPLE_S = 0.3
+
+
+def ensure_boto3():
+    import importlib.util
+
+    if importlib.util.find_spec("boto3") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "boto3"], check=True)
+
+
+def is_mounted(path: Path) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split(" ")[4] == str(path) for line in f)
+
+
+class Mount:
+    def __init__(self, shoal: Path, conf: Path, mp: Path, log: Path):
+        self.shoal, self.conf, self.mp, self.log = shoal, conf, mp, log
+        self.proc = None
+
+    def __enter__(self):
+        self.mp.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([str(self.shoal), "--conf", str(self.conf), "mount", str(self.mp)],
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not is_mounted(self.mp):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mount failed: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if is_mounted(self.mp):
+            subprocess.run(["umount", "-l", str(self.mp)], check=False)
+        return False
+
+    def stats(self) -> dict:
+        return json.loads(os.getxattr(self.mp, "user.shoal.stats"))
+
+
+def read_whole(path: str) -> int:
+    with open(path, "rb", buffering=0) as f:
+        n = 0
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                return n
+            n += len(b)
+
+
+def files_per_second(paths: list, threads: int) -> float:
+    """Whole reads of ``paths`` (cycled) by ``threads`` threads for at least MIN_SAMPLE_S."""
+    rng = random.Random(threads)
+    order = paths[:]
+    rng.shuffle(order)
+    done = 0
+    started = time.perf_counter()
+    with cf.ThreadPoolExecutor(threads) as pool:
+        while True:
+            list(pool.map(read_whole, order))
+            done += len(order)
+            elapsed = time.perf_counter() - started
+            if elapsed >= MIN_SAMPLE_S:
+                return done / elapsed
+
+
+def sequential_mb_per_second(path: str) -> float:
+    started = time.perf_counter()
+    total = 0
+    while True:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            while True:
+                b = os.read(fd, 1 << 20)
+                if not b:
+                    break
+                total += len(b)
+        finally:
+            os.close(fd)
+        elapsed = time.perf_counter() - started
+        if elapsed >= MIN_SAMPLE_S:
+            return total / elapsed / 1e6
+
+
+def median(fn, *args) -> tuple:
+    values = [fn(*args) for _ in range(SAMPLES)]
+    return statistics.median(values), values
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=1000, help="100 KB files")
+    ap.add_argument("--big-mib", type=int, default=256, help="size of the sequential-read file")
+    ap.add_argument("--rtt-ms", type=float, default=5.0, help="delay per request on the cold link")
+    ap.add_argument("--shoal", type=Path, default=REPO / "target" / "release" / "shoal")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = ap.parse_args()
+    ensure_boto3()
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    work = Path(tempfile.mkdtemp(prefix="shoal-fuse-bench-"))
+    results = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                           "python": platform.python_version(),
+                           "load_before": os.getloadavg()},
+               "settings": {"files": args.files, "file_size": 100_000, "big_mib": args.big_mib,
+                            "rtt_ms": args.rtt_ms, "samples": SAMPLES, "min_sample_s": MIN_SAMPLE_S}}
+    proxy = None
+    try:
+        root = work / "s3root"
+        bucket = root / "bench"
+        rng = random.Random(1)
+        small = []
+        for i in range(args.files):
+            p = bucket / "small" / f"d{i // 100:02d}" / f"f{i:05d}.bin"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(rng.randbytes(100_000))
+            small.append(p)
+        big = bucket / "big.bin"
+        with open(big, "wb") as f:
+            for _ in range(args.big_mib):
+                f.write(rng.randbytes(1 << 20))
+        server = S3Server(root, log_path=work / "s3s.log").start()
+        info_file = work / "proxy.json"
+        proxy = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "delayproxy.py"),
+                                  "--upstream", f"127.0.0.1:{server.port}", "--rtt-ms", str(args.rtt_ms),
+                                  "--info-file", str(info_file)], stdout=subprocess.DEVNULL)
+        while not info_file.exists():
+            time.sleep(0.05)
+        endpoint = f"http://127.0.0.1:{json.loads(info_file.read_text())['port']}"
+        conf = work / "shoal.properties"
+        keys = mount_conf("bench", "/bench", "s3://bench", endpoint=endpoint, access_key=server.access_key,
+                          secret_key=server.secret_key, readonly=True, prefix="")
+        keys["shoal.cache.dirs"] = f"{work / 'cache'}:4g"
+        keys["shoal.mount.bench.immutable"] = "true"
+        conf.write_text("".join(f"{k}={v}\n" for k, v in keys.items()))
+        mp = work / "mnt"
+        log = work / "mount.log"
+
+        def shoal(*a):
+            out = subprocess.run([str(args.shoal), "--conf", str(conf), *a], capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"shoal {' '.join(a)}: {out.stdout}{out.stderr}")
+
+        # ---- cold: Shoal through FUSE against boto3, the same objects, the same link -------
+        shoal("free", "/bench")
+        with Mount(args.shoal, conf, mp, log) as m:
+            paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
+            started = time.perf_counter()
+            with cf.ThreadPoolExecutor(16) as pool:
+                got = sum(pool.map(read_whole, paths))
+            fuse_cold = len(paths) / (time.perf_counter() - started)
+            assert got == 100_000 * len(paths)
+            cold_stats = m.stats()
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=server.access_key,
+                          aws_secret_access_key=server.secret_key, region_name=server.region,
+                          config=BotoConfig(max_pool_connections=16))
+        keys_small = [str(p.relative_to(bucket)) for p in small]
+
+        def get(key):
+            return len(s3.get_object(Bucket="bench", Key=key)["Body"].read())
+
+        started = time.perf_counter()
+        with cf.ThreadPoolExecutor(16) as pool:
+            got = sum(pool.map(get, keys_small))
+        boto_cold = len(keys_small) / (time.perf_counter() - started)
+        assert got == 100_000 * len(keys_small)
+        results["cold"] = {"fuse_files_per_s": fuse_cold, "boto3_files_per_s": boto_cold,
+                           "ratio": fuse_cold / boto_cold, "shoal_counters": cold_stats}
+        print(f"cold 100 KB files, 16 threads: FUSE {fuse_cold:.0f}/s, boto3 {boto_cold:.0f}/s, "
+              f"ratio {fuse_cold / boto_cold:.2f}x", flush=True)
+
+        # ---- warm: the node cache holds everything -----------------------------------------
+        local_small = [str(p) for p in small]
+        for p in local_small + [str(big)]:
+            read_whole(p)  # the local copy in the page cache too
+        # `shoal load` of the large file sends all its page GETs at once, more than the link
+        # emulator serves within the retry timeout; a sequential read (bounded read-ahead) warms it.
+        shoal("load", "/bench/small")
+        with Mount(args.shoal, conf, mp, log):
+            read_whole(str(mp / "bench" / "big.bin"))
+        warm = {}
+        for kernel_cache in (True, False):
+            label = "kernel page cache + Shoal" if kernel_cache else "Shoal node cache only"
+            rows = {}
+            for threads in (1, 4, 16):
+                if kernel_cache:
+                    with Mount(args.shoal, conf, mp, log):
+                        paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
+                        files_per_second(paths, threads)  # fill the kernel's cache
+                        fuse, fuse_all = median(files_per_second, paths, threads)
+                else:
+                    fuse_all = []
+                    for _ in range(SAMPLES):
+                        # A fresh mount has an empty kernel cache: one pass per mount.
+                        with Mount(args.shoal, conf, mp, log) as m:
+                            paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
+                            # A new process knows no metadata: it lists the dataset first, as
+                            # a loader's scan does (one LIST per directory, not timed).
+                            for _ in os.walk(mp / "bench" / "small"):
+                                pass
+                            started = time.perf_counter()
+                            with cf.ThreadPoolExecutor(threads) as pool:
+                                list(pool.map(read_whole, paths))
+                            fuse_all.append(len(paths) / (time.perf_counter() - started))
+                            st = m.stats()
+                            assert st["cache_misses"] == 0, st
+                    fuse = statistics.median(fuse_all)
+                local, local_all = median(files_per_second, local_small, threads)
+                rows[threads] = {"fuse_files_per_s": fuse, "local_files_per_s": local,
+                                 "ratio": fuse / local, "fuse_samples": fuse_all, "local_samples": local_all}
+                print(f"warm 100 KB files, {label}, {threads:2d} threads: FUSE {fuse:.0f}/s, "
+                      f"local {local:.0f}/s, ratio {fuse / local:.2f}x", flush=True)
+            if kernel_cache:
+                with Mount(args.shoal, conf, mp, log):
+                    bigpath = str(mp / "bench" / "big.bin")
+                    read_whole(bigpath)
+                    seq, seq_all = median(sequential_mb_per_second, bigpath)
+            else:
+                seq_all = []
+                for _ in range(SAMPLES):
+                    # A fresh mount per sample: its kernel cache is empty.
+                    with Mount(args.shoal, conf, mp, log) as m:
+                        os.stat(mp / "bench" / "big.bin")
+                        started = time.perf_counter()
+                        n = read_whole(str(mp / "bench" / "big.bin"))
+                        seq_all.append(n / (time.perf_counter() - started) / 1e6)
+                        assert m.stats()["cache_misses"] == 0, m.stats()
+                seq = statistics.median(seq_all)
+            local_seq, local_seq_all = median(sequential_mb_per_second, str(big))
+            rows["sequential_1mib"] = {"fuse_mb_per_s": seq, "local_mb_per_s": local_seq,
+                                       "ratio": seq / local_seq, "fuse_samples": seq_all,
+                                       "local_samples": local_seq_all}
+            print(f"warm sequential 1 MiB reads, {label}: FUSE {seq:.0f} MB/s, local {local_seq:.0f} MB/s, "
+                  f"ratio {seq / local_seq:.2f}x", flush=True)
+            warm["kernel_cache" if kernel_cache else "node_cache_only"] = rows
+        results["warm"] = warm
+        results["machine"]["load_after"] = os.getloadavg()
+    finally:
+        if proxy is not None:
+            proxy.terminate()
+        try:
+            server.stop()
+        except NameError:
+            pass
+        if is_mounted(work / "mnt"):
+            subprocess.run(["umount", "-l", str(work / "mnt")], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
+    out = args.out / f"fuse-{stamp}"
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    md = [f"# FUSE benchmark {results['when']}", "",
+          f"{args.files} files of 100 KB, a {args.big_mib} MiB file; {os.cpu_count()} CPUs; "
+          f"load {results['machine']['load_before'][0]:.1f} before, {results['machine']['load_after'][0]:.1f} after; "
+          f"medians of {SAMPLES} samples.", "",
+          "| warm | threads | FUSE | local | ratio (target 0.8x) |", "|---|---:|---:|---:|---:|"]
+    for mode, rows in results["warm"].items():
+        for t in (1, 4, 16):
+            r = rows[t]
+            md.append(f"| {mode} | {t} | {r['fuse_files_per_s']:.0f} files/s | {r['local_files_per_s']:.0f} files/s "
+                      f"| {r['ratio']:.2f}x |")
+        r = rows["sequential_1mib"]
+        md.append(f"| {mode}, sequential 1 MiB | 1 | {r['fuse_mb_per_s']:.0f} MB/s | {r['local_mb_per_s']:.0f} MB/s "
+                  f"| {r['ratio']:.2f}x |")
+    c = results["cold"]
+    md += ["", f"Cold, 16 threads, {args.rtt_ms} ms per request: FUSE {c['fuse_files_per_s']:.0f} files/s, "
+               f"boto3 {c['boto3_files_per_s']:.0f} files/s: {c['ratio']:.2f}x."]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    print(f"wrote {out}.json and .md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+../../native/capi/include/shoal.h
