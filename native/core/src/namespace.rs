@@ -220,10 +220,8 @@ impl Namespace {
 
     /// Caches the status of files a recursive listing returned, so opening them asks nothing.
     fn remember_files(&self, mount: &crate::mount::Mount, files: &[Entry]) {
-        for f in files {
-            self.metadata
-                .put_status(&mount.name, &f.key, Some(f.clone()), mount.immutable);
-        }
+        self.metadata
+            .put_statuses(&mount.name, files, mount.immutable);
     }
 
     /// Drops cached metadata after a change made through this namespace.

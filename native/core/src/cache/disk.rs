@@ -5,7 +5,9 @@
 //! ```text
 //! <dir>/v2/<aa>/<file id>_<page size>_<index>   pages: aa = the file id's first two hex digits
 //! <dir>/v2/<aa>/.tmp-<pid ns>-<pid>-<n>          pages being written (renamed into place)
-//! <dir>/v2/usage        bytes held: a u64 updated under an exclusive lock by whoever adds or
+//! <dir>/v2/usage        the usage ledger: bytes held (a u64), when a walk last reconciled
+//!                       it (unix seconds), and the size counted for each layout directory
+//!                       (256 u64s); updated under an exclusive lock by whoever adds or
 //!                       removes pages
 //! <dir>/v2/removals     how many page files were removed (see `open_pages::Removals`)
 //! <dir>/v2/janitor.lock held by the one process that scans and evicts at a time
@@ -23,14 +25,17 @@
 //! page's blocks are reserved in `usage` before it is written, so all processes together stay
 //! within the capacity; empty layout directories are removed.
 //!
-//! Eviction is least-recently-used at minute resolution: a hit refreshes a page's mtime when
-//! it is over a minute old (looked at when the page file is opened, and at most every ten
-//! seconds of reads while this process keeps it open, see `open_pages`), and the janitor
-//! removes the pages with the oldest mtimes until the directory is at 90% of its capacity. Its
-//! cost is one scan of the directory (a `stat` per page), done in the background when the
-//! capacity is reached and once when a process first uses the directory (to correct the usage
-//! counter after crashes or manual deletions). The scan removes the temporary files of writers
-//! that died (their process is gone) at once, and counts those it leaves.
+//! Eviction is segmented (probation, protected; see `evict` for the policy and why): a hit
+//! refreshes a page's mtime, and marks it protected, when it is over a minute old (looked at
+//! when the page file is opened, and at most every ten seconds of reads while this process
+//! keeps it open, see `open_pages`). When the capacity is reached the janitor (one process of
+//! the node at a time, in the background) frees down to 90% of it: it samples a bounded number
+//! of pages, then sweeps the layout removing those the sample marks old, holding nothing per
+//! page. Neither it nor a new process lists the directory to learn what it holds: the ledger
+//! says. A walk reconciles the ledger with the directory (after crashes or files removed by
+//! hand) at most once a day, by one process in the background, and whenever `shoal cache`
+//! commands run the janitor; the walk removes the temporary files of writers that died (their
+//! process is gone), and so does the eviction sweep where it passes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom, Write};
@@ -43,6 +48,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
+use super::evict::{self, AgeHistogram, Plan, Segment};
 use super::open_pages::{stale_mtime, Lookup, OpenPage, OpenPages, Removals};
 use super::page_file::{self, Expect, PageId};
 use super::trust;
@@ -61,6 +67,12 @@ pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// Stripes of `fetch.lock`: pages hash onto one byte each.
 const FETCH_STRIPES: u64 = 1 << 16;
 const TMP_PREFIX: &str = ".tmp-";
+/// The shared usage figure is reconciled with a walk of the directory this often (by one
+/// process, in the background); in between, processes that crash leave at most the pages
+/// they had reserved and not yet written counted.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(86_400);
+/// Where the ledger records the size it counted for each layout directory (256 u64s).
+const LEAF_SIZES_AT: u64 = 16;
 
 /// A page file written before its id was known; see `DiskDir::stage_page`.
 #[derive(Debug)]
@@ -91,6 +103,11 @@ pub struct DiskDir {
     refused: OnceLock<String>,
     janitor_running: AtomicBool,
     seq: AtomicU64,
+    /// Directory entries this process looked at (a `stat` or a name read) to scan, reconcile
+    /// or evict: the work that must not grow with the cache at start-up.
+    examined: AtomicU64,
+    /// The size of each layout directory as this process last counted it (`count_leaf`).
+    leaf_seen: [AtomicU64; 256],
     stats: Arc<Stats>,
     /// Page files this process keeps open; an entry goes when this process removes its file.
     open_pages: OpenPages,
@@ -136,6 +153,8 @@ impl DiskDir {
             refused: OnceLock::new(),
             janitor_running: AtomicBool::new(false),
             seq: AtomicU64::new(0),
+            examined: AtomicU64::new(0),
+            leaf_seen: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             stats,
             open_pages,
         });
@@ -161,9 +180,12 @@ impl DiskDir {
         let _ = d.add_usage(0);
         if let Err(e) = d.probe_writable() {
             d.turn_off_writes(&format!("cannot write in it: {e}"));
-        } else {
-            // Correct the shared usage figure in the background; hits do not wait for it.
+        } else if d.reconcile_due() {
+            // Correct the shared usage figure in the background (one process of the node, at
+            // most once per `RECONCILE_EVERY`); hits do not wait for it.
             d.start_janitor(false);
+        } else if d.usage().is_ok_and(|u| u > d.capacity) {
+            d.start_janitor(true);
         }
         d
     }
@@ -222,6 +244,16 @@ impl DiskDir {
 
     pub fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// Directory entries this process has examined to scan, reconcile or evict.
+    pub fn entries_examined(&self) -> u64 {
+        self.examined.load(Ordering::Relaxed)
+    }
+
+    fn examine(&self, p: &Path) -> std::io::Result<fs::Metadata> {
+        self.examined.fetch_add(1, Ordering::Relaxed);
+        fs::symlink_metadata(p)
     }
 
     pub fn writable(&self) -> bool {
@@ -287,9 +319,7 @@ impl DiskDir {
             Lookup::Recheck(p) => match fs::symlink_metadata(self.page_path(id)) {
                 Ok(m) if p.same_file(&m) && p.header.len == page_len => {
                     self.open_pages.checked(&p, &m, removals);
-                    if stale_mtime(&m, TOUCH_EVERY)
-                        && p.file.set_modified(SystemTime::now()).is_ok()
-                    {
+                    if stale_mtime(&m, TOUCH_EVERY) && p.file.set_modified(hit_stamp()).is_ok() {
                         if let Ok(m) = p.file.metadata() {
                             p.touched(&m);
                         }
@@ -323,7 +353,7 @@ impl DiskDir {
             ));
         }
         let header = page_file::read_header(&file, meta.len(), self.expect(id, page_len))?;
-        if stale_mtime(&meta, TOUCH_EVERY) && file.set_modified(SystemTime::now()).is_ok() {
+        if stale_mtime(&meta, TOUCH_EVERY) && file.set_modified(hit_stamp()).is_ok() {
             // The handle remembers the ctime of its own touch, not a change to re-check.
             meta = file.metadata()?;
         }
@@ -406,9 +436,71 @@ impl DiskDir {
         let Ok(m) = fs::symlink_metadata(leaf) else {
             return;
         };
-        if fs::remove_dir(leaf).is_ok() {
-            let _ = self.add_usage(-(allocated(&m) as i64));
+        if m.is_dir() && fs::remove_dir(leaf).is_ok() {
+            self.count_leaf(leaf, true);
         }
+    }
+
+    /// Counts a layout directory's blocks in the ledger, which records what it counted for each
+    /// of the 256 (a directory grows with its entries): created, grown, or `gone`. Each growth
+    /// is counted once whichever process sees it; a process looks again only when the size it
+    /// sees differs from what it last counted.
+    fn count_leaf(&self, leaf: &Path, gone: bool) {
+        let Some(idx) = leaf_index(leaf) else {
+            return;
+        };
+        let now = if gone {
+            0
+        } else {
+            match fs::symlink_metadata(leaf) {
+                Ok(m) => allocated(&m),
+                Err(_) => return,
+            }
+        };
+        if self.leaf_seen[idx].load(Ordering::Relaxed) == now {
+            return;
+        }
+        let Ok(mut f) = self.usage_file() else {
+            return;
+        };
+        if f.lock().is_err() {
+            return;
+        }
+        let at = LEAF_SIZES_AT + 8 * idx as u64;
+        let r = (|| -> std::io::Result<()> {
+            let recorded = read_u64_at(&mut f, at)?;
+            if recorded != now {
+                let v = read_u64(&mut f)?;
+                let nv = (v as i128 + now as i128 - recorded as i128).clamp(0, u64::MAX as i128);
+                write_u64(&mut f, nv as u64)?;
+                write_u64_at(&mut f, at, now)?;
+            }
+            Ok(())
+        })();
+        let _ = f.unlock();
+        if r.is_ok() {
+            self.leaf_seen[idx].store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Records every layout directory's size as counted (after a walk counted them all).
+    fn record_leaves(&self) -> std::io::Result<()> {
+        let mut f = self.usage_file()?;
+        f.lock()?;
+        let r = (|| -> std::io::Result<()> {
+            for idx in 0..256usize {
+                let leaf = self.root.join(format!("{idx:02x}"));
+                let size = fs::symlink_metadata(&leaf)
+                    .ok()
+                    .filter(|m| m.is_dir())
+                    .map_or(0, |m| allocated(&m));
+                write_u64_at(&mut f, LEAF_SIZES_AT + 8 * idx as u64, size)?;
+                self.leaf_seen[idx].store(size, Ordering::Relaxed);
+            }
+            Ok(())
+        })();
+        let _ = f.unlock();
+        r
     }
 
     /// What the directory holds, by a scan: (page files, bytes it occupies on disk); nothing
@@ -417,8 +509,12 @@ impl DiskDir {
         if self.refused.get().is_some() {
             return Ok((0, 0));
         }
-        let scan = self.scan()?;
-        Ok((scan.pages.len() as u64, scan.total))
+        let mut pages = 0;
+        let total = self.walk(|_, _| {
+            pages += 1;
+            true
+        })?;
+        Ok((pages, total))
     }
 
     /// Verifies every page file; returns (pages checked, corrupt page paths). With `remove`,
@@ -428,31 +524,35 @@ impl DiskDir {
             return Ok((0, Vec::new()));
         }
         let mut bad = Vec::new();
-        let scan = self.scan()?;
-        for page in &scan.pages {
-            let ok = open_for_reading(&page.path)
+        let mut pages = 0;
+        self.walk(|path, _| {
+            pages += 1;
+            let ok = open_for_reading(path)
                 .map_err(Error::from)
                 .and_then(|f| {
                     let m = f.metadata()?;
                     if let Some(why) = trust::not_private(&m) {
                         return Err(Error::new(ErrorKind::Corrupt, why));
                     }
-                    page_file::verify_file(&page.path, &f)
+                    page_file::verify_file(path, &f)
                 })
                 .is_ok();
-            if !ok {
-                if remove && fs::remove_file(&page.path).is_ok() {
-                    self.forget_path(&page.path);
-                    crate::bump!(corrupt_pages, 1, self.stats);
-                }
-                bad.push(page.path.clone());
+            if ok {
+                return true;
             }
-        }
+            bad.push(path.to_path_buf());
+            if remove && fs::remove_file(path).is_ok() {
+                self.forget_path(path);
+                crate::bump!(corrupt_pages, 1, self.stats);
+                return false;
+            }
+            true
+        })?;
         if remove && !bad.is_empty() {
             self.open_pages.page_files_removed();
             self.run_janitor(false)?;
         }
-        Ok((scan.pages.len() as u64, bad))
+        Ok((pages, bad))
     }
 
     /// Drops this process's handle of the page a path names, if it is one of this page size.
@@ -492,6 +592,9 @@ impl DiskDir {
                 if let Some(m) = replaced {
                     let _ = self.add_usage(-(allocated(&m) as i64));
                     self.open_pages.remove(&id);
+                }
+                if let Some(leaf) = target.parent() {
+                    self.count_leaf(leaf, false);
                 }
                 true
             }
@@ -558,9 +661,7 @@ impl DiskDir {
     fn make_leaf(&self, leaf: &Path) -> std::io::Result<()> {
         match fs::DirBuilder::new().mode(0o700).create(leaf) {
             Ok(()) => {
-                if let Ok(m) = fs::symlink_metadata(leaf) {
-                    let _ = self.add_usage(allocated(&m) as i64);
-                }
+                self.count_leaf(leaf, false);
                 Ok(())
             }
             Err(e) if e.kind() == IoKind::AlreadyExists => Ok(()),
@@ -598,7 +699,9 @@ impl DiskDir {
                 Err(e) if e.kind() == IoKind::NotFound => create()?,
                 r => r?,
             };
-            parts.iter().try_for_each(|p| f.write_all(p))
+            parts.iter().try_for_each(|p| f.write_all(p))?;
+            // A new page enters probation (see `evict`); renaming keeps the mark.
+            f.set_modified(evict::stamp(SystemTime::now(), Segment::Probation))
         })();
         match result {
             Ok(()) => Some(tmp),
@@ -666,7 +769,8 @@ impl DiskDir {
         let r = (|| {
             let now = read_u64(&mut f)?;
             let since = now.saturating_sub(counted_at_start);
-            write_u64(&mut f, scanned.saturating_add(since))
+            write_u64(&mut f, scanned.saturating_add(since))?;
+            write_u64_at(&mut f, 8, unix_secs(SystemTime::now()))
         })();
         let _ = f.unlock();
         r
@@ -735,19 +839,32 @@ impl DiskDir {
     }
 
     /// Runs the janitor in the calling thread (tests, `shoal cache` commands), waiting for
-    /// one that runs elsewhere to finish first.
+    /// one that runs elsewhere to finish first: it reconciles the usage figure with a walk of
+    /// the directory, then evicts when `evict` or when the directory is over its capacity.
     pub fn run_janitor(&self, evict: bool) -> Result<()> {
         if self.refused.get().is_some() {
             return Ok(());
         }
-        self.janitor_with(evict, true)
+        self.janitor_with(evict, true, true)
     }
 
+    /// One eviction pass in the calling thread, without reconciling first: frees what the
+    /// shared usage figure says is over 90% of the capacity. Returns the bytes freed.
+    pub fn evict_pass(&self) -> Result<u64> {
+        if self.refused.get().is_some() {
+            return Ok(0);
+        }
+        let lock = control_file(&self.root.join("janitor.lock"))?;
+        lock.lock()?;
+        self.evict_over_target(true)
+    }
+
+    /// In the background: `evict` frees space, otherwise the usage figure is reconciled.
     fn janitor(&self, evict: bool) -> Result<()> {
-        self.janitor_with(evict, false)
+        self.janitor_with(evict, !evict, false)
     }
 
-    fn janitor_with(&self, evict: bool, wait: bool) -> Result<()> {
+    fn janitor_with(&self, evict: bool, reconcile: bool, wait: bool) -> Result<()> {
         let lock = control_file(&self.root.join("janitor.lock"))?;
         if wait {
             lock.lock()?;
@@ -759,36 +876,137 @@ impl DiskDir {
             }
         }
         self.remove_old_layouts();
+        if reconcile {
+            self.reconcile()?;
+        }
+        self.evict_over_target(evict)?;
+        Ok(())
+    }
+
+    /// Sets the shared usage figure to what a walk of the directory finds (after crashes, or
+    /// files removed by hand) and records when. One process does it, in the background, when
+    /// the last reconciliation is older than `RECONCILE_EVERY`; every other process only reads
+    /// the figure.
+    fn reconcile(&self) -> Result<()> {
         let counted_at_start = self.usage()?;
-        let mut scan = self.scan()?;
-        if evict || scan.total > self.capacity {
-            let target = self.capacity / 10 * 9;
-            scan.pages.sort_by_key(|p| p.mtime);
-            let mut removed = false;
-            for page in scan.pages {
-                if scan.total <= target {
-                    break;
+        let total = self.walk(|_, _| true)?;
+        self.correct_usage(counted_at_start, total)?;
+        self.record_leaves()?;
+        Ok(())
+    }
+
+    /// Whether the shared usage figure was reconciled longer ago than `RECONCILE_EVERY` (or
+    /// never, or in the future).
+    fn reconcile_due(&self) -> bool {
+        let Ok(mut f) = self.usage_file() else {
+            return false;
+        };
+        if f.lock_shared().is_err() {
+            return false;
+        }
+        let at = read_u64_at(&mut f, 8).unwrap_or(0);
+        let _ = f.unlock();
+        let now = unix_secs(SystemTime::now());
+        at == 0 || at > now + 60 || now - at > RECONCILE_EVERY.as_secs()
+    }
+
+    /// Evicts down to 90% of the capacity when over it, or when `force` and over 90%.
+    fn evict_over_target(&self, force: bool) -> Result<u64> {
+        let held = self.usage()?;
+        let target = self.capacity / 10 * 9;
+        if held <= target || (!force && held <= self.capacity) {
+            return Ok(0);
+        }
+        self.evict(held, held - target)
+    }
+
+    /// The layout directories (at most 256 of them, whatever the number of pages), rotated to
+    /// start at a place that changes from pass to pass.
+    fn leaves(&self) -> Result<Vec<PathBuf>> {
+        let mut leaves: Vec<PathBuf> = read_dir_or_empty(&self.root)?
+            .into_iter()
+            .filter(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+            .collect();
+        if !leaves.is_empty() {
+            let seed = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos() as usize
+                ^ std::process::id() as usize;
+            let n = leaves.len();
+            leaves.rotate_left(seed % n);
+        }
+        Ok(leaves)
+    }
+
+    /// Frees `need` of the `held` bytes: samples pages into an age histogram, then sweeps the
+    /// layout entry by entry removing the pages the plan marks (see `evict`), loosening the
+    /// plan when a sweep frees too little. Nothing is held per page; returns the bytes freed.
+    fn evict(&self, held: u64, need: u64) -> Result<u64> {
+        let leaves = self.leaves()?;
+        let now = SystemTime::now();
+        let mut sample = AgeHistogram::default();
+        'sample: for leaf in &leaves {
+            for p in dir_entries(leaf) {
+                if sample.pages() >= evict::SAMPLE_PAGES {
+                    break 'sample;
                 }
-                if fs::remove_file(&page.path).is_ok() {
-                    self.forget_path(&page.path);
-                    scan.total = scan.total.saturating_sub(page.size);
-                    self.evicted(1);
-                    removed = true;
-                }
-            }
-            if removed {
-                self.open_pages.page_files_removed();
-                for leaf in &scan.leaves {
-                    if let Ok(m) = fs::symlink_metadata(leaf) {
-                        if fs::remove_dir(leaf).is_ok() {
-                            scan.total = scan.total.saturating_sub(allocated(&m));
-                        }
-                    }
+                let Ok(m) = self.examine(&p) else { continue };
+                if is_page(&p, &m) {
+                    let mtime = m.modified().unwrap_or(now);
+                    let age = now.duration_since(mtime).unwrap_or_default();
+                    sample.add(evict::segment(mtime), age, allocated(&m));
                 }
             }
         }
-        self.correct_usage(counted_at_start, scan.total)?;
-        Ok(())
+        let mut plan = Plan::new(&sample, held, need, self.capacity);
+        let mut freed = 0u64;
+        let mut removed_any = false;
+        'passes: loop {
+            for leaf in &leaves {
+                let mut removed_here = false;
+                for p in dir_entries(leaf) {
+                    if freed >= need {
+                        break;
+                    }
+                    let Ok(m) = self.examine(&p) else { continue };
+                    if !is_page(&p, &m) {
+                        if !self.keep_other(&p, &m, now) {
+                            freed += allocated(&m);
+                        }
+                        continue;
+                    }
+                    let mtime = m.modified().unwrap_or(now);
+                    let age = now.duration_since(mtime).unwrap_or_default();
+                    if plan.evicts(evict::segment(mtime), age) && fs::remove_file(&p).is_ok() {
+                        self.forget_path(&p);
+                        freed += allocated(&m);
+                        self.evicted(1);
+                        removed_here = true;
+                    }
+                }
+                if removed_here {
+                    removed_any = true;
+                    if fs::remove_dir(leaf).is_ok() {
+                        self.count_leaf(leaf, true);
+                    }
+                }
+                if freed >= need {
+                    break 'passes;
+                }
+            }
+            if !plan.loosen() {
+                break;
+            }
+        }
+        if removed_any {
+            self.open_pages.page_files_removed();
+        }
+        self.add_usage(-(freed.min(i64::MAX as u64) as i64))?;
+        Ok(freed)
     }
 
     /// Removes the layouts of earlier versions beside this one (never read by this code).
@@ -810,52 +1028,46 @@ impl DiskDir {
         }
     }
 
-    /// Everything under the layout directory: the page files, and the blocks of everything
-    /// kept (pages, temporary files of live writers, layout directories, control files).
-    /// Removes the temporary files of dead writers, links and other things planted there, and
-    /// empty layout directories.
-    fn scan(&self) -> Result<Scan> {
-        let mut out = Scan::default();
+    /// Walks the whole layout one entry at a time, calling `page` for each page file (it says
+    /// whether the file is still there), and returns the bytes everything kept occupies
+    /// (pages, temporary files of live writers, layout directories, control files). Removes
+    /// the temporary files of dead writers, links and other things planted there, and empty
+    /// layout directories. Holds nothing per page.
+    fn walk(&self, mut page: impl FnMut(&Path, &fs::Metadata) -> bool) -> Result<u64> {
         let now = SystemTime::now();
         let root_meta = fs::symlink_metadata(&self.root)?;
-        out.total += allocated(&root_meta);
+        let mut total = allocated(&root_meta);
         for top in read_dir_or_empty(&self.root)? {
-            let Ok(m) = fs::symlink_metadata(&top) else {
+            let Ok(m) = self.examine(&top) else {
                 continue;
             };
             if !m.is_dir() {
                 if self.keep_other(&top, &m, now) {
-                    out.total += allocated(&m);
+                    total += allocated(&m);
                 }
                 continue;
             }
             let mut kept = 0;
-            for p in read_dir_or_empty(&top)? {
-                let Ok(m) = fs::symlink_metadata(&p) else {
+            for p in dir_entries(&top) {
+                let Ok(m) = self.examine(&p) else {
                     continue;
                 };
-                let name = p.file_name().unwrap_or_default().to_string_lossy();
-                if m.is_file() && !name.starts_with(TMP_PREFIX) {
-                    let size = allocated(&m);
-                    out.total += size;
-                    out.pages.push(ScannedPage {
-                        path: p.clone(),
-                        size,
-                        mtime: m.modified().unwrap_or(now),
-                    });
-                    kept += 1;
+                if is_page(&p, &m) {
+                    if page(&p, &m) {
+                        total += allocated(&m);
+                        kept += 1;
+                    }
                 } else if self.keep_other(&p, &m, now) {
-                    out.total += allocated(&m);
+                    total += allocated(&m);
                     kept += 1;
                 }
             }
             if kept == 0 && fs::remove_dir(&top).is_ok() {
                 continue;
             }
-            out.total += allocated(&m);
-            out.leaves.push(top);
+            total += allocated(&m);
         }
-        Ok(out)
+        Ok(total)
     }
 
     /// Whether to keep something in the layout that is not a page: control files and the
@@ -926,22 +1138,6 @@ impl DiskDir {
     }
 }
 
-/// What a scan of the layout found.
-#[derive(Default)]
-struct Scan {
-    pages: Vec<ScannedPage>,
-    /// The layout directories left.
-    leaves: Vec<PathBuf>,
-    /// Bytes allocated to everything kept.
-    total: u64,
-}
-
-struct ScannedPage {
-    path: PathBuf,
-    size: u64,
-    mtime: SystemTime,
-}
-
 /// The bytes a file or directory occupies on disk, as `du` counts them (ext4, XFS and btrfs
 /// count data not yet written back, too).
 fn allocated(m: &fs::Metadata) -> u64 {
@@ -1005,6 +1201,45 @@ fn try_lock_byte(f: &File, at: u64) -> std::io::Result<bool> {
     }
 }
 
+/// The number of a layout directory (its two hex digits).
+fn leaf_index(leaf: &Path) -> Option<usize> {
+    let name = leaf.file_name()?.to_str()?;
+    (name.len() == 2)
+        .then(|| usize::from_str_radix(name, 16).ok())
+        .flatten()
+}
+
+/// The entries of a directory one at a time (nothing when it cannot be read).
+fn dir_entries(p: &Path) -> impl Iterator<Item = PathBuf> {
+    fs::read_dir(p)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+}
+
+/// Whether a layout entry is a page file (not a temporary file, link or anything else).
+fn is_page(p: &Path, m: &fs::Metadata) -> bool {
+    m.is_file()
+        && !p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .starts_with(TMP_PREFIX)
+}
+
+/// The mtime a hit gives a page: now, in the protected segment. Hits refresh it only when it
+/// is over `TOUCH_EVERY` old, so re-reads right after a page was fetched (the rest of the page,
+/// read-ahead) do not protect it; a read a minute or an epoch later does.
+fn hit_stamp() -> SystemTime {
+    evict::stamp(SystemTime::now(), Segment::Protected)
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
 fn read_dir_or_empty(p: &Path) -> Result<Vec<PathBuf>> {
     match fs::read_dir(p) {
         Ok(d) => Ok(d.filter_map(|e| e.ok().map(|e| e.path())).collect()),
@@ -1041,8 +1276,13 @@ fn control_file(p: &Path) -> std::io::Result<File> {
 }
 
 fn read_u64(f: &mut File) -> std::io::Result<u64> {
+    read_u64_at(f, 0)
+}
+
+/// The u64 at `at`; 0 when the file is shorter.
+fn read_u64_at(f: &mut File, at: u64) -> std::io::Result<u64> {
     let mut b = [0u8; 8];
-    f.seek(SeekFrom::Start(0))?;
+    f.seek(SeekFrom::Start(at))?;
     let mut n = 0;
     while n < 8 {
         match f.read(&mut b[n..])? {
@@ -1054,7 +1294,11 @@ fn read_u64(f: &mut File) -> std::io::Result<u64> {
 }
 
 fn write_u64(f: &mut File, v: u64) -> std::io::Result<()> {
-    f.seek(SeekFrom::Start(0))?;
+    write_u64_at(f, 0, v)
+}
+
+fn write_u64_at(f: &mut File, at: u64, v: u64) -> std::io::Result<()> {
+    f.seek(SeekFrom::Start(at))?;
     f.write_all(&v.to_le_bytes())
 }
 
@@ -1202,19 +1446,162 @@ mod tests {
         }
         // Make page 0 the least recently used, then overfill by hand (as another process
         // would) and let the janitor evict down to 90%.
-        let old = SystemTime::now() - Duration::from_secs(3600);
-        File::options()
-            .write(true)
-            .open(d.page_path(id(0)))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        age(&d, 0, Duration::from_secs(3600));
         fs::write(d.page_path(id(2)), encoded(2)).unwrap();
         d.run_janitor(true).unwrap();
         assert!(!d.page_path(id(0)).exists());
         assert!(!d.open_pages().contains(&id(0)));
         assert!(read(&d, 0).is_none());
         assert!(d.open_pages().contains(&id(1)) || d.page_path(id(1)).exists());
+    }
+
+    /// Sets a page's mtime to `ago` in the past, in probation (as written then).
+    fn age(d: &DiskDir, index: u64, ago: Duration) {
+        File::options()
+            .write(true)
+            .open(d.page_path(id(index)))
+            .unwrap()
+            .set_modified(evict::stamp(SystemTime::now() - ago, Segment::Probation))
+            .unwrap();
+    }
+
+    fn page_mtime(d: &DiskDir, index: u64) -> SystemTime {
+        fs::metadata(d.page_path(id(index)))
+            .unwrap()
+            .modified()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_process_examines_no_page_before_its_first_hit_however_many_there_are() {
+        let work_at_start = |pages: u64| {
+            let top = tempfile::tempdir().unwrap();
+            // The first process of a new directory reconciles its ledger once (nothing there).
+            let writer = dir(top.path(), 1 << 30, OpenPages::new(64));
+            for i in 0..pages {
+                write(&writer, i);
+            }
+            // A new process: its first hit, and what it looked at to get there.
+            let reader = dir(top.path(), 1 << 30, OpenPages::new(64));
+            assert_eq!(read(&reader, pages / 2).unwrap().unwrap(), data(pages / 2));
+            let at_start = reader.entries_examined();
+            // The ledger holds what a walk finds.
+            let (n, walked) = reader.scan_usage().unwrap();
+            assert_eq!(n, pages);
+            assert_eq!(reader.usage().unwrap(), walked);
+            at_start
+        };
+        assert_eq!(work_at_start(3), 0);
+        assert_eq!(work_at_start(600), 0);
+    }
+
+    #[test]
+    fn after_a_crash_one_process_reconciles_the_ledger_and_the_others_do_not_scan() {
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        for i in 0..50 {
+            write(&d, i);
+        }
+        let right = d.usage().unwrap();
+        // A process died between reserving and writing (its reservation stays counted), and
+        // the last reconciliation is two days old.
+        assert!(d.reserve(1 << 20).unwrap());
+        let mut f = d.usage_file().unwrap();
+        let old = unix_secs(SystemTime::now() - 2 * RECONCILE_EVERY);
+        write_u64_at(&mut f, 8, old).unwrap();
+        assert_eq!(d.usage().unwrap(), right + (1 << 20));
+        // The next process reconciles, in the background (`dir` waits for it).
+        let first = dir(top.path(), 1 << 30, OpenPages::new(64));
+        assert!(first.entries_examined() >= 50);
+        assert_eq!(first.usage().unwrap(), right);
+        // The ones after it do not.
+        for _ in 0..3 {
+            let next = dir(top.path(), 1 << 30, OpenPages::new(64));
+            assert_eq!(next.entries_examined(), 0);
+        }
+    }
+
+    #[test]
+    fn a_scan_larger_than_the_cache_leaves_the_pages_read_again() {
+        let top = tempfile::tempdir().unwrap();
+        let probe = dir(top.path(), 1 << 30, OpenPages::new(64));
+        let page_bytes = probe.alloc(page_file::file_size(LEN as u32, 4096));
+        let base = probe.usage().unwrap() + 8192;
+        drop(probe);
+        drop(top);
+        // Room for 300 pages; 100 hot pages read in an earlier epoch, then a scan of 1,500.
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), base + 300 * page_bytes, OpenPages::new(16));
+        let hot = 0..100u64;
+        for i in hot.clone() {
+            write(&d, i);
+            age(&d, i, Duration::from_secs(3600));
+        }
+        for i in hot.clone() {
+            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+            assert_eq!(evict::segment(page_mtime(&d, i)), Segment::Protected);
+        }
+        let examined_before = d.entries_examined();
+        let mut passes = 0;
+        for i in 1000..2500u64 {
+            if !d.write_page(id(i), &encoded(i)) {
+                d.evict_pass().unwrap();
+                passes += 1;
+                write(&d, i);
+            }
+        }
+        let evicted = d.stats.snapshot()[crate::stats::COUNTER_NAMES
+            .iter()
+            .position(|n| *n == "evictions")
+            .unwrap()];
+        assert!(
+            passes > 5 && evicted >= 1000,
+            "{passes} passes, {evicted} evicted"
+        );
+        // Every hot page is still there; the scan churned through probation.
+        for i in hot.clone() {
+            assert!(d.has_page(id(i)), "hot page {i} evicted");
+        }
+        // The latest scan pages are there, the oldest mostly not (least recently written first,
+        // to the second).
+        assert!(d.has_page(id(2499)));
+        assert!((1000..1300u64).filter(|i| d.has_page(id(*i))).count() < 150);
+        // Work: at most the sample (here every page) and the sweep per pass; per page evicted
+        // a bounded number of entries, whatever the directory holds.
+        let examined = d.entries_examined() - examined_before;
+        assert!(
+            examined <= passes * 2 * 320,
+            "{examined} entries examined for {evicted} pages evicted in {passes} passes"
+        );
+        assert!(d.usage().unwrap() <= d.capacity());
+    }
+
+    #[test]
+    fn without_hits_eviction_is_least_recently_used() {
+        let top = tempfile::tempdir().unwrap();
+        let probe = dir(top.path(), 1 << 30, OpenPages::new(16));
+        let page_bytes = probe.alloc(page_file::file_size(LEN as u32, 4096));
+        let base = probe.usage().unwrap() + 8192;
+        drop(probe);
+        let top = tempfile::tempdir().unwrap();
+        // Room for 44 pages, 40 held.
+        let d = dir(top.path(), base + 44 * page_bytes, OpenPages::new(16));
+        for i in 0..40u64 {
+            write(&d, i);
+            age(&d, i, Duration::from_secs(100 * (40 - i)));
+        }
+        // A page hit recently is protected: least recently used among the others goes first.
+        age(&d, 5, Duration::from_secs(7200));
+        assert_eq!(read(&d, 5).unwrap().unwrap(), data(5));
+        let held = d.usage().unwrap();
+        let page_bytes = d.alloc(page_file::file_size(LEN as u32, 4096));
+        let freed = d.evict(held, 10 * page_bytes).unwrap();
+        assert!(freed >= 10 * page_bytes);
+        assert!(d.has_page(id(5)));
+        // The oldest ten others go (age classes are a quarter of a doubling wide).
+        let left = (0..12u64).filter(|i| *i != 5 && d.has_page(id(*i))).count();
+        assert!(left <= 1, "{left} of the oldest left");
+        assert!((12..40u64).all(|i| d.has_page(id(i))));
     }
 
     #[test]

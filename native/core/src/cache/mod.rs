@@ -12,6 +12,7 @@
 //! byte read under another (`FileSource`).
 
 pub mod disk;
+pub mod evict;
 pub mod open_pages;
 pub mod page_file;
 pub mod trust;

@@ -87,6 +87,8 @@ pub const KEYS: &[Key] = &[
     // The metadata cache.
     secs("shoal.metadata.ttl", 0, 365 * DAY),
     secs("shoal.metadata.negative.ttl", 0, 365 * DAY),
+    size("shoal.metadata.max.size", 1 << 20, MAX_SIZE),
+    // Deprecated: `shoal.metadata.max.size` wins; an entry is taken as 256 bytes.
     count("shoal.metadata.max.entries", 1, 1 << 32),
     // Stores.
     secs("shoal.store.timeout", 1, DAY),

@@ -1,0 +1,231 @@
+//! The measuring side of `benchmarks/scale`: one process, one measurement, one JSON line on
+//! stdout. The driver (`benchmarks/scale/scale.py`) starts a new process per measurement so
+//! that "a new process" and "resident memory" mean what they say.
+//!
+//! ```text
+//! scale_probe MODE DATA_DIR CACHE_DIR CAPACITY [PATH_FILE]
+//! ```
+//!
+//! DATA_DIR is mounted at `/d` as a cached `file://` mount (so it is also the local-directory
+//! peer); CACHE_DIR:CAPACITY is the cache directory. Modes:
+//! - `list`: a flat listing of `/d` through Shoal, then the same walk of DATA_DIR (read_dir +
+//!   stat each file), both timed; writes the Shoal paths to PATH_FILE when given.
+//! - `load`: reads every file once through Shoal (fills the cache).
+//! - `warm`: lists, then opens and reads every file through Shoal (all cached), then the same
+//!   opens and reads of DATA_DIR; files/s of each and the peak resident memory.
+//! - `first`: the time from nothing to the first byte of one cached file in this new process
+//!   (namespace created, file opened and read), and the cache directory's work counters.
+//! - `evict`: one eviction pass over the cache directory (CAPACITY below what it holds).
+//! - `meta`: resident memory before and after caching every file's status (the listing), per
+//!   status.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use shoal_core::{Config, FileInfo, Namespace};
+
+fn namespace(data: &Path, cache: &Path, capacity: &str) -> Namespace {
+    let conf = Config::from_pairs([
+        ("shoal.mount.d.path", "/d".to_string()),
+        ("shoal.mount.d.uri", format!("file://{}", data.display())),
+        ("shoal.mount.d.cache", "true".to_string()),
+        ("shoal.mount.d.immutable", "true".to_string()),
+        (
+            "shoal.cache.dirs",
+            format!("{}:{capacity}", cache.display()),
+        ),
+        ("shoal.cache.page.size", "1m".to_string()),
+        ("shoal.metadata.max.size", "1g".to_string()),
+    ]);
+    Namespace::new(&conf).expect("namespace")
+}
+
+/// (current, peak) resident memory of this process in bytes.
+fn rss() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn local_walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let m = std::fs::metadata(e.path()).expect("stat");
+        if m.is_dir() {
+            local_walk(&e.path(), out);
+        } else {
+            out.push((e.path(), m.len()));
+        }
+    }
+}
+
+fn read_shoal(ns: &Namespace, files: &[FileInfo], buf: &mut [u8]) -> u64 {
+    let mut bytes = 0;
+    for f in files {
+        let r = ns.open(&f.path, Some(f.clone())).expect("open");
+        let mut pos = 0;
+        loop {
+            let n = r.read_at(pos, buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            pos += n as u64;
+        }
+        bytes += pos;
+    }
+    bytes
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 5 {
+        eprintln!("usage: scale_probe MODE DATA_DIR CACHE_DIR CAPACITY [PATH_FILE]");
+        std::process::exit(2);
+    }
+    let (mode, data, cache, capacity) = (
+        args[1].as_str(),
+        Path::new(&args[2]),
+        Path::new(&args[3]),
+        args[4].as_str(),
+    );
+    let start = Instant::now();
+    let mut buf = vec![0u8; 256 << 10];
+    let line = match mode {
+        "list" => {
+            let ns = namespace(data, cache, capacity);
+            let t = Instant::now();
+            let files = ns.walk_files("/d").expect("list");
+            let shoal_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let again = ns.walk_files("/d").expect("list").len();
+            let shoal_again_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let mut local = Vec::new();
+            local_walk(data, &mut local);
+            let local_s = t.elapsed().as_secs_f64();
+            if let Some(p) = args.get(5) {
+                let text: String = files.iter().map(|f| format!("{}\n", f.path)).collect();
+                std::fs::write(p, text).expect("path file");
+            }
+            format!(
+                "{{\"files\":{},\"again\":{again},\"shoal_list_s\":{shoal_s:.4},\
+                 \"shoal_list_again_s\":{shoal_again_s:.4},\"local_walk_s\":{local_s:.4},\
+                 \"local_files\":{}}}",
+                files.len(),
+                local.len()
+            )
+        }
+        "load" => {
+            let ns = namespace(data, cache, capacity);
+            let files = ns.walk_files("/d").expect("list");
+            let t = Instant::now();
+            let bytes = read_shoal(&ns, &files, &mut buf);
+            let s = t.elapsed().as_secs_f64();
+            format!(
+                "{{\"files\":{},\"bytes\":{bytes},\"load_s\":{s:.3},\"files_per_s\":{:.0}}}",
+                files.len(),
+                files.len() as f64 / s
+            )
+        }
+        "warm" => {
+            let ns = namespace(data, cache, capacity);
+            let files = ns.walk_files("/d").expect("list");
+            let t = Instant::now();
+            let bytes = read_shoal(&ns, &files, &mut buf);
+            let shoal_s = t.elapsed().as_secs_f64();
+            let stats = ns.stats();
+            let from_store = stats[shoal_core::stats::COUNTER_NAMES
+                .iter()
+                .position(|n| *n == "bytes_from_store")
+                .unwrap()];
+            let (_, peak) = rss();
+            let mut local = Vec::new();
+            local_walk(data, &mut local);
+            let t = Instant::now();
+            let mut local_bytes = 0u64;
+            for (p, _) in &local {
+                let mut f = std::fs::File::open(p).expect("open");
+                loop {
+                    let n = f.read(&mut buf).expect("read");
+                    if n == 0 {
+                        break;
+                    }
+                    local_bytes += n as u64;
+                }
+            }
+            let local_s = t.elapsed().as_secs_f64();
+            format!(
+                "{{\"files\":{},\"bytes\":{bytes},\"bytes_from_store\":{from_store},\
+                 \"shoal_files_per_s\":{:.0},\"local_files_per_s\":{:.0},\"local_bytes\":{local_bytes},\
+                 \"peak_rss\":{peak}}}",
+                files.len(),
+                files.len() as f64 / shoal_s,
+                local.len() as f64 / local_s
+            )
+        }
+        "first" => {
+            let path = args.get(5).expect("first needs the path of a cached file");
+            let ns = namespace(data, cache, capacity);
+            let r = ns.open(path, None).expect("open");
+            let n = r.read_at(0, &mut buf).expect("read");
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let hits = r.stats()[shoal_core::stats::COUNTER_NAMES
+                .iter()
+                .position(|n| *n == "bytes_from_store")
+                .unwrap()];
+            let work = ns.page_cache().unwrap().dirs()[0].entries_examined();
+            format!(
+                "{{\"first_hit_ms\":{ms:.2},\"bytes\":{n},\"bytes_from_store\":{hits},\
+                 \"dir_entries_examined\":{work}}}"
+            )
+        }
+        "evict" => {
+            let ns = namespace(data, cache, capacity);
+            let dir = ns.page_cache().unwrap().dirs()[0].clone();
+            let before = dir.usage().unwrap_or(0);
+            let t = Instant::now();
+            dir.run_janitor(true).expect("janitor");
+            let s = t.elapsed().as_secs_f64();
+            let (_, peak) = rss();
+            format!(
+                "{{\"evict_s\":{s:.3},\"usage_before\":{before},\"usage_after\":{},\
+                 \"evictions\":{},\"dir_entries_examined\":{},\"peak_rss\":{peak}}}",
+                dir.usage().unwrap_or(0),
+                ns.page_cache().unwrap().stats.snapshot()[shoal_core::stats::COUNTER_NAMES
+                    .iter()
+                    .position(|n| *n == "evictions")
+                    .unwrap()],
+                dir.entries_examined()
+            )
+        }
+        "meta" => {
+            let ns = namespace(data, cache, capacity);
+            // Freed memory handed back first, so that what stays is what the cache holds.
+            // Safety: malloc_trim only releases free heap memory.
+            unsafe { libc::malloc_trim(0) };
+            let (before, _) = rss();
+            let files = ns.walk_files("/d").expect("list");
+            let n = files.len();
+            drop(files);
+            unsafe { libc::malloc_trim(0) };
+            let (after, _) = rss();
+            format!(
+                "{{\"files\":{n},\"rss_before\":{before},\"rss_after\":{after},\
+                 \"bytes_per_status\":{:.0}}}",
+                (after as f64 - before as f64) / n as f64
+            )
+        }
+        other => {
+            eprintln!("unknown mode {other}");
+            std::process::exit(2);
+        }
+    };
+    println!("{line}");
+}
