@@ -41,6 +41,13 @@ fn namespace(data: &Path, cache: &Path, capacity: &str) -> Namespace {
     Namespace::new(&conf).expect("namespace")
 }
 
+fn counter(stats: &[u64], name: &str) -> u64 {
+    stats[shoal_core::stats::COUNTER_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .expect("a counter of that name")]
+}
+
 /// (current, peak) resident memory of this process in bytes.
 fn rss() -> (u64, u64) {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -83,6 +90,20 @@ fn read_shoal(ns: &Namespace, files: &[FileInfo], buf: &mut [u8]) -> u64 {
     bytes
 }
 
+/// Lists `/d` and reads every file through Shoal: (namespace, files, bytes, seconds reading).
+fn list_and_read(
+    data: &Path,
+    cache: &Path,
+    capacity: &str,
+    buf: &mut [u8],
+) -> (Namespace, Vec<FileInfo>, u64, f64) {
+    let ns = namespace(data, cache, capacity);
+    let files = ns.walk_files("/d").expect("list");
+    let t = Instant::now();
+    let bytes = read_shoal(&ns, &files, buf);
+    (ns, files, bytes, t.elapsed().as_secs_f64())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 {
@@ -123,11 +144,7 @@ fn main() {
             )
         }
         "load" => {
-            let ns = namespace(data, cache, capacity);
-            let files = ns.walk_files("/d").expect("list");
-            let t = Instant::now();
-            let bytes = read_shoal(&ns, &files, &mut buf);
-            let s = t.elapsed().as_secs_f64();
+            let (_ns, files, bytes, s) = list_and_read(data, cache, capacity, &mut buf);
             format!(
                 "{{\"files\":{},\"bytes\":{bytes},\"load_s\":{s:.3},\"files_per_s\":{:.0}}}",
                 files.len(),
@@ -135,16 +152,9 @@ fn main() {
             )
         }
         "warm" => {
-            let ns = namespace(data, cache, capacity);
-            let files = ns.walk_files("/d").expect("list");
-            let t = Instant::now();
-            let bytes = read_shoal(&ns, &files, &mut buf);
-            let shoal_s = t.elapsed().as_secs_f64();
+            let (ns, files, bytes, shoal_s) = list_and_read(data, cache, capacity, &mut buf);
             let stats = ns.stats();
-            let from_store = stats[shoal_core::stats::COUNTER_NAMES
-                .iter()
-                .position(|n| *n == "bytes_from_store")
-                .unwrap()];
+            let from_store = counter(&stats, "bytes_from_store");
             let (_, peak) = rss();
             let mut local = Vec::new();
             local_walk(data, &mut local);
@@ -176,10 +186,7 @@ fn main() {
             let r = ns.open(path, None).expect("open");
             let n = r.read_at(0, &mut buf).expect("read");
             let ms = start.elapsed().as_secs_f64() * 1e3;
-            let hits = r.stats()[shoal_core::stats::COUNTER_NAMES
-                .iter()
-                .position(|n| *n == "bytes_from_store")
-                .unwrap()];
+            let hits = counter(&r.stats(), "bytes_from_store");
             let work = ns.page_cache().unwrap().dirs()[0].entries_examined();
             format!(
                 "{{\"first_hit_ms\":{ms:.2},\"bytes\":{n},\"bytes_from_store\":{hits},\
@@ -198,10 +205,7 @@ fn main() {
                 "{{\"evict_s\":{s:.3},\"usage_before\":{before},\"usage_after\":{},\
                  \"evictions\":{},\"dir_entries_examined\":{},\"peak_rss\":{peak}}}",
                 dir.usage().unwrap_or(0),
-                ns.page_cache().unwrap().stats.snapshot()[shoal_core::stats::COUNTER_NAMES
-                    .iter()
-                    .position(|n| *n == "evictions")
-                    .unwrap()],
+                counter(&ns.page_cache().unwrap().stats.snapshot(), "evictions"),
                 dir.entries_examined()
             )
         }

@@ -1472,6 +1472,18 @@ mod tests {
             .unwrap()
     }
 
+    /// A directory with room for `pages` test pages (and its one layout directory).
+    fn room_for(pages: u64) -> (tempfile::TempDir, Arc<DiskDir>) {
+        let top = tempfile::tempdir().unwrap();
+        let probe = dir(top.path(), 1 << 30, OpenPages::new(16));
+        let page_bytes = probe.alloc(page_file::file_size(LEN as u32, 4096));
+        let base = probe.usage().unwrap() + 8192;
+        drop(probe);
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), base + pages * page_bytes, OpenPages::new(16));
+        (top, d)
+    }
+
     #[test]
     fn a_new_process_examines_no_page_before_its_first_hit_however_many_there_are() {
         let work_at_start = |pages: u64| {
@@ -1523,15 +1535,8 @@ mod tests {
 
     #[test]
     fn a_scan_larger_than_the_cache_leaves_the_pages_read_again() {
-        let top = tempfile::tempdir().unwrap();
-        let probe = dir(top.path(), 1 << 30, OpenPages::new(64));
-        let page_bytes = probe.alloc(page_file::file_size(LEN as u32, 4096));
-        let base = probe.usage().unwrap() + 8192;
-        drop(probe);
-        drop(top);
         // Room for 300 pages; 100 hot pages read in an earlier epoch, then a scan of 1,500.
-        let top = tempfile::tempdir().unwrap();
-        let d = dir(top.path(), base + 300 * page_bytes, OpenPages::new(16));
+        let (_top, d) = room_for(300);
         let hot = 0..100u64;
         for i in hot.clone() {
             write(&d, i);
@@ -1578,14 +1583,8 @@ mod tests {
 
     #[test]
     fn without_hits_eviction_is_least_recently_used() {
-        let top = tempfile::tempdir().unwrap();
-        let probe = dir(top.path(), 1 << 30, OpenPages::new(16));
-        let page_bytes = probe.alloc(page_file::file_size(LEN as u32, 4096));
-        let base = probe.usage().unwrap() + 8192;
-        drop(probe);
-        let top = tempfile::tempdir().unwrap();
         // Room for 44 pages, 40 held.
-        let d = dir(top.path(), base + 44 * page_bytes, OpenPages::new(16));
+        let (_top, d) = room_for(44);
         for i in 0..40u64 {
             write(&d, i);
             age(&d, i, Duration::from_secs(100 * (40 - i)));
