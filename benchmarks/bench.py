@@ -348,6 +348,44 @@ def s3a_conf(endpoint: str) -> dict:
     }
 
 
+def workload_command(venv: Path, master: str, jars: list, conf: dict, workload_args: list,
+                     quick: bool = False, driver_memory: str = "3g", java_opts=()) -> list:
+    """spark-submit of workload.py with the harness's settings (quiet log4j, no UI, 4 shuffle
+    partitions, the venv's Python for the workers); ``conf`` wins over them, an empty value
+    leaves a key out. Also used by scripts/demo.py."""
+    opts = [f"-Dlog4j2.configurationFile=file:{LOG4J}"] if LOG4J.exists() else []
+    if quick:
+        # --quick checks that the harness runs, not how fast: applications of a few seconds
+        # spend much of their CPU in the C2 compiler, so stop at C1.
+        opts += QUICK_JAVA_OPTS
+    base_conf = {
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": driver_memory,
+        "spark.sql.shuffle.partitions": "4",
+        "spark.pyspark.python": str(venv / "bin" / "python"),
+        "spark.driver.extraJavaOptions": " ".join(opts + list(java_opts)),
+    }
+    cmd = [str(venv / "bin" / "spark-submit"), "--master", master]
+    if jars:
+        cmd += ["--jars", ",".join(jars)]
+    for k, v in {**base_conf, **conf}.items():
+        if v != "":
+            cmd += ["--conf", f"{k}={v}"]
+    cmd += [str(HERE / "workload.py"), *workload_args]
+    if quick:
+        cmd += ["--no-warm-up"]
+    return cmd
+
+
+def spark_env(venv: Path) -> dict:
+    """The environment for spark-submit from ``venv``: its bin first on PATH, its Python."""
+    env = dict(os.environ)
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    env["PYSPARK_PYTHON"] = str(venv / "bin" / "python")
+    env.pop("SPARK_HOME", None)
+    return env
+
+
 def jars_for(venv_name: str):
     """(hadoop version, [hadoop-aws + SDK jars]) for the Spark venv, from .tools/bench/jars."""
     jars_dir = next((VENVS[venv_name] / "lib").glob("python3*/site-packages/pyspark/jars"), None)
@@ -500,38 +538,16 @@ class Bench:
         venv = VENVS[venv_name]
         logf = self.work / "logs" / f"{scenario}-{name}-{first_epoch}.log"
         logf.parent.mkdir(parents=True, exist_ok=True)
-        java_opts = [f"-Dlog4j2.configurationFile=file:{LOG4J}"] if LOG4J.exists() else []
-        if self.args.quick:
-            # --quick checks that the harness runs, not how fast: applications of a few seconds
-            # spend much of their CPU in the C2 compiler, so stop at C1.
-            java_opts += QUICK_JAVA_OPTS
-        base_conf = {
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": self.args.driver_memory,
-            "spark.sql.shuffle.partitions": "4",
-            "spark.pyspark.python": str(venv / "bin" / "python"),
-            "spark.driver.extraJavaOptions": " ".join(java_opts),
-        }
-        cmd = [str(venv / "bin" / "spark-submit"), "--master", self.args.master]
-        if jars:
-            cmd += ["--jars", ",".join(jars)]
-        for k, v in {**base_conf, **conf}.items():
-            if v != "":
-                cmd += ["--conf", f"{k}={v}"]
-        cmd += [str(HERE / "workload.py"), "--config", name, "--scenario", scenario,
-                "--out", str(self.epochs_file), "--formats", formats, "--epochs", str(epochs),
-                "--first-epoch", str(first_epoch), "--expect-images", str(self.data_info["images"])]
+        args = ["--config", name, "--scenario", scenario, "--out", str(self.epochs_file),
+                "--formats", formats, "--epochs", str(epochs), "--first-epoch", str(first_epoch),
+                "--expect-images", str(self.data_info["images"])]
         if jpeg:
-            cmd += ["--jpeg", jpeg]
+            args += ["--jpeg", jpeg]
         if pq:
-            cmd += ["--parquet", pq]
-        cmd += extra
-        if self.args.quick:
-            cmd += ["--no-warm-up"]
-        env = dict(os.environ)
-        env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
-        env["PYSPARK_PYTHON"] = str(venv / "bin" / "python")
-        env.pop("SPARK_HOME", None)
+            args += ["--parquet", pq]
+        cmd = workload_command(venv, self.args.master, jars, conf, args + extra,
+                               quick=self.args.quick, driver_memory=self.args.driver_memory)
+        env = spark_env(venv)
         t0 = time.monotonic()
         with open(logf, "w") as out:
             out.write(" ".join(c if "secret" not in c else c.split("=")[0] + "=***" for c in cmd)

@@ -1,22 +1,22 @@
 #!/usr/bin/env python3
 """The Shoal demo, after setup and the build (scripts/demo.sh runs those, then this):
 
-  training trials over one image dataset in a remote S3 store, each trial a new Spark application;
-  direct S3A (Spark's own s3a://) against Shoal (shoal:// and alluxio:// over an s3:// mount),
-  both through the same emulated link; a table and a chart of what each trial cost.
+  training trials over an ImageNet-shaped dataset in a remote S3 store, each trial a new Spark
+  application; direct S3A (Spark's own s3a://) against Shoal (shoal:// over an s3:// mount), both
+  through the same emulated link; a table and a chart of what each trial cost.
 
-The store is s3s-fs behind the benchmark harness's link (benchmarks/bench.py RemoteStore: a network
-namespace shaped with tc tbf and a delay proxy, or the proxy alone where no namespace can be made;
-the presets are the harness's). Every byte a reader asks of the store crosses the proxy, which
-counts requests and bytes; the demo reads those counters before and after each trial.
+It is the benchmark harness's trials scenario in small, built from the harness's own pieces
+(benchmarks/): the dataset (gen_imagenet.py), the store behind its link (bench.RemoteStore: s3s-fs
+in a network namespace shaped with tc tbf plus the delay proxy, or the proxy alone where no
+namespace can be made; the presets are the harness's), the S3A jars (setup.sh) and the Spark
+application (workload.py: list, read and decode every image of the train and test splits). Every
+byte a reader moves to or from the store crosses the proxy, which counts requests and bytes; the
+demo reads those counters before and after each trial, and the workload reads Shoal's own.
 
-Each trial runs scripts/demo_trial.py (examples/image_pipeline.py's loading: every image read and
-decoded, the Parquet table scanned). Shoal's cache directory starts empty: its first trial is cold
-and fills it, the later ones (new JVMs, new Spark applications) read from it.
-
-Everything it starts (the server, the proxy, the namespace, Spark applications) and its temporary
-directory are gone when it ends, also on SIGINT, SIGTERM or SIGHUP. The results (JSON, Markdown
-table, PNG chart) go to --out.
+Shoal's cache directory starts empty: its first trial is cold and fills it, the later ones (new
+JVMs, new Spark applications) read from it. Everything the demo starts (the server, the proxy, the
+namespace, Spark applications) and its temporary directory are gone when it ends, also on SIGINT,
+SIGTERM or SIGHUP. The results (JSON, Markdown table, PNG chart) go to --out.
 """
 from __future__ import annotations
 
@@ -44,13 +44,10 @@ TOOLS = REPO / ".tools"
 VENVS = {"3.5": "spark35", "4": "spark4"}
 BUCKET = "demo"
 LINKS = ("loopback", "same-region", "wan")
-# the generated dataset (scripts/gen_dataset.py): classes, train / test images per class, large
-# (multi-megabyte) JPEGs; the trials read the train split and the whole Parquet table
-SIZES = {
-    "quick": {"classes": 2, "train_per_class": 20, "test_per_class": 4, "large": 1},
-    "default": {"classes": 4, "train_per_class": 150, "test_per_class": 20, "large": 2},
-}
 PROGRESS_EVERY_S = 10.0
+# the delay proxy's request kinds (path-style requests), as the summary names them
+KINDS = {"GET bucket": "listings", "HEAD object": "status requests (HEAD)",
+         "GET object": "object GETs"}
 
 
 def log(msg: str):
@@ -87,23 +84,16 @@ class Demo:
 
     # -- the dataset and the store ---------------------------------------------------------------
     def make_dataset(self):
-        from gen_dataset import generate
-
-        size = SIZES["quick" if self.args.quick else "default"]
+        a = self.args
         root = self.work / "store"
-        out = root / BUCKET / "datasets"
-        log(f"generating the dataset into bucket '{BUCKET}': {size['classes']} classes, "
-            f"{size['train_per_class']} training JPEGs each (+{size['large']} large), "
-            f"a test split and a Parquet table of them all")
-        self.dataset = generate(out, classes=size["classes"], train_per_class=size["train_per_class"],
-                                test_per_class=size["test_per_class"], large=size["large"],
-                                quiet=True)
+        log(f"generating the dataset into bucket '{BUCKET}': {a.images} ImageNet-shaped JPEGs "
+            f"in {a.classes} classes (benchmarks/gen_imagenet.py)")
+        self.dataset = bench.generate(root / BUCKET, images=a.images, classes=a.classes, quiet=True)
         bench.s3store.seed_etags(root, BUCKET)  # ETags stored as an upload leaves them
-        train = [f for f in self.dataset["files"] if f["split"] == "train"]
-        self.train_images, self.train_bytes = len(train), sum(f["size"] for f in train)
-        log(f"dataset: {self.dataset['images']} JPEGs and {self.dataset['parquet']} "
-            f"({human_bytes(self.dataset['total_bytes'])} in all); a trial reads the "
-            f"{self.train_images} training JPEGs ({human_bytes(self.train_bytes)}) and the table")
+        d = self.dataset
+        log(f"dataset: {d['images']} JPEGs ({d['train']} train, {d['test']} test), "
+            f"{human_bytes(d['jpeg_bytes'])}, mean {d['jpeg_size_kb']['mean']} KB; every trial "
+            "lists, reads and decodes them all")
         return root
 
     def start_store(self, root: Path):
@@ -125,42 +115,32 @@ class Demo:
                                  else ""))
 
     # -- one Spark application -------------------------------------------------------------------
-    def spark_cmd(self, reader: str, out: Path) -> list:
+    def spark_cmd(self, trial: int, reader: str, out: Path) -> list:
         a, store = self.args, self.store
-        tmp = self.work / "tmp"
-        tmp.mkdir(exist_ok=True)
-        java_opts = [f"-Dlog4j2.configurationFile=file:{REPO / 'scripts' / 'log4j2-quiet.properties'}",
-                     f"-Djava.io.tmpdir={tmp}"]
-        if a.quick:
-            java_opts += bench.QUICK_JAVA_OPTS  # short applications: no C2 compiler
-        conf = {"spark.ui.enabled": "false", "spark.driver.host": "127.0.0.1",
-                "spark.local.dir": str(self.work / "spark-local"),
-                "spark.driver.extraJavaOptions": " ".join(java_opts),
-                "spark.pyspark.python": str(self.venv / "bin" / "python")}
-        data = "datasets"
         if reader == "s3a":
             jars = bench.jars_for(VENVS[a.spark])[1]
-            conf.update(bench.s3a_conf(store.endpoint))
-            images = f"s3a://{BUCKET}/{data}/images/train"
-            parquet = f"s3a://{BUCKET}/{data}/parquet/images.parquet"
+            conf = bench.s3a_conf(store.endpoint)
+            uri = f"s3a://{BUCKET}/imagenet"
         else:
             from s3server import mount_conf
 
             jars = [str(self.jar)]
-            conf.update(mount_conf("data", "/data", f"s3://{BUCKET}/{data}",
-                                   endpoint=store.endpoint, access_key=bench.ACCESS_KEY,
-                                   secret_key=bench.SECRET_KEY, region=bench.REGION))
-            conf["spark.hadoop.shoal.cache.dirs"] = f"{self.work / 'cache'}:2g"
-            images = "shoal:///data/images/train"
-            parquet = "alluxio://localhost:19998/data/parquet/images.parquet"
-        # the pipeline's functions run on the executors: ship its module to them
-        cmd = [str(self.venv / "bin" / "spark-submit"), "--master", a.master, "--jars", ",".join(jars),
-               "--py-files", str(REPO / "examples" / "image_pipeline.py")]
-        for k, v in conf.items():
-            cmd += ["--conf", f"{k}={v}"]
-        cmd += [str(HERE / "demo_trial.py"), "--reader", reader, "--images", images,
-                "--parquet", parquet, "--json-out", str(out)]
-        return cmd
+            conf = mount_conf("data", "/data", f"s3://{BUCKET}", endpoint=store.endpoint,
+                              access_key=bench.ACCESS_KEY, secret_key=bench.SECRET_KEY,
+                              region=bench.REGION)
+            # a training set does not change: its listings and statuses need no revalidation
+            conf["spark.hadoop.shoal.mount.data.immutable"] = "true"
+            conf["spark.hadoop.shoal.cache.dirs"] = f"{self.work / 'cache'}:4g"
+            uri = "shoal:///data/imagenet"
+        # everything a trial writes stays in the demo's temporary directory
+        conf.update({"spark.driver.host": "127.0.0.1",
+                     "spark.local.dir": str(self.work / "spark-local")})
+        return bench.workload_command(
+            self.venv, a.master, jars, conf,
+            ["--config", reader, "--scenario", "trials", "--out", str(out), "--formats", "jpeg",
+             "--epochs", "1", "--first-epoch", str(trial - 1),
+             "--expect-images", str(self.dataset["images"]), "--jpeg", uri],
+            quick=a.quick, driver_memory="2g", java_opts=[f"-Djava.io.tmpdir={self.work / 'tmp'}"])
 
     def show_command(self, cmd: list):
         secret = bench.SECRET_KEY
@@ -180,17 +160,14 @@ class Demo:
         state = "" if reader == "s3a" else (" (cold: empty cache)" if trial == 1
                                            else " (warm: the cache the earlier trials left)")
         log(f"trial {trial}/{a.trials}, {name}{state}: starting a new Spark application")
-        out = self.work / f"trial-{trial}-{reader}.json"
+        out = self.work / f"trial-{trial}-{reader}.jsonl"
         logf = self.work / f"trial-{trial}-{reader}.log"
-        cmd = self.spark_cmd(reader, out)
+        cmd = self.spark_cmd(trial, reader, out)
         if reader == "shoal" and trial == 1:
             self.show_command(cmd)
-        env = dict(os.environ)
-        for k in ("SPARK_HOME", "SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS", "PYSPARK_DRIVER_PYTHON"):
-            env.pop(k, None)
-        env.update({"PATH": f"{self.venv / 'bin'}:{env.get('PATH', '')}",
-                    "PYSPARK_PYTHON": str(self.venv / "bin" / "python"),
-                    "SPARK_LOCAL_IP": "127.0.0.1", "TMPDIR": str(self.work / "tmp")})
+        (self.work / "tmp").mkdir(exist_ok=True)
+        env = bench.spark_env(self.venv)
+        env.update({"SPARK_LOCAL_IP": "127.0.0.1", "TMPDIR": str(self.work / "tmp")})
         before = self.store.traffic()
         t0 = time.monotonic()
         with open(logf, "w") as f:
@@ -213,22 +190,22 @@ class Demo:
             bench.PROCS.stop(p)
         wall = time.monotonic() - t0
         link = traffic_delta(before, self.store.traffic())
-        if p.returncode != 0 or not out.exists():
+        if p.returncode != 0 or not out.exists():  # the workload checks every image was read
             raise RuntimeError(f"trial {trial} ({name}) failed (exit {p.returncode}); log "
                                f"{logf}:\n{logf.read_text(errors='replace')[-4000:]}")
-        res = json.loads(out.read_text())
-        if res["images"] != self.train_images or res["undecodable"]:
-            raise RuntimeError(f"trial {trial} ({name}) read {res['images']} images "
-                               f"({res['undecodable']} undecodable), expected {self.train_images}")
-        rec = {"trial": trial, "reader": reader, "load_seconds": res["load_seconds"],
-               "app_seconds": round(wall, 2), "spark_start_seconds": res["spark_start_seconds"],
-               "images": res["images"], "image_bytes": res["image_bytes"],
-               "parquet_rows": res["parquet_rows"], "shoal": res["shoal"], "link": link}
+        recs = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        app = next(r for r in recs if r["kind"] == "app")
+        epoch = next(r for r in recs if r["kind"] == "epoch")
+        rec = {"trial": trial, "reader": reader, "load_seconds": epoch["seconds"],
+               "app_seconds": round(wall, 2), "spark_start_seconds": app["spark_start_seconds"],
+               "warm_up_seconds": app["warm_up_seconds"],
+               "images": epoch["train_images"] + epoch["test_images"], "bytes": epoch["bytes"],
+               "shoal": epoch.get("shoal"), "link": link}
         self.trials.append(rec)
         hits = ""
-        if res["shoal"] and res["shoal"]["hit_ratio"] is not None:
-            hits = f", {res['shoal']['hit_ratio']:.1%} of bytes from Shoal's cache"
-        log(f"trial {trial}/{a.trials}, {name}: loaded in {res['load_seconds']:.2f} s{hits}; "
+        if rec["shoal"] and rec["shoal"]["hit_ratio"] is not None:
+            hits = f", {rec['shoal']['hit_ratio']:.1%} of bytes from Shoal's cache"
+        log(f"trial {trial}/{a.trials}, {name}: loaded in {rec['load_seconds']:.2f} s{hits}; "
             f"{human_bytes(link['bytes'])} over the link, {link['object_gets']} object GETs "
             f"(application {wall:.0f} s)")
 
@@ -263,7 +240,7 @@ class Demo:
 
     # -- results ---------------------------------------------------------------------------------
     def summarize(self) -> dict:
-        a = self.args
+        a, d = self.args, self.dataset
         s3a = [r for r in self.trials if r["reader"] == "s3a"]
         s3a_by_trial = {r["trial"]: r["load_seconds"] for r in s3a}
         s3a_mean = statistics.fmean(r["load_seconds"] for r in s3a)
@@ -273,6 +250,8 @@ class Demo:
             r["speedup_vs_s3a"] = round((base if base is not None else s3a_mean) /
                                         r["load_seconds"], 3)
         warm = [r for r in self.trials if r["reader"] == "shoal" and r["trial"] > 1]
+        warm_mean = statistics.fmean(r["load_seconds"] for r in warm)
+        kinds = sorted({k for r in warm for k in r["link"]["requests_by_kind"]})
         return {
             "title": "Shoal demo: training trials over a remote S3 dataset, direct S3A vs Shoal",
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -282,20 +261,21 @@ class Demo:
                          "trials": a.trials, "s3a_trials": a.s3a_trials, "master": a.master,
                          "spark": VENVS[a.spark], "shoal_commit": bench.git_rev()},
             "link": self.link,
-            "dataset": {"images": self.dataset["images"], "total_bytes": self.dataset["total_bytes"],
-                        "train_images": self.train_images, "train_bytes": self.train_bytes,
-                        "parquet_rows": self.dataset["parquet_rows"]},
+            "dataset": {k: d[k] for k in ("images", "train", "test", "classes", "jpeg_bytes",
+                                          "jpeg_size_kb")},
             "trials": self.trials,
             "s3a_mean_seconds": round(s3a_mean, 3),
-            "warm": {"mean_seconds": round(statistics.fmean(r["load_seconds"] for r in warm), 3),
-                     "speedup_vs_s3a_mean": round(s3a_mean / statistics.fmean(
-                         r["load_seconds"] for r in warm), 3),
+            "warm": {"mean_seconds": round(warm_mean, 3),
+                     "speedup_vs_s3a_mean": round(s3a_mean / warm_mean, 3),
                      "object_gets": sum(r["link"]["object_gets"] for r in warm),
-                     "link_bytes": sum(r["link"]["bytes"] for r in warm)} if warm else None,
+                     "requests_by_kind": {k: sum(r["link"]["requests_by_kind"].get(k, 0)
+                                                 for r in warm) for k in kinds},
+                     "link_bytes": sum(r["link"]["bytes"] for r in warm)},
             "total_seconds": round(time.monotonic() - self.t_start, 1),
         }
 
-    def table(self, res: dict, markdown: bool = False) -> str:
+    @staticmethod
+    def table(res: dict, markdown: bool = False) -> str:
         head = ["trial", "reader", "load s", "vs S3A", "hit ratio", "over the link", "object GETs"]
         rows = []
         for r in res["trials"]:
@@ -308,33 +288,34 @@ class Demo:
                          "-" if hit is None else f"{hit:.1%}", human_bytes(r["link"]["bytes"]),
                          str(r["link"]["object_gets"])])
         if markdown:
-            out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---:", "---"] + ["---:"] * 5) + "|"]
-            out += ["| " + " | ".join(r) + " |" for r in rows]
-            return "\n".join(out)
+            out = ["| " + " | ".join(head) + " |",
+                   "|" + "|".join(["---:", "---"] + ["---:"] * 5) + "|"]
+            return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])
         widths = [max(len(x) for x in col) for col in zip(head, *rows)]
-        fmt = lambda cells: "  ".join(c.ljust(w) if i == 1 else c.rjust(w)  # noqa: E731
-                                      for i, (c, w) in enumerate(zip(cells, widths)))
-        return "\n".join(["  " + fmt(head), "  " + "  ".join("-" * w for w in widths)] +
-                         ["  " + fmt(r) for r in rows])
 
-    def notes(self, res: dict) -> list:
-        a, out = self.args, []
-        if any(not r["s3a_same_trial"] for r in res["trials"] if r["reader"] == "shoal"):
+        def line(cells):
+            return "  " + "  ".join(c.ljust(w) if i == 1 else c.rjust(w)
+                                    for i, (c, w) in enumerate(zip(cells, widths)))
+        return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+    @staticmethod
+    def notes(res: dict) -> list:
+        s, w, out = res["settings"], res["warm"], []
+        if any(not r["s3a_same_trial"] for r in res["trials"]):
             out.append(f"* against direct S3A's mean ({res['s3a_mean_seconds']:.2f} s): it ran "
-                       f"{a.s3a_trials} of the {a.trials} trials")
-        w = res["warm"]
-        if w:
-            out.append(f"Shoal from its node cache: {w['mean_seconds']:.2f} s per trial, "
-                       f"{w['speedup_vs_s3a_mean']:.2f}x direct S3A's {res['s3a_mean_seconds']:.2f} s; "
-                       f"{w['object_gets']} object GETs and {human_bytes(w['link_bytes'])} over the "
-                       "link in all its warm trials (listings only)")
-        out.append("load s: listing, reading and decoding every training JPEG and scanning the "
-                   "Parquet table, in a new Spark application; hit ratio: bytes Shoal served from "
-                   "its cache; over the link: bytes both ways through the link; object GETs: "
-                   "counted at the link")
+                       f"{s['s3a_trials']} of the {s['trials']} trials")
+        kinds = ", ".join(f"{n} {KINDS.get(k, k)}" for k, n in w["requests_by_kind"].items())
+        out.append(f"Shoal from its node cache: {w['mean_seconds']:.2f} s per trial, "
+                   f"{w['speedup_vs_s3a_mean']:.2f}x direct S3A's {res['s3a_mean_seconds']:.2f} s; "
+                   f"{w['object_gets']} object GETs in all its warm trials, "
+                   f"{human_bytes(w['link_bytes'])} over the link ({kinds or 'no requests'})")
+        out.append("load s: listing, reading and decoding (Pillow) every image of the train and "
+                   "test splits, in a new Spark application; hit ratio: bytes Shoal served from its "
+                   "cache; over the link: bytes both ways; object GETs: counted at the link")
         return out
 
-    def chart(self, res: dict, path: Path):
+    @staticmethod
+    def chart(res: dict, path: Path):
         import matplotlib
 
         matplotlib.use("Agg")
@@ -344,29 +325,21 @@ class Demo:
         by = {(r["trial"], r["reader"]): r for r in res["trials"]}
         fig, (ax_t, ax_b) = plt.subplots(1, 2, figsize=(11, 4.6))
         width = 0.38
-        for ax, key, ylabel in ((ax_t, "time", "load time per trial (s)"),
-                                (ax_b, "bytes", "crossed the link per trial (MB)")):
+        for ax, key in ((ax_t, "time"), (ax_b, "bytes")):
             for k, reader in enumerate(("s3a", "shoal")):
-                xs, ys, colours, labels = [], [], [], []
-                for t in trials:
-                    r = by.get((t, reader))
-                    if r is None:
-                        continue
-                    xs.append(t + (k - 0.5) * width)
-                    if key == "time":
-                        ys.append(r["load_seconds"])
-                    else:
-                        ys.append(r["link"]["bytes"] / 1e6)
-                    colours.append("#888888" if reader == "s3a" else
-                                   ("#8ec1e8" if t == 1 else "#1f6fb5"))
-                    if key == "time" and reader == "shoal":
-                        hit = r["shoal"]["hit_ratio"] if r["shoal"] else None
-                        labels.append(f"{r['load_seconds']:.1f}s\n{r['speedup_vs_s3a']:.1f}x"
-                                      + (f"\n{hit:.0%} hits" if hit is not None else ""))
-                    elif key == "time":
-                        labels.append(f"{r['load_seconds']:.1f}s")
-                    else:
-                        labels.append(human_bytes(r["link"]["bytes"]))
+                rs = [by[(t, reader)] for t in trials if (t, reader) in by]
+                xs = [r["trial"] + (k - 0.5) * width for r in rs]
+                if key == "time":
+                    ys = [r["load_seconds"] for r in rs]
+                    labels = [f"{r['load_seconds']:.1f} s" if reader == "s3a" else
+                              f"{r['load_seconds']:.1f} s\n{r['speedup_vs_s3a']:.1f}x\n"
+                              f"{r['shoal']['hit_ratio']:.0%} hits" for r in rs]
+                else:
+                    ys = [r["link"]["bytes"] / 1e6 for r in rs]
+                    labels = [f"{human_bytes(r['link']['bytes'])}\n{r['link']['object_gets']} GETs"
+                              for r in rs]
+                colours = ["#888888" if reader == "s3a" else
+                           ("#8ec1e8" if r["trial"] == 1 else "#1f6fb5") for r in rs]
                 bars = ax.bar(xs, ys, width, color=colours,
                               label="direct S3A" if reader == "s3a" else "Shoal (cold, then warm)")
                 for b, text in zip(bars, labels):
@@ -374,25 +347,26 @@ class Demo:
                                 ha="center", va="bottom", fontsize=8, xytext=(0, 2),
                                 textcoords="offset points")
             ax.set_xticks(trials)
-            ax.set_xticklabels([f"trial {t}" + ("\n(cold)" if t == 1 else "") for t in trials])
-            ax.set_ylabel(ylabel)
+            ax.set_xticklabels([f"trial {t}" + ("\n(Shoal cold)" if t == 1 else "")
+                                for t in trials])
+            ax.set_ylabel("load time per trial (s)" if key == "time" else
+                          "crossed the link per trial (MB)")
             top = max(r["load_seconds"] if key == "time" else r["link"]["bytes"] / 1e6
                       for r in res["trials"])
-            ax.set_ylim(0, top * 1.35 if top > 0 else 1)
+            ax.set_ylim(0, top * 1.4 if top > 0 else 1)
             ax.grid(axis="y", alpha=0.3)
         ax_t.legend(loc="upper right", fontsize=8)
-        s, d, L = res["settings"], res["dataset"], res["link"]
-        p = s["preset"]
-        fig.suptitle(f"Shoal demo: {s['trials']} training trials (each a new Spark application, "
-                     f"{s['master']}) over {d['train_images']} JPEGs + a Parquet table in S3\n"
-                     f"link '{s['link']}': {p['rtt_ms']:g} ms per request, "
+        s, d, L, p = res["settings"], res["dataset"], res["link"], res["settings"]["preset"]
+        fig.suptitle(f"{s['trials']} training trials, each a new Spark application ({s['master']}), "
+                     f"over {d['images']} ImageNet-shaped JPEGs ({human_bytes(d['jpeg_bytes'])}) "
+                     f"in S3\nlink '{s['link']}': {p['rtt_ms']:g} ms per request, "
                      f"{p['conn_mbit']:g} Mbit/s per connection, {p['link_mbit']:g} Mbit/s in all "
                      f"({L['mode']})", fontsize=9)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
 
-    def report(self) -> Path:
+    def report(self):
         a = self.args
         res = self.summarize()
         out = Path(a.out)
@@ -402,13 +376,12 @@ class Demo:
         self.chart(res, png)
         res["chart"] = str(png)
         stem.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-        s, L = res["settings"], res["link"]
-        header = (f"{s['trials']} training trials over {res['dataset']['train_images']} JPEGs "
-                  f"({human_bytes(res['dataset']['train_bytes'])}) and a Parquet table of "
-                  f"{res['dataset']['parquet_rows']} rows in S3, link '{a.link}' ({L['mode']})")
-        md = [f"## {res['title']}", "", f"`{res['command']}`, {res['date']}: {header}", "",
-              self.table(res, markdown=True), ""] + [f"- {n}" for n in self.notes(res)] + \
-             ["", f"![chart]({png.name})", ""]
+        d, L = res["dataset"], res["link"]
+        header = (f"{a.trials} training trials over {d['images']} ImageNet-shaped JPEGs "
+                  f"({human_bytes(d['jpeg_bytes'])}) in S3, link '{a.link}' ({L['mode']})")
+        md = [f"## {res['title']}", "", f"`{res['command']}`, {res['date']}, "
+              f"{res['total_seconds']:.0f} s: {header}", "", self.table(res, markdown=True), ""]
+        md += [f"- {n}" for n in self.notes(res)] + ["", f"![chart]({png.name})", ""]
         stem.with_suffix(".md").write_text("\n".join(md))
         print(f"\n== {header}\n", flush=True)
         print(self.table(res), flush=True)
@@ -418,29 +391,37 @@ class Demo:
         except ValueError:
             shown = png.resolve()
         print(f"\nchart: {shown}\n", flush=True)
-        return png
 
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(
-        prog="scripts/demo.sh", description=__doc__.split("\n\n")[1].strip(),
-        epilog="scripts/demo.sh also takes --no-build (use the jar as built) and runs setup first.")
+        prog="scripts/demo.sh", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Training trials over an ImageNet-shaped dataset in a remote S3 store, each a "
+                    "new Spark application: direct S3A against Shoal, both through the same "
+                    "emulated link; a table and a chart of what each trial cost.",
+        epilog="scripts/demo.sh runs setup first; --no-build skips `gradle --no-daemon jar`.")
     ap.add_argument("--link", choices=LINKS, default="same-region",
                     help="the emulated link to the store: a preset of benchmarks/bench.py "
                          "(default same-region)")
-    ap.add_argument("--trials", type=int, default=None, help="training trials (default 3; 2 with --quick)")
+    ap.add_argument("--trials", type=int, default=None,
+                    help="training trials (default 3; 2 with --quick)")
     ap.add_argument("--s3a-trials", type=int, default=None,
-                    help="trials that also run direct S3A (default all; 1 with --quick)")
+                    help="how many of the first trials also run direct S3A (default all; 1 with "
+                         "--quick)")
+    ap.add_argument("--images", type=int, default=None,
+                    help="images in the dataset, train and test (default 800; 120 with --quick)")
+    ap.add_argument("--classes", type=int, default=None, help="default 8; 4 with --quick")
     ap.add_argument("--quick", action="store_true",
                     help="a small dataset, 2 trials (direct S3A in the first), the delay proxy alone "
-                         "(no network namespace), JVMs without the C2 compiler: what the tests run")
+                         "(no network namespace), no warm-up, JVMs without the C2 compiler: what "
+                         "the tests run")
     ap.add_argument("--netns", dest="netns", action="store_true", default=None,
-                    help="put the store in a network namespace shaped with tc (the default, as "
-                         "root with iproute2; not with --quick)")
+                    help="put the store in a network namespace shaped with tc when possible (root, "
+                         "iproute2): the default, but not with --quick")
     ap.add_argument("--no-netns", dest="netns", action="store_false",
                     help="the delay proxy alone shapes the link")
     ap.add_argument("--spark", choices=sorted(VENVS), default="3.5", help="Spark version (default 3.5)")
-    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
     ap.add_argument("--out", default=str(REPO / "build" / "demo"),
                     help="where the results go: demo-LINK.json, .md, .png (default build/demo)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -452,10 +433,14 @@ def parse_args(argv):
     a.argv = [x for x in argv if x != "--parse-only"]
     a.trials = a.trials if a.trials is not None else (2 if a.quick else 3)
     a.s3a_trials = a.s3a_trials if a.s3a_trials is not None else (1 if a.quick else a.trials)
+    a.images = a.images or (120 if a.quick else 800)
+    a.classes = a.classes or (4 if a.quick else 8)
     if a.trials < 2:
         ap.error("--trials: at least 2 (the first is cold, the others read the cache)")
     if not 1 <= a.s3a_trials <= a.trials:
         ap.error("--s3a-trials: 1 to --trials")
+    if not 2 <= a.classes <= 100 or a.images < 2 * a.classes * 10:
+        ap.error("--classes: 2 to 100, and --images at least 20 per class")
     if a.netns is None:
         a.netns = not a.quick
     a.app_timeout = a.app_timeout or (300 if a.quick else 900)
