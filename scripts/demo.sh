@@ -8,11 +8,12 @@
 #    benchmarks/setup.sh --s3a <venv> --no-alluxio (hadoop-aws + the AWS SDK for direct S3A, from
 #    Maven Central, and matplotlib for the chart)
 # 2. gradle --no-daemon jar (cargo builds the Rust library inside; --no-build skips it)
-# 3. scripts/demo.py: an image dataset in a local S3 server (s3s-fs) behind an emulated link (the
-#    benchmark harness's: a network namespace shaped with tc plus a delay proxy, or the proxy
-#    alone), then training trials, each a new Spark application, reading it with direct S3A and
-#    with Shoal; a table of the trials and a chart (build/demo/demo-LINK.png by default).
-#    Everything it started and its temporary directory are removed at the end, also on Ctrl-C.
+# 3. scripts/demo.py: an ImageNet-shaped dataset in a local S3 server (s3s-fs) behind an emulated
+#    link (the benchmark harness's: a network namespace shaped with tc plus a delay proxy, or the
+#    proxy alone), then training trials, each a new Spark application running the harness's
+#    workload, with direct S3A and with Shoal; a table of the trials and a chart
+#    (build/demo/demo-LINK.png by default). Everything it started and its temporary directory are
+#    removed at the end, also on Ctrl-C and SIGTERM.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
