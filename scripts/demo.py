@@ -101,7 +101,7 @@ class Demo:
         a = self.args
         preset = bench.PRESETS[a.link]
         log(f"starting the S3 store (s3s-fs) behind an emulated link, preset '{a.link}': "
-            f"{bench.PRESETS[a.link]['about']}")
+            f"{preset['about']}")
         self.store = bench.RemoteStore(root, preset, self.work, use_netns=a.netns, bucket=BUCKET,
                                        log=lambda m: None)
         self.store.start()
