@@ -190,7 +190,9 @@ class Demo:
                     so_far = traffic_delta(before, self.store.traffic())
                     log(f"  ... {now - t0:.0f} s: " + (
                         f"{human_bytes(so_far['bytes'])} and {so_far['requests']} requests over "
-                        "the link so far" if so_far["requests"] else "Spark is starting"))
+                        "the link so far" if so_far["requests"] else
+                        "Spark is starting" + ("" if a.quick else
+                                               " (then a warm-up on local files)")))
                     next_note += PROGRESS_EVERY_S
                 time.sleep(0.2)
             bench.PROCS.stop(p)

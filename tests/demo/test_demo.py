@@ -201,24 +201,27 @@ def test_trials_after_the_first_read_only_from_the_cache(quick_run):
     assert "proxy alone" in run.output
     trials = {(r["trial"], r["reader"]): r for r in res["trials"]}
     images, nbytes = res["dataset"]["images"], res["dataset"]["jpeg_bytes"]
-    s3a, cold, warm = trials[(1, "s3a")], trials[(1, "shoal")], trials[(2, "shoal")]
-    for r in (s3a, cold, warm):
+    s3a, cold = trials[(1, "s3a")], trials[(1, "shoal")]
+    warm_trials = [r for (t, reader), r in sorted(trials.items()) if reader == "shoal" and t > 1]
+    assert [r["trial"] for r in warm_trials] == list(range(2, res["settings"]["trials"] + 1))
+    for r in [s3a, cold] + warm_trials:
         assert r["images"] == images and r["load_seconds"] > 0, r
     # the store really is behind the link, and the counts can tell a GET when there is one
     assert s3a["link"]["object_gets"] >= images, s3a["link"]
     assert s3a["link"]["bytes"] >= nbytes, s3a["link"]
     assert cold["link"]["object_gets"] > 0, cold["link"]
     assert cold["shoal"]["bytes_from_store"] > 0 and cold["shoal"]["hit_ratio"] < 1, cold["shoal"]
-    # the warm trial: a new Spark application, everything from the node cache
-    assert warm["shoal"]["hit_ratio"] == 1.0, warm["shoal"]
-    assert warm["shoal"]["bytes_from_store"] == 0 and warm["shoal"]["store_requests"] == 0, \
-        warm["shoal"]
-    assert warm["shoal"]["bytes_from_cache"] >= nbytes, warm["shoal"]
-    assert warm["link"]["object_gets"] == 0, warm["link"]
-    assert not any(k.startswith("GET object") for k in warm["link"]["requests_by_kind"]), \
-        warm["link"]
-    assert re.search(r"^\s+2\s+Shoal \(warm\)\s+[\d.]+\s+[\d.]+x\*?\s+100\.0%\s+.*\s0$",
-                     run.output, re.M), run.output[-3000:]
+    # every trial after the first: a new Spark application, everything from the node cache
+    for warm in warm_trials:
+        assert warm["shoal"]["hit_ratio"] == 1.0, warm["shoal"]
+        assert warm["shoal"]["bytes_from_store"] == 0 and warm["shoal"]["store_requests"] == 0, \
+            warm["shoal"]
+        assert warm["shoal"]["bytes_from_cache"] >= nbytes, warm["shoal"]
+        assert warm["link"]["object_gets"] == 0, warm["link"]
+        assert not any(k.startswith("GET object") for k in warm["link"]["requests_by_kind"]), \
+            warm["link"]
+        assert re.search(rf"^\s+{warm['trial']}\s+Shoal \(warm\)\s+[\d.]+\s+[\d.]+x\*?\s+"
+                         r"100\.0%\s+.*\s0$", run.output, re.M), run.output[-3000:]
 
 
 def test_nothing_left_after_the_run(quick_run):
@@ -227,25 +230,52 @@ def test_nothing_left_after_the_run(quick_run):
     assert_nothing_left(run)
 
 
+CONTROL_FILES = {"usage", "fetch.lock", "janitor.lock", "control", "removals"}
+
+
+def cache_pages(cache: Path) -> list:
+    """Page files in Shoal's cache directory (not its control files, not files being written)."""
+    if not cache.is_dir():
+        return []
+    return [f for f in cache.rglob("*") if f.is_file() and f.name not in CONTROL_FILES
+            and not f.name.startswith(".tmp-")]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_nothing_left_when_interrupted(sig):
-    # with a network namespace where one can be made, so that its removal is checked too
-    run = DemoRun(*(["--netns"] if netns_possible() and sig == signal.SIGTERM else []),
-                  script=False)
+    """SIGTERM (kill) while the first Spark application starts; SIGINT (Ctrl-C: the terminal
+    sends it to demo.sh, which became demo.py) in Shoal's cold trial, while it fills its cache.
+    Both with a network namespace where one can be made, so that its removal is checked too."""
+    netns = netns_possible()
+    run = DemoRun(*(["--netns"] if netns else []), script=False)
     try:
-        run.read_until(r"trial 1/2, direct S3A: starting", TIMEOUT_S)
-        deadline = time.monotonic() + 60
-        while not any("spark" in cmd.lower() for _, cmd in run.leftovers()):
-            assert time.monotonic() < deadline, "no Spark application started"
-            time.sleep(0.2)
-        time.sleep(2)  # the JVM and its Python driver are up
-        if netns_possible() and sig == signal.SIGTERM:
+        work = Path(run.read_until(r"temporary directory (\S+) \(removed at the end\)",
+                                   TIMEOUT_S).group(1))
+        if sig == signal.SIGTERM:
+            run.read_until(r"trial 1/2, direct S3A: starting", TIMEOUT_S)
+            deadline = time.monotonic() + 60
+            while not any("spark" in cmd.lower() for _, cmd in run.leftovers()):
+                assert time.monotonic() < deadline, "no Spark application started"
+                time.sleep(0.2)
+            time.sleep(2)  # the JVM and its Python driver are up
+        else:
+            run.read_until(r"trial 1/2, Shoal \(cold: empty cache\): starting", TIMEOUT_S)
+            deadline = time.monotonic() + 180
+            while not cache_pages(work / "cache"):
+                assert time.monotonic() < deadline, "Shoal's cold trial wrote no cache page"
+                assert run.proc.poll() is None, run.output[-4000:]
+                time.sleep(0.05)
+        if netns:
             assert re.search(rf"^shoalbench-{run.proc.pid}\b", namespaces(), re.M), \
                 "the demo made no network namespace"
         os.kill(run.proc.pid, sig)
         rc = run.wait(120)
         assert rc == 128 + sig, run.output[-4000:]
         assert f"stopped by {signal.Signals(sig).name}" in run.output, run.output[-4000:]
+        if sig == signal.SIGINT:
+            assert "trial 1/2, Shoal: loaded" not in run.output, \
+                "the cold trial ended before the interrupt"
         assert_nothing_left(run)
+        assert not work.exists(), f"{work} (with Shoal's cache) is still there"
     finally:
         run.close()
