@@ -23,6 +23,9 @@
 #                                                     (the benchmark store serves stored ETags; the
 #                                                      peers harness in --quick mode: that it runs,
 #                                                      not how fast)
+#   demo quick       pytest tests/demo                (scripts/demo.sh --quick: the table, the
+#                                                      chart, warm trials all from the cache, and
+#                                                      nothing left running, also when interrupted)
 #
 # A summary of the steps, with their times, ends the output.
 set -euo pipefail
@@ -66,7 +69,7 @@ summary() {
 }
 trap summary EXIT
 
-all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "cluster" "front ends" "benchmarks quick")
+all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "cluster" "front ends" "benchmarks quick" "demo quick")
 
 # note NAME: a one-line result of a step, from its output (test counts)
 note() {
@@ -77,7 +80,7 @@ note() {
       grep -E '^test result:' "$log" | awk '{p+=$4; f+=$6; i+=$8} END {if (NR) printf "%d passed, %d failed, %d ignored", p, f, i}' ;;
     "gradle test jar")
       awk '$1 == "total" && NF == 5 {printf "JUnit: %d run, %d passed, %d failed, %d skipped", $2, $3, $4, $5}' "$log" | tail -1 ;;
-    e2e*|cluster|front*|benchmarks*)
+    e2e*|cluster|front*|benchmarks*|demo*)
       grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed 's/^=* //; s/ =*$//' ;;
   esac
 }
@@ -120,3 +123,5 @@ front() {
 step "front ends" front
 step "benchmarks quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest \
   "$SHOAL_ROOT/benchmarks/test_store.py" "$SHOAL_ROOT/benchmarks/test_quick.py" -v
+step "demo quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/demo" -v \
+  --durations=5
