@@ -106,7 +106,8 @@ def load(spark, args):
 
 
 def train(x, y, classes, iterations, learning_rate, seed):
-    """Runs in every training process TorchDistributor starts; returns rank 0's mean losses."""
+    """Runs in every training process TorchDistributor starts; returns the losses averaged over
+    the processes (the same list in each, whichever one TorchDistributor returns)."""
     import torch
     import torch.distributed as dist
     from torch import nn
@@ -132,7 +133,7 @@ def train(x, y, classes, iterations, learning_rate, seed):
         dist.all_reduce(mean)
         losses.append(mean.item() / world)
     dist.destroy_process_group()
-    return losses if rank == 0 else None
+    return losses
 
 
 def main(argv=None) -> int:

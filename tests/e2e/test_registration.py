@@ -11,14 +11,17 @@ and writing through both schemes with every API:
   - the jar on the start-up class path (--driver-class-path) instead of --jars: Hadoop's own
     service loading finds it, on every Spark (a class that did not load there would break every
     scheme, file:// included);
-  - --jars alone, the first access through the Hadoop API in a PySpark application with a
-    SparkSession: works on Spark 4; on Spark 3.1 and 3.5 it fails with Hadoop's "No FileSystem
-    for scheme", and works with the plugin (tested on 3.1);
+  - --jars alone, right after a PySpark SparkSession is created (every Spark, in the read and
+    write suite's application): Hadoop knows the schemes on Spark 4; before, it answers "No
+    FileSystem for scheme" until the first DataFrame access. With the plugin, the Hadoop API
+    works first (tested on 3.1);
   - --jars alone in an application that never creates a SparkSession (SparkContext only, as
     BigDL's init_nncontext makes), the first access an RDD read: fails with Hadoop's error on
     every Spark (tested on 4), and works with the plugin.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -28,16 +31,24 @@ from conftest import (BUCKET, FS_CLASS, PLUGIN_CONF, PREFIX, SUITE, full_only, l
 NO_FILESYSTEM = 'No FileSystem for scheme "shoal"'
 
 
-def run(spark, s3, jar, workdir, tag, args, conf=None, jar_option="--jars"):
+def run(spark, s3, jar, workdir, tag, args, conf=None, jar_option="--jars", write=False):
+    """One application of jobs/suite.py reading through shoal:// and alluxio:// (and, with
+    `write`, writing to a local mount through both) with every API."""
     out_dir = workdir / f"{spark}-{tag}"
     out_dir.mkdir(exist_ok=True)
     c = s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}")
     c["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")
     c.update(conf or {})
+    writes = []
+    if write:
+        (out_dir / "out").mkdir()
+        c["spark.hadoop.shoal.mount.out.path"] = "/out"
+        c["spark.hadoop.shoal.mount.out.uri"] = (out_dir / "out").as_uri()
+        writes = ["--write", "shoal=shoal:///out/s", "--write", "alluxio=alluxio://m:19998/out/a"]
     out = out_dir / "result.json"
     proc = spark_submit(spark, jar, SUITE,
                         ["--out", out, "--repeat", "1", "--read", "shoal=shoal:///data",
-                         "--read", "alluxio=alluxio://master:19998/data", *args],
+                         "--read", "alluxio=alluxio://master:19998/data", *writes, *args],
                         c, out_dir, jar_option=jar_option)
     assert proc.returncode == 0 and out.exists(), f"log {proc.log}:\n{tail(proc.log)}"
     result = load_json(out)
@@ -62,34 +73,45 @@ def assert_unregistered(result, context, first):
 
 
 def test_jar_on_the_startup_class_path(spark, s3, jar, workdir):
-    """--driver-class-path instead of --jars, a SparkContext only, the Hadoop API first."""
+    """--driver-class-path instead of --jars, a SparkContext only, the Hadoop API first; reads
+    and writes through both schemes with every API."""
     full_only(spark)
     result = run(spark, s3, jar, workdir, "classpath",
-                 ["--context-only", "--first", "hadoop"], jar_option="--driver-class-path")
+                 ["--context-only", "--first", "hadoop"], jar_option="--driver-class-path",
+                 write=True)
     assert result["registered"]["ok"], result["registered"]["error"][:2000]
     assert_all_passed(result, "jar on the start-up class path")
+    for name in ("shoal", "alluxio"):
+        steps = {k: v.get("value") for k, v in result["write"][name]["steps"].items()}
+        assert steps["hadoop_read"] == steps["hadoop_expected"], steps
+        assert steps["rdd_read"] == sorted(f"line {i}" for i in range(result["rows"]))
+        assert len(steps["read"]["rows"]) == result["rows"]
+        assert steps["rename"] == {"renamed": True, "src_exists": False, "dst_exists": True}
+        assert steps["delete"] == {"deleted": True, "exists": False}
+    assert not [p for p in (Path(result["log"]).parent / "out").rglob("*") if p.is_file()]
     assert result["filesystem"]["shoal"]["value"] == FS_CLASS[spark]
     assert result["filesystem"]["alluxio"]["value"] == FS_CLASS[spark].replace("Shoal", "Alluxio")
 
 
-def test_hadoop_api_first_in_a_session(spark, s3, jar, workdir):
-    """--jars alone; a PySpark SparkSession exists, the first access is Path.getFileSystem."""
-    if spark == "spark33":
-        pytest.skip("shown on 3.1, 3.5 and 4")
-    result = run(spark, s3, jar, workdir, "session-hadoop-first", ["--first", "hadoop"])
+def test_what_a_session_registers(spark, suite):
+    """--jars alone: right after PySpark's SparkSession is created, before anything of Shoal's is
+    asked for, does Hadoop know the scheme? (The read and write suite's application.)"""
+    registered = suite["registered"]
     if spark == "spark4":
-        assert_all_passed(result, "Hadoop API first in a SparkSession, --jars alone")
+        assert registered["ok"], registered["error"][:2000]
+        assert registered["value"] == FS_CLASS[spark]
     else:
         # Spark 3.1 loads no code of the jar when it creates a session; 3.2 to 3.5 only when
-        # Scala's builder does, not PySpark's.
-        assert_unregistered(result, f"{spark}, Hadoop API first, --jars alone", "images_hadoop")
+        # Scala's builder does, not PySpark's. Hadoop's own error, which Shoal cannot reword.
+        assert not registered["ok"], "the scheme was known before the first DataFrame read"
+        assert NO_FILESYSTEM in registered["error"], registered["error"][:2000]
 
 
 def test_hadoop_api_first_with_the_plugin(spark, s3, jar, workdir):
-    """The one setting Spark 3.1 needs when its first access is not a DataFrame read."""
+    """The one setting PySpark before 4.0 needs when its first access is not a DataFrame read."""
     full_only(spark)
     if spark != "spark31":
-        pytest.skip("from Spark 3.2 on, a session is enough (test_hadoop_api_first_in_a_session)")
+        pytest.skip("on Spark 4 a session is enough (test_what_a_session_registers)")
     result = run(spark, s3, jar, workdir, "session-hadoop-first-plugin", ["--first", "hadoop"],
                  conf=PLUGIN_CONF)
     assert_all_passed(result, "Spark 3.1, Hadoop API first, the plugin")
@@ -100,8 +122,8 @@ def test_spark_context_only(spark, s3, jar, workdir, plugin):
     """No SparkSession until the RDD and Hadoop reads are done (BigDL's way)."""
     full_only(spark)
     if spark == "spark31":
-        pytest.skip("on Spark 3.1 test_hadoop_api_first_in_a_session shows the same, and "
-                    "test_hadoop_api_first_with_the_plugin the plugin")
+        pytest.skip("on Spark 3.1 test_what_a_session_registers shows the same (a session does "
+                    "not register), and test_hadoop_api_first_with_the_plugin the plugin")
     result = run(spark, s3, jar, workdir, f"context-{'plugin' if plugin else 'jars'}",
                  ["--context-only", "--first", "rdd"], conf=PLUGIN_CONF if plugin else None)
     if plugin:

@@ -1,10 +1,10 @@
 """Spark reads through Shoal exactly the bytes and rows that are in the store, through the
 DataFrame API, the RDD API and the plain Hadoop API, with the jar in --jars and no other setting.
 
-One spark-submit per Spark version (module-scoped fixture `job`, jobs/suite.py) reads the dataset
-through each root below with each API, twice on the full-suite Sparks (the second pass may come
-from Shoal's cache), and dumps what it saw to JSON; the tests compare that with the files in the
-store. Its first access to Shoal is an RDD read (sc.binaryFiles) on Spark 4 and a DataFrame read
+One spark-submit per Spark version (conftest's `suite`, jobs/suite.py, which then writes for
+test_spark_write.py) reads the dataset through each root with each API, twice on the full-suite
+Sparks (the second pass may come from Shoal's cache), and dumps what it saw to JSON; the tests
+compare that with the files in the store. Its first access to Shoal is an RDD read (sc.binaryFiles) on Spark 4 and a DataFrame read
 on the older ones, where a PySpark job with --jars alone registers the schemes only from its first
 DataFrame read (test_registration.py).
 """
@@ -19,36 +19,14 @@ from urllib.parse import urlparse
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import (BUCKET, FULL, PREFIX, SUITE, full_only, load_json, run_json_job,
-                      spark_submit, tail)
+from conftest import (BUCKET, READ_ROOTS, SUITE, full_only, load_json, spark_submit, tail)
 
-# name -> (root URI the job reads, Shoal path of that root)
-ROOTS = {
-    "shoal-s3": ("shoal:///data", "/data"),
-    "alluxio-s3": ("alluxio://master:19998/data", "/data"),
-    "shoal-file": ("shoal:///local/ds", "/local/ds"),
-}
+ROOTS = READ_ROOTS
 
 
 @pytest.fixture(scope="module")
-def job(spark, s3, dataset, jar, workdir):
-    out_dir = workdir / spark
-    out_dir.mkdir(exist_ok=True)
-    conf = s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}")
-    # a local-directory mount of the same files: the parent, to check paths below a mount root
-    conf.update(s3.mount_conf("local", "/local", (dataset["data"].parent).as_uri()))
-    # a cache of its own, so the first pass really is cold
-    conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")
-    out = out_dir / "result.json"
-    # --jars alone registers the schemes at session creation only for PySpark 4 (Spark 3.2 to
-    # 3.5 do it for Scala's builder, not PySpark's); before, the first DataFrame read does
-    first = "rdd" if spark == "spark4" else "dataframe"
-    args = ["--out", out, "--repeat", 2 if spark in FULL else 1, "--first", first]
-    for name, (uri, _) in ROOTS.items():
-        args += ["--read", f"{name}={uri}"]
-    result = run_json_job(spark, jar, SUITE, args, conf, out_dir, out)
-    print(f"\n{spark}: Spark {result['spark_version']}, job {result['seconds']:.1f}s")
-    return result
+def job(suite):
+    return suite
 
 
 def expected_files(dataset, sub: str) -> dict:

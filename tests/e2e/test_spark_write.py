@@ -4,12 +4,9 @@ rows, and the output directory is renamed, listed and deleted through the Hadoop
 (from PySpark, spark._jvm); text written with saveAsTextFile (RDD API) and a file written with
 FileSystem.create (Hadoop API) read back the same; the store shows each change.
 
-One spark-submit per Spark version (module-scoped fixture `job`, jobs/suite.py). Its first access
-to Shoal is through the Hadoop API on Spark 4 and a DataFrame write on the older ones, where a
-PySpark job with --jars alone registers the schemes only from its first DataFrame access
-(test_registration.py). The S3 mount is configured only through
-Hadoop S3A's keys (spark.hadoop.fs.s3a.*), as on a cluster set up for S3A; the local mount is a
-directory of the test's own.
+The application is conftest's `suite`, which reads first (test_spark_read.py). The S3 mount is
+configured only through Hadoop S3A's keys (spark.hadoop.fs.s3a.*), as on a cluster set up for
+S3A; the local mount is a directory of the test's own.
 """
 from __future__ import annotations
 
@@ -19,58 +16,15 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import FS_CLASS, SUITE, run_json_job
-ROOTS = ("s3", "local")
+from conftest import FS_CLASS, WRITE_ROOTS
+
+ROOTS = tuple(WRITE_ROOTS)
 PARTS = {"part=0", "part=1", "part=2"}
 
 
-def s3a_conf(s3) -> dict:
-    endpoint = urlparse(s3.endpoint)
-    return {
-        "spark.hadoop.fs.s3a.access.key": s3.access_key,
-        "spark.hadoop.fs.s3a.secret.key": s3.secret_key,
-        # host:port without a scheme, with SSL off, as S3A configurations often have it
-        "spark.hadoop.fs.s3a.endpoint": endpoint.netloc,
-        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
-    }
-
-
 @pytest.fixture(scope="module")
-def job(spark, s3, dataset, jar, workdir):
-    out_dir = workdir / f"{spark}-write"
-    out_dir.mkdir(exist_ok=True)
-    # A bucket of its own, mounted at its root. Short names on purpose: s3s-fs keeps a file named
-    # after each object key (base64), and the names of Spark's task attempt files come close to
-    # the file system's 255-byte limit on their own (real S3 takes 1024-byte keys).
-    bucket = "out" + spark.removeprefix("spark")  # S3 bucket names have 3 to 63 characters
-    s3_dir = dataset["store"] / bucket
-    s3_dir.mkdir()
-    local_dir = out_dir / "local-store"
-    local_dir.mkdir()
-    conf = s3a_conf(s3)
-    conf.update({
-        "spark.hadoop.shoal.mount.s3out.path": "/s3out",
-        "spark.hadoop.shoal.mount.s3out.uri": f"s3a://{bucket}",
-        "spark.hadoop.shoal.mount.localout.path": "/localout",
-        "spark.hadoop.shoal.mount.localout.uri": local_dir.as_uri(),
-        "spark.hadoop.shoal.cache.dirs": str(out_dir / "cache"),
-        # s3s-fs answers a HEAD of a key that is a directory on its disk with a 500 (real S3 says
-        # 404), which the client retries with backoff; the commit protocol asks for many such
-        # statuses. One retry keeps the job short.
-        "spark.hadoop.shoal.store.max.retries": "1",
-    })
-    out = out_dir / "result.json"
-    first = "hadoop" if spark == "spark4" else "dataframe"
-    args = ["--out", out, "--first", first,
-            "--write", "s3=shoal:///s3out", "--write", "local=shoal:///localout/run"]
-    result = run_json_job(spark, jar, SUITE, args, conf, out_dir, out)
-    result["spark"] = spark
-    result["stores"] = {"s3": s3_dir, "local": local_dir}
-    assert s3.secret_key not in Path(result["log"]).read_text(errors="replace"), "the S3 secret is in the log"
-    print(f"\n{spark}: Spark {result['spark_version']}, job {result['seconds']:.1f}s")
-    return result
+def job(suite):
+    return suite
 
 
 def step(job, root, name):

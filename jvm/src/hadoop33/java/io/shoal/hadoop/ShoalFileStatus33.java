@@ -7,7 +7,7 @@ import org.apache.hadoop.fs.Path;
  * {@link ShoalFileStatus} as Hadoop 3.3.2's {@link EtagSource}. Made by {@code HadoopFeatures}
  * where Hadoop has that interface.
  */
-final class ShoalFileStatus33 extends ShoalFileStatus implements EtagSource {
+public final class ShoalFileStatus33 extends ShoalFileStatus implements EtagSource {
   private static final long serialVersionUID = 1L;
 
   ShoalFileStatus33(
@@ -20,20 +20,5 @@ final class ShoalFileStatus33 extends ShoalFileStatus implements EtagSource {
       String etag,
       String version) {
     super(length, directory, blockSize, modificationTime, path, owner, etag, version);
-  }
-
-  @Override
-  public String getEtag() {
-    return super.getEtag();
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return super.equals(o);
-  }
-
-  @Override
-  public int hashCode() {
-    return super.hashCode();
   }
 }

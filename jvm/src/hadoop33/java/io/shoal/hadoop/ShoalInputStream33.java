@@ -14,7 +14,7 @@ import org.apache.hadoop.fs.statistics.IOStatisticsSource;
  * ShoalInputStream#counters()}). Made by {@code HadoopFeatures} where Hadoop has both; {@link
  * ShoalInputStream335} adds vectored reads.
  */
-class ShoalInputStream33 extends ShoalInputStream
+public class ShoalInputStream33 extends ShoalInputStream
     implements ByteBufferPositionedReadable, IOStatisticsSource {
 
   ShoalInputStream33(

@@ -15,7 +15,7 @@ import org.apache.hadoop.fs.Path;
  * from the cache ({@link ShoalVectoredRead}). Made by {@code HadoopFeatures} where Hadoop has
  * {@link FileRange}.
  */
-final class ShoalInputStream335 extends ShoalInputStream33 {
+public final class ShoalInputStream335 extends ShoalInputStream33 {
 
   ShoalInputStream335(
       NativeReader reader, int bufferSize, FileSystem.Statistics statistics, Path path) {

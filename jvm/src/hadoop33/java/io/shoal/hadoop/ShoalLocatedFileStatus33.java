@@ -7,25 +7,10 @@ import org.apache.hadoop.fs.EtagSource;
  * {@link ShoalLocatedFileStatus} as Hadoop 3.3.2's {@link EtagSource}. Made by {@code
  * HadoopFeatures} where Hadoop has that interface.
  */
-final class ShoalLocatedFileStatus33 extends ShoalLocatedFileStatus implements EtagSource {
+public final class ShoalLocatedFileStatus33 extends ShoalLocatedFileStatus implements EtagSource {
   private static final long serialVersionUID = 1L;
 
   ShoalLocatedFileStatus33(ShoalFileStatus status, BlockLocation[] locations) {
     super(status, locations);
-  }
-
-  @Override
-  public String getEtag() {
-    return super.getEtag();
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return super.equals(o);
-  }
-
-  @Override
-  public int hashCode() {
-    return super.hashCode();
   }
 }

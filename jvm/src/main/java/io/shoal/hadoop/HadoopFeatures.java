@@ -97,7 +97,19 @@ final class HadoopFeatures {
           && loads(PACKAGE + "ShoalFileSystem33")
           && loads(PACKAGE + "AlluxioFileSystem33");
 
+  static {
+    LOG.debug("Shoal on Hadoop {}: {}", hadoopVersion(), describe());
+  }
+
   private HadoopFeatures() {}
+
+  private static String hadoopVersion() {
+    try {
+      return org.apache.hadoop.util.VersionInfo.getVersion();
+    } catch (RuntimeException | LinkageError e) {
+      return "(unknown)";
+    }
+  }
 
   private static boolean present(String hadoopClass) {
     try {
@@ -209,7 +221,7 @@ final class HadoopFeatures {
     return FILESYSTEMS_33 ? "shoal-default-hadoop33.xml" : "shoal-default.xml";
   }
 
-  /** What this class found, for logs and tests. */
+  /** What this class found, for the log. */
   static String describe() {
     return "io_statistics="
         + IO_STATISTICS
