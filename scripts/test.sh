@@ -19,10 +19,12 @@
 #                                                     path, overwritten objects; the BigDL 2.4
 #                                                     pipeline on 3.1, TorchDistributor on 4)
 #   e2e spark 3.3    pytest tests/e2e --spark spark33  (smoke subset on the middle ones: the read
-#   e2e spark 3.5    pytest tests/e2e --spark spark35   and write suites, every API, once)
-#   cluster          pytest tests/cluster             (the Spark plugin in local-cluster mode, and
-#                                                      a standalone cluster whose workers live in
-#                                                      network namespaces; both Spark versions)
+#   e2e spark 3.5    pytest tests/e2e --spark spark35   and write suites in one application,
+#                                                     every API, reading once)
+#   cluster          pytest tests/cluster             (the Spark plugin and --jars alone in
+#                                                      local-cluster mode, and a standalone cluster
+#                                                      whose workers live in network namespaces;
+#                                                      Spark 3.5 and 4)
 #   benchmarks quick pytest benchmarks/test_store.py benchmarks/test_quick.py
 #                                                     (the benchmark store serves stored ETags; the
 #                                                      peers harness in --quick mode: that it runs,

@@ -6,7 +6,7 @@ setting (no plugin, no fs.<scheme>.impl); dumps what it saw.
 
   dataframe: every file under the path via binaryFile (recursive), sha256 computed on executors
   rdd:       sc.binaryFiles(path/part*), sha256 computed in the executors' Python workers
-  executors: the executors that ran tasks (host:port of their block managers)
+  executors: the executors and the driver, host:port
 """
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ def main():
         return sc.binaryFiles(base + "/part*").map(describe).collect()
 
     result = {"spark_version": sc.version, "dataframe": guarded(dataframe), "rdd": guarded(rdd)}
-    # executors that registered (the driver's block manager is not one of them)
-    result["executors"] = sorted(
-        str(e) for e in sc._jsc.sc().getExecutorMemoryStatus().keys().toList())
+    # the executors and the driver (SparkStatusTracker lists both)
+    result["executors"] = sorted(f"{e.host()}:{e.port()}"
+                                 for e in sc._jsc.sc().statusTracker().getExecutorInfos())
     with open(args.out, "w") as f:
         json.dump(result, f)
     spark.stop()

@@ -17,9 +17,10 @@ import org.apache.hadoop.conf.Configuration;
  * services file gets the mapping too.
  *
  * <p>Who calls it when the jar comes with {@code --jars}: Spark SQL's data source lookup ({@code
- * io.shoal.spark.FileSystemRegistration}), the creation of a {@code SparkSession} (Spark 3.2 and
- * later, {@code io.shoal.spark.SessionRegistration}) and the Spark plugin ({@code
- * io.shoal.spark.ShoalPlugin}). Calling it again does nothing.
+ * io.shoal.spark.FileSystemRegistration}), the creation of a {@code SparkSession} ({@code
+ * io.shoal.spark.SessionRegistration}: Scala's and Java's builder from Spark 3.2, PySpark's from
+ * Spark 4.0) and the Spark plugin ({@code io.shoal.spark.ShoalPlugin}). Calling it again does
+ * nothing.
  */
 public final class SchemeRegistration {
   private static volatile boolean installed;

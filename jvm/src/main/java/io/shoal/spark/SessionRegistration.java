@@ -12,13 +12,13 @@ import scala.runtime.BoxedUnit;
  * sc.binaryFiles}) and the plain Hadoop API ({@code Path.getFileSystem}) work before any DataFrame
  * read.
  *
- * <p>Spark 3.2 and later load every {@link SparkSessionExtensionsProvider} listed in {@code
- * META-INF/services} through the class loader that has the {@code --jars}, each time a session is
- * created ({@code SparkSession.builder().getOrCreate()}, PySpark's and spark-shell's session
- * included). This provider adds no extension to the session: it runs {@link
- * SchemeRegistration#install()}. Spark 3.1 has no such services entry point; there, and in
- * applications that never create a session, {@link FileSystemRegistration} (the first DataFrame
- * read) or {@link ShoalPlugin} registers the schemes.
+ * <p>Spark loads every {@link SparkSessionExtensionsProvider} listed in {@code META-INF/services}
+ * through the class loader that has the {@code --jars} when a session is created: {@code
+ * SparkSession.builder().getOrCreate()} in Scala and Java from Spark 3.2, and PySpark's sessions
+ * from Spark 4.0 (PySpark 3.x makes its session through a constructor that skips them). This
+ * provider adds no extension to the session: it runs {@link SchemeRegistration#install()}. Where
+ * it is not loaded (Spark 3.1, PySpark 3.x, applications that never create a session), {@link
+ * FileSystemRegistration} (the first DataFrame read) or {@link ShoalPlugin} registers the schemes.
  */
 public final class SessionRegistration extends AbstractFunction1<SparkSessionExtensions, BoxedUnit>
     implements SparkSessionExtensionsProvider {
