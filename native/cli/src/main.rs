@@ -4,6 +4,10 @@
 //!
 //! Exit status: 0 success, 1 an operation failed (message on stderr), 2 bad usage,
 //! 3 `cache verify` found corrupt pages.
+//!
+//! The core's warnings (an unknown configuration key, a full cache directory) go to stderr;
+//! `-v` adds information, `-vv` debugging, `-vvv` everything; `RUST_LOG` (e.g.
+//! `RUST_LOG=shoal_core=debug`) chooses instead when `-v` is not given.
 
 mod conf;
 
@@ -30,6 +34,10 @@ struct Cli {
     /// A configuration key, e.g. -D shoal.cache.dirs=/mnt/nvme/shoal:200g; wins over files.
     #[arg(short = 'D', global = true, value_name = "KEY=VALUE", value_parser = conf::parse_define)]
     define: Vec<(String, String)>,
+    /// More messages on stderr: -v information, -vv debugging, -vvv everything (otherwise
+    /// warnings and errors, or what RUST_LOG says).
+    #[arg(short = 'v', global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,8 +55,18 @@ enum Command {
     },
     /// Show a path's status and how much of it this node has cached.
     Stat { path: String },
-    /// Write a file's bytes to standard output.
-    Cat { path: String },
+    /// Write a file's bytes (or a range of them) to standard output.
+    Cat {
+        /// Start this many bytes into the file (a size: 4096, 64k); past the end, nothing is
+        /// written.
+        #[arg(long, value_name = "BYTES", default_value = "0", allow_hyphen_values = true,
+              value_parser = parse_bytes)]
+        offset: u64,
+        /// Write at most this many bytes (a size); all the rest when not given.
+        #[arg(long, value_name = "BYTES", allow_hyphen_values = true, value_parser = parse_bytes)]
+        length: Option<u64>,
+        path: String,
+    },
     /// Bring every file under a path into this node's cache (only what is missing).
     Load { path: String },
     /// Drop a path's pages from this node's cache; the store is not touched.
@@ -71,8 +89,49 @@ enum CacheCommand {
     },
 }
 
+/// A byte count in the size grammar of the configuration.
+fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    shoal_core::config::parse_size(text)
+}
+
+/// Sends the core's `tracing` events to stderr: warnings and errors unless `-v` or `RUST_LOG`
+/// asks for more.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match verbose {
+        0 => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        1 => EnvFilter::new("info"),
+        2 => EnvFilter::new("debug"),
+        _ => EnvFilter::new("trace"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| ScrubbedStderr)
+        .with_ansi(false)
+        .without_time()
+        .with_target(verbose >= 2)
+        .try_init();
+}
+
+/// Stderr for log events, each with every secret of the configured mounts masked (the HTTP
+/// client's own debug events name hosts with their user info).
+struct ScrubbedStderr;
+
+impl Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = shoal_core::store::redact::scrub_log(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -227,13 +286,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )
             .map_err(w)?;
         }
-        Command::Cat { path } => {
+        Command::Cat {
+            offset,
+            length,
+            path,
+        } => {
             let path = shoal_path(&path)?;
             let r = ns.open(&path, None)?;
+            let end = offset
+                .saturating_add(length.unwrap_or(u64::MAX))
+                .min(r.len());
             let mut buf = vec![0u8; 1 << 20];
-            let mut pos = 0u64;
-            loop {
-                let n = r.read_at(pos, &mut buf)?;
+            let mut pos = offset;
+            while pos < end {
+                let want = (end - pos).min(buf.len() as u64) as usize;
+                let n = r.read_at(pos, &mut buf[..want])?;
                 if n == 0 {
                     break;
                 }
@@ -274,8 +341,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     )
                     .map_err(w)?;
                     for d in cache.dirs() {
+                        // Corrects the shared counter (and removes what dead writers left).
+                        d.run_janitor(false)?;
                         let counted = d.usage().unwrap_or(0);
                         let (pages, bytes) = d.scan_usage()?;
+                        let state = match d.refused() {
+                            Some(why) => format!("not used: {why}"),
+                            None if d.writable() => "ok".to_string(),
+                            None => "read-only (writes failed)".to_string(),
+                        };
                         writeln!(
                             out,
                             "{:<40} {:>10} {:>10} {:>10} {:>8} {:>5.1}% {}",
@@ -285,11 +359,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             human(bytes),
                             pages,
                             percent(bytes, d.capacity()),
-                            if d.writable() {
-                                "ok"
-                            } else {
-                                "read-only (writes failed)"
-                            }
+                            state
                         )
                         .map_err(w)?;
                     }
@@ -298,6 +368,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let mut checked = 0;
                     let mut bad = Vec::new();
                     for d in cache.dirs() {
+                        if let Some(why) = d.refused() {
+                            writeln!(out, "not used: {}: {why}", d.root().display()).map_err(w)?;
+                            continue;
+                        }
                         let (n, b) = d.verify(remove)?;
                         checked += n;
                         bad.extend(b);

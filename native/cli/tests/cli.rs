@@ -169,7 +169,7 @@ fn verify_finds_and_removes_corrupt_pages() {
     let cache_dir = ok(&shoal(e.conf.path(), &["cache", "stats"]));
     let dir = cache_dir
         .lines()
-        .find(|l| l.contains("/v1"))
+        .find(|l| l.contains("/v2"))
         .and_then(|l| l.split_whitespace().next())
         .unwrap()
         .to_string();

@@ -127,7 +127,30 @@ fn refused_by_status(text: &str) -> bool {
         .any(|code| text.contains(&format!("non-2xx status code: {code} ")))
 }
 
+/// Whether an error, or any error it was caused by, is a timeout: an HTTP request that timed
+/// out in the store client, or an I/O timeout.
+pub(crate) fn caused_by_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(h) = e.downcast_ref::<object_store::client::HttpError>() {
+            if h.kind() == object_store::client::HttpErrorKind::Timeout {
+                return true;
+            }
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
 impl From<object_store::Error> for Error {
+    /// Classified by variant (and, for timeouts, by the errors beneath it); the message has
+    /// the user info and secret query parameters of any URL in it redacted
+    /// (`store::redact_text`).
     fn from(e: object_store::Error) -> Self {
         use object_store::Error as Os;
         let kind = match &e {
@@ -141,14 +164,16 @@ impl From<object_store::Error> for Error {
             // object_store reports a refused listing (and other requests it does not classify)
             // as a generic error; the HTTP status is only in its text.
             _ if refused_by_status(&e.to_string()) => ErrorKind::PermissionDenied,
+            _ if caused_by_timeout(&e) => ErrorKind::TimedOut,
             _ => ErrorKind::Other,
         };
         let message = match &e {
             Os::Precondition { .. } => {
                 format!("the object changed in the store while it was being read ({e})")
             }
+            _ if kind == ErrorKind::TimedOut => format!("timed out: {e}"),
             _ => e.to_string(),
         };
-        Error::new(kind, message)
+        Error::new(kind, crate::store::redact_text(&message))
     }
 }

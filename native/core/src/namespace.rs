@@ -62,7 +62,14 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn new(config: &Config) -> Result<Self> {
-        let threads = match config.get("shoal.runtime.threads") {
+        // Every shoal.* value is checked first; unknown keys are warnings, not errors.
+        for warning in config.check()? {
+            tracing::warn!(target: "shoal_core::config", "{warning}");
+        }
+        let threads = match config
+            .get("shoal.runtime.threads")
+            .filter(|v| !v.is_empty())
+        {
             Some(_) => Some(config.get_usize("shoal.runtime.threads", 1)?),
             None => None,
         };
@@ -803,19 +810,18 @@ impl FileReader {
     }
 
     /// Drops this file's pages from this node's cache (memory and disk), leaving the store
-    /// alone; returns the bytes freed on disk.
+    /// alone; returns the bytes freed on disk. On disk, the pages of every page size go.
     pub fn free(&self) -> u64 {
         let Some(c) = &self.cache else {
             return 0;
         };
-        let mut freed = 0;
         for id in self.page_ids() {
             c.memory_remove(&id);
-            if let Some(d) = c.dir_for(&id) {
-                freed += d.remove_page(id);
-            }
         }
-        freed
+        c.dirs()
+            .iter()
+            .map(|d| d.remove_file_pages(self.source.file_id).unwrap_or(0))
+            .sum()
     }
 
     /// Brings every page the given `(position, length)` ranges touch into the cache, fetching
@@ -838,25 +844,22 @@ impl FileReader {
         }
         pages.sort_unstable();
         pages.dedup();
-        let futures: Vec<_> = pages
-            .into_iter()
-            .filter(|i| {
-                let id = PageId {
-                    file: self.source.file_id,
-                    index: *i,
-                };
-                cache.can_hold(&id) && !cache.is_present(&id)
-            })
-            .map(|i| cache.fetch(&self.source, i, &self.stats))
-            .collect();
-        if futures.is_empty() {
+        pages.retain(|i| {
+            let id = PageId {
+                file: self.source.file_id,
+                index: *i,
+            };
+            cache.can_hold(&id) && !cache.is_present(&id)
+        });
+        if pages.is_empty() {
             return Ok(());
         }
-        let results = crate::runtime::block_on(futures::future::join_all(futures))?;
-        for r in results {
-            r.map_err(|e| e.context("read", &self.resolved.path))?;
-        }
-        Ok(())
+        // A window of pages at a time, none kept in memory here: a load of any size holds at
+        // most shoal.cache.readahead.max bytes.
+        let fetch = cache
+            .clone()
+            .fetch_all(self.source.clone(), pages, self.stats.clone());
+        crate::runtime::block_on(fetch)?.map_err(|e| e.context("read", &self.resolved.path))
     }
 
     fn read_direct(&self, pos: u64, out: &mut [u8]) -> Result<()> {
@@ -865,12 +868,9 @@ impl FileReader {
             for s in self.stats.iter() {
                 crate::bump!(store_get_requests, 1, s);
             }
-            let n = self.source.store.read_at(
-                &self.source.key,
-                &self.source.entry,
-                pos + done as u64,
-                &mut out[done..],
-            )?;
+            let n = self
+                .source
+                .read_direct(pos + done as u64, &mut out[done..])?;
             if n == 0 {
                 return Err(Error::new(
                     ErrorKind::Corrupt,
@@ -905,9 +905,9 @@ impl FileReader {
                 file: self.source.file_id,
                 index,
             };
-            if let Some(b) = cache.memory_get(&id) {
+            if let Some(p) = cache.memory_get(&id).filter(|p| p.fits(&self.source)) {
                 let off = (from - page.start) as usize;
-                dst.copy_from_slice(&b[off..off + dst.len()]);
+                dst.copy_from_slice(&p.data[off..off + dst.len()]);
                 for s in self.stats.iter() {
                     crate::bump!(cache_hits, 1, s);
                     crate::bump!(bytes_from_memory, dst.len(), s);
@@ -915,7 +915,7 @@ impl FileReader {
                 continue;
             }
             let page_len = (page.end - page.start) as u32;
-            match state.read_disk(cache, id, page_len, from - page.start, dst) {
+            match state.read_disk(cache, &self.source, id, page_len, from - page.start, dst) {
                 Ok(true) => {
                     for s in self.stats.iter() {
                         crate::bump!(cache_hits, 1, s);
@@ -950,11 +950,14 @@ impl FileReader {
             let pages = crate::runtime::block_on(futures::future::join_all(futures))?;
             for (index, page) in missing.iter().zip(pages) {
                 let page = page?;
+                if !page.fits(&self.source) {
+                    return Err(self.source.changed());
+                }
                 let range = cache.page_range(len, *index);
                 let (from, to) = (pos.max(range.start), end.min(range.end));
                 let off = (from - range.start) as usize;
                 out[(from - pos) as usize..(to - pos) as usize]
-                    .copy_from_slice(&page[off..off + (to - from) as usize]);
+                    .copy_from_slice(&page.data[off..off + (to - from) as usize]);
             }
         }
         // Read-ahead: a sequential reader gets a window that doubles up to the limit.
@@ -978,10 +981,12 @@ impl FileReader {
 }
 
 impl ReaderState {
-    /// Serves `dst` from the page's disk file; false when the page is not on disk.
+    /// Serves `dst` from the page's disk file; false when the page is not on disk, or holds
+    /// bytes of another ETag than the reader's (it is then fetched anew).
     fn read_disk(
         &mut self,
         cache: &PageCache,
+        src: &FileSource,
         id: PageId,
         page_len: u32,
         offset: u64,
@@ -993,6 +998,9 @@ impl ReaderState {
         let Some(page) = dir.page(id, page_len)? else {
             return Ok(false);
         };
+        if !src.accepts(page.header.etag, None) {
+            return Ok(false);
+        }
         page_file::read_checked(
             &page.file,
             &page.header,

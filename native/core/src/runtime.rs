@@ -26,17 +26,32 @@ pub fn init(threads: Option<usize>) -> Result<usize> {
     if let Some(rt) = RUNTIME.get() {
         return Ok(rt.metrics().num_workers());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(want)
-        .thread_name("shoal-io")
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Error::new(
+    // Building spawns the workers; a system that refuses threads must not take the process.
+    let built = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(want)
+            .thread_name("shoal-io")
+            .enable_all()
+            .build()
+    });
+    let rt = match built {
+        Ok(Ok(rt)) => rt,
+        Ok(Err(e)) => {
+            return Err(Error::new(
                 crate::ErrorKind::Other,
-                format!("cannot start runtime: {e}"),
-            )
-        })?;
+                format!("cannot start the runtime with {want} threads: {e}"),
+            ))
+        }
+        Err(_) => {
+            return Err(Error::new(
+                crate::ErrorKind::Other,
+                format!(
+                    "cannot start the runtime with {want} threads \
+                     (shoal.runtime.threads; the system refused)"
+                ),
+            ))
+        }
+    };
     let _ = RUNTIME.set(rt);
     Ok(RUNTIME
         .get()

@@ -85,6 +85,22 @@ pub fn apply(config: &Config, spec: &mut MountSpec) -> Result<()> {
         return Ok(());
     };
     let keys = BucketKeys { config, bucket };
+    // Values become HTTP headers and URLs: control characters are refused, never shown.
+    for suffix in [
+        "access.key",
+        "secret.key",
+        "session.token",
+        "endpoint",
+        "endpoint.region",
+    ] {
+        if let Some((v, key)) = keys.get(suffix) {
+            if v.chars().any(char::is_control) {
+                return Err(Error::config(format!(
+                    "{key} contains a control character (the value is not shown)"
+                )));
+            }
+        }
+    }
     let set_by_mount = |group: &[&str]| {
         spec.options
             .keys()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use shoal_core::stats::COUNTER_NAMES;
 use shoal_core::{Config, Namespace};
-use shoal_testkit::S3Server;
+use shoal_testkit::{set_mtime, S3Server};
 
 fn counter(stats: &[u64], name: &str) -> u64 {
     stats[COUNTER_NAMES.iter().position(|n| *n == name).unwrap()]
@@ -575,8 +575,9 @@ fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
     assert!(page_files(cache.path()).is_empty());
     assert!(!server.root().join("bucket/gone.bin").exists());
 
-    // A directory with room for two pages: the file is written whole, its first pages cached,
-    // and it reads back right, the rest from the store.
+    // A directory with room for two pages (and the blocks of its layout directories and
+    // control files, which count towards capacity): the file is written whole, its first pages
+    // cached, and it reads back right, the rest from the store.
     let small = tempfile::tempdir().unwrap();
     let c = conf(
         &server,
@@ -585,7 +586,7 @@ fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
             ("shoal.mount.s3.write", "cache-through"),
             (
                 "shoal.cache.dirs",
-                &format!("{}:140k", small.path().display()),
+                &format!("{}:180k", small.path().display()),
             ),
             ("shoal.cache.memory.size", "0"),
         ],
@@ -600,4 +601,144 @@ fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
     assert_eq!(page_files(small.path()).len(), 2);
     assert!(temporary_files(small.path()).is_empty());
     assert_eq!(read_all(&ns, "/s3/big.bin"), data);
+}
+
+#[test]
+fn a_reader_never_mixes_two_contents_of_one_version() {
+    // s3s-fs lists no ETags, so pages are keyed by length + mtime in seconds: an overwrite of
+    // the same length in the same second is the same version. Every page carries the ETag it
+    // was read with, and a reader serves only pages of its own.
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let (old, new) = (pattern(256 << 10, 21), pattern(256 << 10, 22));
+    put(&server, "m.bin", &old);
+    let path = server.root().join("bucket/m.bin");
+    let t = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let c = conf(
+        &server,
+        cache.path(),
+        &[
+            ("shoal.cache.memory.size", "0"),
+            ("shoal.metadata.ttl", "0"),
+        ],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
+    assert_eq!(read_all(&ns, "/s3/m.bin"), old);
+    let version = ns.status("/s3/m.bin").unwrap().version;
+    drop(ns);
+    // Two of the four pages evicted, then the object overwritten within the same second.
+    let mut pages = page_files(cache.path());
+    pages.sort();
+    assert_eq!(pages.len(), 4);
+    for p in &pages[..2] {
+        std::fs::remove_file(p).unwrap();
+    }
+    put(&server, "m.bin", &new);
+    set_mtime(&path, t);
+    let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
+    assert_eq!(
+        ns.status("/s3/m.bin").unwrap().version,
+        version,
+        "the same version"
+    );
+    assert_eq!(read_all(&ns, "/s3/m.bin"), new);
+
+    // Changed under an open reader: the pages it has not read yet come under another ETag, and
+    // the read fails saying so instead of mixing.
+    let r = ns.open("/s3/m.bin", None).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    r.read_at(0, &mut buf).unwrap();
+    assert!(buf == new[..64 << 10]);
+    assert!(ns.open("/s3/m.bin", None).unwrap().free() > 0);
+    let newer = pattern(256 << 10, 23);
+    put(&server, "m.bin", &newer);
+    set_mtime(&path, t);
+    let mut rest = vec![0u8; 192 << 10];
+    let e = r.read_at(64 << 10, &mut rest).unwrap_err();
+    assert!(e.message().contains("changed"), "{e}");
+    // Opened again, it reads the new content whole.
+    assert!(read_all(&ns, "/s3/m.bin") == newer);
+}
+
+#[test]
+fn load_keeps_a_bounded_number_of_pages_in_flight() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = pattern(4 << 20, 31);
+    put(&server, "big.bin", &data);
+    // 64 KiB pages, 256 KiB of read-ahead: at most 4 pages in flight for the 64 of the file.
+    let c = conf(
+        &server,
+        cache.path(),
+        &[
+            ("shoal.cache.memory.size", "0"),
+            ("shoal.cache.readahead.max", "256k"),
+        ],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let fetched = ns.open("/s3/big.bin", None).unwrap().load().unwrap();
+    assert_eq!(fetched, 4 << 20);
+    let peak = ns.page_cache().unwrap().fetching_peak();
+    assert!(
+        peak > 0 && peak <= 256 << 10,
+        "{peak} bytes in flight at once"
+    );
+    assert_eq!(read_all(&ns, "/s3/big.bin"), data);
+    assert_eq!(counter(&ns.stats(), "store_get_requests"), 64);
+}
+
+#[test]
+fn page_files_opened_on_every_hit_when_none_are_kept() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let data = pattern(300_000, 41);
+    put(&server, "o.bin", &data);
+    let c = conf(
+        &server,
+        cache.path(),
+        &[
+            ("shoal.cache.memory.size", "0"),
+            ("shoal.cache.open.pages", "0"),
+        ],
+    );
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    assert_eq!(read_all(&ns, "/s3/o.bin"), data);
+    let first = ns.stats();
+    assert_eq!(counter(&first, "store_get_requests"), 5);
+    assert_eq!(read_all(&ns, "/s3/o.bin"), data);
+    let dir = ns.page_cache().unwrap().dirs()[0].clone();
+    assert!(dir.open_pages().is_empty());
+    let s = ns.stats();
+    assert_eq!(counter(&s, "store_get_requests"), 5);
+    let disk = counter(&s, "bytes_from_disk") - counter(&first, "bytes_from_disk");
+    assert_eq!(disk, 300_000);
+}
+
+#[test]
+fn cache_settings_that_would_cache_nothing_are_errors() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let d = cache.path().display().to_string();
+    for (dirs, says) in [
+        (format!("{d}:0"), "not even one page"),
+        (format!("{d}:32k"), "not even one page"),
+        (format!("{d}\0x:1g"), "control character"),
+    ] {
+        let c = conf(&server, cache.path(), &[("shoal.cache.dirs", &dirs)]);
+        let e = Namespace::new(&Config::from_pairs(c)).unwrap_err();
+        assert!(
+            e.message().contains("shoal.cache.dirs") && e.message().contains(says),
+            "{dirs:?}: {e}"
+        );
+    }
+    // Exactly one page is enough.
+    let c = conf(
+        &server,
+        cache.path(),
+        &[("shoal.cache.dirs", &format!("{d}:64k"))],
+    );
+    Namespace::new(&Config::from_pairs(c)).unwrap();
+    let c = conf(&server, cache.path(), &[("shoal.cache.open.pages", "-1")]);
+    let e = Namespace::new(&Config::from_pairs(c)).unwrap_err();
+    assert!(e.message().contains("shoal.cache.open.pages"), "{e}");
 }

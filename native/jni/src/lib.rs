@@ -9,6 +9,7 @@
 //! through the matching `*Close`.
 
 mod errors;
+mod log;
 
 use std::cell::RefCell;
 use std::sync::Mutex;
@@ -513,6 +514,46 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_panicForTest<'l>(
         install_panic_hook();
         let message = string(env, &message, "message")?;
         panic!("{message}");
+    })
+    .resolve::<ThrowMapped>()
+}
+
+// ---- logging --------------------------------------------------------------------------------
+
+/// Sets the most verbose native level forwarded to the JVM's log (0 off ... 5 trace) and
+/// installs the forwarding, once. Called on a Java thread by `io.shoal.jni.NativeLog`.
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_logInit<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    level: jint,
+) {
+    env.with_env(|_| -> BridgeResult<()> {
+        install_panic_hook();
+        log::init(level.clamp(0, 5) as u8);
+        Ok(())
+    })
+    .resolve::<ThrowMapped>()
+}
+
+/// Waits up to `timeout_ms` for native log events and returns them as flat triples: level
+/// (`1` error ... `5` trace), target, message.
+#[no_mangle]
+pub extern "system" fn Java_io_shoal_jni_NativeMethods_logPoll<'l>(
+    mut env: EnvUnowned<'l>,
+    _class: JClass<'l>,
+    timeout_ms: jlong,
+) -> JObjectArray<'l> {
+    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+        let wait = std::time::Duration::from_millis(timeout_ms.clamp(0, 60_000) as u64);
+        let entries = log::poll(wait);
+        let mut flat = Vec::with_capacity(entries.len() * 3);
+        for (level, target, message) in entries {
+            flat.push(level.to_string());
+            flat.push(target);
+            flat.push(message);
+        }
+        string_array(env, &flat)
     })
     .resolve::<ThrowMapped>()
 }

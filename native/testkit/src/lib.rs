@@ -1,17 +1,22 @@
 //! Test support shared by the crates: a real S3 server (s3s-fs) on 127.0.0.1, started per test and stopped on drop.
 //! `moto` holds a second S3 server, moto's, which keeps directory markers. Also Azurite (Azure
-//! Blob), a GCS emulator and a read-only HTTP file server, each in its module.
+//! Blob), a GCS emulator, a read-only HTTP file server, and stores that hang or answer half a
+//! response (`faulty`), each in its module; `proxy` counts the requests that reach a server.
 
 mod azurite;
+mod faulty;
 mod gcs;
 mod http;
 mod moto;
+mod proxy;
 pub mod wire;
 
 pub use azurite::{AzuriteServer, AZURITE_ACCOUNT, AZURITE_KEY};
+pub use faulty::{Behaviour, FaultyServer};
 pub use gcs::GcsServer;
 pub use http::HttpServer;
 pub use moto::{MotoServer, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
+pub use proxy::{CountingProxy, SeenRequest};
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -130,4 +135,14 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sets a file's modification time (to make an object's overwrite keep its version).
+pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
 }

@@ -1,36 +1,66 @@
 //! One cache directory on local disk, shared by every process of the node that names it.
 //!
-//! Layout: `<dir>/v1/<aa>/<bb>/<file id>_<page index>` (see `page_file` for the format), plus
-//! `<dir>/v1/usage` (the bytes held, a u64 updated under an exclusive file lock by whichever
-//! process adds or removes pages) and `<dir>/v1/janitor.lock` (held by the one process that
-//! scans and evicts at a time). A new process reads pages at once; nothing is scanned before
-//! the first hit. Pages are written to `.tmp-*` names and renamed into place.
+//! Layout (`v2`; see `page_file` for a page's format):
+//!
+//! ```text
+//! <dir>/v2/<aa>/<file id>_<page size>_<index>   pages: aa = the file id's first two hex digits
+//! <dir>/v2/<aa>/.tmp-<pid ns>-<pid>-<n>          pages being written (renamed into place)
+//! <dir>/v2/usage        bytes held: a u64 updated under an exclusive lock by whoever adds or
+//!                       removes pages
+//! <dir>/v2/removals     how many page files were removed (see `open_pages::Removals`)
+//! <dir>/v2/janitor.lock held by the one process that scans and evicts at a time
+//! <dir>/v2/fetch.lock   byte-range locks, one byte per stripe of pages: the process fetching a
+//!                       page holds its stripe, so the other processes wait and then read it
+//! ```
+//!
+//! A new process reads pages at once; nothing is scanned before the first hit. The page size
+//! is part of a page's name and trailer, so processes with different page sizes share a
+//! directory without reading each other's pages. A directory that is not private to this user
+//! (`trust`) is not used at all. The layout before (`v1`) is never read; the janitor removes it.
+//!
+//! Capacity counts what the directory occupies on disk, as `du` sees it: the blocks allocated to
+//! page files, trailers included, to the layout directories and to the small files above. A
+//! page's blocks are reserved in `usage` before it is written, so all processes together stay
+//! within the capacity; empty layout directories are removed.
 //!
 //! Eviction is least-recently-used at minute resolution: a hit refreshes a page's mtime when
 //! it is over a minute old (looked at when the page file is opened, and at most every ten
 //! seconds of reads while this process keeps it open, see `open_pages`), and the janitor
-//! removes the pages with the oldest mtimes until the directory is at 90% of its capacity. Its cost is one scan of the directory (a `stat` per
-//! page), done in the background when the capacity is reached and once when a process first
-//! uses the directory (to correct the usage counter after crashes or manual deletions).
+//! removes the pages with the oldest mtimes until the directory is at 90% of its capacity. Its
+//! cost is one scan of the directory (a `stat` per page), done in the background when the
+//! capacity is reached and once when a process first uses the directory (to correct the usage
+//! counter after crashes or manual deletions). The scan removes the temporary files of writers
+//! that died (their process is gone) at once, and counts those it leaves.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind as IoKind, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
 
 use super::open_pages::{stale_mtime, Lookup, OpenPage, OpenPages, Removals};
-use super::page_file::{self, PageId};
-use crate::error::{Error, Result};
+use super::page_file::{self, Expect, PageId};
+use super::trust;
+use crate::error::{Error, ErrorKind, Result};
 use crate::stats::Stats;
 
-const LAYOUT: &str = "v1";
-/// Temporary files older than this belong to a process that died mid-write.
+pub const LAYOUT: &str = "v2";
+/// Layouts of earlier versions, removed by the janitor (never read).
+const OLD_LAYOUTS: [&str; 1] = ["v1"];
+/// Temporary files whose writer cannot be told alive or dead (another pid namespace) are
+/// removed when older than this; those of a live writer of this namespace after a day.
 const STALE_TMP: Duration = Duration::from_secs(600);
+const ORPHAN_TMP: Duration = Duration::from_secs(86_400);
 /// A hit refreshes the page's recency at most this often.
 pub const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// Stripes of `fetch.lock`: pages hash onto one byte each.
+const FETCH_STRIPES: u64 = 1 << 16;
+const TMP_PREFIX: &str = ".tmp-";
 
 /// A page file written before its id was known; see `DiskDir::stage_page`.
 #[derive(Debug)]
@@ -39,12 +69,26 @@ pub struct StagedPage {
     size: u64,
 }
 
+/// The lock on a page's stripe of `fetch.lock`, held while the page is fetched and written;
+/// released when dropped (the kernel releases it when the process dies).
+#[derive(Debug)]
+pub struct FetchLock {
+    _file: File,
+}
+
 #[derive(Debug)]
 pub struct DiskDir {
     root: PathBuf,
     capacity: u64,
+    page_size: u32,
+    /// The unit the filesystem allocates in, for reservations.
+    block: u64,
+    /// This process's pid namespace, to tell whether a temporary file's writer is alive.
+    pid_ns: u64,
     /// Set once when a write fails: this directory then only serves what it holds.
     writes_off: AtomicBool,
+    /// Why the directory is not used at all (not private to this user).
+    refused: OnceLock<String>,
     janitor_running: AtomicBool,
     seq: AtomicU64,
     stats: Arc<Stats>,
@@ -57,42 +101,119 @@ impl DiskDir {
         crate::bump!(evictions, n, self.stats, crate::stats::process());
     }
 
-    /// Opens (creating if needed) a cache directory, keeping at most `open_pages` page files
-    /// open. A directory that cannot be created or written still serves what it holds; caching
-    /// into it is turned off with one warning.
-    pub fn open(dir: &Path, capacity: u64, open_pages: usize, stats: Arc<Stats>) -> Arc<Self> {
-        Self::with_open_pages(dir, capacity, OpenPages::new(open_pages), stats)
+    /// Opens (creating if needed) a cache directory for pages of `page_size` bytes, keeping at
+    /// most `open_pages` page files open. A directory that cannot be created or written still
+    /// serves what it holds; caching into it is turned off with one warning. A directory that
+    /// is not private to this user is not used at all, with one warning.
+    pub fn open(
+        dir: &Path,
+        capacity: u64,
+        page_size: u64,
+        open_pages: usize,
+        stats: Arc<Stats>,
+    ) -> Arc<Self> {
+        Self::with_open_pages(dir, capacity, page_size, OpenPages::new(open_pages), stats)
     }
 
     /// `open` with a table of open pages of the caller's making (tests shorten its intervals).
     pub fn with_open_pages(
         dir: &Path,
         capacity: u64,
+        page_size: u64,
         open_pages: OpenPages,
         stats: Arc<Stats>,
     ) -> Arc<Self> {
-        let root = dir.join(LAYOUT);
+        let made = private_dirs(dir);
+        // Every later path is built on the canonical one: a link swapped later changes nothing.
+        let top = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let d = Arc::new(DiskDir {
-            root,
+            root: top.join(LAYOUT),
             capacity,
+            page_size: page_size as u32,
+            block: alloc_unit(&top),
+            pid_ns: pid_namespace(),
             writes_off: AtomicBool::new(false),
+            refused: OnceLock::new(),
             janitor_running: AtomicBool::new(false),
             seq: AtomicU64::new(0),
             stats,
             open_pages,
         });
-        let made = private_dirs(&d.root);
-        d.open_pages
-            .attach_removals(Removals::open(&d.root.join("removals")));
         if let Err(e) = made {
             d.turn_off_writes(&format!("cannot create it: {e}"));
-        } else if let Err(e) = d.probe_writable() {
+            if !top.exists() {
+                return d;
+            }
+        }
+        if let Err(why) = trust::check_dir(&top).and_then(|()| d.check_layout()) {
+            d.refuse(&why);
+            return d;
+        }
+        if !d.root.is_dir() {
+            return d; // read-only, and nothing was ever cached in it
+        }
+        d.open_pages
+            .attach_removals(Removals::open(&d.root, &d.tmp_name("removals")));
+        for name in ["fetch.lock", "janitor.lock"] {
+            let _ = control_file(&d.root.join(name));
+        }
+        // The counter is written whole from the start, so that it occupies what it will.
+        let _ = d.add_usage(0);
+        if let Err(e) = d.probe_writable() {
             d.turn_off_writes(&format!("cannot write in it: {e}"));
         } else {
             // Correct the shared usage figure in the background; hits do not wait for it.
             d.start_janitor(false);
         }
         d
+    }
+
+    /// Creates the layout directory if needed and checks it and every entry in it.
+    fn check_layout(&self) -> std::result::Result<(), String> {
+        match fs::DirBuilder::new().mode(0o700).create(&self.root) {
+            Ok(()) => {}
+            Err(e) if e.kind() == IoKind::AlreadyExists => {}
+            // A read-only directory with no layout in it: nothing to read, nothing to check.
+            Err(e) => {
+                self.turn_off_writes(&format!("cannot create {}: {e}", self.root.display()));
+                return Ok(());
+            }
+        }
+        let m = fs::symlink_metadata(&self.root).map_err(|e| e.to_string())?;
+        trust::check_entry(&self.root, &m)?;
+        if !m.is_dir() {
+            return Err(format!("{} is not a directory", self.root.display()));
+        }
+        let entries = fs::read_dir(&self.root).map_err(|e| e.to_string())?;
+        for e in entries.flatten() {
+            let p = e.path();
+            match fs::symlink_metadata(&p) {
+                Ok(m) => trust::check_entry(&p, &m)?,
+                // Removed meanwhile (an empty layout directory another process pruned).
+                Err(e) if e.kind() == IoKind::NotFound => {}
+                Err(e) => return Err(format!("{}: {e}", p.display())),
+            }
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, why: &str) {
+        let top = self.root.parent().unwrap_or(&self.root);
+        if self.refused.set(why.to_string()).is_ok() {
+            self.writes_off.store(true, Ordering::Relaxed);
+            tracing::warn!(
+                dir = %top.display(),
+                "Shoal cache directory {} is not used: {why}. Pages there could have been \
+                 planted by another user; reads go to the stores. Use a directory only this \
+                 user can write (shoal.cache.dirs)",
+                top.display()
+            );
+        }
+    }
+
+    /// Why the directory is not used at all, when it is not.
+    pub fn refused(&self) -> Option<&str> {
+        self.refused.get().map(String::as_str)
     }
 
     pub fn root(&self) -> &Path {
@@ -107,15 +228,15 @@ impl DiskDir {
         !self.writes_off.load(Ordering::Relaxed)
     }
 
+    /// A temporary file name of this process: the janitor removes it at once if this process
+    /// dies (see `scan`).
+    fn tmp_name(&self, what: &str) -> String {
+        format!("{TMP_PREFIX}{}-{}-{what}", self.pid_ns, std::process::id())
+    }
+
     fn probe_writable(&self) -> std::io::Result<()> {
-        let p = self.root.join(format!(".tmp-probe-{}", std::process::id()));
-        let r = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&p)
-            .and_then(|mut f| f.write_all(b"probe"));
+        let p = self.root.join(self.tmp_name("probe"));
+        let r = new_file(&p).and_then(|mut f| f.write_all(b"probe"));
         let _ = fs::remove_file(&p);
         r
     }
@@ -131,22 +252,39 @@ impl DiskDir {
         }
     }
 
-    pub fn page_path(&self, id: PageId) -> PathBuf {
-        let hex = format!("{:032x}", id.file);
-        self.root
-            .join(&hex[0..2])
-            .join(&hex[2..4])
-            .join(format!("{hex}_{}", id.index))
+    fn leaf(&self, file: u128) -> PathBuf {
+        self.root.join(&format!("{file:032x}")[0..2])
     }
 
-    /// The open page file of a page of `page_len` bytes, its header checked; `None` when it
+    pub fn page_path(&self, id: PageId) -> PathBuf {
+        self.leaf(id.file)
+            .join(page_file::file_name(id, self.page_size))
+    }
+
+    fn expect(&self, id: PageId, page_len: u32) -> Expect {
+        Expect {
+            id,
+            page_size: self.page_size,
+            len: page_len,
+        }
+    }
+
+    /// Bytes the filesystem allocates for a file of `len` bytes.
+    fn alloc(&self, len: u64) -> u64 {
+        len.div_ceil(self.block) * self.block
+    }
+
+    /// The open page file of a page of `page_len` bytes, its trailer checked; `None` when it
     /// is not there. Kept open for the next reader (see `open_pages`); opening one marks the
     /// page used for eviction, and so does a read at most every `open_pages::RECHECK`.
     pub fn page(&self, id: PageId, page_len: u32) -> Result<Option<Arc<OpenPage>>> {
+        if self.refused.get().is_some() {
+            return Ok(None);
+        }
         let removals = self.open_pages.removals_now();
         match self.open_pages.get(&id) {
             Lookup::Fresh(p) => return Ok(Some(p)),
-            Lookup::Recheck(p) => match fs::metadata(self.page_path(id)) {
+            Lookup::Recheck(p) => match fs::symlink_metadata(self.page_path(id)) {
                 Ok(m) if p.same_file(&m) && p.header.len == page_len => {
                     self.open_pages.checked(&p, &m, removals);
                     if stale_mtime(&m, TOUCH_EVERY)
@@ -166,10 +304,25 @@ impl DiskDir {
         let file = match open_for_reading(&self.page_path(id)) {
             Ok(f) => f,
             Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    "a symbolic link where a page file should be",
+                ))
+            }
             Err(e) => return Err(e.into()),
         };
         let mut meta = file.metadata()?;
-        let header = page_file::read_header(&file, meta.len(), id, page_len)?;
+        if !meta.is_file() {
+            return Err(Error::new(ErrorKind::Corrupt, "a page file is not a file"));
+        }
+        if let Some(why) = trust::not_private(&meta) {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("a page file is not private to this user: {why}"),
+            ));
+        }
+        let header = page_file::read_header(&file, meta.len(), self.expect(id, page_len))?;
         if stale_mtime(&meta, TOUCH_EVERY) && file.set_modified(SystemTime::now()).is_ok() {
             // The handle remembers the ctime of its own touch, not a change to re-check.
             meta = file.metadata()?;
@@ -179,6 +332,38 @@ impl DiskDir {
             OpenPage::new(file, &meta, header),
             removals,
         )))
+    }
+
+    /// The whole of a page when it is on disk and every chunk checks out: its bytes and its
+    /// ETag binding. A corrupt page is removed.
+    pub fn read_page(&self, id: PageId, page_len: u32) -> Option<(Bytes, u64)> {
+        let read = || -> Result<Option<(Bytes, u64)>> {
+            let Some(p) = self.page(id, page_len)? else {
+                return Ok(None);
+            };
+            let mut data = vec![0u8; page_len as usize];
+            page_file::read_checked(
+                &p.file,
+                &p.header,
+                &p.verified,
+                0,
+                &mut data,
+                &mut Vec::new(),
+            )?;
+            Ok(Some((data.into(), p.header.etag)))
+        };
+        match read() {
+            Ok(found) => found,
+            Err(e) => {
+                if e.kind() == ErrorKind::Corrupt {
+                    crate::bump!(corrupt_pages, 1, self.stats, crate::stats::process());
+                    self.remove_page(id);
+                } else {
+                    self.forget(id);
+                }
+                None
+            }
+        }
     }
 
     /// Closes a page's kept handle (after a read through it failed), leaving the file.
@@ -194,70 +379,130 @@ impl DiskDir {
     /// Whether the page is on disk: a handle checked in the last `open_pages::RECHECK` says so
     /// without a `stat`.
     pub fn has_page(&self, id: PageId) -> bool {
-        self.open_pages.contains_checked(&id) || self.page_path(id).exists()
+        self.refused.get().is_none()
+            && (self.open_pages.contains_checked(&id)
+                || fs::symlink_metadata(self.page_path(id)).is_ok())
     }
 
-    /// Removes a page (found corrupt, or freed); returns the bytes it held, 0 when another
-    /// process removed it first.
+    /// Removes a page (found corrupt, or freed); returns the bytes it held on disk, 0 when
+    /// another process removed it first.
     pub fn remove_page(&self, id: PageId) -> u64 {
         self.open_pages.remove(&id);
         let p = self.page_path(id);
-        if let Ok(m) = fs::metadata(&p) {
+        let mut freed = 0;
+        if let Ok(m) = fs::symlink_metadata(&p) {
             if fs::remove_file(&p).is_ok() {
                 self.open_pages.page_files_removed();
-                let _ = self.add_usage(-(m.len() as i64));
-                return m.len();
+                freed = allocated(&m);
+                let _ = self.add_usage(-(freed as i64));
             }
         }
-        0
+        self.prune_leaf(&self.leaf(id.file));
+        freed
     }
 
-    /// What the directory holds, by a scan: (pages, bytes).
+    /// Removes a layout directory when it is empty, and counts it out.
+    fn prune_leaf(&self, leaf: &Path) {
+        let Ok(m) = fs::symlink_metadata(leaf) else {
+            return;
+        };
+        if fs::remove_dir(leaf).is_ok() {
+            let _ = self.add_usage(-(allocated(&m) as i64));
+        }
+    }
+
+    /// What the directory holds, by a scan: (page files, bytes it occupies on disk); nothing
+    /// for a directory that is not used.
     pub fn scan_usage(&self) -> Result<(u64, u64)> {
-        let pages = self.scan()?;
-        Ok((pages.len() as u64, pages.iter().map(|p| p.1).sum()))
+        if self.refused.get().is_some() {
+            return Ok((0, 0));
+        }
+        let scan = self.scan()?;
+        Ok((scan.pages.len() as u64, scan.total))
     }
 
     /// Verifies every page file; returns (pages checked, corrupt page paths). With `remove`,
     /// corrupt pages are deleted.
     pub fn verify(&self, remove: bool) -> Result<(u64, Vec<PathBuf>)> {
+        if self.refused.get().is_some() {
+            return Ok((0, Vec::new()));
+        }
         let mut bad = Vec::new();
-        let pages = self.scan()?;
-        for (path, _, _) in &pages {
-            if super::page_file::verify_file(path).is_err() {
-                if remove && fs::remove_file(path).is_ok() {
-                    self.open_pages.remove_path(path);
+        let scan = self.scan()?;
+        for page in &scan.pages {
+            let ok = open_for_reading(&page.path)
+                .map_err(Error::from)
+                .and_then(|f| {
+                    let m = f.metadata()?;
+                    if let Some(why) = trust::not_private(&m) {
+                        return Err(Error::new(ErrorKind::Corrupt, why));
+                    }
+                    page_file::verify_file(&page.path, &f)
+                })
+                .is_ok();
+            if !ok {
+                if remove && fs::remove_file(&page.path).is_ok() {
+                    self.forget_path(&page.path);
                     crate::bump!(corrupt_pages, 1, self.stats);
                 }
-                bad.push(path.clone());
+                bad.push(page.path.clone());
             }
         }
         if remove && !bad.is_empty() {
             self.open_pages.page_files_removed();
-            let (_, bytes) = self.scan_usage()?;
-            let counted = self.usage()?;
-            let _ = self.correct_usage(counted, bytes);
+            self.run_janitor(false)?;
         }
-        Ok((pages.len() as u64, bad))
+        Ok((scan.pages.len() as u64, bad))
+    }
+
+    /// Drops this process's handle of the page a path names, if it is one of this page size.
+    fn forget_path(&self, path: &Path) {
+        if let Ok((id, size)) = page_file::parse_name(path) {
+            if size == self.page_size {
+                self.open_pages.remove(&id);
+            }
+        }
     }
 
     /// Writes an encoded page under a temporary name and renames it into place. The page's
-    /// size is reserved in the shared usage counter first, so all processes together never
+    /// blocks are reserved in the shared usage counter first, so all processes together never
     /// pass the capacity; when it is full the page is not cached (the read still succeeds) and
     /// the janitor makes room. Errors other than a full directory turn writes off.
     pub fn write_page(self: &Arc<Self>, id: PageId, encoded: &[u8]) -> bool {
+        self.write_page_parts(id, &[encoded])
+    }
+
+    /// `write_page` of a page given in parts (its data, then what `page_file::tail` gives).
+    pub fn write_page_parts(self: &Arc<Self>, id: PageId, parts: &[&[u8]]) -> bool {
         let target = self.page_path(id);
         let parent = target.parent().expect("page paths have parents");
-        match self.write_tmp(parent, encoded) {
-            Some(tmp) => match fs::rename(&tmp, &target) {
-                Ok(()) => true,
-                Err(e) => {
-                    self.discard_tmp(&tmp, encoded.len() as u64);
-                    self.turn_off_writes(&e.to_string());
-                    false
+        let Some(tmp) = self.write_tmp(parent, parts) else {
+            return false;
+        };
+        let len = parts.iter().map(|p| p.len() as u64).sum();
+        self.put_in_place(&tmp, &target, self.alloc(len), id)
+    }
+
+    /// Renames a written temporary file to a page's name; a page file it replaces (of another
+    /// ETag) is counted out.
+    fn put_in_place(&self, tmp: &Path, target: &Path, size: u64, id: PageId) -> bool {
+        let replaced = fs::symlink_metadata(target).ok();
+        match fs::rename(tmp, target) {
+            Ok(()) => {
+                if let Some(m) = replaced {
+                    let _ = self.add_usage(-(allocated(&m) as i64));
+                    self.open_pages.remove(&id);
                 }
-            },
-            None => false,
+                true
+            }
+            Err(e) => {
+                self.discard_tmp(tmp, size);
+                // The janitor took an empty directory or a file it took for a dead writer's.
+                if e.kind() != IoKind::NotFound {
+                    self.turn_off_writes(&e.to_string());
+                }
+                false
+            }
         }
     }
 
@@ -267,37 +512,41 @@ impl DiskDir {
     /// `None` when the directory is full or not writable.
     pub fn stage_page(self: &Arc<Self>, encoded: &[u8]) -> Option<StagedPage> {
         // Staged files live beside pages (the janitor removes them when their writer died).
-        let parent = self.root.join("00").join("00");
-        let tmp = self.write_tmp(&parent, encoded)?;
+        let parent = self.root.join("00");
+        let tmp = self.write_tmp(&parent, &[encoded])?;
         Some(StagedPage {
             tmp,
-            size: encoded.len() as u64,
+            size: self.alloc(encoded.len() as u64),
         })
     }
 
-    /// Gives a staged page the header of `id` and renames it into place; `len` and `chunk` are
-    /// what it was encoded with. On failure the page is dropped (the file is simply not cached).
-    pub fn place_staged(&self, staged: StagedPage, id: PageId, len: u32, chunk: u32) -> bool {
+    /// Gives a staged page the trailer of `id` (`len` bytes, ETag binding `etag`) and renames
+    /// it into place. On failure the page is dropped (the file is simply not cached).
+    pub fn place_staged(&self, staged: StagedPage, id: PageId, len: u32, etag: u64) -> bool {
         let target = self.page_path(id);
-        let result = (|| -> Result<()> {
-            let f = OpenOptions::new().write(true).open(&staged.tmp)?;
-            page_file::set_id(&f, id, len, chunk)?;
+        let set = (|| -> Result<()> {
+            let f = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&staged.tmp)?;
+            page_file::set_id(&f, self.expect(id, len), etag)?;
             drop(f);
-            private_dirs(target.parent().expect("page paths have parents"))?;
-            Ok(fs::rename(&staged.tmp, &target)?)
+            self.make_leaf(target.parent().expect("page paths have parents"))?;
+            Ok(())
         })();
-        match result {
-            Ok(()) => true,
-            Err(_) => {
-                self.drop_staged(staged);
-                false
-            }
+        if set.is_err() {
+            self.drop_staged(staged);
+            return false;
         }
+        self.put_in_place(&staged.tmp, &target, staged.size, id)
     }
 
     /// The bytes of a staged page, to move it to another directory.
     pub fn read_staged(&self, staged: &StagedPage) -> Option<Vec<u8>> {
-        fs::read(&staged.tmp).ok()
+        let mut f = open_for_reading(&staged.tmp).ok()?;
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).ok()?;
+        Some(out)
     }
 
     /// Removes a staged page and gives its size back.
@@ -305,14 +554,28 @@ impl DiskDir {
         self.discard_tmp(&staged.tmp, staged.size);
     }
 
-    /// Reserves the size of `encoded` and writes it to a new temporary file in `parent`.
+    /// Creates a layout directory if it is missing, counting its blocks.
+    fn make_leaf(&self, leaf: &Path) -> std::io::Result<()> {
+        match fs::DirBuilder::new().mode(0o700).create(leaf) {
+            Ok(()) => {
+                if let Ok(m) = fs::symlink_metadata(leaf) {
+                    let _ = self.add_usage(allocated(&m) as i64);
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == IoKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reserves the blocks of `parts` and writes them to a new temporary file in `parent`.
     /// `None` when the directory is full (the janitor is started) or a write failed (writes
     /// are then turned off).
-    fn write_tmp(self: &Arc<Self>, parent: &Path, encoded: &[u8]) -> Option<PathBuf> {
+    fn write_tmp(self: &Arc<Self>, parent: &Path, parts: &[&[u8]]) -> Option<PathBuf> {
         if !self.writable() {
             return None;
         }
-        let size = encoded.len() as u64;
+        let size = self.alloc(parts.iter().map(|p| p.len() as u64).sum());
         match self.reserve(size) {
             Ok(true) => {}
             Ok(false) => {
@@ -324,19 +587,18 @@ impl DiskDir {
                 return None;
             }
         }
-        let tmp = parent.join(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            self.seq.fetch_add(1, Ordering::Relaxed)
-        ));
+        let tmp = parent.join(self.tmp_name(&self.seq.fetch_add(1, Ordering::Relaxed).to_string()));
+        let create = || -> std::io::Result<File> {
+            self.make_leaf(parent)?;
+            new_file(&tmp)
+        };
         let result = (|| -> std::io::Result<()> {
-            private_dirs(parent)?;
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(encoded)
+            let mut f = match create() {
+                // The janitor removed the directory, empty, in between: make it again.
+                Err(e) if e.kind() == IoKind::NotFound => create()?,
+                r => r?,
+            };
+            parts.iter().try_for_each(|p| f.write_all(p))
         })();
         match result {
             Ok(()) => Some(tmp),
@@ -359,7 +621,7 @@ impl DiskDir {
         f.lock()?;
         let r = (|| {
             let v = read_u64(&mut f)?;
-            if v + size > self.capacity {
+            if v.saturating_add(size) > self.capacity {
                 return Ok(false);
             }
             write_u64(&mut f, v + size)?;
@@ -370,17 +632,14 @@ impl DiskDir {
     }
 
     fn usage_file(&self) -> std::io::Result<File> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.root.join("usage"))
+        control_file(&self.root.join("usage"))
     }
 
     /// Bytes held, as all processes together recorded them.
     pub fn usage(&self) -> std::io::Result<u64> {
+        if self.refused.get().is_some() {
+            return Ok(0);
+        }
         let mut f = self.usage_file()?;
         f.lock_shared()?;
         let v = read_u64(&mut f);
@@ -393,7 +652,7 @@ impl DiskDir {
         f.lock()?;
         let r = (|| {
             let v = read_u64(&mut f)?;
-            let nv = (v as i64 + delta).max(0) as u64;
+            let nv = (v as i128 + delta as i128).clamp(0, u64::MAX as i128) as u64;
             write_u64(&mut f, nv)
         })();
         let _ = f.unlock();
@@ -407,16 +666,58 @@ impl DiskDir {
         let r = (|| {
             let now = read_u64(&mut f)?;
             let since = now.saturating_sub(counted_at_start);
-            write_u64(&mut f, scanned + since)
+            write_u64(&mut f, scanned.saturating_add(since))
         })();
         let _ = f.unlock();
         r
     }
 
+    /// Takes the lock on `id`'s stripe of `fetch.lock`, so that one process of the node
+    /// fetches the page while the others wait for it: `None` at once when the directory takes
+    /// no writes or the kernel has no such locks, and after `wait` when another process holds
+    /// the stripe that long (it hangs; the caller then fetches the page itself). A process that
+    /// dies releases its locks. Waits asynchronously, polling.
+    pub async fn fetch_lock(&self, id: PageId, wait: Duration) -> Option<FetchLock> {
+        if !self.writable() {
+            return None;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(self.root.join("fetch.lock"))
+            .ok()?;
+        let stripe = (id.file as u64 ^ (id.file >> 64) as u64 ^ id.index)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            % FETCH_STRIPES;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match try_lock_byte(&file, stripe) {
+                Ok(true) => return Some(FetchLock { _file: file }),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::debug!(dir = %self.root.display(), "no fetch locks: {e}");
+                    return None;
+                }
+            }
+            if started.elapsed() >= wait {
+                tracing::warn!(
+                    dir = %self.root.display(),
+                    "another process has been fetching a page for {:?}; fetching it here too",
+                    wait
+                );
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
     /// Starts a background scan (and eviction when `evict` or over capacity) unless this
     /// process runs one already; another process holding the janitor lock makes it a no-op.
     pub fn start_janitor(self: &Arc<Self>, evict: bool) {
-        if self.janitor_running.swap(true, Ordering::AcqRel) {
+        if self.refused.get().is_some() || self.janitor_running.swap(true, Ordering::AcqRel) {
             return;
         }
         let me = self.clone();
@@ -433,95 +734,185 @@ impl DiskDir {
         }
     }
 
-    /// Runs the janitor in the calling thread (tests, `shoal cache` commands).
+    /// Runs the janitor in the calling thread (tests, `shoal cache` commands), waiting for
+    /// one that runs elsewhere to finish first.
     pub fn run_janitor(&self, evict: bool) -> Result<()> {
-        self.janitor(evict)
+        if self.refused.get().is_some() {
+            return Ok(());
+        }
+        self.janitor_with(evict, true)
     }
 
     fn janitor(&self, evict: bool) -> Result<()> {
-        let lock = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(self.root.join("janitor.lock"))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Ok(()), // another process is on it
-            Err(fs::TryLockError::Error(e)) => return Err(e.into()),
+        self.janitor_with(evict, false)
+    }
+
+    fn janitor_with(&self, evict: bool, wait: bool) -> Result<()> {
+        let lock = control_file(&self.root.join("janitor.lock"))?;
+        if wait {
+            lock.lock()?;
+        } else {
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(()), // another process is on it
+                Err(fs::TryLockError::Error(e)) => return Err(e.into()),
+            }
         }
+        self.remove_old_layouts();
         let counted_at_start = self.usage()?;
-        let mut pages = self.scan()?;
-        let mut total: u64 = pages.iter().map(|p| p.1).sum();
-        if evict || total > self.capacity {
+        let mut scan = self.scan()?;
+        if evict || scan.total > self.capacity {
             let target = self.capacity / 10 * 9;
-            pages.sort_by_key(|p| p.2);
+            scan.pages.sort_by_key(|p| p.mtime);
             let mut removed = false;
-            for (path, size, _) in pages {
-                if total <= target {
+            for page in scan.pages {
+                if scan.total <= target {
                     break;
                 }
-                if fs::remove_file(&path).is_ok() {
-                    self.open_pages.remove_path(&path);
-                    total = total.saturating_sub(size);
+                if fs::remove_file(&page.path).is_ok() {
+                    self.forget_path(&page.path);
+                    scan.total = scan.total.saturating_sub(page.size);
                     self.evicted(1);
                     removed = true;
                 }
             }
             if removed {
                 self.open_pages.page_files_removed();
+                for leaf in &scan.leaves {
+                    if let Ok(m) = fs::symlink_metadata(leaf) {
+                        if fs::remove_dir(leaf).is_ok() {
+                            scan.total = scan.total.saturating_sub(allocated(&m));
+                        }
+                    }
+                }
             }
         }
-        self.correct_usage(counted_at_start, total)?;
+        self.correct_usage(counted_at_start, scan.total)?;
         Ok(())
     }
 
-    /// Every page file with its size and mtime; removes temporary files of dead writers.
-    fn scan(&self) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
-        let mut out = Vec::new();
+    /// Removes the layouts of earlier versions beside this one (never read by this code).
+    fn remove_old_layouts(&self) {
+        let Some(top) = self.root.parent() else {
+            return;
+        };
+        for old in OLD_LAYOUTS {
+            let p = top.join(old);
+            if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+                match fs::remove_dir_all(&p) {
+                    Ok(()) => tracing::info!(
+                        dir = %p.display(),
+                        "removed the cache layout of an earlier Shoal version"
+                    ),
+                    Err(e) => tracing::debug!(dir = %p.display(), "cannot remove: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Everything under the layout directory: the page files, and the blocks of everything
+    /// kept (pages, temporary files of live writers, layout directories, control files).
+    /// Removes the temporary files of dead writers, links and other things planted there, and
+    /// empty layout directories.
+    fn scan(&self) -> Result<Scan> {
+        let mut out = Scan::default();
         let now = SystemTime::now();
-        for a in read_dir_or_empty(&self.root)? {
-            if !a.is_dir() {
+        let root_meta = fs::symlink_metadata(&self.root)?;
+        out.total += allocated(&root_meta);
+        for top in read_dir_or_empty(&self.root)? {
+            let Ok(m) = fs::symlink_metadata(&top) else {
+                continue;
+            };
+            if !m.is_dir() {
+                if self.keep_other(&top, &m, now) {
+                    out.total += allocated(&m);
+                }
                 continue;
             }
-            for b in read_dir_or_empty(&a)? {
-                if !b.is_dir() {
+            let mut kept = 0;
+            for p in read_dir_or_empty(&top)? {
+                let Ok(m) = fs::symlink_metadata(&p) else {
                     continue;
-                }
-                for p in read_dir_or_empty(&b)? {
-                    let Ok(m) = fs::symlink_metadata(&p) else {
-                        continue;
-                    };
-                    let mtime = m.modified().unwrap_or(now);
-                    let name = p.file_name().unwrap_or_default().to_string_lossy();
-                    if name.starts_with(".tmp-") {
-                        if now.duration_since(mtime).unwrap_or_default() > STALE_TMP {
-                            let _ = fs::remove_file(&p);
-                        }
-                        continue;
-                    }
-                    if m.is_file() {
-                        out.push((p, m.len(), mtime));
-                    }
+                };
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                if m.is_file() && !name.starts_with(TMP_PREFIX) {
+                    let size = allocated(&m);
+                    out.total += size;
+                    out.pages.push(ScannedPage {
+                        path: p.clone(),
+                        size,
+                        mtime: m.modified().unwrap_or(now),
+                    });
+                    kept += 1;
+                } else if self.keep_other(&p, &m, now) {
+                    out.total += allocated(&m);
+                    kept += 1;
                 }
             }
+            if kept == 0 && fs::remove_dir(&top).is_ok() {
+                continue;
+            }
+            out.total += allocated(&m);
+            out.leaves.push(top);
         }
         Ok(out)
     }
 
-    /// Removes every page of a file (all versions share no id, so only this one).
+    /// Whether to keep something in the layout that is not a page: control files and the
+    /// temporary files of writers that may be alive are kept; the temporary files of dead
+    /// writers, links, directories and anything else are removed.
+    fn keep_other(&self, p: &Path, m: &fs::Metadata, now: SystemTime) -> bool {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        if m.is_file() {
+            if matches!(&*name, "usage" | "removals" | "janitor.lock" | "fetch.lock") {
+                return true;
+            }
+            if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
+                let age = now
+                    .duration_since(m.modified().unwrap_or(now))
+                    .unwrap_or_default();
+                let mut parts = rest.splitn(3, '-');
+                let ns = parts.next().and_then(|v| v.parse::<u64>().ok());
+                let pid = parts.next().and_then(|v| v.parse::<i32>().ok());
+                let keep = match (ns, pid) {
+                    (Some(ns), Some(pid)) if ns == self.pid_ns && self.pid_ns != 0 => {
+                        process_alive(pid) && age < ORPHAN_TMP
+                    }
+                    _ => age < STALE_TMP,
+                };
+                if keep {
+                    return true;
+                }
+            }
+        }
+        let gone = if m.is_dir() {
+            fs::remove_dir_all(p)
+        } else {
+            fs::remove_file(p)
+        };
+        if let Err(e) = gone {
+            tracing::debug!(path = %p.display(), "cannot remove from the cache: {e}");
+            return true;
+        }
+        false
+    }
+
+    /// Removes every page of a file (all versions share no id, so only this one), of every
+    /// page size; returns the bytes freed on disk.
     pub fn remove_file_pages(&self, file: u128) -> Result<u64> {
+        if self.refused.get().is_some() {
+            return Ok(0);
+        }
         self.open_pages.remove_file(file);
-        let hex = format!("{file:032x}");
-        let leaf = self.root.join(&hex[0..2]).join(&hex[2..4]);
-        let prefix = format!("{hex}_");
+        let leaf = self.leaf(file);
+        let prefix = format!("{file:032x}_");
         let mut freed = 0;
         for p in read_dir_or_empty(&leaf)? {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
             if name.starts_with(&prefix) {
-                if let Ok(m) = fs::metadata(&p) {
+                if let Ok(m) = fs::symlink_metadata(&p) {
                     if fs::remove_file(&p).is_ok() {
-                        freed += m.len();
+                        freed += allocated(&m);
                     }
                 }
             }
@@ -530,7 +921,87 @@ impl DiskDir {
             self.open_pages.page_files_removed();
             let _ = self.add_usage(-(freed as i64));
         }
+        self.prune_leaf(&leaf);
         Ok(freed)
+    }
+}
+
+/// What a scan of the layout found.
+#[derive(Default)]
+struct Scan {
+    pages: Vec<ScannedPage>,
+    /// The layout directories left.
+    leaves: Vec<PathBuf>,
+    /// Bytes allocated to everything kept.
+    total: u64,
+}
+
+struct ScannedPage {
+    path: PathBuf,
+    size: u64,
+    mtime: SystemTime,
+}
+
+/// The bytes a file or directory occupies on disk, as `du` counts them (ext4, XFS and btrfs
+/// count data not yet written back, too).
+fn allocated(m: &fs::Metadata) -> u64 {
+    m.blocks() * 512
+}
+
+/// The filesystem's allocation unit at `dir` (4 KiB when it cannot be asked).
+fn alloc_unit(dir: &Path) -> u64 {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return 4096;
+    };
+    // Safety: statvfs writes into the struct we own; the path is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0 && st.f_frsize > 0 {
+        (st.f_frsize as u64).clamp(512, 1 << 20)
+    } else {
+        4096
+    }
+}
+
+/// The inode of this process's pid namespace (0 when unknown).
+fn pid_namespace() -> u64 {
+    fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|l| {
+            let s = l.to_string_lossy().into_owned();
+            s.split_once('[')
+                .and_then(|(_, r)| r.trim_end_matches(']').parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Whether a process of this pid namespace is alive.
+fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // Safety: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Takes an open-file-description lock on one byte of `f`, without waiting: false when another
+/// holds it.
+fn try_lock_byte(f: &File, at: u64) -> std::io::Result<bool> {
+    // Safety: a plain struct handed to fcntl, which reads it.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = libc::F_WRLCK as _;
+    fl.l_whence = libc::SEEK_SET as _;
+    fl.l_start = at as libc::off_t;
+    fl.l_len = 1;
+    // Safety: a valid descriptor and a valid flock struct.
+    if unsafe { libc::fcntl(f.as_raw_fd(), libc::F_OFD_SETLK, &fl) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
+        _ => Err(e),
     }
 }
 
@@ -544,7 +1015,29 @@ fn read_dir_or_empty(p: &Path) -> Result<Vec<PathBuf>> {
 
 /// Creates a directory (and parents) readable only by this user.
 fn private_dirs(p: &Path) -> std::io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(p)
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(p)
+}
+
+/// A new private file, never through a link.
+fn new_file(p: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(p)
+}
+
+/// A small control file of the layout, created when missing, never through a link.
+fn control_file(p: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(p)
 }
 
 fn read_u64(f: &mut File) -> std::io::Result<u64> {
@@ -565,16 +1058,19 @@ fn write_u64(f: &mut File, v: u64) -> std::io::Result<()> {
     f.write_all(&v.to_le_bytes())
 }
 
-/// Opens a page file to read it, without updating its access time where the kernel allows
-/// (`O_NOATIME`: the file's owner only, which the user running the cache is): recency for
-/// eviction is kept in the mtime, and the access-time check costs every `pread` on a hit.
+/// Opens a page file to read it, never through a link, without updating its access time where
+/// the kernel allows (`O_NOATIME`: the file's owner only, which the user running the cache is):
+/// recency for eviction is kept in the mtime, and the access-time check costs every `pread` on
+/// a hit.
 fn open_for_reading(path: &Path) -> std::io::Result<File> {
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOATIME)
-        .open(path)
-    {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => File::open(path),
+    let open = |flags| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(flags | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+    };
+    match open(libc::O_NOATIME) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(0),
         r => r,
     }
 }
@@ -589,8 +1085,11 @@ mod tests {
 
     const LEN: usize = 20_000;
 
+    const PAGE_SIZE: u64 = 64 << 10;
+
     fn dir(top: &Path, capacity: u64, open: OpenPages) -> Arc<DiskDir> {
-        let d = DiskDir::with_open_pages(top, capacity, open, Arc::new(Stats::default()));
+        let d =
+            DiskDir::with_open_pages(top, capacity, PAGE_SIZE, open, Arc::new(Stats::default()));
         // The first scan runs in the background; let it finish so that `run_janitor` runs.
         while d.janitor_running.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(5));
@@ -606,8 +1105,17 @@ mod tests {
         (0..LEN).map(|i| (i as u64 * 31 + index) as u8).collect()
     }
 
+    fn encoded(index: u64) -> Vec<u8> {
+        let e = Expect {
+            id: id(index),
+            page_size: PAGE_SIZE as u32,
+            len: LEN as u32,
+        };
+        encode(e, 0, &data(index))
+    }
+
     fn write(d: &Arc<DiskDir>, index: u64) {
-        assert!(d.write_page(id(index), &encode(id(index), 4096, &data(index))));
+        assert!(d.write_page(id(index), &encoded(index)));
     }
 
     /// Reads the whole page through the kept handle: `None` when the page is not on disk.
@@ -655,7 +1163,8 @@ mod tests {
         // Written again by either process, they are served again.
         write(&freer, 2);
         assert_eq!(read(&reader, 2).unwrap().unwrap(), data(2));
-        assert!(top.path().join(LAYOUT).join("removals").exists());
+        let removals = top.path().join(LAYOUT).join("removals");
+        assert_eq!(fs::metadata(removals).unwrap().len(), 8);
     }
 
     #[test]
@@ -675,12 +1184,16 @@ mod tests {
         assert!(d.remove_file_pages(42).unwrap() > 0);
         assert!(d.open_pages().is_empty());
         assert!((1..4).all(|i| read(&d, i).is_none()));
-        // Evicted by this process's janitor: capacity for two pages, four written.
+        // Evicted by this process's janitor: capacity for two pages, four written. What the
+        // directory holds besides pages (its layout directories and small files) counts too.
         let small = tempfile::tempdir().unwrap();
-        let page_bytes = (page_file::DATA_OFFSET as usize + LEN) as u64;
+        let page_bytes = d.alloc(page_file::file_size(LEN as u32, 4096));
+        let leaf = allocated(&fs::symlink_metadata(d.root()).unwrap());
+        let base = d.usage().unwrap() + leaf;
+        drop(d);
         let d = dir(
             small.path(),
-            page_bytes * 2 + page_bytes / 2,
+            base + page_bytes * 2 + page_bytes / 2,
             OpenPages::new(64),
         );
         for i in 0..2 {
@@ -696,7 +1209,7 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        fs::write(d.page_path(id(2)), encode(id(2), 4096, &data(2))).unwrap();
+        fs::write(d.page_path(id(2)), encoded(2)).unwrap();
         d.run_janitor(true).unwrap();
         assert!(!d.page_path(id(0)).exists());
         assert!(!d.open_pages().contains(&id(0)));
@@ -738,7 +1251,7 @@ mod tests {
         // damages page 2 in place after it was verified through the handle.
         fs::remove_file(d.page_path(id(0))).unwrap();
         fs::remove_file(d.page_path(id(1))).unwrap();
-        fs::write(d.page_path(id(1)), encode(id(1), 4096, &data(1))).unwrap();
+        fs::write(d.page_path(id(1)), encoded(1)).unwrap();
         File::options()
             .write(true)
             .open(d.page_path(id(2)))

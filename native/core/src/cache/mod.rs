@@ -1,19 +1,28 @@
 //! The node cache: pages of files, keyed by the file's version, in an in-process memory tier in
 //! front of one or more local disk directories shared by every process on the node.
 //!
-//! A miss is fetched once however many readers want it (single flight), lands in both tiers,
-//! and is handed to every waiter. Read-ahead fetches pages before a sequential reader asks for
-//! them, bounded by the bytes it may have in flight.
+//! A miss is fetched once however many readers want it (single flight: in the process by a
+//! shared future, across the processes of the node by a lock in the directory), lands in both
+//! tiers, and is handed to every waiter. Read-ahead fetches pages before a sequential reader
+//! asks for them, bounded by the bytes it may have in flight.
+//!
+//! A page's identity covers everything that decides which bytes it holds: the store's identity
+//! (endpoint, account, bucket), the key, the version, the page size and the index. Every page
+//! also carries the ETag it was read with, and a reader is bound to one ETag: it serves no
+//! byte read under another (`FileSource`).
 
 pub mod disk;
 pub mod open_pages;
 pub mod page_file;
+pub mod trust;
 pub mod write_stage;
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -37,12 +46,15 @@ pub struct CacheSettings {
     pub page_size: u64,
     pub memory_size: u64,
     pub dirs: Vec<(PathBuf, u64)>,
-    /// Bytes of read-ahead in flight at once, for the whole process.
+    /// Bytes of read-ahead in flight at once, for the whole process; `load` keeps as many.
     pub readahead_bytes: u64,
     /// The largest read-ahead window, in pages.
     pub readahead_pages: u64,
     /// Page files kept open by the process, all directories together.
     pub open_pages: usize,
+    /// How long a fetch waits for another process of the node fetching the same page
+    /// (`shoal.store.timeout`: as long as a store that does not answer may hold a call).
+    pub lock_wait: Duration,
 }
 
 impl CacheSettings {
@@ -59,8 +71,9 @@ impl CacheSettings {
         }
         let dirs = match c.get("shoal.cache.dirs") {
             None | Some("") => vec![(default_dir(), DEFAULT_DISK_CAPACITY)],
-            Some(v) => parse_dirs(v)?,
+            Some(v) => parse_dirs(v, page_size)?,
         };
+        let open_pages = c.get_usize("shoal.cache.open.pages", open_pages::DEFAULT_OPEN_PAGES)?;
         Ok(Some(CacheSettings {
             page_size,
             memory_size: c.get_size("shoal.cache.memory.size", DEFAULT_MEMORY_SIZE)?,
@@ -70,23 +83,65 @@ impl CacheSettings {
                 "shoal.cache.readahead.pages",
                 DEFAULT_READAHEAD_PAGES as usize,
             )? as u64,
-            open_pages: c.get_usize("shoal.cache.open.pages", open_pages::DEFAULT_OPEN_PAGES)?,
+            open_pages,
+            lock_wait: c.store_settings()?.timeout,
         }))
     }
 }
 
-/// `<system temp dir>/shoal-cache-<uid>`.
+/// The default cache directory: private to the user, never a predictable name in a directory
+/// every user may write. `$XDG_CACHE_HOME/shoal`, else `$HOME/.cache/shoal`, else the same under
+/// the home directory the password database gives, when that directory exists and belongs to
+/// this user (Spark executors under YARN may have no usable `HOME`); only when none is usable,
+/// `<temp dir>/shoal-cache-<uid>`, which is refused (with a warning) if another user made it.
 pub fn default_dir() -> PathBuf {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(0);
+    let uid = trust::euid();
+    let usable = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        p.is_absolute() && std::fs::metadata(p).is_ok_and(|m| m.is_dir() && m.uid() == uid)
+    };
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from) {
+        if x.is_absolute() {
+            return x.join("shoal");
+        }
+    }
+    let homes = [
+        std::env::var_os("HOME").map(PathBuf::from),
+        passwd_home(uid),
+    ];
+    for home in homes.into_iter().flatten() {
+        if usable(&home) {
+            return home.join(".cache").join("shoal");
+        }
+    }
     std::env::temp_dir().join(format!("shoal-cache-{uid}"))
 }
 
+/// The home directory of `uid` in the password database.
+fn passwd_home(uid: u32) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buf = vec![0 as libc::c_char; 16 << 10];
+    // Safety: getpwuid_r fills `pw` with pointers into `buf`, which outlives their use here.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let r = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if r != 0 || found.is_null() || pw.pw_dir.is_null() {
+        return None;
+    }
+    // Safety: a NUL-terminated string inside `buf`.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pw.pw_dir) };
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+}
+
 /// Parses `/mnt/a/shoal:200g,/mnt/b/shoal:200g` (a directory without `:size` gets the
-/// default capacity).
-pub fn parse_dirs(text: &str) -> Result<Vec<(PathBuf, u64)>> {
+/// default capacity). A capacity below one page of `page_size` is an error: it could cache
+/// nothing.
+pub fn parse_dirs(text: &str, page_size: u64) -> Result<Vec<(PathBuf, u64)>> {
+    if text.contains('\0') {
+        return Err(Error::config(
+            "shoal.cache.dirs holds a NUL byte, which no path can hold",
+        ));
+    }
     let mut out = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (path, size) = match item.rsplit_once(':') {
@@ -102,6 +157,13 @@ pub fn parse_dirs(text: &str) -> Result<Vec<(PathBuf, u64)>> {
                 "shoal.cache.dirs entry '{item}': the directory must be an absolute path"
             )));
         }
+        if size < page_size {
+            return Err(Error::config(format!(
+                "shoal.cache.dirs entry '{item}': a capacity of {size} bytes holds not even one \
+                 page of {page_size} bytes (shoal.cache.page.size); to cache nothing, set \
+                 shoal.cache.enabled=false"
+            )));
+        }
         out.push((PathBuf::from(path), size));
     }
     if out.is_empty() {
@@ -110,32 +172,91 @@ pub fn parse_dirs(text: &str) -> Result<Vec<(PathBuf, u64)>> {
     Ok(out)
 }
 
-/// What a page is cut from: one version of one file of one store.
+/// What a page is cut from: one version of one file of one store, as one reader sees it.
+///
+/// The reader is bound to one ETag of the object: the one its status gave, else the first one
+/// a page or a response shows it. It serves no byte read under another ETag: cached pages of
+/// another ETag are fetched anew, requests carry `If-Match` with the bound ETag where the
+/// reader knows it, and a response of another ETag fails the read (the object changed while it
+/// was read). Where the store gives no ETag (local files, HDFS, some HTTP servers) the version
+/// (length and modification time) is all that tells versions apart.
 #[derive(Debug)]
 pub struct FileSource {
     pub store: Arc<dyn UnderStore>,
     pub key: String,
     pub entry: Entry,
     pub file_id: u128,
+    /// The ETag this reader is bound to: its binding (`page_file::etag_tag`) and the ETag
+    /// itself when known (it is not when the binding came from a cached page).
+    bound: OnceLock<(u64, Option<String>)>,
 }
 
 impl FileSource {
     pub fn new(store: Arc<dyn UnderStore>, key: String, entry: Entry) -> Self {
         let file_id = file_id(
-            &store.describe(),
+            &store.identity(),
             &key,
             entry.version.as_deref().unwrap_or(""),
         );
+        let bound = OnceLock::new();
+        if let Some(e) = &entry.etag {
+            let _ = bound.set((page_file::etag_tag(Some(e)), Some(e.clone())));
+        }
         FileSource {
             store,
             key,
             entry,
             file_id,
+            bound,
         }
+    }
+
+    /// The binding this reader holds now (0: none yet).
+    pub fn bound_tag(&self) -> u64 {
+        self.bound.get().map_or(0, |b| b.0)
+    }
+
+    /// The entry to send with requests: its ETag is the one the reader is bound to, if known.
+    pub fn expect(&self) -> Entry {
+        let mut e = self.entry.clone();
+        e.etag = self.bound.get().and_then(|b| b.1.clone());
+        e
+    }
+
+    /// Whether bytes read under the ETag binding `tag` may be served to this reader; an
+    /// unbound reader is bound to it. Bytes with no binding (0) go only to readers with none.
+    pub fn accepts(&self, tag: u64, etag: Option<&str>) -> bool {
+        if tag == 0 {
+            return self.bound.get().is_none();
+        }
+        let (bound, _) = self.bound.get_or_init(|| (tag, etag.map(str::to_string)));
+        *bound == tag
+    }
+
+    /// The error of a read that met bytes of another ETag than its own.
+    pub fn changed(&self) -> Error {
+        Error::new(
+            ErrorKind::Corrupt,
+            "the object changed in the store while it was being read (its ETag is no longer \
+             the one the read began with); open it again",
+        )
+    }
+
+    /// Reads `out.len()` bytes at `pos` straight from the store (no cache), bound like any
+    /// read: returns how many.
+    pub fn read_direct(&self, pos: u64, out: &mut [u8]) -> Result<usize> {
+        let expect = self.expect();
+        let (n, etag) = self.store.read_at(&self.key, &expect, pos, out)?;
+        let etag = etag.or(expect.etag);
+        if n > 0 && !self.accepts(page_file::etag_tag(etag.as_deref()), etag.as_deref()) {
+            return Err(self.changed());
+        }
+        Ok(n)
     }
 }
 
-/// The identity pages of one file version are keyed by.
+/// The identity pages of one file version are keyed by: the store's identity (hashed, never
+/// shown), the key and the version.
 pub fn file_id(store: &str, key: &str, version: &str) -> u128 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     for part in [store, key, version] {
@@ -145,17 +266,40 @@ pub fn file_id(store: &str, key: &str, version: &str) -> u128 {
     h.digest128()
 }
 
-type PageFuture = Shared<BoxFuture<'static, Result<Bytes>>>;
+/// A page's bytes and the ETag they were read under.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub data: Bytes,
+    /// The ETag binding (`page_file::etag_tag`); 0 when the store gave no ETag.
+    pub tag: u64,
+    /// The ETag itself, when the page came from the store with one.
+    pub etag: Option<Arc<str>>,
+}
+
+impl Page {
+    /// Whether `src` may serve these bytes (binding it when it is not bound yet).
+    pub fn fits(&self, src: &FileSource) -> bool {
+        src.accepts(self.tag, self.etag.as_deref())
+    }
+}
+
+type PageFuture = Shared<BoxFuture<'static, Result<Page>>>;
 
 /// Counters to bump for one request: its filesystem's and its stream's.
 pub type StatsSet = Arc<[Arc<Stats>]>;
 
 pub struct PageCache {
     pub settings: CacheSettings,
-    memory: Option<moka::sync::Cache<PageId, Bytes>>,
+    memory: Option<moka::sync::Cache<PageId, Page>>,
     dirs: Vec<Arc<DiskDir>>,
-    inflight: Mutex<HashMap<PageId, PageFuture>>,
+    /// Fetches in flight, by page and the binding of the reader that asked.
+    inflight: Mutex<HashMap<(PageId, u64), PageFuture>>,
     readahead_budget: Arc<tokio::sync::Semaphore>,
+    /// Pages `fetch_ranges` (load) may have in flight, for the whole process.
+    load_budget: Arc<tokio::sync::Semaphore>,
+    /// Bytes of pages being fetched now, and the most there ever were.
+    fetching: AtomicU64,
+    fetching_peak: AtomicU64,
     /// Evictions and corrupt pages, which belong to the cache rather than to a filesystem.
     pub stats: Arc<Stats>,
 }
@@ -191,7 +335,7 @@ impl PageCache {
         let memory = (settings.memory_size > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(settings.memory_size)
-                .weigher(|_k: &PageId, v: &Bytes| v.len().min(u32::MAX as usize) as u32)
+                .weigher(|_k: &PageId, v: &Page| v.data.len().min(u32::MAX as usize) as u32)
                 .build()
         });
         let handles =
@@ -199,7 +343,7 @@ impl PageCache {
         let dirs = settings
             .dirs
             .iter()
-            .map(|(p, cap)| DiskDir::open(p, *cap, handles, stats.clone()))
+            .map(|(p, cap)| DiskDir::open(p, *cap, settings.page_size, handles, stats.clone()))
             .collect();
         let permits = (settings.readahead_bytes / settings.page_size).max(1) as usize;
         PageCache {
@@ -207,6 +351,9 @@ impl PageCache {
             dirs,
             inflight: Mutex::new(HashMap::new()),
             readahead_budget: Arc::new(tokio::sync::Semaphore::new(permits)),
+            load_budget: Arc::new(tokio::sync::Semaphore::new(permits)),
+            fetching: AtomicU64::new(0),
+            fetching_peak: AtomicU64::new(0),
             stats,
             settings,
         }
@@ -220,19 +367,24 @@ impl PageCache {
         &self.dirs
     }
 
+    /// The most bytes of pages this cache ever had in flight from the stores at once.
+    pub fn fetching_peak(&self) -> u64 {
+        self.fetching_peak.load(Ordering::Relaxed)
+    }
+
     /// The byte range of page `index` of a file of `len` bytes.
     pub fn page_range(&self, len: u64, index: u64) -> Range<u64> {
         let start = index * self.settings.page_size;
         start..(start + self.settings.page_size).min(len)
     }
 
-    pub fn memory_get(&self, id: &PageId) -> Option<Bytes> {
+    pub fn memory_get(&self, id: &PageId) -> Option<Page> {
         self.memory.as_ref().and_then(|m| m.get(id))
     }
 
-    pub fn memory_put(&self, id: PageId, data: Bytes) {
+    pub fn memory_put(&self, id: PageId, page: Page) {
         if let Some(m) = &self.memory {
-            m.insert(id, data);
+            m.insert(id, page);
         }
     }
 
@@ -275,13 +427,15 @@ impl PageCache {
             || self
                 .inflight
                 .lock()
-                .map(|m| m.contains_key(id))
+                .map(|m| m.keys().any(|(i, _)| i == id))
                 .unwrap_or(false)
             || self.dir_for(id).is_some_and(|d| d.has_page(*id))
     }
 
-    /// Fetches a page from the store once, however many callers ask at the same time; the
-    /// page lands in memory and on disk before the waiters get it.
+    /// Fetches a page from the store once, however many callers ask at the same time, in this
+    /// process and (through the directory's fetch lock) in the others of the node; the page
+    /// lands in memory and on disk before the waiters get it, with the ETag binding it was read
+    /// under. Callers check that binding (`FileSource::accepts`).
     pub fn fetch(
         self: &Arc<Self>,
         src: &Arc<FileSource>,
@@ -292,8 +446,9 @@ impl PageCache {
             file: src.file_id,
             index,
         };
+        let bound = src.bound_tag();
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = map.get(&id) {
+        if let Some(f) = map.get(&(id, bound)) {
             return f.clone();
         }
         let me = self.clone();
@@ -301,50 +456,99 @@ impl PageCache {
         let stats = stats.clone();
         let range = self.page_range(src.entry.len, index);
         let fut = async move {
-            for s in stats.iter() {
-                crate::bump!(store_get_requests, 1, s);
-                crate::bump!(cache_misses, 1, s);
-            }
-            let want = range.end - range.start;
-            let got = src.store.fetch_range(&src.key, &src.entry, range).await;
-            let result = match got {
-                Ok(b) if b.len() as u64 == want => {
-                    for s in stats.iter() {
-                        crate::bump!(bytes_from_store, want, s);
-                    }
-                    me.memory_put(id, b.clone());
-                    if let Some(dir) = me.dir_for(&id).cloned() {
-                        if dir.writable() {
-                            let data = b.clone();
-                            let chunk = page_file::chunk_size_for(me.settings.page_size);
-                            let _ = tokio::task::spawn_blocking(move || {
-                                dir.write_page(id, &page_file::encode(id, chunk, &data))
-                            })
-                            .await;
-                        }
-                    }
-                    Ok(b)
-                }
-                Ok(b) => Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!(
-                        "the store returned {} bytes for a page of {want} (was the object \
-                         changed or truncated?)",
-                        b.len()
-                    ),
-                )),
-                Err(e) => Err(e),
-            };
+            let result = me.fetch_page(&src, id, bound, range, &stats).await;
             me.inflight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+                .remove(&(id, bound));
             result
         }
         .boxed()
         .shared();
-        map.insert(id, fut.clone());
+        map.insert((id, bound), fut.clone());
         fut
+    }
+
+    async fn fetch_page(
+        self: &Arc<Self>,
+        src: &Arc<FileSource>,
+        id: PageId,
+        bound: u64,
+        range: Range<u64>,
+        stats: &StatsSet,
+    ) -> Result<Page> {
+        let want = range.end - range.start;
+        let dir = self.dir_for(&id).filter(|d| d.writable()).cloned();
+        // One process of the node fetches; the others wait, then find the page on disk.
+        let _lock = match &dir {
+            Some(d) => d.fetch_lock(id, self.settings.lock_wait).await,
+            None => None,
+        };
+        if let Some(d) = &dir {
+            let d = d.clone();
+            let found = tokio::task::spawn_blocking(move || d.read_page(id, want as u32))
+                .await
+                .ok()
+                .flatten();
+            if let Some((data, tag)) = found.filter(|(_, tag)| bound == 0 || *tag == bound) {
+                for s in stats.iter() {
+                    crate::bump!(cache_hits, 1, s);
+                    crate::bump!(bytes_from_disk, want, s);
+                }
+                let page = Page {
+                    data,
+                    tag,
+                    etag: None,
+                };
+                self.memory_put(id, page.clone());
+                return Ok(page);
+            }
+        }
+        for s in stats.iter() {
+            crate::bump!(store_get_requests, 1, s);
+            crate::bump!(cache_misses, 1, s);
+        }
+        let expect = src.expect();
+        let now = self.fetching.fetch_add(want, Ordering::Relaxed) + want;
+        self.fetching_peak.fetch_max(now, Ordering::Relaxed);
+        let got = src.store.fetch_range(&src.key, &expect, range).await;
+        self.fetching.fetch_sub(want, Ordering::Relaxed);
+        let got = got?;
+        if got.data.len() as u64 != want {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "the store returned {} bytes for a page of {want} (was the object \
+                     changed or truncated?)",
+                    got.data.len()
+                ),
+            ));
+        }
+        // A response with no ETag to a request that named one (If-Match) holds that one.
+        let etag: Option<Arc<str>> = got.etag.or(expect.etag).map(Arc::from);
+        let tag = page_file::etag_tag(etag.as_deref());
+        for s in stats.iter() {
+            crate::bump!(bytes_from_store, want, s);
+        }
+        let page = Page {
+            data: got.data,
+            tag,
+            etag,
+        };
+        self.memory_put(id, page.clone());
+        if let Some(dir) = dir {
+            let data = page.data.clone();
+            let e = page_file::Expect {
+                id,
+                page_size: self.settings.page_size as u32,
+                len: want as u32,
+            };
+            let _ = tokio::task::spawn_blocking(move || {
+                dir.write_page_parts(id, &[&data, &page_file::tail(e, tag, &data)])
+            })
+            .await;
+        }
+        Ok(page)
     }
 
     /// Fetches pages in the background, within the read-ahead budget; pages already present
@@ -379,5 +583,43 @@ impl PageCache {
                 drop(permit);
             });
         }
+    }
+
+    /// Fetches the pages `indices` of `src` (those missing), at most
+    /// `shoal.cache.readahead.max` bytes of them in flight at once for the whole process, and
+    /// keeps none of their bytes beyond the tiers: memory stays bounded whatever the file's
+    /// size. Fails when a page's ETag is not the one `src` is bound to.
+    pub async fn fetch_all(
+        self: Arc<Self>,
+        src: Arc<FileSource>,
+        indices: Vec<u64>,
+        stats: StatsSet,
+    ) -> Result<()> {
+        use futures::StreamExt;
+        let window = self.load_budget_size();
+        let mut pages = futures::stream::iter(indices)
+            .map(|index| {
+                let me = self.clone();
+                let src = src.clone();
+                let stats = stats.clone();
+                async move {
+                    let _permit = me.load_budget.clone().acquire_owned().await;
+                    let page = me.fetch(&src, index, &stats).await?;
+                    if page.fits(&src) {
+                        Ok(())
+                    } else {
+                        Err(src.changed())
+                    }
+                }
+            })
+            .buffer_unordered(window);
+        while let Some(r) = pages.next().await {
+            r?;
+        }
+        Ok(())
+    }
+
+    fn load_budget_size(&self) -> usize {
+        (self.settings.readahead_bytes / self.settings.page_size).max(1) as usize
     }
 }

@@ -20,7 +20,8 @@
 //! Removals by other processes are seen at once, not only at the next recheck: every process
 //! that unlinks page files of a directory (free, eviction, a corrupt page, `cache verify
 //! --remove`) then bumps a counter shared by all processes through a small memory-mapped file
-//! (`Removals`, `<dir>/removals`). A handle checked before the counter last moved is re-checked
+//! (`Removals`, `<dir>/v2/removals`). A handle checked before the counter last moved is
+//! re-checked
 //! against its name before it is read again, so after `free` returns on a node no process there
 //! serves the freed pages from a kept handle. Reading the counter is one memory load per hit.
 //!
@@ -284,13 +285,6 @@ impl OpenPages {
         }
     }
 
-    /// Drops the page a page file's path names, if it is one.
-    pub fn remove_path(&self, path: &Path) {
-        if let Ok(id) = super::page_file::parse_name(path) {
-            self.remove(&id);
-        }
-    }
-
     pub fn clear(&self) {
         for s in self.shards.iter() {
             let mut s = s.lock().unwrap_or_else(|p| p.into_inner());
@@ -331,13 +325,23 @@ impl OpenPages {
 }
 
 /// How many page files any process removed from one cache directory: a u64 in a small file
-/// (`<dir>/removals`) mapped shared into every process using the directory, so that reading it
-/// is a memory load. Where the file cannot be mapped for writing (a read-only directory, where
-/// this process removes nothing anyway) it is mapped read-only, or not at all, and this
-/// process's own removals are counted in memory.
+/// (`<dir>/v2/removals`) that every process using the directory maps read-only, so that reading
+/// it is a memory load; a removal adds one to it with a write under a lock on the file.
+///
+/// Nothing about the file can kill a process: it is made whole (its 8 bytes written, so its
+/// block is allocated, under a temporary name linked into place) before anyone maps it, so a
+/// full disk fails the write, not a later access; the mapping is never written through (a
+/// write fault on a full copy-on-write filesystem would be a signal); a file of any other size
+/// is replaced, never mapped. What Shoal cannot prevent is a person truncating the file by hand
+/// while processes have it mapped, as with any file a program maps.
+///
+/// Where no counter can be shared (the file cannot be made or mapped: a full or read-only
+/// directory), the process re-checks every kept page file against its name before each read
+/// (`blind`), which is slower but never serves a removed page.
 pub struct Removals {
-    shared: Option<(NonNull<AtomicU64>, bool)>,
+    shared: Option<(NonNull<AtomicU64>, File)>,
     local: AtomicU64,
+    blind: bool,
 }
 
 // Safety: the mapping is only accessed through the atomic, and lives as long as the struct.
@@ -345,45 +349,27 @@ unsafe impl Send for Removals {}
 unsafe impl Sync for Removals {}
 
 impl Removals {
-    /// Maps `path` (created, 0600, when missing and the directory is writable).
-    pub fn open(path: &Path) -> Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        use std::os::unix::io::AsRawFd;
-        let rw = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .and_then(|f| {
-                if f.metadata()?.len() < 8 {
-                    f.set_len(8)?;
-                }
-                Ok(f)
-            });
-        let (file, writable) = match rw {
-            Ok(f) => (Some(f), true),
-            Err(_) => (
-                File::open(path)
-                    .ok()
-                    .filter(|f| f.metadata().is_ok_and(|m| m.len() >= 8)),
-                false,
-            ),
-        };
-        let shared = file.and_then(|f| {
-            let prot = if writable {
-                libc::PROT_READ | libc::PROT_WRITE
-            } else {
-                libc::PROT_READ
-            };
-            // Safety: an 8-byte shared mapping of a file at least 8 bytes long; page aligned,
-            // so aligned for AtomicU64. The fd may be closed once mapped.
+    /// Maps `<root>/removals`, creating or replacing it when it is missing or not 8 bytes
+    /// long. `tmp_name` names a temporary file in `root` for that.
+    pub fn open(root: &Path, tmp_name: &str) -> Self {
+        let path = root.join("removals");
+        let mut file = open_nofollow(&path);
+        let whole = |f: &File| f.metadata().is_ok_and(|m| m.is_file() && m.len() == 8);
+        if !file.as_ref().is_ok_and(whole) {
+            if let Err(e) = make_counter_file(root, &path, tmp_name, file.is_ok()) {
+                tracing::debug!(file = %path.display(), "cannot make the removal counter: {e}");
+            }
+            file = open_nofollow(&path);
+        }
+        let shared = file.ok().filter(whole).and_then(|f| {
+            use std::os::unix::io::AsRawFd;
+            // Safety: an 8-byte read-only shared mapping of a regular file 8 bytes long; page
+            // aligned, so aligned for AtomicU64. The file is kept open for bumps.
             let p = unsafe {
                 libc::mmap(
                     std::ptr::null_mut(),
                     8,
-                    prot,
+                    libc::PROT_READ,
                     libc::MAP_SHARED,
                     f.as_raw_fd(),
                     0,
@@ -392,47 +378,133 @@ impl Removals {
             if p == libc::MAP_FAILED {
                 None
             } else {
-                NonNull::new(p as *mut AtomicU64).map(|p| (p, writable))
+                NonNull::new(p as *mut AtomicU64).map(|p| (p, f))
             }
         });
+        if shared.is_none() {
+            tracing::warn!(
+                file = %path.display(),
+                "Shoal cannot share the cache directory's removal counter {}; this process \
+                 checks each kept page file against its name before every read",
+                path.display()
+            );
+        }
         Removals {
+            blind: shared.is_none(),
             shared,
             local: AtomicU64::new(0),
         }
     }
 
-    /// A counter of this process's removals alone.
+    /// A counter of this process's removals alone (a directory no other process uses).
     pub fn local() -> Self {
         Removals {
             shared: None,
             local: AtomicU64::new(0),
+            blind: false,
         }
     }
 
     pub fn current(&self) -> u64 {
+        if self.blind {
+            // A new value every time: every kept handle is re-checked before it is read.
+            return self.local.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
+        }
         let shared = self
             .shared
+            .as_ref()
             // Safety: mapped for the struct's lifetime.
             .map_or(0, |(p, _)| unsafe { p.as_ref() }.load(Ordering::Acquire));
         shared.wrapping_add(self.local.load(Ordering::Acquire))
     }
 
     pub fn bump(&self) {
-        match self.shared {
-            // Safety: mapped writable for the struct's lifetime.
-            Some((p, true)) => {
-                unsafe { p.as_ref() }.fetch_add(1, Ordering::AcqRel);
-            }
-            _ => {
-                self.local.fetch_add(1, Ordering::AcqRel);
+        if let Some((_, f)) = &self.shared {
+            match bump_file(f) {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(
+                    "Shoal could not count a page removal in the cache directory's shared \
+                     counter ({e}); other processes notice it within {}s",
+                    RECHECK.as_secs()
+                ),
             }
         }
+        self.local.fetch_add(1, Ordering::AcqRel);
     }
+}
+
+/// Opens the counter file for reading and writing, or for reading only (a read-only
+/// directory, where this process removes nothing), never through a link.
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = |write| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(write)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+    };
+    match open(true) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.raw_os_error() == Some(libc::EROFS) =>
+        {
+            open(false)
+        }
+        r => r,
+    }
+}
+
+/// Writes a zero counter to a temporary file and links it into place (or renames it over a
+/// file of the wrong size, `replace`), so the name never leads to a file shorter than 8 bytes.
+fn make_counter_file(
+    root: &Path,
+    path: &Path,
+    tmp_name: &str,
+    replace: bool,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = root.join(tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    let r = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(&0u64.to_le_bytes())?;
+        f.sync_data()?;
+        if replace {
+            std::fs::rename(&tmp, path)
+        } else {
+            match std::fs::hard_link(&tmp, path) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    r
+}
+
+/// Adds one to the counter in `f` under an exclusive lock on it.
+fn bump_file(f: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.lock()?;
+    let r = (|| {
+        let mut b = [0u8; 8];
+        f.read_exact_at(&mut b, 0)?;
+        f.write_all_at(&u64::from_le_bytes(b).wrapping_add(1).to_le_bytes(), 0)
+    })();
+    let _ = f.unlock();
+    r
 }
 
 impl Drop for Removals {
     fn drop(&mut self) {
-        if let Some((p, _)) = self.shared {
+        if let Some((p, _)) = &self.shared {
             // Safety: the mapping made in `open`, unmapped once.
             unsafe { libc::munmap(p.as_ptr() as *mut libc::c_void, 8) };
         }
@@ -443,7 +515,7 @@ impl std::fmt::Debug for Removals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Removals")
             .field("shared", &self.shared.is_some())
-            .field("current", &self.current())
+            .field("blind", &self.blind)
             .finish()
     }
 }
@@ -476,18 +548,23 @@ pub fn stale_mtime(meta: &Metadata, every: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::page_file::{encode, read_header};
+    use crate::cache::page_file::{encode, read_header, Expect};
     use std::io::Write;
 
     fn open_page(dir: &Path, id: PageId) -> OpenPage {
         let p = dir.join(format!("{:032x}_{}", id.file, id.index));
+        let e = Expect {
+            id,
+            page_size: 4096,
+            len: 100,
+        };
         std::fs::File::create(&p)
             .unwrap()
-            .write_all(&encode(id, 4096, &[7u8; 100]))
+            .write_all(&encode(e, 0, &[7u8; 100]))
             .unwrap();
         let f = File::open(&p).unwrap();
         let m = f.metadata().unwrap();
-        let h = read_header(&f, m.len(), id, 100).unwrap();
+        let h = read_header(&f, m.len(), e).unwrap();
         OpenPage::new(f, &m, h)
     }
 
@@ -516,6 +593,27 @@ mod tests {
         let none = OpenPages::new(0);
         none.insert(hot, open_page(dir.path(), hot), 0);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn the_removal_counter_is_whole_before_it_is_mapped_and_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("removals");
+        for junk in [&b""[..], b"abc", &[1u8; 100]] {
+            std::fs::write(&p, junk).unwrap();
+            let r = Removals::open(dir.path(), ".tmp-a");
+            assert!(!r.blind);
+            assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
+            // Another process's removal is seen at once.
+            let before = r.current();
+            Removals::open(dir.path(), ".tmp-b").bump();
+            assert_eq!(r.current(), before + 1);
+        }
+        assert!(!dir.path().join(".tmp-a").exists());
+        // Where no counter can be made, every read re-checks its page file.
+        let r = Removals::open(&dir.path().join("missing"), ".tmp-c");
+        assert!(r.blind);
+        assert_ne!(r.current(), r.current());
     }
 
     #[test]

@@ -19,7 +19,6 @@ use super::{DiskDir, FileSource, PageCache};
 
 pub struct WriteStage {
     cache: Arc<PageCache>,
-    chunk: u32,
     buf: Vec<u8>,
     next_index: u64,
     written: u64,
@@ -42,7 +41,6 @@ impl WriteStage {
             return None;
         }
         Some(WriteStage {
-            chunk: page_file::chunk_size_for(cache.page_size()),
             cache,
             buf: Vec::new(),
             next_index: 0,
@@ -77,8 +75,8 @@ impl WriteStage {
             return;
         }
         let dir = dirs[(index % dirs.len() as u64) as usize].clone();
-        let placeholder = PageId { file: 0, index };
-        match dir.stage_page(&page_file::encode(placeholder, self.chunk, &data)) {
+        let placeholder = self.expect(PageId { file: 0, index }, data.len() as u32);
+        match dir.stage_page(&page_file::encode(placeholder, 0, &data)) {
             Some(page) => self.staged.push(Staged {
                 dir,
                 page,
@@ -91,9 +89,18 @@ impl WriteStage {
         self.buf.clear();
     }
 
-    /// Places the staged pages under the ids of `src`, the committed file's version. Returns
-    /// the bytes placed.
+    fn expect(&self, id: PageId, len: u32) -> page_file::Expect {
+        page_file::Expect {
+            id,
+            page_size: self.cache.page_size() as u32,
+            len,
+        }
+    }
+
+    /// Places the staged pages under the ids of `src`, the committed file's version, bound to
+    /// the ETag its status gave. Returns the bytes placed.
     pub fn finish(mut self, src: &FileSource) -> u64 {
+        let etag = page_file::etag_tag(src.entry.etag.as_deref());
         if !self.buf.is_empty() {
             self.stage_buffered();
         }
@@ -109,12 +116,12 @@ impl WriteStage {
             let home = self.cache.dir_for(&id).cloned();
             let ok = match home {
                 Some(home) if Arc::ptr_eq(&home, &s.dir) => {
-                    s.dir.place_staged(s.page, id, s.len, self.chunk)
+                    s.dir.place_staged(s.page, id, s.len, etag)
                 }
                 Some(home) => match s.dir.read_staged(&s.page) {
                     Some(mut encoded) => {
                         s.dir.drop_staged(s.page);
-                        page_file::set_id_in(&mut encoded, id, s.len, self.chunk);
+                        page_file::set_id_in(&mut encoded, self.expect(id, s.len), etag);
                         home.write_page(id, &encoded)
                     }
                     None => {

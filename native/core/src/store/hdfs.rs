@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 
-use super::{join_key, redact_uri, Entry, StoreWriter, UnderStore};
+use super::limit::Limit;
+use super::{join_key, redact_uri, Entry, Fetched, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
-use crate::runtime::block_on;
 
 /// Temporary files of unfinished writes; hidden from listings (as in `local`).
 const TMP_MARK: &str = ".shoal-tmp-";
@@ -38,6 +38,8 @@ pub struct HdfsStore {
     /// Absolute HDFS path of the mount root, without a trailing `/` (empty for `/`).
     root: String,
     uri: String,
+    /// `shoal.store.timeout`, which every NameNode and DataNode request here waits at most.
+    limit: Limit,
 }
 
 impl std::fmt::Debug for HdfsStore {
@@ -100,6 +102,7 @@ impl HdfsStore {
             client,
             root: url.path().trim_end_matches('/').to_string(),
             uri: redact_uri(&spec.uri),
+            limit: Limit::new(settings.timeout, &redact_uri(&spec.uri)),
         })
     }
 
@@ -127,7 +130,10 @@ impl HdfsStore {
         let client = self.client.clone();
         let listed = {
             let path = path.clone();
-            block_on(async move { client.list_status(&path, false).await })?
+            self.limit
+                .block(&format!("a listing of '{key}'"), async move {
+                    client.list_status(&path, false).await
+                })?
         };
         let statuses = match listed {
             Ok(s) => s,
@@ -211,7 +217,11 @@ impl UnderStore for HdfsStore {
     fn stat(&self, key: &str) -> Result<Option<Entry>> {
         let path = self.path(key);
         let client = self.client.clone();
-        match block_on(async move { client.get_file_info(&path).await })? {
+        let what = format!("a status request for '{key}'");
+        match self
+            .limit
+            .block(&what, async move { client.get_file_info(&path).await })?
+        {
             Ok(st) => Ok(Some(Self::entry(key.to_string(), &st))),
             Err(e) => match kind_of(&e) {
                 // `file/child`: nothing there, as on a local disk.
@@ -230,12 +240,17 @@ impl UnderStore for HdfsStore {
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> BoxFuture<'static, Result<Bytes>> {
+    ) -> BoxFuture<'static, Result<Fetched>> {
         let path = self.path(key);
         let client = self.client.clone();
         let want_len = expect.len;
+        let limit = self.limit.clone();
+        let what = format!("a read of '{key}' (bytes {}-{})", range.start, range.end);
         async move {
-            let reader = client.read(&path).await.map_err(hdfs_error)?;
+            let reader = limit
+                .wait(&what, client.read(&path))
+                .await?
+                .map_err(hdfs_error)?;
             let len = reader.file_length() as u64;
             if len != want_len {
                 // HDFS has no conditional read; a changed length is a changed file.
@@ -250,12 +265,18 @@ impl UnderStore for HdfsStore {
             let start = range.start.min(len);
             let end = range.end.min(len);
             if start >= end {
-                return Ok(Bytes::new());
+                return Ok(Fetched {
+                    data: Bytes::new(),
+                    etag: None,
+                });
             }
-            reader
-                .read_range(start as usize, (end - start) as usize)
-                .await
-                .map_err(hdfs_error)
+            let pieces = reader
+                .read_range_stream(start as usize, (end - start) as usize)
+                .map(|r| r.map_err(hdfs_error));
+            Ok(Fetched {
+                data: limit.collect(&what, pieces).await?,
+                etag: None,
+            })
         }
         .boxed()
     }
@@ -277,13 +298,16 @@ impl UnderStore for HdfsStore {
         ));
         let client = self.client.clone();
         let tmp2 = tmp.clone();
-        let file = block_on(async move {
-            client
-                .create(&tmp2, WriteOptions::default().create_parent(true))
-                .await
-        })?
-        .map_err(hdfs_error)?;
+        let file = self
+            .limit
+            .block(&format!("the creation of '{key}'"), async move {
+                client
+                    .create(&tmp2, WriteOptions::default().create_parent(true))
+                    .await
+            })?
+            .map_err(hdfs_error)?;
         Ok(Box::new(HdfsWriter {
+            limit: self.limit.clone(),
             client: self.client.clone(),
             file: Some(file),
             buf: Vec::new(),
@@ -295,14 +319,18 @@ impl UnderStore for HdfsStore {
     fn mkdirs(&self, key: &str) -> Result<()> {
         let path = self.path(key);
         let client = self.client.clone();
-        block_on(async move { client.mkdirs(&path, 0o755, true).await })?.map_err(
-            |e| match kind_of(&e) {
+        let what = format!("a mkdirs of '{key}'");
+        self.limit
+            .block(
+                &what,
+                async move { client.mkdirs(&path, 0o755, true).await },
+            )?
+            .map_err(|e| match kind_of(&e) {
                 ErrorKind::AlreadyExists | ErrorKind::NotADirectory => {
                     Error::new(ErrorKind::NotADirectory, "a file is in the way")
                 }
                 _ => hdfs_error(e),
-            },
-        )
+            })
     }
 
     fn delete(&self, entry: &Entry) -> Result<()> {
@@ -315,16 +343,23 @@ impl UnderStore for HdfsStore {
                 .iter()
                 .map(|e| self.path(&e.key))
                 .collect();
-            return block_on(async move {
+            let limit = self.limit.clone();
+            return crate::runtime::block_on(async move {
                 for p in paths {
-                    client.delete(&p, true).await.map_err(hdfs_error)?;
+                    let what = format!("a delete of '{p}'");
+                    limit
+                        .wait(&what, client.delete(&p, true))
+                        .await?
+                        .map_err(hdfs_error)?;
                 }
                 Ok(())
             })?;
         }
         let path = self.path(&entry.key);
         let recursive = entry.is_dir;
-        block_on(async move { client.delete(&path, recursive).await })?
+        let what = format!("a delete of '{}'", entry.key);
+        self.limit
+            .block(&what, async move { client.delete(&path, recursive).await })?
             .map(|_| ())
             .map_err(hdfs_error)
     }
@@ -332,12 +367,17 @@ impl UnderStore for HdfsStore {
     fn rename(&self, from: &Entry, to: &str) -> Result<()> {
         let (src, dst) = (self.path(&from.key), self.path(to));
         let client = self.client.clone();
-        block_on(async move { client.rename(&src, &dst, false).await })?.map_err(hdfs_error)
+        let what = format!("a rename of '{}' to '{to}'", from.key);
+        self.limit
+            .block(&what, async move { client.rename(&src, &dst, false).await })?
+            .map_err(hdfs_error)
     }
 }
 
 /// Writes a hidden temporary file; `commit` closes it and renames it over the target.
 struct HdfsWriter {
+    /// Each request of the write waits at most the store timeout.
+    limit: Limit,
     client: Client,
     file: Option<hdfs_native::file::FileWriter>,
     buf: Vec<u8>,
@@ -355,7 +395,8 @@ impl HdfsWriter {
             .take()
             .ok_or_else(|| Error::invalid("write after close"))?;
         let data = Bytes::from(std::mem::take(&mut self.buf));
-        let (file, r) = block_on(async move {
+        let what = format!("a write of '{}'", self.target);
+        let (file, r) = self.limit.block(&what, async move {
             let r = file.write_bytes(data).await;
             (file, r)
         })?;
@@ -368,7 +409,10 @@ impl HdfsWriter {
         self.file.take();
         let client = self.client.clone();
         let tmp = self.tmp.clone();
-        let _ = block_on(async move { client.delete(&tmp, false).await });
+        let what = format!("a delete of '{tmp}'");
+        let _ = self
+            .limit
+            .block(&what, async move { client.delete(&tmp, false).await });
     }
 }
 
@@ -397,11 +441,13 @@ impl StoreWriter for HdfsWriter {
                 .ok_or_else(|| Error::invalid("closed twice"))?;
             let (client, tmp, target) =
                 (self.client.clone(), self.tmp.clone(), self.target.clone());
-            block_on(async move {
-                file.close().await?;
-                client.rename(&tmp, &target, true).await
-            })?
-            .map_err(hdfs_error)
+            let what = format!("the completion of '{target}'");
+            self.limit
+                .block(&what, async move {
+                    file.close().await?;
+                    client.rename(&tmp, &target, true).await
+                })?
+                .map_err(hdfs_error)
         })();
         if result.is_err() {
             self.discard();

@@ -1,5 +1,14 @@
 //! A mount over a local (or network-mounted POSIX) directory, through std::fs: real
 //! directories, positioned reads, writes to a temporary name renamed into place.
+//!
+//! Symbolic links are followed as the operating system resolves them, as Hadoop's
+//! LocalFileSystem and every POSIX reader of the directory do, also when they lead out of the
+//! mount's directory (a `..` in a Shoal path cannot; a link placed in the directory can, as it
+//! can for those readers). Dangling links and links that loop are left out of listings. A
+//! directory whose device and inode are those of a directory on its own path from the mount
+//! root (a link to an ancestor, or a bind mount of one) is left out of that listing too, with a
+//! warning: so a recursive listing or `load` ends, every directory being walked at most once
+//! per path.
 
 use std::fs;
 use std::io::{ErrorKind as IoKind, Write};
@@ -7,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
-use super::{join_key, Entry, StoreWriter, UnderStore};
+use super::{join_key, Entry, Fetched, StoreWriter, UnderStore};
 use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Debug)]
@@ -31,6 +40,22 @@ impl LocalStore {
         } else {
             self.root.join(key)
         }
+    }
+
+    /// (device, inode) of the mount root and of each directory from it down to `key`, as the
+    /// path resolves them.
+    fn directories_on_path(&self, key: &str) -> Result<Vec<(u64, u64)>> {
+        use std::os::unix::fs::MetadataExt;
+        let mut out = Vec::new();
+        let mut dir = self.root.clone();
+        let meta = fs::metadata(&dir)?;
+        out.push((meta.dev(), meta.ino()));
+        for seg in key.split('/').filter(|s| !s.is_empty()) {
+            dir.push(seg);
+            let meta = fs::metadata(&dir)?;
+            out.push((meta.dev(), meta.ino()));
+        }
+        Ok(out)
     }
 
     fn entry(key: &str, meta: &fs::Metadata) -> Entry {
@@ -73,6 +98,8 @@ impl UnderStore for LocalStore {
             Err(e) => return Err(e.into()),
         };
         let mut out = Vec::new();
+        // (device, inode) of every directory from the mount root to this one, once needed.
+        let mut on_path: Option<Vec<(u64, u64)>> = None;
         for item in dir {
             let item = item?;
             let Ok(name) = item.file_name().into_string() else {
@@ -81,18 +108,42 @@ impl UnderStore for LocalStore {
             if name.contains(TMP_MARK) {
                 continue;
             }
-            // Follow symlinks like a reader would; skip dangling ones.
+            // Follow symlinks like a reader would; skip dangling and looping ones.
             let Ok(meta) = fs::metadata(item.path()) else {
                 continue;
             };
+            if meta.is_dir() {
+                use std::os::unix::fs::MetadataExt;
+                if on_path.is_none() {
+                    on_path = Some(self.directories_on_path(key)?);
+                }
+                if on_path
+                    .as_ref()
+                    .is_some_and(|a| a.contains(&(meta.dev(), meta.ino())))
+                {
+                    tracing::warn!(
+                        store = %self.describe(),
+                        key = %join_key(key, &name),
+                        "left out of the listing: it leads back to a directory on its own path \
+                         (a symbolic link or bind mount loop)"
+                    );
+                    continue;
+                }
+            }
             out.push(Self::entry(&join_key(key, &name), &meta));
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
 
-    fn read_at(&self, key: &str, _expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
-        read_file_at(&self.path(key), pos, out)
+    fn read_at(
+        &self,
+        key: &str,
+        _expect: &Entry,
+        pos: u64,
+        out: &mut [u8],
+    ) -> Result<(usize, Option<String>)> {
+        Ok((read_file_at(&self.path(key), pos, out)?, None))
     }
 
     fn fetch_range(
@@ -100,16 +151,19 @@ impl UnderStore for LocalStore {
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>> {
+    ) -> futures::future::BoxFuture<'static, Result<Fetched>> {
         use futures::FutureExt;
         let path = self.path(key);
         let _ = expect; // a local file has no version to hold the read to
         async move {
-            let read = tokio::task::spawn_blocking(move || -> Result<bytes::Bytes> {
+            let read = tokio::task::spawn_blocking(move || -> Result<Fetched> {
                 let mut buf = vec![0u8; (range.end - range.start) as usize];
                 let n = read_file_at(&path, range.start, &mut buf)?;
                 buf.truncate(n);
-                Ok(buf.into())
+                Ok(Fetched {
+                    data: buf.into(),
+                    etag: None,
+                })
             });
             read.await
                 .map_err(|e| Error::new(ErrorKind::Other, format!("read task failed: {e}")))?

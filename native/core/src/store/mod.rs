@@ -3,12 +3,17 @@
 //! through object_store) and `hdfs` (HDFS, through hdfs-native). Keys are relative to the mount's root: `""` is the root itself,
 //! `a/b` a file or directory under it; they never start or end with `/` and never hold `..`.
 //!
-//! Errors from a store carry no Shoal path; the namespace layer adds it.
+//! Errors from a store carry no Shoal path; the namespace layer adds it. Every store is built
+//! behind `redact::Redacting`, so no error of it shows a secret of its mount, and every request
+//! it makes is bounded by `shoal.store.timeout` (`limit`), except on `file://` mounts, where the
+//! operating system decides.
 
 mod hdfs;
+pub mod limit;
 mod local;
 mod marker;
 mod object;
+pub mod redact;
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use std::sync::Arc;
 pub use hdfs::HdfsStore;
 pub use local::LocalStore;
 pub use object::ObjectStoreUfs;
+pub use redact::{redact_text, redact_uri};
 
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, Result};
@@ -91,6 +97,14 @@ impl Entry {
     }
 }
 
+/// Bytes read from a store, with the ETag of the object they were read from where the store's
+/// answer carries one.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub data: bytes::Bytes,
+    pub etag: Option<String>,
+}
+
 /// A file being written; nothing is visible in the store until `commit`.
 pub trait StoreWriter: Send {
     fn write(&mut self, data: &[u8]) -> Result<()>;
@@ -102,6 +116,14 @@ pub trait StoreWriter: Send {
 pub trait UnderStore: Send + Sync + Debug {
     /// The store location with no secrets in it, for messages.
     fn describe(&self) -> String;
+
+    /// Everything that decides which bytes a key names in this store, for the identity of
+    /// cached pages: for object stores the endpoint, the account and the bucket or container,
+    /// not only the URI (two servers may each hold a bucket of the same name). It is hashed,
+    /// never shown, and may hold what `describe` leaves out. By default `describe`.
+    fn identity(&self) -> String {
+        self.describe()
+    }
 
     /// The file or directory at `key`, or `None`.
     fn stat(&self, key: &str) -> Result<Option<Entry>>;
@@ -128,28 +150,36 @@ pub trait UnderStore: Send + Sync + Debug {
         Ok(out)
     }
 
-    /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object. `expect` is the
-    /// entry the caller opened; a store that can, refuses to read another version of it. By
-    /// default one `fetch_range` request.
-    fn read_at(&self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]) -> Result<usize> {
+    /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object; returns how many,
+    /// and the ETag of the object they were read from where the store says. `expect` is the
+    /// entry the caller opened: where it has an ETag, a store that can refuses to read another
+    /// version (`If-Match`). By default one `fetch_range` request.
+    fn read_at(
+        &self,
+        key: &str,
+        expect: &Entry,
+        pos: u64,
+        out: &mut [u8],
+    ) -> Result<(usize, Option<String>)> {
         if out.is_empty() || pos >= expect.len {
-            return Ok(0);
+            return Ok((0, None));
         }
         let end = (pos + out.len() as u64).min(expect.len);
-        let bytes = crate::runtime::block_on(self.fetch_range(key, expect, pos..end))??;
-        let n = bytes.len().min(out.len());
-        out[..n].copy_from_slice(&bytes[..n]);
-        Ok(n)
+        let got = crate::runtime::block_on(self.fetch_range(key, expect, pos..end))??;
+        let n = got.data.len().min(out.len());
+        out[..n].copy_from_slice(&got.data[..n]);
+        Ok((n, got.etag))
     }
 
     /// Fetches `range` of the file `expect` (which the caller opened) as one request, from
-    /// within the runtime. A store that can refuses to serve another version of the object.
+    /// within the runtime, with the ETag of what was read where the store gives one. Where
+    /// `expect` has an ETag, a store that can refuses to serve another version (`If-Match`).
     fn fetch_range(
         &self,
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes>>;
+    ) -> futures::future::BoxFuture<'static, Result<Fetched>>;
 
     /// Whether every file's status carries the store's ETag, the same from a listing as from a
     /// status request of it (Hadoop's `fs.capability.etags.available`). `key` is where the
@@ -184,8 +214,18 @@ pub trait UnderStore: Send + Sync + Debug {
     }
 }
 
-/// Builds the store a mount names by its URI scheme.
+/// Builds the store a mount names by its URI scheme, behind `redact::Redacting`.
 pub fn open_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn UnderStore>> {
+    let store = open_bare_store(spec, settings).map_err(|e| {
+        Error::new(
+            e.kind(),
+            redact::scrub(&redact::secrets_of(spec), e.message()),
+        )
+    })?;
+    Ok(Arc::new(redact::Redacting::new(store, spec)))
+}
+
+fn open_bare_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn UnderStore>> {
     let url = url::Url::parse(&spec.uri).map_err(|e| {
         Error::config(format!(
             "mount '{}': shoal.mount.{}.uri '{}' is not a URI: {e}",
@@ -217,19 +257,6 @@ pub fn open_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn 
     }
 }
 
-/// A URI for messages: user info (which may hold a secret) and the query are dropped.
-pub fn redact_uri(uri: &str) -> String {
-    match url::Url::parse(uri) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string()
-        }
-        Err(_) => "<unparseable uri>".to_string(),
-    }
-}
-
 /// `parent/child`, or `child` when `parent` is the root key.
 pub fn join_key(parent: &str, child: &str) -> String {
     if parent.is_empty() {
@@ -242,16 +269,6 @@ pub fn join_key(parent: &str, child: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_drops_credentials() {
-        let r = redact_uri("s3://AKIA:secret@bucket/p?sig=abc");
-        assert!(
-            !r.contains("secret") && !r.contains("sig=abc") && !r.contains("AKIA"),
-            "{r}"
-        );
-        assert!(r.contains("bucket/p"));
-    }
 
     #[test]
     fn http_stores_and_only_they_are_read_only() {
@@ -277,6 +294,39 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn stores_never_show_their_secrets() {
+        let spec = MountSpec {
+            name: "m".into(),
+            path: "/m".into(),
+            uri: "s3://bucket/p".into(),
+            options: [
+                ("aws_endpoint", "http://user:pAsSwOrD-1@127.0.0.1:1"),
+                ("aws_secret_access_key", "sEcReT-2"),
+                ("aws_access_key_id", "AKIA"),
+                ("aws_region", "us-east-1"),
+                ("aws_allow_http", "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..MountSpec::default()
+        };
+        let settings = StoreSettings {
+            max_retries: 0,
+            ..StoreSettings::default()
+        };
+        let store = open_store(&spec, &settings).unwrap();
+        let e = store.stat("k").unwrap_err();
+        for shown in [format!("{store:?}"), store.describe(), e.to_string()] {
+            assert!(
+                !shown.contains("pAsSwOrD-1") && !shown.contains("sEcReT-2"),
+                "{shown}"
+            );
+        }
+        assert!(e.message().contains("127.0.0.1:1"), "{e}");
     }
 
     #[test]

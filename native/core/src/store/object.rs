@@ -14,27 +14,28 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use object_store::path::Path as OsPath;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 
+use super::limit::Limit;
 use super::marker::S3Markers;
-use super::{redact_uri, Entry, StoreWriter, UnderStore};
+use super::{redact_uri, Entry, Fetched, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
-use crate::error::{Error, Result};
-use crate::runtime::block_on;
+use crate::error::{Error, ErrorKind, Result};
 
 /// Parts of a multipart upload; S3 wants at least 5 MiB for all but the last.
 const PART_SIZE: usize = 8 << 20;
 
-#[derive(Debug)]
 pub struct ObjectStoreUfs {
     store: Arc<dyn ObjectStore>,
     /// The prefix inside the bucket/container the mount starts at.
     root: OsPath,
     uri: String,
+    /// What decides which bytes a key names here (`UnderStore::identity`); may hold an access
+    /// key id, so it is never shown.
+    identity: String,
     /// Whether this store's listings carry ETags, learned from the first listing that holds a
     /// file. Real S3, GCS and Azure listings do; some S3-compatible servers (s3s-fs) give
     /// ETags only on HEAD. Where listings have none, pages are keyed by length + mtime whatever
@@ -45,14 +46,47 @@ pub struct ObjectStoreUfs {
     http: bool,
     /// Writes and deletes directory markers; S3 only.
     markers: Option<Arc<S3Markers>>,
+    /// `shoal.store.timeout`, which every request here waits at most.
+    limit: Limit,
+}
+
+/// The client's own debug output would show its endpoint, user info and all.
+impl std::fmt::Debug for ObjectStoreUfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStoreUfs")
+            .field("uri", &self.uri)
+            .finish()
+    }
 }
 
 /// Why an HTTP mount takes no changes.
 const HTTP_READ_ONLY: &str = "http(s):// stores are read-only in Shoal";
 
+/// The client settings every store starts from, before the mount's own options: a request
+/// takes at most the store timeout to answer (`limit` bounds it; the client's own limit is a
+/// little longer, so that the bound, and its "timed out" error, is ours), and a connection at
+/// most 5 s or the store timeout to be made.
+fn client_defaults(settings: &StoreSettings) -> [(object_store::ClientConfigKey, String); 2] {
+    use object_store::ClientConfigKey as C;
+    let ms = |d: std::time::Duration| format!("{}ms", d.as_millis().max(1));
+    [
+        (
+            C::Timeout,
+            ms(settings.timeout + std::time::Duration::from_secs(5)),
+        ),
+        (
+            C::ConnectTimeout,
+            ms(settings.timeout.min(std::time::Duration::from_secs(5))),
+        ),
+    ]
+}
+
 macro_rules! with_options {
-    ($builder:expr, $key:ty, $spec:expr, $retry:expr) => {{
+    ($builder:expr, $key:ty, $client:expr, $spec:expr, $settings:expr, $retry:expr) => {{
         let mut b = $builder.with_retry($retry);
+        for (k, v) in client_defaults($settings) {
+            b = b.with_config($client(k), v);
+        }
         for (k, v) in &$spec.options {
             let key: $key = k.to_ascii_lowercase().parse().map_err(|_| {
                 Error::config(format!(
@@ -70,15 +104,51 @@ macro_rules! with_options {
 
 fn setup_error(spec: &MountSpec, e: object_store::Error) -> Error {
     Error::config(format!(
-        "mount '{}': cannot set up {}: {e}",
+        "mount '{}': cannot set up {}: {}",
         spec.name,
-        redact_uri(&spec.uri)
+        redact_uri(&spec.uri),
+        super::redact_text(&e.to_string())
     ))
 }
 
+/// Refuses S3 settings with control characters, wherever they came from (the mount's options,
+/// `fs.s3a.*`, the `AWS_*` environment): they would become HTTP headers and URLs, which the
+/// client cannot build (it panicked on them). The value is never shown.
+fn check_s3_values(spec: &MountSpec, b: &object_store::aws::AmazonS3Builder) -> Result<()> {
+    use object_store::aws::AmazonS3ConfigKey as K;
+    for key in [
+        K::AccessKeyId,
+        K::SecretAccessKey,
+        K::Token,
+        K::Region,
+        K::DefaultRegion,
+        K::Bucket,
+        K::Endpoint,
+        K::MetadataEndpoint,
+        K::StsEndpoint,
+        K::RoleArn,
+        K::RoleSessionName,
+        K::RequestPayer,
+    ] {
+        let bad = b
+            .get_config_value(&key)
+            .is_some_and(|v| v.chars().any(char::is_control));
+        if bad {
+            return Err(Error::config(format!(
+                "mount '{}': the S3 setting {} (from shoal.mount.{}.option.*, fs.s3a.* or the \
+                 AWS_* environment) contains a control character (the value is not shown)",
+                spec.name,
+                key.as_ref(),
+                spec.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 macro_rules! build_with_options {
-    ($builder:expr, $key:ty, $spec:expr, $retry:expr) => {{
-        let b = with_options!($builder, $key, $spec, $retry);
+    ($builder:expr, $key:ty, $client:expr, $spec:expr, $settings:expr, $retry:expr) => {{
+        let b = with_options!($builder, $key, $client, $spec, $settings, $retry);
         Arc::new(b.build().map_err(|e| setup_error($spec, e))?) as Arc<dyn ObjectStore>
     }};
 }
@@ -86,52 +156,102 @@ macro_rules! build_with_options {
 impl ObjectStoreUfs {
     pub fn new(spec: &MountSpec, settings: &StoreSettings, url: &url::Url) -> Result<Self> {
         use object_store::{aws, azure, gcp, http};
+        // No retry starts after the store timeout either: the call would be over by then.
         let retry = object_store::RetryConfig {
             max_retries: settings.max_retries,
-            retry_timeout: settings.retry_timeout,
+            retry_timeout: settings.retry_timeout.min(settings.timeout),
             ..Default::default()
         };
         // s3a:// is S3 to object_store too; the bucket is the host.
         let uri = spec.uri.as_str();
         let mut markers = None;
-        let (store, root) = match url.scheme() {
+        // Besides the URI (scheme, bucket or container, prefix), what says which server and
+        // account the bucket lives in. s3:// and s3a:// name the same objects.
+        let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
+        let (store, root, identity) = match url.scheme() {
             "s3" | "s3a" => {
                 let b = aws::AmazonS3Builder::from_env().with_url(uri);
-                let b = with_options!(b, aws::AmazonS3ConfigKey, spec, retry);
+                let b = with_options!(
+                    b,
+                    aws::AmazonS3ConfigKey,
+                    aws::AmazonS3ConfigKey::Client,
+                    spec,
+                    settings,
+                    retry
+                );
+                check_s3_values(spec, &b)?;
+                let value = |k| b.get_config_value(&k).unwrap_or_default();
+                let endpoint = value(aws::AmazonS3ConfigKey::Endpoint);
+                // AWS's bucket names are global; on another endpoint (an S3-compatible server)
+                // a bucket's name may be per account (tenant), so its access key counts.
+                let account = if endpoint.is_empty() {
+                    String::new()
+                } else {
+                    value(aws::AmazonS3ConfigKey::AccessKeyId)
+                };
+                let identity = format!("s3|{bucket_uri}|endpoint={endpoint}|account={account}");
                 let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
                 markers = Some(Arc::new(
                     S3Markers::new(&b, s3.clone(), settings.max_retries)
                         .map_err(|e| setup_error(spec, e))?,
                 ));
-                (Arc::new(s3) as Arc<dyn ObjectStore>, url.path())
+                (Arc::new(s3) as Arc<dyn ObjectStore>, url.path(), identity)
             }
             "gs" => {
                 let b = gcp::GoogleCloudStorageBuilder::from_env().with_url(uri);
-                (
-                    build_with_options!(b, gcp::GoogleConfigKey, spec, retry),
-                    url.path(),
-                )
+                let b = with_options!(
+                    b,
+                    gcp::GoogleConfigKey,
+                    gcp::GoogleConfigKey::Client,
+                    spec,
+                    settings,
+                    retry
+                );
+                let base = b
+                    .get_config_value(&gcp::GoogleConfigKey::BaseUrl)
+                    .unwrap_or_default();
+                let identity = format!("gs|{bucket_uri}|endpoint={base}");
+                let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
+                (store as Arc<dyn ObjectStore>, url.path(), identity)
             }
             "http" | "https" => {
                 let base = &url[..url::Position::BeforePath];
                 let b = http::HttpBuilder::new().with_url(base);
                 (
-                    build_with_options!(b, object_store::ClientConfigKey, spec, retry),
+                    build_with_options!(
+                        b,
+                        object_store::ClientConfigKey,
+                        std::convert::identity,
+                        spec,
+                        settings,
+                        retry
+                    ),
                     url.path(),
+                    format!("http|{bucket_uri}"),
                 )
             }
             _ => {
                 let b = azure::MicrosoftAzureBuilder::from_env().with_url(uri);
-                let path = match url.scheme() {
-                    // abfs://container@account.dfs.core.windows.net/path
-                    "abfs" | "abfss" => url.path(),
-                    // az://container/path, azure://container/path
-                    _ => url.path(),
-                };
-                (
-                    build_with_options!(b, azure::AzureConfigKey, spec, retry),
-                    path,
-                )
+                let b = with_options!(
+                    b,
+                    azure::AzureConfigKey,
+                    azure::AzureConfigKey::Client,
+                    spec,
+                    settings,
+                    retry
+                );
+                let value = |k| b.get_config_value(&k).unwrap_or_default();
+                // az://container/path, azure://container/path and
+                // abfs://container@account.dfs.core.windows.net/path name a container of the
+                // account the options (or the URI) give, on the endpoint they give.
+                let identity = format!(
+                    "azure|{bucket_uri}|account={}|endpoint={}|emulator={}",
+                    value(azure::AzureConfigKey::AccountName),
+                    value(azure::AzureConfigKey::Endpoint),
+                    value(azure::AzureConfigKey::UseEmulator),
+                );
+                let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
+                (store as Arc<dyn ObjectStore>, url.path(), identity)
             }
         };
         let root = OsPath::parse(root).map_err(|e| {
@@ -144,7 +264,9 @@ impl ObjectStoreUfs {
         Ok(ObjectStoreUfs {
             store,
             root,
+            limit: Limit::new(settings.timeout, &redact_uri(uri)),
             uri: redact_uri(uri),
+            identity,
             listing_etags: std::sync::OnceLock::new(),
             http: matches!(url.scheme(), "http" | "https"),
             markers,
@@ -212,15 +334,18 @@ impl ObjectStoreUfs {
         let loc = self.location(parent)?;
         let prefix = (!loc.as_ref().is_empty()).then_some(loc);
         let store = self.store.clone();
-        let first = block_on(async move {
-            let mut s = store.list(prefix.as_ref());
-            s.next().await.transpose()
-        })?;
+        let first = self
+            .limit
+            .block(&format!("a listing of '{parent}'"), async move {
+                let mut s = store.list(prefix.as_ref());
+                s.next().await.transpose()
+            })?;
         let first = match first {
             Ok(f) => f,
             // A web server that does not list: every entry comes from HEAD, which has the
             // ETag when the server gives one, so pages are keyed by it.
-            Err(e) if self.http => {
+            Err(e) if self.http && !timed_out(&e) => {
+                let e = Error::from(e);
                 tracing::debug!(store = %self.uri, error = %e, "HTTP server does not list");
                 let _ = self.listing_etags.set(true);
                 return Ok(());
@@ -235,10 +360,12 @@ impl ObjectStoreUfs {
     fn all_under(&self, key: &str) -> Result<Vec<object_store::ObjectMeta>> {
         let loc = self.location(key)?;
         let store = self.store.clone();
-        block_on(async move {
+        let limit = self.limit.clone();
+        let what = format!("a listing of '{key}'");
+        crate::runtime::block_on(async move {
             let mut out = Vec::new();
             let mut s = store.list(Some(&loc));
-            while let Some(m) = s.next().await {
+            while let Some(m) = limit.wait(&what, s.next()).await? {
                 out.push(m?);
             }
             Ok::<_, Error>(out)
@@ -258,11 +385,13 @@ impl ObjectStoreUfs {
                 let store = self.store.clone();
                 let loc = m.location.clone();
                 let empty = m.size == 0;
+                let limit = self.limit.clone();
                 async move {
                     if !empty {
                         return Ok(false);
                     }
-                    match store.head(&loc).await {
+                    let what = format!("a status request for '{loc}'");
+                    match limit.wait(&what, store.head(&loc)).await? {
                         Ok(_) => Ok(false),
                         Err(object_store::Error::NotFound { .. }) => Ok(true),
                         Err(e) => Err(Error::from(e)),
@@ -270,7 +399,7 @@ impl ObjectStoreUfs {
                 }
             })
             .collect();
-        block_on(futures::future::try_join_all(heads))?
+        crate::runtime::block_on(futures::future::try_join_all(heads))?
     }
 }
 
@@ -298,6 +427,11 @@ impl ObjectStoreUfs {
     }
 }
 
+/// Whether a store client error is (or was caused by) a request that timed out.
+fn timed_out(e: &object_store::Error) -> bool {
+    crate::error::caused_by_timeout(e)
+}
+
 fn not_found_is_none<T>(r: object_store::Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -309,6 +443,10 @@ fn not_found_is_none<T>(r: object_store::Result<T>) -> Result<Option<T>> {
 impl UnderStore for ObjectStoreUfs {
     fn describe(&self) -> String {
         self.uri.clone()
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
     }
 
     /// Where listings carry ETags (learned from the first listing, or from one listing of
@@ -332,15 +470,21 @@ impl UnderStore for ObjectStoreUfs {
         }
         let loc = self.location(key)?;
         let store = self.store.clone();
-        let head = block_on(async move { store.head(&loc).await })?;
+        let head = self.limit.block(
+            &format!("a status request (HEAD) for '{key}'"),
+            async move { store.head(&loc).await },
+        )?;
         let head_error = match not_found_is_none(head) {
             Ok(Some(meta)) => {
                 self.probe_listing_etags(key)?;
                 return Ok(Some(self.file_entry(key.to_string(), &meta)));
             }
             Ok(None) => None,
-            // A refused credential: a listing would be refused too, less clearly.
-            Err(e) if e.kind() == crate::error::ErrorKind::PermissionDenied => return Err(e),
+            // A refused credential: a listing would be refused too, less clearly. A store that
+            // did not answer in time is not asked again.
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::TimedOut) => {
+                return Err(e)
+            }
             // Servers that keep objects as files (s3s-fs, gateways over POSIX) may fail a
             // HEAD of a key that is a directory on their disk; the listing below decides.
             Err(e) => Some(e),
@@ -348,14 +492,17 @@ impl UnderStore for ObjectStoreUfs {
         // A directory exists when any object lives under the prefix.
         let loc = self.location(key)?;
         let store = self.store.clone();
-        let any = block_on(async move {
-            let mut s = store.list(Some(&loc));
-            s.next().await.transpose()
-        })?;
+        let any = self
+            .limit
+            .block(&format!("a listing of '{key}'"), async move {
+                let mut s = store.list(Some(&loc));
+                s.next().await.transpose()
+            })?;
         let any = match any {
             Ok(any) => any,
             // HEAD found no file, and a web server that does not list has no directories.
-            Err(e) if self.http => {
+            Err(e) if self.http && !timed_out(&e) => {
+                let e = Error::from(e);
                 tracing::debug!(store = %self.uri, key, error = %e, "HTTP server does not list");
                 match head_error {
                     None => None,
@@ -389,12 +536,15 @@ impl UnderStore for ObjectStoreUfs {
         } else {
             Some(loc.clone())
         };
-        let listed =
-            match block_on(async move { store.list_with_delimiter(prefix.as_ref()).await })? {
-                Ok(l) => l,
-                Err(e) if self.http => return self.http_list_failed(key, e),
-                Err(e) => return Err(e.into()),
-            };
+        let listed = match self
+            .limit
+            .block(&format!("a listing of '{key}'"), async move {
+                store.list_with_delimiter(prefix.as_ref()).await
+            })? {
+            Ok(l) => l,
+            Err(e) if self.http && !timed_out(&e) => return self.http_list_failed(key, e),
+            Err(e) => return Err(e.into()),
+        };
         self.learn_from_listing(listed.objects.iter().filter(|m| m.location != loc));
         let mut out = Vec::with_capacity(listed.objects.len() + listed.common_prefixes.len());
         for p in &listed.common_prefixes {
@@ -420,16 +570,22 @@ impl UnderStore for ObjectStoreUfs {
         let loc = self.location(key)?;
         let prefix = (!loc.as_ref().is_empty()).then_some(loc.clone());
         let store = self.store.clone();
-        let metas = match block_on(async move {
+        let limit = self.limit.clone();
+        let what = format!("a listing of '{key}'");
+        let listed = crate::runtime::block_on(async move {
             let mut out = Vec::new();
             let mut s = store.list(prefix.as_ref());
-            while let Some(m) = s.next().await {
-                out.push(m?);
+            while let Some(m) = limit.wait(&what, s.next()).await? {
+                match m {
+                    Ok(m) => out.push(m),
+                    Err(e) => return Ok(Err(e)),
+                }
             }
-            Ok::<_, object_store::Error>(out)
-        })? {
+            Ok::<_, Error>(Ok::<_, object_store::Error>(out))
+        })??;
+        let metas = match listed {
             Ok(m) => m,
-            Err(e) if self.http => {
+            Err(e) if self.http && !timed_out(&e) => {
                 // A file lists itself; nothing lies under it.
                 self.http_list_failed(key, e)?;
                 return Ok(self.stat(key)?.into_iter().collect());
@@ -456,20 +612,26 @@ impl UnderStore for ObjectStoreUfs {
         key: &str,
         expect: &Entry,
         range: std::ops::Range<u64>,
-    ) -> BoxFuture<'static, Result<Bytes>> {
+    ) -> BoxFuture<'static, Result<Fetched>> {
         let loc = match self.location(key) {
             Ok(l) => l,
             Err(e) => return futures::future::ready(Err(e)).boxed(),
         };
         let store = self.store.clone();
+        let what = format!("a read of '{key}' (bytes {}-{})", range.start, range.end);
         let opts = GetOptions {
             range: Some(GetRange::Bounded(range)),
             if_match: expect.etag.clone(),
             ..Default::default()
         };
+        let limit = self.limit.clone();
         async move {
-            let r = store.get_opts(&loc, opts).await?;
-            Ok(r.bytes().await?)
+            let r = limit.wait(&what, store.get_opts(&loc, opts)).await??;
+            let etag = r.meta.e_tag.clone();
+            Ok(Fetched {
+                data: limit.collect(&what, r.into_stream()).await?,
+                etag,
+            })
         }
         .boxed()
     }
@@ -480,6 +642,7 @@ impl UnderStore for ObjectStoreUfs {
             loc: self.location(key)?,
             buf: Vec::new(),
             upload: None,
+            limit: self.limit.clone(),
         }))
     }
 
@@ -498,7 +661,10 @@ impl UnderStore for ObjectStoreUfs {
         }
         // Only the directory's own marker: its parents are implied by the key.
         let loc = self.location(key)?;
-        block_on(markers.put(loc))?
+        self.limit.block(
+            &format!("a directory marker write for '{key}'"),
+            markers.put(loc),
+        )?
     }
 
     fn delete(&self, entry: &Entry) -> Result<()> {
@@ -524,10 +690,12 @@ impl UnderStore for ObjectStoreUfs {
             (vec![self.location(&entry.key)?], Vec::new())
         };
         let store = self.store.clone();
-        block_on(async move {
+        let limit = self.limit.clone();
+        let what = format!("a delete under '{}'", entry.key);
+        crate::runtime::block_on(async move {
             let stream = futures::stream::iter(files.into_iter().map(Ok)).boxed();
             let mut results = store.delete_stream(stream);
-            while let Some(r) = results.next().await {
+            while let Some(r) = limit.wait(&what, results.next()).await? {
                 match r {
                     Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(e) => return Err(Error::from(e)),
@@ -540,7 +708,8 @@ impl UnderStore for ObjectStoreUfs {
             let mut dirs = dirs;
             dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().len()));
             for d in dirs {
-                block_on(markers.delete(d))??;
+                let what = format!("a directory marker delete for '{d}'");
+                self.limit.block(&what, markers.delete(d))??;
             }
         }
         Ok(())
@@ -581,29 +750,35 @@ impl UnderStore for ObjectStoreUfs {
         }
         let store = self.store.clone();
         let moved_files = files.clone();
-        block_on(async move {
+        let limit = self.limit.clone();
+        crate::runtime::block_on(async move {
             for (src, dst) in moved_files {
-                store.copy(&src, &dst).await?;
+                let what = format!("a copy of '{src}' to '{dst}'");
+                limit.wait(&what, store.copy(&src, &dst)).await??;
             }
             Ok::<_, Error>(())
         })??;
         if let Some(markers) = &self.markers {
             for (_, dst) in &dirs {
-                block_on(markers.put(dst.clone()))??;
+                let what = format!("a directory marker write for '{dst}'");
+                self.limit.block(&what, markers.put(dst.clone()))??;
             }
         }
         // Only once everything exists at the destination is the source removed.
         let store = self.store.clone();
-        block_on(async move {
+        let limit = self.limit.clone();
+        crate::runtime::block_on(async move {
             for (src, _) in files {
-                store.delete(&src).await?;
+                let what = format!("a delete of '{src}'");
+                limit.wait(&what, store.delete(&src)).await??;
             }
             Ok::<_, Error>(())
         })??;
         if let Some(markers) = &self.markers {
             dirs.sort_by_key(|(src, _)| std::cmp::Reverse(src.as_ref().len()));
             for (src, _) in dirs {
-                block_on(markers.delete(src))??;
+                let what = format!("a directory marker delete for '{src}'");
+                self.limit.block(&what, markers.delete(src))??;
             }
         }
         Ok(())
@@ -616,22 +791,40 @@ struct ObjectWriter {
     loc: OsPath,
     buf: Vec<u8>,
     upload: Option<Box<dyn object_store::MultipartUpload>>,
+    /// Each request of the write (one part, the completion) waits at most the store timeout.
+    limit: Limit,
 }
 
 impl ObjectWriter {
+    fn what(&self, request: &str) -> String {
+        format!("{request} of '{}'", self.loc)
+    }
+
     fn flush_part(&mut self) -> Result<()> {
         let part = PutPayload::from(std::mem::take(&mut self.buf));
         let store = self.store.clone();
         let loc = self.loc.clone();
         let mut upload = match self.upload.take() {
             Some(u) => u,
-            None => block_on(async move { store.put_multipart(&loc).await })??,
+            None => self
+                .limit
+                .block(&self.what("the start of an upload"), async move {
+                    store.put_multipart(&loc).await
+                })??,
         };
         let fut = upload.put_part(part);
-        let r = block_on(fut);
+        let r = self.limit.block(&self.what("a part upload"), fut);
         self.upload = Some(upload);
         r??;
         Ok(())
+    }
+
+    /// Abandons the multipart upload, if one was started (best effort).
+    fn abandon(&mut self) {
+        if let Some(mut u) = self.upload.take() {
+            let what = self.what("the abort of an upload");
+            let _ = self.limit.block(&what, async move { u.abort().await });
+        }
     }
 }
 
@@ -655,7 +848,9 @@ impl StoreWriter for ObjectWriter {
                 let payload = PutPayload::from(std::mem::take(&mut self.buf));
                 let store = self.store.clone();
                 let loc = self.loc.clone();
-                block_on(async move { store.put(&loc, payload).await })??;
+                self.limit.block(&self.what("a write"), async move {
+                    store.put(&loc, payload).await
+                })??;
                 Ok(())
             }
             Some(u) => {
@@ -664,31 +859,29 @@ impl StoreWriter for ObjectWriter {
                     self.flush_part()?;
                 }
                 let mut u = self.upload.take().expect("upload present");
-                let r = block_on(async move {
-                    match u.complete().await {
+                let limit = self.limit.clone();
+                let what = self.what("the completion of an upload");
+                let r = crate::runtime::block_on(async move {
+                    match limit.wait(&what, u.complete()).await? {
                         Ok(_) => Ok(()),
                         Err(e) => {
-                            let _ = u.abort().await;
-                            Err(e)
+                            let _ = limit.wait(&what, u.abort()).await;
+                            Err(Error::from(e))
                         }
                     }
                 })?;
-                Ok(r?)
+                r
             }
         }
     }
 
     fn abort(mut self: Box<Self>) {
-        if let Some(mut u) = self.upload.take() {
-            let _ = block_on(async move { u.abort().await });
-        }
+        self.abandon();
     }
 }
 
 impl Drop for ObjectWriter {
     fn drop(&mut self) {
-        if let Some(mut u) = self.upload.take() {
-            let _ = block_on(async move { u.abort().await });
-        }
+        self.abandon();
     }
 }

@@ -1,5 +1,6 @@
 package io.shoal.hadoop;
 
+import io.shoal.conf.Sizes;
 import io.shoal.jni.NativeFileInfo;
 import io.shoal.jni.NativeFs;
 import io.shoal.jni.NativeMethods;
@@ -79,7 +80,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@value #READ_BUFFER_SIZE} = 1 MiB ({@value #DEFAULT_READ_BUFFER_SIZE} bytes): a stream's
  *       Java-side buffer; smaller sequential reads are served from it without crossing JNI, larger
- *       ones go to native code directly. Suffixes k, m, g are accepted.
+ *       ones go to native code directly. Sizes take Shoal's size grammar ({@link Sizes}: {@code
+ *       64k}, {@code 1.5m}, {@code 1g}), the same as the native core's.
  *   <li>{@value #WRITE_BUFFER_SIZE} = 1 MiB ({@value #DEFAULT_WRITE_BUFFER_SIZE} bytes): how much
  *       an output stream gathers before handing data to native code.
  *   <li>{@value #BLOCK_SIZE} = 128 MiB ({@value #DEFAULT_BLOCK_SIZE} bytes): the block size that
@@ -191,10 +193,7 @@ public class ShoalFileSystem extends FileSystem {
     owner = UserGroupInformation.getCurrentUser().getShortUserName();
     readBufferSize = intSize(conf, READ_BUFFER_SIZE, DEFAULT_READ_BUFFER_SIZE);
     writeBufferSize = intSize(conf, WRITE_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE);
-    blockSize = conf.getLongBytes(BLOCK_SIZE, DEFAULT_BLOCK_SIZE);
-    if (blockSize <= 0) {
-      throw new IllegalArgumentException(BLOCK_SIZE + " must be positive, not " + blockSize);
-    }
+    blockSize = Sizes.get(conf, BLOCK_SIZE, DEFAULT_BLOCK_SIZE, 1, Long.MAX_VALUE);
     nativeFs = NativeFs.open(nativeConfig(conf));
     storageStatistics = new ShoalStorageStatistics(ShoalStorageStatistics.NAME, this::counters);
     GlobalStorageStatistics.INSTANCE.put(
@@ -277,13 +276,9 @@ public class ShoalFileSystem extends FileSystem {
     }
   }
 
+  /** A buffer size: 1 byte up to what a Java array holds (the native key table agrees). */
   private static int intSize(Configuration conf, String key, long dflt) {
-    long v = conf.getLongBytes(key, dflt);
-    if (v <= 0 || v > Integer.MAX_VALUE - 64) {
-      throw new IllegalArgumentException(
-          key + " must be between 1 byte and 2 GiB, not " + conf.get(key));
-    }
-    return (int) v;
+    return (int) Sizes.get(conf, key, dflt, 1, Integer.MAX_VALUE - 64);
   }
 
   private NativeFs fs() throws IOException {
@@ -635,7 +630,7 @@ public class ShoalFileSystem extends FileSystem {
         try {
           closedStats = f.stats();
         } catch (IOException | RuntimeException e) {
-          LOG.debug("no statistics for {} at close", uri, e);
+          LOG.debug("no statistics for {} at close", redacted(uri), e);
         }
         f.close();
         if (closedStats != null && LOG.isInfoEnabled()) {
@@ -667,7 +662,7 @@ public class ShoalFileSystem extends FileSystem {
         "Shoal %s closed: %d cache hits, %d misses (hit ratio %s); %s from the cache"
             + " (memory %s, disk %s), %s from the store; store requests: %d GET, %d metadata;"
             + " %d evictions, %d corrupt pages",
-        uri,
+        redacted(uri),
         hits,
         misses,
         ratio,
@@ -711,8 +706,22 @@ public class ShoalFileSystem extends FileSystem {
     return storageStatistics;
   }
 
+  /** Names the filesystem by its URI, without any user info the URI was given with. */
   @Override
   public String toString() {
-    return getClass().getSimpleName() + "{uri=" + uri + "}";
+    return getClass().getSimpleName() + "{uri=" + redacted(uri) + "}";
+  }
+
+  /** {@code uri} without user info, which may hold a secret. */
+  static String redacted(URI uri) {
+    if (uri == null || uri.getRawUserInfo() == null) {
+      return String.valueOf(uri);
+    }
+    try {
+      return new URI(uri.getScheme(), null, uri.getHost(), uri.getPort(), uri.getPath(), null, null)
+          .toString();
+    } catch (URISyntaxException e) {
+      return uri.getScheme() + "://***";
+    }
   }
 }

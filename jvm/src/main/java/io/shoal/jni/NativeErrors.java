@@ -3,7 +3,7 @@ package io.shoal.jni;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
 import java.nio.file.AccessDeniedException;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.ParentNotDirectoryException;
@@ -58,7 +58,9 @@ public final class NativeErrors {
       case CONFIG:
         return new IllegalArgumentException(message);
       case TIMED_OUT:
-        return new InterruptedIOException(message);
+        // What Hadoop's clients throw for a store that does not answer (an
+        // InterruptedIOException, as before); Hadoop's retry policies know it.
+        return new SocketTimeoutException(message);
       case PANIC:
         return new IOException("Shoal native code panicked: " + message);
       default:

@@ -17,6 +17,9 @@ public final class NativeFs extends NativeObject {
   /** Loads the library if needed and builds a filesystem from configuration pairs. */
   public static NativeFs open(Map<String, String> config) throws IOException {
     NativeLibrary.load();
+    // On this (Java) thread: the native log level follows the logger's, and the thread that
+    // forwards native events runs.
+    NativeLog.start();
     String[] keys = new String[config.size()];
     String[] values = new String[config.size()];
     int i = 0;

@@ -14,6 +14,18 @@ import java.nio.ByteBuffer;
 public final class NativeMethods {
   private NativeMethods() {}
 
+  /**
+   * Sets the most verbose native log level forwarded to the JVM (0 off, 1 error, 2 warn, 3 info, 4
+   * debug, 5 trace) and installs the forwarding once per process. See {@link NativeLog}.
+   */
+  public static native void logInit(int level);
+
+  /**
+   * Waits up to {@code timeoutMs} for native log events and returns them as flat triples: level
+   * ({@code "1"} error to {@code "5"} trace), target (a Rust module path), message.
+   */
+  public static native String[] logPoll(long timeoutMs);
+
   /** Builds a filesystem (mount table, stores) from {@code shoal.*} configuration pairs. */
   public static native long fsOpen(String[] keys, String[] values) throws IOException;
 
