@@ -27,9 +27,9 @@ Run::
       --labels alluxio://master:19998/datasets/imagenet/labels.parquet \\
       --trials 3 --iterations 30 --processes 2
 
-``--jars`` is enough here: the application makes a SparkSession, and from Spark 3.2 on that loads
-the jar's code that registers ``shoal://`` and ``alluxio://`` (see "Spark, Hadoop and Java" in the
-README). On a cluster, ``--conf spark.plugins=io.shoal.spark.ShoalPlugin`` places each file on
+``--jars`` is enough here: the application's first access to ``shoal://`` is a DataFrame read,
+which loads the jar's code that registers ``shoal://`` and ``alluxio://`` on every Spark (and on
+Spark 4 PySpark's SparkSession already does; see "Spark, Hadoop and Java" in the README). On a cluster, ``--conf spark.plugins=io.shoal.spark.ShoalPlugin`` places each file on
 one executor's node, so that every trial reads it where it is cached.
 
 The labels table has a ``path`` column (the image's path below the dataset root, e.g.

