@@ -16,7 +16,7 @@
 #   e2e spark 4      pytest tests/e2e --spark spark4    newest Spark: read and write with the
 #                                                     DataFrame, RDD and Hadoop APIs, scheme
 #                                                     registration, the jar on the start-up class
-#                                                     path, overwritten objects; the BigDL 2.4
+#                                                     path, overwritten objects (on 4); BigDL 2.4
 #                                                     pipeline on 3.1, TorchDistributor on 4
 #                                                     where setup installed torch, with
 #                                                     SHOAL_SETUP_TORCH=1; skipped otherwise)

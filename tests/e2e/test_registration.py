@@ -13,8 +13,8 @@ and writing through both schemes with every API:
     scheme, file:// included);
   - --jars alone, right after a PySpark SparkSession is created (every Spark, in the read and
     write suite's application): Hadoop knows the schemes on Spark 4; before, it answers "No
-    FileSystem for scheme" until the first DataFrame access. With the plugin, the Hadoop API
-    works first (tested on 3.1);
+    FileSystem for scheme" until the first DataFrame access. With the plugin, the RDD API works
+    first (on 3.1: tests/e2e/test_pipelines.py, BigDL's NNImageReader on a SparkContext);
   - --jars alone in an application that never creates a SparkSession (SparkContext only, as
     BigDL's init_nncontext makes), the first access an RDD read: fails with Hadoop's error on
     every Spark (tested on 4), and works with the plugin.
@@ -107,23 +107,13 @@ def test_what_a_session_registers(spark, suite):
         assert NO_FILESYSTEM in registered["error"], registered["error"][:2000]
 
 
-def test_hadoop_api_first_with_the_plugin(spark, s3, jar, workdir):
-    """The one setting PySpark before 4.0 needs when its first access is not a DataFrame read."""
-    full_only(spark)
-    if spark != "spark31":
-        pytest.skip("on Spark 4 a session is enough (test_what_a_session_registers)")
-    result = run(spark, s3, jar, workdir, "session-hadoop-first-plugin", ["--first", "hadoop"],
-                 conf=PLUGIN_CONF)
-    assert_all_passed(result, "Spark 3.1, Hadoop API first, the plugin")
-
-
 @pytest.mark.parametrize("plugin", [False, True], ids=["jars-alone", "plugin"])
 def test_spark_context_only(spark, s3, jar, workdir, plugin):
     """No SparkSession until the RDD and Hadoop reads are done (BigDL's way)."""
     full_only(spark)
     if spark == "spark31":
         pytest.skip("on Spark 3.1 test_what_a_session_registers shows the same (a session does "
-                    "not register), and test_hadoop_api_first_with_the_plugin the plugin")
+                    "not register), and the BigDL pipeline (test_pipelines.py) the plugin")
     result = run(spark, s3, jar, workdir, f"context-{'plugin' if plugin else 'jars'}",
                  ["--context-only", "--first", "rdd"], conf=PLUGIN_CONF if plugin else None)
     if plugin:

@@ -153,8 +153,12 @@ def test_parquet_filter_and_projection(job, dataset, root):
 
 def test_overwritten_objects_are_not_served_stale(spark, s3, dataset, jar, workdir):
     """Two applications share one cache dir; between them objects in the store are overwritten
-    (one with other bytes of the same length). The second must read the new bytes."""
+    (one with other bytes of the same length). The second must read the new bytes. On the newest
+    Spark only: what it checks is the cache's, the same under every Spark, and two applications
+    of Spark 3.1 cost CI three minutes."""
     full_only(spark)
+    if spark != "spark4":
+        pytest.skip("on the newest Spark only: the cache's behaviour, not Spark's")
     name = f"mutable-{spark}"
     data = dataset["store"] / BUCKET / name
     shutil.copytree(dataset["data"], data)
