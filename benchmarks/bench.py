@@ -147,11 +147,18 @@ def s3s_bin() -> Path:
 
 
 class RemoteStore:
-    """s3s-fs (in the namespace, or on 127.0.0.1) + the delay proxy; .endpoint is the proxy."""
+    """s3s-fs (in the namespace, or on 127.0.0.1) + the delay proxy; .endpoint is the proxy.
 
-    def __init__(self, root: Path, preset: dict, work: Path, use_netns: bool):
+    ``root`` holds the buckets (``bucket`` is the one measured at start); ``log`` prints progress.
+    Also used by scripts/demo.py.
+    """
+
+    def __init__(self, root: Path, preset: dict, work: Path, use_netns: bool,
+                 bucket: str = BUCKET, log=log):
         self.root, self.preset, self.work = root, preset, work
         self.use_netns = use_netns
+        self.bucket, self.log = bucket, log
+        self.upstream = None
         self.link = None
         self.mode = None
         self.note = ""
@@ -212,15 +219,18 @@ class RemoteStore:
             PROCS.stop(self.s3s)
         else:
             raise RuntimeError(f"s3s-fs did not start; see {self.work / 's3s-fs.log'}")
+        self.upstream = f"{upstream_host}:{port}"
         info = self.work / "proxy.json"
         info.unlink(missing_ok=True)
+        self.stats_file = self.work / "proxy-stats.json"
+        self.stats_file.unlink(missing_ok=True)
         self.proxy = PROCS.start([sys.executable, str(HERE / "delayproxy.py"),
                                   "--upstream", f"{upstream_host}:{port}",
                                   "--rtt-ms", str(self.preset["rtt_ms"]),
                                   "--conn-mbit", str(self.preset["conn_mbit"]),
                                   "--link-mbit", str(link_in_proxy),
                                   "--info-file", str(info),
-                                  "--stats-file", str(self.work / "proxy-stats.json"),
+                                  "--stats-file", str(self.stats_file),
                                   "--max-seconds", str(6 * 3600)],
                                  stdout=open(self.work / "proxy.log", "ab"),
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -229,9 +239,31 @@ class RemoteStore:
         if not http_ping(self.endpoint + "/"):
             raise RuntimeError("the S3 server does not answer through the proxy")
         self.measured = self._measure()
-        log(f"remote store: {self.endpoint} -> {upstream_host}:{port}; {self.note}")
-        log(f"measured through the link: {self.measured}")
+        self.log(f"remote store: {self.endpoint} -> {upstream_host}:{port}; {self.note}")
+        self.log(f"measured through the link: {self.measured}")
         return self
+
+    def traffic(self, timeout: float = 10.0) -> dict:
+        """The proxy's counters now: connections, requests (and requests_by_kind), bytes_down,
+        bytes_up. Everything a client of the store sends or receives crosses the proxy."""
+        last = -1
+        try:
+            last = json.loads(self.stats_file.read_text()).get("written", 0)
+        except (OSError, ValueError):
+            pass
+        os.kill(self.proxy.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                stats = json.loads(self.stats_file.read_text())
+                if stats.get("written", 0) > last:
+                    return stats
+            except (OSError, ValueError):
+                pass
+            if self.proxy.poll() is not None:
+                raise RuntimeError(f"the delay proxy exited with {self.proxy.returncode}")
+            time.sleep(0.02)
+        raise RuntimeError(f"the delay proxy wrote no counters within {timeout}s")
 
     @staticmethod
     def _ping_upstream(host, port, prefix):
@@ -259,7 +291,7 @@ class RemoteStore:
         out = {"request_ms_median": round(statistics.median(times), 2),
                "request_ms_min": round(min(times), 2),
                "note": "new TCP connection per request: connection + request round trips"}
-        bucket = self.root / BUCKET
+        bucket = self.root / self.bucket
         sizes = {p: p.stat().st_size for p in bucket.rglob("*") if p.is_file()}
         if not sizes:
             return out
@@ -267,7 +299,7 @@ class RemoteStore:
         key, size = big.relative_to(bucket).as_posix(), sizes[big]
 
         def req(**kw):
-            r = s3store.get(self.endpoint, BUCKET, key, ACCESS_KEY, SECRET_KEY, REGION, **kw)
+            r = s3store.get(self.endpoint, self.bucket, key, ACCESS_KEY, SECRET_KEY, REGION, **kw)
             if r["status"] not in (200, 206):
                 raise RuntimeError(f"GET {key} through the link answered {r['status']}")
             return r
@@ -288,7 +320,7 @@ class RemoteStore:
 
     def describe(self) -> dict:
         d = {"mode": self.mode, "note": self.note, "endpoint": self.endpoint,
-             "measured": getattr(self, "measured", None)}
+             "upstream": self.upstream, "measured": getattr(self, "measured", None)}
         if self.link:
             d["netns"] = self.link.describe()
         return d
@@ -302,6 +334,58 @@ class RemoteStore:
 
 
 # ------------------------------------------------------------------------------------------------
+def s3a_conf(endpoint: str) -> dict:
+    """Spark conf for direct S3A against the emulated store at ``endpoint`` (the proxy)."""
+    p = "spark.hadoop.fs.s3a."
+    return {
+        p + "endpoint": endpoint,
+        p + "endpoint.region": REGION,
+        p + "path.style.access": "true",
+        p + "connection.ssl.enabled": "false",
+        p + "access.key": ACCESS_KEY,
+        p + "secret.key": SECRET_KEY,
+        p + "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    }
+
+
+def workload_command(venv: Path, master: str, jars: list, conf: dict, workload_args: list,
+                     quick: bool = False, driver_memory: str = "3g", java_opts=()) -> list:
+    """spark-submit of workload.py with the harness's settings (quiet log4j, no UI, 4 shuffle
+    partitions, the venv's Python for the workers); ``conf`` wins over them, an empty value
+    leaves a key out. Also used by scripts/demo.py."""
+    opts = [f"-Dlog4j2.configurationFile=file:{LOG4J}"] if LOG4J.exists() else []
+    if quick:
+        # --quick checks that the harness runs, not how fast: applications of a few seconds
+        # spend much of their CPU in the C2 compiler, so stop at C1.
+        opts += QUICK_JAVA_OPTS
+    base_conf = {
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": driver_memory,
+        "spark.sql.shuffle.partitions": "4",
+        "spark.pyspark.python": str(venv / "bin" / "python"),
+        "spark.driver.extraJavaOptions": " ".join(opts + list(java_opts)),
+    }
+    cmd = [str(venv / "bin" / "spark-submit"), "--master", master]
+    if jars:
+        cmd += ["--jars", ",".join(jars)]
+    for k, v in {**base_conf, **conf}.items():
+        if v != "":
+            cmd += ["--conf", f"{k}={v}"]
+    cmd += [str(HERE / "workload.py"), *workload_args]
+    if quick:
+        cmd += ["--no-warm-up"]
+    return cmd
+
+
+def spark_env(venv: Path) -> dict:
+    """The environment for spark-submit from ``venv``: its bin first on PATH, its Python."""
+    env = dict(os.environ)
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    env["PYSPARK_PYTHON"] = str(venv / "bin" / "python")
+    env.pop("SPARK_HOME", None)
+    return env
+
+
 def jars_for(venv_name: str):
     """(hadoop version, [hadoop-aws + SDK jars]) for the Spark venv, from .tools/bench/jars."""
     jars_dir = next((VENVS[venv_name] / "lib").glob("python3*/site-packages/pyspark/jars"), None)
@@ -363,18 +447,6 @@ class Bench:
         return info
 
     # -- configurations --------------------------------------------------------------------------
-    def s3a_conf(self) -> dict:
-        p = "spark.hadoop.fs.s3a."
-        return {
-            p + "endpoint": self.store.endpoint,
-            p + "endpoint.region": REGION,
-            p + "path.style.access": "true",
-            p + "connection.ssl.enabled": "false",
-            p + "access.key": ACCESS_KEY,
-            p + "secret.key": SECRET_KEY,
-            p + "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-        }
-
     def config_spec(self, name: str):
         """(venv name, jars, conf, jpeg uri, parquet uri, extra workload args) or raises Skip."""
         s3_jpeg, s3_pq = f"s3a://{BUCKET}/imagenet", f"s3a://{BUCKET}/parquet"
@@ -383,14 +455,14 @@ class Bench:
             if not jars:
                 raise Skip(f"hadoop-aws {ver} jars missing in .tools/bench/jars: run benchmarks/setup.sh")
         if name == "s3a":
-            return "spark35", jars, self.s3a_conf(), s3_jpeg, s3_pq, []
+            return "spark35", jars, s3a_conf(self.store.endpoint), s3_jpeg, s3_pq, []
         if name == "s3a-prefetch":
             if not (VENVS["spark4"] / "bin" / "spark-submit").exists():
                 raise Skip(".tools/spark4 (Spark 4) is not installed")
             ver, jars = jars_for("spark4")
             if not jars or not any("hadoop-aws" in j for j in jars):
                 raise Skip(f"hadoop-aws {ver} jars missing in .tools/bench/jars: run benchmarks/setup.sh")
-            conf = self.s3a_conf()
+            conf = s3a_conf(self.store.endpoint)
             # Hadoop 3.4.0/3.4.1 spell it prefetch.enabled; 3.4.2+ / 3.5 pick a stream type
             conf["spark.hadoop.fs.s3a.prefetch.enabled"] = "true"
             conf["spark.hadoop.fs.s3a.input.stream.type"] = "prefetch"
@@ -402,7 +474,7 @@ class Bench:
                 raise Skip("Alluxio client jars missing in .tools/bench/jars/alluxio: run "
                            "benchmarks/setup.sh")
             cache = self.work / "cache" / "alluxio"
-            conf = self.s3a_conf()
+            conf = s3a_conf(self.store.endpoint)
             a = "spark.hadoop.alluxio.user.client.cache."
             conf.update({
                 "spark.hadoop.fs.s3a.impl": "io.shoal.bench.AlluxioCachedS3AFileSystem",
@@ -444,7 +516,7 @@ class Bench:
                     "shoal:///data/parquet", [])
         if name == "local":
             dst = self.work / "localcopy"
-            return ("spark35", jars, self.s3a_conf(), f"file://{dst}/imagenet",
+            return ("spark35", jars, s3a_conf(self.store.endpoint), f"file://{dst}/imagenet",
                     f"file://{dst}/parquet",
                     ["--copy-from", f"s3a://{BUCKET}/", "--copy-to", f"file://{dst}"])
         raise ValueError(name)
@@ -466,38 +538,16 @@ class Bench:
         venv = VENVS[venv_name]
         logf = self.work / "logs" / f"{scenario}-{name}-{first_epoch}.log"
         logf.parent.mkdir(parents=True, exist_ok=True)
-        java_opts = [f"-Dlog4j2.configurationFile=file:{LOG4J}"] if LOG4J.exists() else []
-        if self.args.quick:
-            # --quick checks that the harness runs, not how fast: applications of a few seconds
-            # spend much of their CPU in the C2 compiler, so stop at C1.
-            java_opts += QUICK_JAVA_OPTS
-        base_conf = {
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": self.args.driver_memory,
-            "spark.sql.shuffle.partitions": "4",
-            "spark.pyspark.python": str(venv / "bin" / "python"),
-            "spark.driver.extraJavaOptions": " ".join(java_opts),
-        }
-        cmd = [str(venv / "bin" / "spark-submit"), "--master", self.args.master]
-        if jars:
-            cmd += ["--jars", ",".join(jars)]
-        for k, v in {**base_conf, **conf}.items():
-            if v != "":
-                cmd += ["--conf", f"{k}={v}"]
-        cmd += [str(HERE / "workload.py"), "--config", name, "--scenario", scenario,
-                "--out", str(self.epochs_file), "--formats", formats, "--epochs", str(epochs),
-                "--first-epoch", str(first_epoch), "--expect-images", str(self.data_info["images"])]
+        args = ["--config", name, "--scenario", scenario, "--out", str(self.epochs_file),
+                "--formats", formats, "--epochs", str(epochs), "--first-epoch", str(first_epoch),
+                "--expect-images", str(self.data_info["images"])]
         if jpeg:
-            cmd += ["--jpeg", jpeg]
+            args += ["--jpeg", jpeg]
         if pq:
-            cmd += ["--parquet", pq]
-        cmd += extra
-        if self.args.quick:
-            cmd += ["--no-warm-up"]
-        env = dict(os.environ)
-        env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
-        env["PYSPARK_PYTHON"] = str(venv / "bin" / "python")
-        env.pop("SPARK_HOME", None)
+            args += ["--parquet", pq]
+        cmd = workload_command(venv, self.args.master, jars, conf, args + extra,
+                               quick=self.args.quick, driver_memory=self.args.driver_memory)
+        env = spark_env(venv)
         t0 = time.monotonic()
         with open(logf, "w") as out:
             out.write(" ".join(c if "secret" not in c else c.split("=")[0] + "=***" for c in cmd)

@@ -20,6 +20,10 @@ One fix-up, not a link property: s3s-fs answers HEAD of a key that is a director
 before listing it, so S3A cannot read a directory tree from s3s-fs at all. The proxy rewrites
 exactly that answer (a 500 to a HEAD) to 404 (``--no-fix-dir-head`` turns this off).
 
+Counters (connections, requests by method and by object or bucket, bytes each way) go to
+``--stats-file`` at exit and whenever the proxy gets SIGUSR1, so a caller can tell what crossed the
+link between two moments (the demo does, per Spark application).
+
 Only 127.0.0.1 is listened on; the upstream is given by the caller (127.0.0.1 or an address of the
 network namespace the harness made itself).
 
@@ -69,8 +73,28 @@ class Proxy:
         self.conn_rate = conn_mbit * 1e6 / 8 if conn_mbit else None
         self.link = (TokenBucket(link_mbit * 1e6 / 8, max(CHUNK, int(link_mbit * 1e6 / 8 / 200)))
                      if link_mbit else None)
+        # requests_by_kind: "GET object", "GET bucket", "HEAD object", ... by the request line
+        # (path-style: /bucket/key is an object, /bucket or / is a bucket or the service)
         self.stats = {"connections": 0, "requests": 0, "bytes_down": 0, "bytes_up": 0,
-                      "dir_head_fixed": 0}
+                      "dir_head_fixed": 0, "requests_by_kind": {}}
+
+    def count_request(self, data: bytes):
+        """Counts one request by its method and whether it names an object (path-style)."""
+        self.stats["requests"] += 1
+        line = data.split(b"\r\n", 1)[0].split(b" ")
+        method = line[0].decode("ascii", "replace")
+        target = line[1].split(b"?", 1)[0] if len(line) > 1 else b"/"
+        kind = f"{method} {'object' if b'/' in target.strip(b'/') else 'bucket'}"
+        by_kind = self.stats["requests_by_kind"]
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+
+    def write_stats(self, path: str):
+        """Writes the counters so far to ``path`` at once (a reader never sees half a file)."""
+        self.stats["written"] = self.stats.get("written", 0) + 1
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.stats, f)
+        os.replace(tmp, path)
 
     async def handle(self, creader, cwriter):
         self.stats["connections"] += 1
@@ -96,7 +120,7 @@ class Proxy:
                         state["responded"] = False
                         state["method"] = data[:8].split(b" ", 1)[0]
                         state["response_start"] = True
-                        self.stats["requests"] += 1
+                        self.count_request(data)
                         if self.delay:
                             await asyncio.sleep(self.delay)
                     self.stats["bytes_up"] += len(data)
@@ -185,6 +209,9 @@ async def serve(args):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    if args.stats_file:
+        # SIGUSR1: the counters so far, for a caller that measures between two moments
+        loop.add_signal_handler(signal.SIGUSR1, proxy.write_stats, args.stats_file)
     deadline = args.max_seconds
     try:
         if deadline:
@@ -195,8 +222,7 @@ async def serve(args):
         print(f"delayproxy: stopping after --max-seconds {deadline}", file=sys.stderr)
     server.close()
     if args.stats_file:
-        with open(args.stats_file, "w") as f:
-            json.dump(proxy.stats, f)
+        proxy.write_stats(args.stats_file)
 
 
 def _die_with_parent():
@@ -218,7 +244,8 @@ def main(argv=None):
     ap.add_argument("--no-fix-dir-head", action="store_true",
                     help="pass s3s-fs's 500 for HEAD of a directory key through (S3 says 404)")
     ap.add_argument("--info-file")
-    ap.add_argument("--stats-file", help="written at exit: connections, requests, bytes")
+    ap.add_argument("--stats-file", help="written at exit and on SIGUSR1: connections, requests "
+                                         "(all, and by method and object/bucket), bytes")
     ap.add_argument("--max-seconds", type=float, default=0.0, help="stop by itself after this")
     args = ap.parse_args(argv)
     _die_with_parent()

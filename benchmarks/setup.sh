@@ -12,6 +12,11 @@
 #
 # Safe to re-run; quick when everything is there. Needs scripts/setup.sh first (it calls it when
 # the Spark venvs or s3s-fs are missing), Maven (apt-get install maven when missing) and a JDK.
+#
+#   benchmarks/setup.sh [--s3a spark35|spark4]... [--no-alluxio]
+#
+# --s3a VENV: the S3A jars of that Spark venv only (repeatable; default both); --no-alluxio: no
+# Alluxio client. scripts/demo.sh uses them to fetch only what direct S3A on one Spark needs.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -19,6 +24,17 @@ TOOLS="$ROOT/.tools"
 BT="$TOOLS/bench"
 ALLUXIO_VERSION="${SHOAL_BENCH_ALLUXIO_VERSION:-2.9.3}"  # the last 2.x on Maven Central
 log() { echo "[bench-setup] $*" >&2; }
+
+s3a_venvs=() alluxio=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --s3a) case "${2:-}" in spark35|spark4) s3a_venvs+=("$2") ;;
+             *) log "--s3a wants spark35 or spark4"; exit 2 ;; esac; shift 2 ;;
+    --no-alluxio) alluxio=0; shift ;;
+    *) log "unknown argument: $1"; exit 2 ;;
+  esac
+done
+[ "${#s3a_venvs[@]}" -gt 0 ] || s3a_venvs=(spark35 spark4)
 
 mkdir -p "$BT/jars"
 exec 8>"$BT/.setup.lock"
@@ -62,7 +78,7 @@ pom_prop() {
 }
 
 # hadoop-aws and the AWS SDK it was built with, for each Spark venv's Hadoop
-for venv in spark35 spark4; do
+for venv in "${s3a_venvs[@]}"; do
   jars_dir="$(ls -d "$TOOLS/$venv"/lib/python3*/site-packages/pyspark/jars 2>/dev/null | head -1)"
   [ -n "$jars_dir" ] || { log "no $venv venv: skipping its S3A jars"; continue; }
   api="$(ls "$jars_dir"/hadoop-client-api-*.jar 2>/dev/null | head -1)"
@@ -88,11 +104,13 @@ done
 
 # Alluxio's client-side cache + the adapter
 ad="$BT/jars/alluxio"
-mvn_copy "org.alluxio:alluxio-shaded-client:$ALLUXIO_VERSION" "$ad" ||
-  log "WARNING: no Alluxio client (the alluxio configuration is skipped)"
+if [ "$alluxio" = 1 ]; then
+  mvn_copy "org.alluxio:alluxio-shaded-client:$ALLUXIO_VERSION" "$ad" ||
+    log "WARNING: no Alluxio client (the alluxio configuration is skipped)"
+fi
 src="$HERE/peers/AlluxioCachedS3AFileSystem.java"
 adapter="$ad/shoal-bench-alluxio-s3a.jar"
-if [ -f "$ad/alluxio-shaded-client-$ALLUXIO_VERSION.jar" ] &&
+if [ "$alluxio" = 1 ] && [ -f "$ad/alluxio-shaded-client-$ALLUXIO_VERSION.jar" ] &&
    { [ ! -f "$adapter" ] || [ "$src" -nt "$adapter" ]; }; then
   jars_dir="$(ls -d "$TOOLS/spark35"/lib/python3*/site-packages/pyspark/jars | head -1)"
   cp="$(ls "$jars_dir"/hadoop-client-api-*.jar | head -1):$(ls "$BT"/jars/s3a-hadoop3.3*/hadoop-aws-*.jar | head -1):$ad/alluxio-shaded-client-$ALLUXIO_VERSION.jar"

@@ -21,6 +21,11 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
+
+# Shoal's counters as the example pipeline reads them (None where Shoal is not loaded)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from image_pipeline import cache_share, shoal_counters  # noqa: E402
 
 
 def drop_spark_zip_paths():
@@ -111,9 +116,10 @@ def warm_up(spark, formats):
             for i in range(8):
                 with open(os.path.join(d, "jpeg", label, f"{label}_{i}.JPEG"), "wb") as f:
                     f.write(jpeg)
-        spark.createDataFrame([(f"{i}.JPEG", bytearray(jpeg), i % 2) for i in range(16)],
-                              "filename string, image binary, label int") \
-            .coalesce(1).write.parquet(f"file://{d}/parquet")
+        if "parquet" in formats:  # (writing it is a job of its own: only where it is read)
+            spark.createDataFrame([(f"{i}.JPEG", bytearray(jpeg), i % 2) for i in range(16)],
+                                  "filename string, image binary, label int") \
+                .coalesce(1).write.parquet(f"file://{d}/parquet")
         for fmt in formats:
             load_split(spark, fmt, f"file://{d}/{fmt}")
     finally:
@@ -205,6 +211,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"--{fmt} is needed for format {fmt}")
         base = uris[fmt].rstrip("/")
         for e in range(args.first_epoch, args.first_epoch + args.epochs):
+            counters = shoal_counters(spark)
             t0 = time.monotonic()
             train = load_split(spark, fmt, base + "/train")
             test = load_split(spark, fmt, base + "/test")
@@ -213,7 +220,9 @@ def main(argv=None) -> int:
             emit({"kind": "epoch", "format": fmt, "epoch": e, "seconds": round(secs, 4),
                   "train_images": train["images"], "test_images": test["images"],
                   "bytes": train["bytes"] + test["bytes"],
-                  "pixels": train["pixels"] + test["pixels"], "labels": train["labels"]})
+                  "pixels": train["pixels"] + test["pixels"], "labels": train["labels"],
+                  # Shoal only: bytes from its cache and from the store, store GETs, hit ratio
+                  "shoal": cache_share(counters, shoal_counters(spark))})
             if args.expect_images and total != args.expect_images:
                 raise SystemExit(f"{args.config}/{fmt} epoch {e}: read {total} images, expected "
                                  f"{args.expect_images}")

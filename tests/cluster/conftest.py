@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from s3server import S3Server  # noqa: E402
-from sparktest import (FS_IMPL_CONF, SPARKS, add_spark_option, jar_copy,  # noqa: E402,F401
+from sparktest import (SPARKS, add_spark_option, jar_copy,  # noqa: E402,F401
                        parametrize_spark, spark_env, submit, tail, temp_workdir)
 
 JOB_TIMEOUT_S = int(os.environ.get("SHOAL_CLUSTER_JOB_TIMEOUT", "420"))
@@ -35,7 +35,8 @@ def pytest_addoption(parser):
 
 
 def pytest_generate_tests(metafunc):
-    parametrize_spark(metafunc)
+    # The plugin's suites run on the Sparks of today's clusters; the e2e suite covers 3.1 and 3.3.
+    parametrize_spark(metafunc, default=("spark35", "spark4"))
 
 
 @pytest.fixture(scope="session")

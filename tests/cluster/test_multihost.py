@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUCKET, FS_IMPL_CONF, PREFIX, REPO, SPARKS, spark_env, spark_submit, tail
+from conftest import BUCKET, PREFIX, REPO, SPARKS, spark_env, spark_submit, tail
 
 JOB = Path(__file__).resolve().parent / "jobs" / "epochs.py"
 S3S = Path(os.environ.get("SHOAL_TEST_S3S_BIN") or REPO / ".tools" / "s3s" / "bin" / "s3s-fs")
@@ -199,7 +199,8 @@ def cluster_run(spark, s3_store, jar, workdir):
             metrics_dir.mkdir()
             event_dir = d / "events"
             event_dir.mkdir()
-            conf = dict(FS_IMPL_CONF)
+            # No fs.<scheme>.impl: the plugin registers the schemes on the driver and executors.
+            conf = {}
             base = "spark.hadoop.shoal.mount.data."
             conf.update({
                 base + "path": "/data", base + "uri": f"s3://{BUCKET}/{PREFIX}",

@@ -1,8 +1,12 @@
-"""Spark reads through Shoal exactly the bytes and rows that are in the store.
+"""Spark reads through Shoal exactly the bytes and rows that are in the store, through the
+DataFrame API, the RDD API and the plain Hadoop API, with the jar in --jars and no other setting.
 
-One spark-submit per Spark version (module-scoped fixture `job`) reads the dataset through each
-root below, twice (the second pass may come from Shoal's cache), and dumps what it saw to JSON;
-the tests compare that with the files in the store.
+One spark-submit per Spark version (conftest's `suite`, jobs/suite.py, which then writes for
+test_spark_write.py) reads the dataset through each root with each API, twice on the full-suite
+Sparks (the second pass may come from Shoal's cache), and dumps what it saw to JSON; the tests
+compare that with the files in the store. Its first access to Shoal is an RDD read (sc.binaryFiles) on Spark 4 and a DataFrame read
+on the older ones, where a PySpark job with --jars alone registers the schemes only from its first
+DataFrame read (test_registration.py).
 """
 from __future__ import annotations
 
@@ -15,36 +19,14 @@ from urllib.parse import urlparse
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import (BUCKET, FS_IMPL_CONF, PREFIX, SPARKS, load_json, run_json_job, spark_submit,
-                      tail)
+from conftest import (BUCKET, READ_ROOTS, SUITE, full_only, load_json, spark_submit, tail)
 
-JOB = Path(__file__).resolve().parent / "jobs" / "read_check.py"
-
-# name -> (root URI the job reads, Shoal path of that root)
-ROOTS = {
-    "shoal-s3": ("shoal:///data", "/data"),
-    "alluxio-s3": ("alluxio://master:19998/data", "/data"),
-    "shoal-file": ("shoal:///local/ds", "/local/ds"),
-}
+ROOTS = READ_ROOTS
 
 
 @pytest.fixture(scope="module")
-def job(spark, s3, dataset, jar, workdir):
-    out_dir = workdir / spark
-    out_dir.mkdir(exist_ok=True)
-    conf = dict(FS_IMPL_CONF)
-    conf.update(s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}"))
-    # a local-directory mount of the same files: the parent, to check paths below a mount root
-    conf.update(s3.mount_conf("local", "/local", (dataset["data"].parent).as_uri()))
-    # a cache of its own, so the first pass really is cold
-    conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")
-    out = out_dir / "result.json"
-    args = ["--out", out, "--repeat", "2"]
-    for name, (uri, _) in ROOTS.items():
-        args += ["--root", f"{name}={uri}"]
-    result = run_json_job(SPARKS[spark], jar, JOB, args, conf, out_dir, out)
-    print(f"\n{spark}: Spark {result['spark_version']}, job {result['seconds']:.1f}s")
-    return result
+def job(suite):
+    return suite
 
 
 def expected_files(dataset, sub: str) -> dict:
@@ -59,7 +41,10 @@ def expected_files(dataset, sub: str) -> dict:
 
 
 def section(job, root, key, npass):
-    entry = job["roots"][root]["passes"][npass][key]
+    passes = job["read"][root]["passes"]
+    if npass >= len(passes):
+        pytest.skip(f"one pass on {job['spark_version']} (the smoke subset)")
+    entry = passes[npass][key]
     if not entry["ok"]:
         pytest.fail(f"{root} {key} (pass {npass + 1}) failed in Spark:\n{entry['error']}\n"
                     f"{entry.get('traceback', '')}\nlog: {job['log']}")
@@ -76,17 +61,16 @@ def relative(path: str, root: str) -> str:
     return rel.as_posix()
 
 
-@pytest.mark.parametrize("npass", [0, 1], ids=["cold", "warm"])
-@pytest.mark.parametrize("root", sorted(ROOTS))
-def test_image_bytes(job, dataset, root, npass):
-    rows = section(job, root, "images", npass)
+def same_images(rows, root, dataset, mtimes=True):
     got = {}
     for r in rows:
         rel = relative(r["path"], root)
         assert rel not in got, f"{rel} listed twice"
-        assert r["length"] == r["content_length"], f"{rel}: length {r['length']} but content " \
-                                                   f"{r['content_length']} bytes"
-        assert r["mtime"] and r["mtime"] > 0, f"{rel}: no modification time"
+        if "content_length" in r:
+            assert r["length"] == r["content_length"], \
+                f"{rel}: length {r['length']} but content {r['content_length']} bytes"
+        if mtimes:
+            assert r["mtime"] and r["mtime"] > 0, f"{rel}: no modification time"
         got[rel] = (r["length"], r["sha256"])
     want = expected_files(dataset, "images")
     assert len(got) == len(want), f"{len(got)} files read, {len(want)} in the store"
@@ -96,6 +80,27 @@ def test_image_bytes(job, dataset, root, npass):
     assert not wrong, "wrong bytes for " + ", ".join(
         f"{k} (read {got[k][0]} B {got[k][1][:12]}, store {want[k][0]} B {want[k][1][:12]})"
         for k in wrong[:5])
+
+
+@pytest.mark.parametrize("npass", [0, 1], ids=["cold", "warm"])
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_image_bytes(job, dataset, root, npass):
+    """DataFrame API: binaryFile, recursive."""
+    same_images(section(job, root, "images", npass), root, dataset)
+
+
+@pytest.mark.parametrize("npass", [0, 1], ids=["cold", "warm"])
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_rdd_image_bytes(job, dataset, root, npass):
+    """RDD API: sc.binaryFiles over a glob."""
+    same_images(section(job, root, "images_rdd", npass), root, dataset, mtimes=False)
+
+
+@pytest.mark.parametrize("npass", [0, 1], ids=["cold", "warm"])
+@pytest.mark.parametrize("root", sorted(ROOTS))
+def test_hadoop_api_image_bytes(job, dataset, root, npass):
+    """Hadoop API: Path.getFileSystem, listFiles (recursive), open and read."""
+    same_images(section(job, root, "images_hadoop", npass), root, dataset)
 
 
 @pytest.mark.parametrize("root", sorted(ROOTS))
@@ -146,48 +151,30 @@ def test_parquet_filter_and_projection(job, dataset, root):
     assert want and got == want
 
 
-def test_jar_alone_serves_the_schemes(spark, s3, dataset, jar, workdir):
-    """The jar in --jars plus mount conf, nothing else (no fs.<scheme>.impl)."""
-    out_dir = workdir / f"{spark}-jar-alone"
-    out_dir.mkdir(exist_ok=True)
-    conf = s3.mount_conf("data", "/data", f"s3://{BUCKET}/{PREFIX}")
-    conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")
-    out = out_dir / "result.json"
-    args = ["--out", out, "--repeat", "1"]
-    for name in ("shoal-s3", "alluxio-s3"):
-        args += ["--root", f"{name}={ROOTS[name][0]}"]
-    proc = spark_submit(SPARKS[spark], jar, JOB, args, conf, out_dir)
-    assert proc.returncode == 0 and out.exists(), f"log {proc.log}:\n{tail(proc.log)}"
-    result = load_json(out)
-    errors = {f"{name} {key}": entry["error"][:600]
-              for name, root in result["roots"].items()
-              for key, entry in root["passes"][0].items() if not entry["ok"]}
-    assert not errors, "with only --jars (no spark.hadoop.fs.<scheme>.impl):\n" + "\n".join(
-        f"  {k}: {v}" for k, v in errors.items())
-    want = len(expected_files(dataset, "images"))
-    for name in result["roots"]:
-        assert len(result["roots"][name]["passes"][0]["images"]["value"]) == want
-
-
 def test_overwritten_objects_are_not_served_stale(spark, s3, dataset, jar, workdir):
     """Two applications share one cache dir; between them objects in the store are overwritten
-    (one with other bytes of the same length). The second must read the new bytes."""
+    (one with other bytes of the same length). The second must read the new bytes. On the newest
+    Spark only: what it checks is the cache's, the same under every Spark, and two applications
+    of Spark 3.1 cost CI three minutes."""
+    full_only(spark)
+    if spark != "spark4":
+        pytest.skip("on the newest Spark only: the cache's behaviour, not Spark's")
     name = f"mutable-{spark}"
     data = dataset["store"] / BUCKET / name
     shutil.copytree(dataset["data"], data)
     out_dir = workdir / f"{spark}-overwrite"
     out_dir.mkdir(exist_ok=True)
-    conf = dict(FS_IMPL_CONF)
-    conf.update(s3.mount_conf("mut", "/mut", f"s3://{BUCKET}/{name}"))
+    conf = s3.mount_conf("mut", "/mut", f"s3://{BUCKET}/{name}")
     conf["spark.hadoop.shoal.cache.dirs"] = str(out_dir / "cache")  # shared by both runs
 
     def run(tag):
         out = out_dir / f"{tag}.json"
-        proc = spark_submit(SPARKS[spark], jar, JOB,
-                            ["--out", out, "--repeat", "1", "--root", "mut=shoal:///mut"],
+        proc = spark_submit(spark, jar, SUITE,
+                            ["--out", out, "--repeat", "1", "--apis", "dataframe",
+                             "--read", "mut=shoal:///mut"],
                             conf, out_dir / tag)
         assert proc.returncode == 0 and out.exists(), f"log {proc.log}:\n{tail(proc.log)}"
-        entry = load_json(out)["roots"]["mut"]["passes"][0]["images"]
+        entry = load_json(out)["read"]["mut"]["passes"][0]["images"]
         assert entry["ok"], entry["error"]
         return {PurePosixPath(urlparse(r["path"]).path).relative_to("/mut").as_posix():
                 (r["length"], r["sha256"]) for r in entry["value"]}

@@ -1,10 +1,12 @@
-"""Spark writes through Shoal: Parquet written with Spark's commit protocol to an S3 mount and to a
-local mount reads back as the same rows; the output directory is renamed, listed and deleted
-through the Hadoop FileSystem API (from PySpark, spark._jvm), and the store shows each change.
+"""Spark writes through Shoal, with the jar in --jars and no other setting: Parquet written with
+Spark's commit protocol (DataFrame API) to an S3 mount and to a local mount reads back as the same
+rows, and the output directory is renamed, listed and deleted through the Hadoop FileSystem API
+(from PySpark, spark._jvm); text written with saveAsTextFile (RDD API) and a file written with
+FileSystem.create (Hadoop API) read back the same; the store shows each change.
 
-One spark-submit per Spark version (module-scoped fixture `job`, jobs/write_check.py). The S3
-mount is configured only through Hadoop S3A's keys (spark.hadoop.fs.s3a.*), as on a cluster set
-up for S3A; the local mount is a directory of the test's own.
+The application is conftest's `suite`, which reads first (test_spark_read.py). The S3 mount is
+configured only through Hadoop S3A's keys (spark.hadoop.fs.s3a.*), as on a cluster set up for
+S3A; the local mount is a directory of the test's own.
 """
 from __future__ import annotations
 
@@ -14,62 +16,19 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import FS_IMPL_CONF, SPARKS, run_json_job
+from conftest import FS_CLASS, WRITE_ROOTS
 
-JOB = Path(__file__).resolve().parent / "jobs" / "write_check.py"
-ROOTS = ("s3", "local")
+ROOTS = tuple(WRITE_ROOTS)
 PARTS = {"part=0", "part=1", "part=2"}
 
 
-def s3a_conf(s3) -> dict:
-    endpoint = urlparse(s3.endpoint)
-    return {
-        "spark.hadoop.fs.s3a.access.key": s3.access_key,
-        "spark.hadoop.fs.s3a.secret.key": s3.secret_key,
-        # host:port without a scheme, with SSL off, as S3A configurations often have it
-        "spark.hadoop.fs.s3a.endpoint": endpoint.netloc,
-        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
-        "spark.hadoop.fs.s3a.path.style.access": "true",
-        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
-    }
-
-
 @pytest.fixture(scope="module")
-def job(spark, s3, dataset, jar, workdir):
-    out_dir = workdir / f"{spark}-write"
-    out_dir.mkdir(exist_ok=True)
-    # A bucket of its own, mounted at its root. Short names on purpose: s3s-fs keeps a file named
-    # after each object key (base64), and the names of Spark's task attempt files come close to
-    # the file system's 255-byte limit on their own (real S3 takes 1024-byte keys).
-    bucket = "out" + spark.removeprefix("spark")  # S3 bucket names have 3 to 63 characters
-    s3_dir = dataset["store"] / bucket
-    s3_dir.mkdir()
-    local_dir = out_dir / "local-store"
-    local_dir.mkdir()
-    conf = dict(FS_IMPL_CONF)
-    conf.update(s3a_conf(s3))
-    conf.update({
-        "spark.hadoop.shoal.mount.s3out.path": "/s3out",
-        "spark.hadoop.shoal.mount.s3out.uri": f"s3a://{bucket}",
-        "spark.hadoop.shoal.mount.localout.path": "/localout",
-        "spark.hadoop.shoal.mount.localout.uri": local_dir.as_uri(),
-        "spark.hadoop.shoal.cache.dirs": str(out_dir / "cache"),
-        # s3s-fs answers a HEAD of a key that is a directory on its disk with a 500 (real S3 says
-        # 404), which the client retries with backoff; the commit protocol asks for many such
-        # statuses. One retry keeps the job short.
-        "spark.hadoop.shoal.store.max.retries": "1",
-    })
-    out = out_dir / "result.json"
-    args = ["--out", out, "--root", "s3=shoal:///s3out", "--root", "local=shoal:///localout/run"]
-    result = run_json_job(SPARKS[spark], jar, JOB, args, conf, out_dir, out)
-    result["stores"] = {"s3": s3_dir, "local": local_dir}
-    assert s3.secret_key not in Path(result["log"]).read_text(errors="replace"), "the S3 secret is in the log"
-    print(f"\n{spark}: Spark {result['spark_version']}, job {result['seconds']:.1f}s")
-    return result
+def job(suite):
+    return suite
 
 
 def step(job, root, name):
-    entry = job["roots"][root]["steps"][name]
+    entry = job["write"][root]["steps"][name]
     if not entry["ok"]:
         pytest.fail(f"{root} {name} failed in Spark:\n{entry['error']}\n"
                     f"{entry.get('traceback', '')}\nlog: {job['log']}")
@@ -107,15 +66,16 @@ def test_parquet_written_reads_back(job, root):
 @pytest.mark.parametrize("root", ROOTS)
 def test_rename_moves_the_output(job, root):
     value = step(job, root, "rename")
-    assert value["filesystem"] == "io.shoal.hadoop.ShoalFileSystem"
-    assert value == {**value, "renamed": True, "src_exists": False, "dst_exists": True}
+    assert value == {"renamed": True, "src_exists": False, "dst_exists": True}
+    # ShoalFileSystem on Hadoop 3.2 (Spark 3.1), ShoalFileSystem33 from Hadoop 3.3.1 on
+    assert job["filesystem"]["shoal"]["value"] == FS_CLASS[job["spark"]]
     assert_same_rows(step(job, root, "reread"), job, f"{root} renamed table")
 
 
 @pytest.mark.parametrize("root", ROOTS)
 def test_listing_of_the_renamed_output(job, root):
     value = step(job, root, "list")
-    base = PurePosixPath(urlparse(job["roots"][root]["uri"]).path) / "renamed"
+    base = PurePosixPath(urlparse(job["write"][root]["uri"]).path) / "renamed"
     files = {relative(f["path"], base.as_posix()): f for f in value["files"]}
     assert all(f["is_file"] for f in files.values())
     assert "_SUCCESS" in files, sorted(files)
@@ -134,3 +94,17 @@ def test_recursive_delete_leaves_nothing(job, root):
     store = Path(job["stores"][root])
     left = sorted(p.relative_to(store).as_posix() for p in store.rglob("*") if p.is_file())
     assert not left, f"{root}: files left in the store after the delete: {left[:10]}"
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_rdd_text_round_trip(job, root):
+    assert step(job, root, "rdd_write") is True
+    assert step(job, root, "rdd_read") == sorted(f"line {i}" for i in range(job["rows"]))
+    assert step(job, root, "rdd_delete") == {"deleted": True, "exists": False}
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_hadoop_api_file_round_trip(job, root):
+    assert step(job, root, "hadoop_write") is True
+    assert step(job, root, "hadoop_read") == step(job, root, "hadoop_expected")
+    assert step(job, root, "hadoop_delete") == {"deleted": True, "exists": False}

@@ -152,7 +152,10 @@ impl Write for ScrubbedStderr {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // `mount` sends its log where its options say (a file, syslog for a daemon).
+    if !matches!(cli.command, Command::Mount { .. }) {
+        init_logging(cli.verbose);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -202,6 +205,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             allow_root: *allow_root,
             daemon: *daemon,
             log_file: log_file.clone(),
+            verbose: cli.verbose,
         };
         shoal_fuse::mount(&config, mountpoint, &options)?;
         return Ok(ExitCode::SUCCESS);

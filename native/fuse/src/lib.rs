@@ -37,6 +37,9 @@ pub struct MountOptions {
     pub daemon: bool,
     /// Where the log goes; standard error when absent (syslog for a daemon).
     pub log_file: Option<PathBuf>,
+    /// `-v` count: 1 information, 2 debugging, 3 everything; 0 leaves it to `RUST_LOG` (or
+    /// `SHOAL_LOG`), else warnings plus the mount's own information.
+    pub verbose: u8,
 }
 
 impl Default for MountOptions {
@@ -47,6 +50,7 @@ impl Default for MountOptions {
             allow_root: false,
             daemon: false,
             log_file: None,
+            verbose: 0,
         }
     }
 }
@@ -308,11 +312,17 @@ fn wait_for_signals(set: libc::sigset_t, mountpoint: &Path) {
 
 fn init_logging(options: &MountOptions, daemon: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SHOAL_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,shoal=info,shoal_core=info,fuser=error"));
+    let filter = match options.verbose {
+        0 => EnvFilter::try_from_default_env()
+            .or_else(|_| EnvFilter::try_from_env("SHOAL_LOG"))
+            .unwrap_or_else(|_| EnvFilter::new("warn,shoal=info,shoal_core=info,fuser=error")),
+        1 => EnvFilter::new("info"),
+        2 => EnvFilter::new("debug"),
+        _ => EnvFilter::new("trace"),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(options.verbose >= 2);
     // A second subscriber (a test calling `mount` twice) keeps the first one.
     let _ = match &options.log_file {
         Some(path) => match std::fs::OpenOptions::new()
@@ -322,20 +332,40 @@ fn init_logging(options: &MountOptions, daemon: bool) {
         {
             Ok(file) => builder
                 .with_ansi(false)
-                .with_writer(Mutex::new(file))
+                .with_writer(Mutex::new(Scrubbed(file)))
                 .try_init(),
             Err(e) => {
                 eprintln!("shoal: cannot open log file {}: {e}", path.display());
-                builder.with_writer(std::io::stderr).try_init()
+                builder
+                    .with_writer(|| Scrubbed(std::io::stderr()))
+                    .try_init()
             }
         },
         None if daemon => builder
             .with_ansi(false)
             .without_time()
-            .with_writer(|| Syslog)
+            .with_writer(|| Scrubbed(Syslog))
             .try_init(),
-        None => builder.with_writer(std::io::stderr).try_init(),
+        None => builder
+            .with_writer(|| Scrubbed(std::io::stderr()))
+            .try_init(),
     };
+}
+
+/// A log destination that masks every secret of the configured mounts in what it is given
+/// (the HTTP client's debug events name hosts with their user info).
+struct Scrubbed<W>(W);
+
+impl<W: Write> Write for Scrubbed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = shoal_core::store::redact::scrub_log(&String::from_utf8_lossy(buf));
+        self.0.write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Log lines to syslog (a daemon has no terminal).

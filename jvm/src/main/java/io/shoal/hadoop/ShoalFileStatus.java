@@ -1,20 +1,21 @@
 package io.shoal.hadoop;
 
-import org.apache.hadoop.fs.EtagSource;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
 
 /**
- * A {@link FileStatus} of the Shoal namespace, carrying the store's ETag ({@link EtagSource}) and
- * the version Shoal's cache keys the file's pages by. Passing one to {@code
- * openFile(path).withFileStatus(status)} opens the file without another metadata request.
+ * A {@link FileStatus} of the Shoal namespace, carrying the store's ETag and the version Shoal's
+ * cache keys the file's pages by. Passing one to {@code openFile(path).withFileStatus(status)}
+ * (Hadoop 3.3 and later) opens the file without another metadata request. Where Hadoop has {@code
+ * EtagSource} (3.3.2 and later) statuses are {@code ShoalFileStatus33}, which implements it; make
+ * them with {@code HadoopFeatures.fileStatus}.
  *
  * <p>Owner and group are the current user; permissions are the Hadoop defaults (directories {@code
  * rwxrwxrwx}, files {@code rw-rw-rw-}); replication is 1. Equality is by path, as for every {@link
  * FileStatus}.
  */
-public class ShoalFileStatus extends FileStatus implements EtagSource {
+public class ShoalFileStatus extends FileStatus {
   private static final long serialVersionUID = 1L;
 
   private final String etag;
@@ -45,7 +46,6 @@ public class ShoalFileStatus extends FileStatus implements EtagSource {
   }
 
   /** The store's ETag (or generation) of a file; null for directories and stores without one. */
-  @Override
   public String getEtag() {
     return etag;
   }

@@ -11,19 +11,15 @@ import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.BlockLocation;
-import org.apache.hadoop.fs.CommonPathCapabilities;
 import org.apache.hadoop.fs.CreateFlag;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
@@ -36,10 +32,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.PathFilter;
 import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.fs.StorageStatistics;
-import org.apache.hadoop.fs.impl.OpenFileParameters;
 import org.apache.hadoop.fs.permission.FsPermission;
-import org.apache.hadoop.fs.statistics.IOStatistics;
-import org.apache.hadoop.fs.statistics.IOStatisticsSource;
 import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.util.Progressable;
 import org.slf4j.Logger;
@@ -49,6 +42,13 @@ import org.slf4j.LoggerFactory;
  * The Shoal namespace as a Hadoop {@link FileSystem}, under the {@code shoal://} scheme ({@link
  * AlluxioFileSystem} serves {@code alluxio://}). Both are registered through {@code
  * META-INF/services}, so no {@code fs.shoal.impl} setting is needed.
+ *
+ * <p>This class names only the Hadoop 3.2.0 API, so it loads on every supported Hadoop (3.2.x to
+ * 3.4.x and later). On Hadoop 3.3.1 and later the schemes map to its subclasses {@code
+ * ShoalFileSystem33} and {@code AlluxioFileSystem33}, which add {@code IOStatisticsSource} and
+ * {@code openFile()} options; its streams and statuses likewise implement the newer interfaces
+ * where Hadoop has them ({@code HadoopFeatures}). Loading this class installs that mapping ({@link
+ * SchemeRegistration}).
  *
  * <p>The URI's authority is kept (so {@code shoal://host:19998/a/b} and {@code shoal:///a/b} both
  * pass Hadoop's path checks) but does not select anything: both name the Shoal path {@code /a/b}.
@@ -103,14 +103,14 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>Statistics</h2>
  *
- * {@link #getStorageStatistics()} and {@link #getIOStatistics()} report the native counters of this
- * filesystem and every stream it opened ({@code cache_hits}, {@code cache_misses}, {@code
- * bytes_from_memory}, {@code bytes_from_disk}, {@code bytes_from_store}, {@code
- * store_get_requests}, {@code store_metadata_requests}, {@code readahead_pages}, {@code evictions},
- * {@code corrupt_pages}, {@code metadata_hits}, {@code metadata_misses}); after close, the values
- * at close. The counters of the whole process (every Shoal filesystem) are registered in {@link
- * GlobalStorageStatistics} as {@value ShoalStorageStatistics#NAME}. {@link #close()} logs one INFO
- * line summarising them.
+ * {@link #getStorageStatistics()} (and, on Hadoop 3.3.1 and later, {@code getIOStatistics()})
+ * report the native counters of this filesystem and every stream it opened ({@code cache_hits},
+ * {@code cache_misses}, {@code bytes_from_memory}, {@code bytes_from_disk}, {@code
+ * bytes_from_store}, {@code store_get_requests}, {@code store_metadata_requests}, {@code
+ * readahead_pages}, {@code evictions}, {@code corrupt_pages}, {@code metadata_hits}, {@code
+ * metadata_misses}); after close, the values at close. The counters of the whole process (every
+ * Shoal filesystem) are registered in {@link GlobalStorageStatistics} as {@value
+ * ShoalStorageStatistics#NAME}. {@link #close()} logs one INFO line summarising them.
  *
  * <h2>Semantics</h2>
  *
@@ -119,8 +119,14 @@ import org.slf4j.LoggerFactory;
  * no delegation tokens ({@link #getCanonicalServiceName()} is null). After {@link #close()}, every
  * operation throws {@code IOException("filesystem closed")}.
  */
-public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
+public class ShoalFileSystem extends FileSystem {
   private static final Logger LOG = LoggerFactory.getLogger(ShoalFileSystem.class);
+
+  static {
+    // A JVM that found this class through Hadoop's services file maps the schemes to the classes
+    // for its Hadoop (ShoalFileSystem33 on 3.3.1 and later).
+    SchemeRegistration.install();
+  }
 
   public static final String SCHEME = "shoal";
 
@@ -145,7 +151,14 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   public static final long DEFAULT_BLOCK_SIZE = 128L << 20;
 
   /** Options of {@code openFile()} that are accepted even when mandatory. */
-  private static final String OPENFILE_OPTION_PREFIX = "fs.option.openfile.";
+  static final String OPENFILE_OPTION_PREFIX = "fs.option.openfile.";
+
+  // Hadoop's CommonPathCapabilities (3.2.2, 3.3.0 and later).
+  private static final String FS_APPEND = "fs.capability.paths.append";
+  private static final String FS_CONCAT = "fs.capability.paths.concat";
+  private static final String FS_TRUNCATE = "fs.capability.paths.truncate";
+  private static final String ETAGS_AVAILABLE = "fs.capability.etags.available";
+  private static final String ETAGS_PRESERVED_IN_RENAME = "fs.capability.etags.preserved.in.rename";
 
   private URI uri;
   private Path workingDir;
@@ -189,7 +202,7 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   }
 
   /** This filesystem's native counters now; after close, as they were at close. */
-  private long[] counters() {
+  long[] counters() {
     long[] done = closedStats;
     if (done != null) {
       return done;
@@ -288,7 +301,7 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   }
 
   private ShoalFileStatus toStatus(NativeFileInfo info, Path path) {
-    return new ShoalFileStatus(
+    return HadoopFeatures.fileStatus(
         info.length,
         info.directory,
         blockSize,
@@ -412,7 +425,7 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
         continue;
       }
       BlockLocation[] locations = st.isFile() ? getFileBlockLocations(st, 0, st.getLen()) : null;
-      out.add(new ShoalLocatedFileStatus((ShoalFileStatus) st, locations));
+      out.add(HadoopFeatures.locatedStatus((ShoalFileStatus) st, locations));
     }
     Iterator<LocatedFileStatus> it = out.iterator();
     return new RemoteIterator<LocatedFileStatus>() {
@@ -460,7 +473,7 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
         }
         NativeFileInfo info = infos[next++];
         ShoalFileStatus st = toStatus(info, qualify(info.path));
-        return new ShoalLocatedFileStatus(st, getFileBlockLocations(st, 0, st.getLen()));
+        return HadoopFeatures.locatedStatus(st, getFileBlockLocations(st, 0, st.getLen()));
       }
     };
   }
@@ -479,50 +492,34 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   private FSDataInputStream open(Path f, String path, long length, String etag, String version)
       throws IOException {
     NativeReader reader = fs().openReader(path, length, etag, version);
-    return new FSDataInputStream(new ShoalInputStream(reader, readBufferSize, statistics, f));
+    return new FSDataInputStream(HadoopFeatures.inputStream(reader, readBufferSize, statistics, f));
   }
 
   /**
-   * {@code openFile()}: with {@code withFileStatus} of a status this filesystem returned, the file
-   * opens without a metadata request. Options {@code fs.option.openfile.*} are accepted; other
-   * mandatory options are rejected with IllegalArgumentException.
+   * Opens {@code f} for {@code openFile()} ({@code ShoalFileSystem33}): with a status this
+   * filesystem returned for the same path ({@code withFileStatus}), without a metadata request.
+   * Other statuses, and {@code fs.option.openfile.length}, are not trusted: the native metadata
+   * cache makes the lookup cheap, and a wrong length would misread the file.
    */
-  @Override
-  protected CompletableFuture<FSDataInputStream> openFileWithOptions(
-      Path path, OpenFileParameters parameters) throws IOException {
-    Set<String> mandatory =
-        parameters.getMandatoryKeys() == null
-            ? Collections.<String>emptySet()
-            : parameters.getMandatoryKeys();
-    for (String key : mandatory) {
-      if (!key.startsWith(OPENFILE_OPTION_PREFIX)) {
-        throw new IllegalArgumentException("unknown mandatory key for " + path + ": " + key);
-      }
+  FSDataInputStream openWithStatus(Path f, FileStatus st, int bufferSize) throws IOException {
+    String version = null;
+    String etag = null;
+    if (st instanceof ShoalFileStatus) {
+      version = ((ShoalFileStatus) st).getVersion();
+      etag = ((ShoalFileStatus) st).getEtag();
+    } else if (st instanceof ShoalLocatedFileStatus) {
+      version = ((ShoalLocatedFileStatus) st).getVersion();
+      etag = ((ShoalLocatedFileStatus) st).getEtag();
     }
-    CompletableFuture<FSDataInputStream> result = new CompletableFuture<>();
-    try {
-      result.complete(openWithParameters(path, parameters));
-    } catch (IOException | RuntimeException e) {
-      result.completeExceptionally(e);
-    }
-    return result;
-  }
-
-  private FSDataInputStream openWithParameters(Path f, OpenFileParameters parameters)
-      throws IOException {
-    FileStatus st = parameters.getStatus();
-    if (st instanceof ShoalFileStatus && st.isFile()) {
+    if (version != null && st.isFile()) {
       String path = shoalPath(f);
-      ShoalFileStatus s = (ShoalFileStatus) st;
       // A status of another file (or of another Shoal filesystem) is only a hint to ignore.
-      if (path.equals(s.getPath().toUri().getPath()) && s.getVersion() != null) {
+      if (path.equals(st.getPath().toUri().getPath())) {
         statistics.incrementReadOps(1);
-        return open(f, path, s.getLen(), s.getEtag(), s.getVersion());
+        return open(f, path, st.getLen(), etag, version);
       }
     }
-    // Other statuses and fs.option.openfile.length are not trusted: the native metadata cache
-    // makes the lookup cheap, and a wrong length would misread the file.
-    return open(f, parameters.getBufferSize());
+    return open(f, bufferSize);
   }
 
   @Override
@@ -585,22 +582,31 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
     return fs().mkdirs(shoalPath(f));
   }
 
-  @Override
+  /**
+   * Hadoop's {@code PathCapabilities} (which Hadoop has from 3.2.2 and 3.3.0; on older releases
+   * this is a method of this class only). {@code fs.capability.etags.available} is true where the
+   * store's listings and status requests give the same ETag; appends, concat, truncate, symlinks
+   * and ETags preserved in a rename are not supported, and nor is any other capability.
+   */
   public boolean hasPathCapability(Path path, String capability) throws IOException {
+    if (path == null || capability == null) {
+      throw new IllegalArgumentException("null path or capability");
+    }
     makeQualified(path);
     switch (capability.toLowerCase(Locale.ROOT)) {
-      case CommonPathCapabilities.FS_APPEND:
-      case CommonPathCapabilities.FS_CONCAT:
-      case CommonPathCapabilities.FS_TRUNCATE:
+      case FS_APPEND:
+      case FS_CONCAT:
+      case FS_TRUNCATE:
         return false;
-      case CommonPathCapabilities.ETAGS_AVAILABLE:
+      case ETAGS_AVAILABLE:
         // Where the store's listings and status requests give the same ETag (S3, GCS, Azure).
         return fs().etagsAvailable(shoalPath(path));
-      case CommonPathCapabilities.ETAGS_PRESERVED_IN_RENAME:
+      case ETAGS_PRESERVED_IN_RENAME:
         // Rename in an object store is a copy, which may give the object a new ETag.
         return false;
       default:
-        return super.hasPathCapability(path, capability);
+        // As Hadoop's default: symlinks only where supported (never here), nothing else.
+        return false;
     }
   }
 
@@ -698,18 +704,6 @@ public class ShoalFileSystem extends FileSystem implements IOStatisticsSource {
   @Override
   public StorageStatistics getStorageStatistics() {
     return storageStatistics;
-  }
-
-  /**
-   * The native core's counters for this filesystem and every stream it opened (cache hits, misses,
-   * bytes from memory, disk and store, requests, evictions...); after close, the values at close.
-   */
-  @Override
-  public IOStatistics getIOStatistics() {
-    if (nativeFs == null) {
-      return ShoalIOStatistics.EMPTY;
-    }
-    return ShoalIOStatistics.of(counters(), Collections.<String, Long>emptyMap());
   }
 
   /** Names the filesystem by its URI, without any user info the URI was given with. */

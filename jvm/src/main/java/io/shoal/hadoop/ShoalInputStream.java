@@ -1,27 +1,23 @@
 package io.shoal.hadoop;
 
+import io.shoal.jni.NativeFs;
 import io.shoal.jni.NativeReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ReadOnlyBufferException;
-import java.util.HashMap;
-import java.util.List;
+import java.util.Collections;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.function.IntFunction;
-import org.apache.hadoop.fs.ByteBufferPositionedReadable;
 import org.apache.hadoop.fs.ByteBufferReadable;
 import org.apache.hadoop.fs.CanUnbuffer;
 import org.apache.hadoop.fs.FSExceptionMessages;
 import org.apache.hadoop.fs.FSInputStream;
-import org.apache.hadoop.fs.FileRange;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.StreamCapabilities;
-import org.apache.hadoop.fs.statistics.IOStatistics;
-import org.apache.hadoop.fs.statistics.IOStatisticsSource;
 
 /**
  * A stream over one file of the Shoal namespace. Every read is a positioned read of the native
@@ -33,32 +29,37 @@ import org.apache.hadoop.fs.statistics.IOStatisticsSource;
  *       reads do not cross JNI each time. Larger reads go to native code directly.
  *   <li>Positioned reads ({@code read(pos, ...)}, {@code readFully(pos, ...)}) go to native code
  *       directly, do not move {@link #getPos()}, and may run concurrently from many threads.
- *   <li>{@code read(ByteBuffer)} fills a direct buffer in native code with no Java-side copy.
- *   <li>{@code readVectored} (Hadoop 3.3.5 and later) fetches every missing page of all its ranges
- *       into the node cache in parallel, then fills each range with a positioned read; see {@link
- *       ShoalVectoredRead}. This class loads on Hadoop 3.3.4 too, which has no vectored reads.
+ *   <li>{@code read(ByteBuffer)} fills a direct buffer in native code with no Java-side copy, and
+ *       so do the positioned {@code read(long, ByteBuffer)} and {@code readFully(long,
+ *       ByteBuffer)}.
  * </ul>
  *
- * Sequential reads, seeks and close are synchronized. Closing while another thread reads is safe:
- * the native reader is freed when the read returns.
+ * This class names only the Hadoop 3.2.0 API. Where Hadoop has more, streams are its subclasses
+ * (made by {@code HadoopFeatures}): {@code ShoalInputStream33} (Hadoop 3.3.1 and later) is also
+ * {@code ByteBufferPositionedReadable} and {@code IOStatisticsSource}, and {@code
+ * ShoalInputStream335} (3.3.5 and later) adds {@code readVectored}, which fetches every missing
+ * page of all its ranges into the node cache in parallel.
  *
- * <p>{@link #getIOStatistics()} reports the native core's counters for this stream (cache hits,
- * misses, bytes from memory, disk and store...) plus {@value #BYTES_READ} (bytes returned to the
- * caller) and {@value #NATIVE_READS} (calls into native code); after close, the counts at close.
+ * <p>Sequential reads, seeks and close are synchronized. Closing while another thread reads is
+ * safe: the native reader is freed when the read returns.
+ *
+ * <p>{@link #counters()} (the stream's {@code IOStatistics} on Hadoop 3.3.1 and later) reports the
+ * native core's counters for this stream (cache hits, misses, bytes from memory, disk and store...)
+ * plus {@value #BYTES_READ} (bytes returned to the caller) and {@value #NATIVE_READS} (calls into
+ * native code); after close, the counts at close.
  */
 public class ShoalInputStream extends FSInputStream
-    implements ByteBufferReadable,
-        ByteBufferPositionedReadable,
-        CanUnbuffer,
-        StreamCapabilities,
-        IOStatisticsSource {
+    implements ByteBufferReadable, CanUnbuffer, StreamCapabilities {
   /** Counter: bytes this stream returned to its caller. */
   public static final String BYTES_READ = "stream_read_bytes";
 
   /** Counter: reads that crossed into native code. */
   public static final String NATIVE_READS = "stream_read_native_calls";
 
-  /** {@code StreamCapabilities.VECTOREDIO}, which Hadoop 3.3.4 does not have. */
+  // StreamCapabilities of Hadoop 3.3 (3.2.0 has only UNBUFFER of these).
+  static final String READBYTEBUFFER = "in:readbytebuffer";
+  static final String PREADBYTEBUFFER = "in:preadbytebuffer";
+  static final String IOSTATISTICS = "iostatistics";
   static final String VECTORED_IO = "in:readvectored";
 
   private final NativeReader reader;
@@ -79,10 +80,11 @@ public class ShoalInputStream extends FSInputStream
   private final LongAdder bytesRead = new LongAdder();
   private final LongAdder nativeReads = new LongAdder();
 
-  /** The statistics taken at close. */
-  private volatile IOStatistics closedStatistics;
+  /** The counters taken at close. */
+  private volatile Map<String, Long> closedCounters;
 
-  public ShoalInputStream(
+  /** Use {@code HadoopFeatures.inputStream}, which picks the class for the running Hadoop. */
+  ShoalInputStream(
       NativeReader reader, int bufferSize, FileSystem.Statistics statistics, Path path) {
     this.reader = reader;
     this.length = reader.length();
@@ -110,17 +112,6 @@ public class ShoalInputStream extends FSInputStream
   void prefetch(long[] positions, long[] lengths) throws IOException {
     checkOpen();
     reader.prefetch(positions, lengths);
-  }
-
-  /**
-   * Reads the ranges: every page they need is fetched into the node cache in one parallel request,
-   * then each range is filled from the cache. Every range's future is complete on return. Only
-   * {@link ShoalVectoredRead} names {@code FileRange}, so this class loads on Hadoop 3.3.4.
-   */
-  @Override
-  public void readVectored(List<? extends FileRange> ranges, IntFunction<ByteBuffer> allocate)
-      throws IOException {
-    ShoalVectoredRead.read(this, ranges, allocate);
   }
 
   private void countRead(int n) {
@@ -329,7 +320,10 @@ public class ShoalInputStream extends FSInputStream
     }
   }
 
-  @Override
+  /**
+   * Reads into {@code dst} from {@code position} of the file, without moving {@link #getPos()}; -1
+   * at the end of the file. ({@code ByteBufferPositionedReadable} on Hadoop 3.3.1 and later.)
+   */
   public int read(long position, ByteBuffer dst) throws IOException {
     checkPositionedRead(position, dst);
     if (!dst.hasRemaining()) {
@@ -341,7 +335,10 @@ public class ShoalInputStream extends FSInputStream
     return readInto(position, dst);
   }
 
-  @Override
+  /**
+   * Fills {@code dst} from {@code position} of the file, without moving {@link #getPos()}, or
+   * throws {@link EOFException}. ({@code ByteBufferPositionedReadable} on Hadoop 3.3.1 and later.)
+   */
   public void readFully(long position, ByteBuffer dst) throws IOException {
     checkPositionedRead(position, dst);
     int want = dst.remaining();
@@ -448,12 +445,14 @@ public class ShoalInputStream extends FSInputStream
 
   @Override
   public boolean hasCapability(String capability) {
-    switch (capability.toLowerCase(Locale.ROOT)) {
-      case StreamCapabilities.READBYTEBUFFER:
-      case StreamCapabilities.PREADBYTEBUFFER:
+    return capability != null && supports(capability.toLowerCase(Locale.ROOT));
+  }
+
+  /** Whether this class has a capability (lower case); subclasses add theirs. */
+  boolean supports(String capability) {
+    switch (capability) {
+      case READBYTEBUFFER:
       case StreamCapabilities.UNBUFFER:
-      case StreamCapabilities.IOSTATISTICS:
-      case VECTORED_IO:
         return true;
       default:
         return false;
@@ -467,7 +466,7 @@ public class ShoalInputStream extends FSInputStream
       return;
     }
     closed = true;
-    closedStatistics = snapshot();
+    closedCounters = snapshot();
     reader.close();
     synchronized (this) {
       buf = null;
@@ -475,27 +474,33 @@ public class ShoalInputStream extends FSInputStream
     }
   }
 
-  private IOStatistics snapshot() {
-    Map<String, Long> extra = new HashMap<>();
-    extra.put(BYTES_READ, bytesRead.sum());
-    extra.put(NATIVE_READS, nativeReads.sum());
+  private Map<String, Long> snapshot() {
     long[] values;
     try {
       values = reader.stats();
     } catch (IOException closedMeanwhile) {
-      IOStatistics s = closedStatistics;
+      Map<String, Long> s = closedCounters;
       if (s != null) {
         return s;
       }
       values = new long[0];
     }
-    return ShoalIOStatistics.of(values, extra);
+    Map<String, Long> m = new TreeMap<>();
+    String[] names = NativeFs.counterNames();
+    for (int i = 0; i < Math.min(names.length, values.length); i++) {
+      m.put(names[i], values[i]);
+    }
+    m.put(BYTES_READ, bytesRead.sum());
+    m.put(NATIVE_READS, nativeReads.sum());
+    return Collections.unmodifiableMap(m);
   }
 
-  /** This stream's counters now; after close, as they were at close. */
-  @Override
-  public IOStatistics getIOStatistics() {
-    IOStatistics s = closedStatistics;
+  /**
+   * This stream's counters by name: the native core's (cache hits, misses, bytes from memory, disk
+   * and store...), {@value #BYTES_READ} and {@value #NATIVE_READS}; after close, as at close.
+   */
+  public Map<String, Long> counters() {
+    Map<String, Long> s = closedCounters;
     return s != null ? s : snapshot();
   }
 

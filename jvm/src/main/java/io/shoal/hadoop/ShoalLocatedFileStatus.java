@@ -1,14 +1,15 @@
 package io.shoal.hadoop;
 
 import org.apache.hadoop.fs.BlockLocation;
-import org.apache.hadoop.fs.EtagSource;
 import org.apache.hadoop.fs.LocatedFileStatus;
 
 /**
  * A {@link LocatedFileStatus} ({@code listFiles}, {@code listLocatedStatus}) that keeps the ETag
- * and cache version of the {@link ShoalFileStatus} it was made from.
+ * and cache version of the {@link ShoalFileStatus} it was made from. Where Hadoop has {@code
+ * EtagSource} (3.3.2 and later) they are {@code ShoalLocatedFileStatus33}, which implements it;
+ * made by {@code HadoopFeatures.locatedStatus}.
  */
-public class ShoalLocatedFileStatus extends LocatedFileStatus implements EtagSource {
+public class ShoalLocatedFileStatus extends LocatedFileStatus {
   private static final long serialVersionUID = 1L;
 
   private final String etag;
@@ -20,7 +21,7 @@ public class ShoalLocatedFileStatus extends LocatedFileStatus implements EtagSou
     this.version = status.getVersion();
   }
 
-  @Override
+  /** The store's ETag (or generation) of a file; null for directories and stores without one. */
   public String getEtag() {
     return etag;
   }
@@ -32,7 +33,7 @@ public class ShoalLocatedFileStatus extends LocatedFileStatus implements EtagSou
 
   /** This status without its block locations. */
   public ShoalFileStatus toFileStatus() {
-    return new ShoalFileStatus(
+    return HadoopFeatures.fileStatus(
         getLen(),
         isDirectory(),
         getBlockSize(),

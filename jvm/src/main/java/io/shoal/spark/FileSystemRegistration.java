@@ -12,8 +12,8 @@ import org.apache.spark.sql.sources.DataSourceRegister;
  * is not seen there. Spark SQL, though, loads every {@link DataSourceRegister} through the class
  * loader that has the jars whenever a DataFrame source is looked up (any {@code spark.read}). This
  * class is listed among them only to be loaded then, to run {@link SchemeRegistration#install()}.
- * Jobs with no DataFrame read (RDDs only) get the same from {@link ShoalPlugin}. It is not a data
- * source: no format is named after it.
+ * {@link SessionRegistration} does the same when a session is created (Spark 3.2 and later), and
+ * {@link ShoalPlugin} at start-up. It is not a data source: no format is named after it.
  */
 public final class FileSystemRegistration implements DataSourceRegister {
   static {

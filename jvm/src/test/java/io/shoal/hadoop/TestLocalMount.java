@@ -120,11 +120,15 @@ public class TestLocalMount {
 
   // ---- registration, URIs --------------------------------------------------------------------
 
+  /**
+   * The services file names ShoalFileSystem and AlluxioFileSystem (which load on every Hadoop);
+   * loading them maps the schemes to their Hadoop 3.3 subclasses on this Hadoop (3.3.6).
+   */
   @Test
   public void schemesAreRegisteredThroughServiceLoader() throws IOException {
-    assertEquals(ShoalFileSystem.class, FileSystem.getFileSystemClass("shoal", conf));
-    assertEquals(AlluxioFileSystem.class, FileSystem.getFileSystemClass("alluxio", conf));
-    assertThat(fs).isInstanceOf(ShoalFileSystem.class);
+    assertEquals(ShoalFileSystem33.class, FileSystem.getFileSystemClass("shoal", conf));
+    assertEquals(AlluxioFileSystem33.class, FileSystem.getFileSystemClass("alluxio", conf));
+    assertThat(fs).isInstanceOf(ShoalFileSystem33.class);
     assertEquals(URI.create("shoal:///"), fs.getUri());
     assertEquals("shoal", fs.getScheme());
     assertEquals(p("/"), fs.getWorkingDirectory());
@@ -140,7 +144,8 @@ public class TestLocalMount {
     Path shoal = new Path("shoal://any-host:19998/data/hello.txt");
     try (FileSystem a = FileSystem.newInstance(alluxio.toUri(), conf);
         FileSystem s = FileSystem.newInstance(shoal.toUri(), conf)) {
-      assertThat(a).isInstanceOf(AlluxioFileSystem.class);
+      assertThat(a).isInstanceOf(AlluxioFileSystem33.class);
+      assertEquals("alluxio", a.getScheme());
       assertEquals(URI.create("alluxio://master:19998"), a.getUri());
       assertEquals(URI.create("shoal://any-host:19998"), s.getUri());
       assertArrayEquals(HELLO, readFile(a, alluxio));
@@ -443,7 +448,7 @@ public class TestLocalMount {
         assertArrayEquals("at " + at, Arrays.copyOfRange(big, at, at + len), b);
       }
     }
-    FileSystem.Statistics stats = FileSystem.getStatistics("shoal", ShoalFileSystem.class);
+    FileSystem.Statistics stats = FileSystem.getStatistics("shoal", fs.getClass());
     assertThat(stats.getBytesRead()).isGreaterThanOrEqualTo(BIG);
   }
 
@@ -585,7 +590,7 @@ public class TestLocalMount {
       out.write(HELLO);
     }
     assertArrayEquals(HELLO, readFile(fs, path));
-    FileSystem.Statistics stats = FileSystem.getStatistics("shoal", ShoalFileSystem.class);
+    FileSystem.Statistics stats = FileSystem.getStatistics("shoal", fs.getClass());
     assertThat(stats.getBytesWritten()).isGreaterThanOrEqualTo(payload.length);
   }
 

@@ -152,7 +152,7 @@ public class TestS3aKeys {
         StorageStatistics.LongStatistic s = it.next();
         shown.append(s.getName()).append('=').append(s.getValue()).append('\n');
       }
-      shown.append(((ShoalFileSystem) fs).getIOStatistics()).append('\n');
+      shown.append(((ShoalFileSystem33) fs).getIOStatistics()).append('\n');
     } finally {
       root.removeAppender(appender);
       root.setLevel(level);

@@ -8,29 +8,31 @@ import org.apache.hadoop.fs.statistics.IOStatistics;
 import org.apache.hadoop.fs.statistics.MeanStatistic;
 
 /**
- * A snapshot of Shoal's counters as Hadoop {@link IOStatistics}: the native core's counters (cache
- * hits and misses, bytes from memory, disk and store, requests, evictions...) under their core
- * names, plus any Java-side counters. Counters only; no gauges, minimums, maximums or means.
+ * A snapshot of Shoal's counters as Hadoop {@link IOStatistics} (Hadoop 3.3.1 and later): the
+ * native core's counters (cache hits and misses, bytes from memory, disk and store, requests,
+ * evictions...) under their core names, plus any Java-side counters. Counters only; no gauges,
+ * minimums, maximums or means.
  */
 final class ShoalIOStatistics implements IOStatistics {
-  static final ShoalIOStatistics EMPTY =
-      new ShoalIOStatistics(Collections.<String, Long>emptyMap());
-
   private final Map<String, Long> counters;
 
   private ShoalIOStatistics(Map<String, Long> counters) {
     this.counters = Collections.unmodifiableMap(counters);
   }
 
-  /** Native counter values (in {@link NativeFs#counterNames()} order) plus extra counters. */
-  static ShoalIOStatistics of(long[] nativeValues, Map<String, Long> extra) {
+  /** Native counter values, in {@link NativeFs#counterNames()} order. */
+  static ShoalIOStatistics of(long[] nativeValues) {
     Map<String, Long> m = new TreeMap<>();
     String[] names = NativeFs.counterNames();
     for (int i = 0; i < Math.min(names.length, nativeValues.length); i++) {
       m.put(names[i], nativeValues[i]);
     }
-    m.putAll(extra);
     return new ShoalIOStatistics(m);
+  }
+
+  /** Counters by name. */
+  static ShoalIOStatistics of(Map<String, Long> counters) {
+    return new ShoalIOStatistics(new TreeMap<>(counters));
   }
 
   @Override

@@ -12,9 +12,7 @@ import org.apache.hadoop.fs.FSExceptionMessages;
 import org.apache.hadoop.fs.FileRange;
 
 /**
- * {@link ShoalInputStream#readVectored}: the only class that names {@link FileRange}, which Hadoop
- * added in 3.3.5. {@link ShoalInputStream} refers to it from {@code readVectored} alone, so the
- * stream still loads on Hadoop 3.3.4 (Spark 3.5), where nothing calls that method.
+ * {@link ShoalInputStream335#readVectored} (Hadoop 3.3.5 and later, which added {@link FileRange}).
  *
  * <p>The ranges are checked (a negative length is an IllegalArgumentException, a negative offset an
  * EOFException, both thrown), sorted, and merged where they lie within {@value #MERGE_GAP} bytes of

@@ -1,0 +1,24 @@
+package io.shoal.hadoop;
+
+import org.apache.hadoop.fs.EtagSource;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * {@link ShoalFileStatus} as Hadoop 3.3.2's {@link EtagSource}. Made by {@code HadoopFeatures}
+ * where Hadoop has that interface.
+ */
+public final class ShoalFileStatus33 extends ShoalFileStatus implements EtagSource {
+  private static final long serialVersionUID = 1L;
+
+  ShoalFileStatus33(
+      long length,
+      boolean directory,
+      long blockSize,
+      long modificationTime,
+      Path path,
+      String owner,
+      String etag,
+      String version) {
+    super(length, directory, blockSize, modificationTime, path, owner, etag, version);
+  }
+}
