@@ -25,6 +25,25 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of their codes.
+    pub const ALL: [ErrorKind; 15] = [
+        ErrorKind::Other,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::NotADirectory,
+        ErrorKind::IsADirectory,
+        ErrorKind::NotEmpty,
+        ErrorKind::ReadOnly,
+        ErrorKind::PermissionDenied,
+        ErrorKind::PastEof,
+        ErrorKind::Unsupported,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Panic,
+        ErrorKind::TimedOut,
+        ErrorKind::Corrupt,
+        ErrorKind::Config,
+    ];
+
     pub fn code(self) -> i32 {
         match self {
             ErrorKind::Other => 0,

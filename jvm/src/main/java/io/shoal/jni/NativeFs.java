@@ -136,12 +136,50 @@ public final class NativeFs extends NativeObject {
     }
   }
 
-  /** Opens a reader; pass the length and version from a status to skip a metadata request. */
+  /**
+   * Opens a reader in one native call; pass the length and version from a status to skip a
+   * metadata request, or -1 and nulls to have the store's metadata give them.
+   */
   public NativeReader openReader(String path, long length, String etag, String version)
       throws IOException {
     long h = pin();
     try {
-      return new NativeReader(NativeMethods.readerOpen(h, path, length, etag, version));
+      return NativeMethods.readerOpen(h, path, length, etag, version);
+    } finally {
+      unpin();
+    }
+  }
+
+  /**
+   * Brings a whole file into this node's cache; returns the bytes fetched from the store. With a
+   * length and version (from a listing) the pages are those of that version, else of the one the
+   * store reports now (as for {@link #openReader}).
+   */
+  public long load(String path, long length, String etag, String version) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsLoad(h, path, length, etag, version);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Drops a file's pages from this node's cache; returns the bytes freed on disk. */
+  public long free(String path, long length, String etag, String version) throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsFree(h, path, length, etag, version);
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Bytes of a file this node's cache holds, in memory or on disk. */
+  public long cachedBytes(String path, long length, String etag, String version)
+      throws IOException {
+    long h = pin();
+    try {
+      return NativeMethods.fsCachedBytes(h, path, length, etag, version);
     } finally {
       unpin();
     }
