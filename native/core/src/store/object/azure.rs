@@ -1,0 +1,45 @@
+//! Azure Blob Storage (`az://`, `azure://`, `abfs://`, `abfss://`, `adl://`).
+
+use std::sync::Arc;
+
+use object_store::azure;
+use object_store::ObjectStore;
+
+use super::{client_defaults, redact_uri, setup_error, Backend};
+use crate::config::{MountSpec, StoreSettings};
+use crate::error::{Error, Result};
+
+pub(super) fn build(
+    spec: &MountSpec,
+    settings: &StoreSettings,
+    retry: object_store::RetryConfig,
+) -> Result<Backend> {
+    let uri = spec.uri.as_str();
+    let b = azure::MicrosoftAzureBuilder::from_env().with_url(uri);
+    let b = with_options!(
+        b,
+        azure::AzureConfigKey,
+        azure::AzureConfigKey::Client,
+        spec,
+        settings,
+        retry
+    );
+    let value = |k| b.get_config_value(&k).unwrap_or_default();
+    // az://container/path, azure://container/path and
+    // abfs://container@account.dfs.core.windows.net/path name a container of the account the
+    // options (or the URI) give, on the endpoint they give.
+    let identity = format!(
+        "azure|{}|account={}|endpoint={}|emulator={}",
+        redact_uri(uri),
+        value(azure::AzureConfigKey::AccountName),
+        value(azure::AzureConfigKey::Endpoint),
+        value(azure::AzureConfigKey::UseEmulator),
+    );
+    let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
+    Ok(Backend {
+        store: store as Arc<dyn ObjectStore>,
+        identity,
+        markers: None,
+        read_only: None,
+    })
+}
