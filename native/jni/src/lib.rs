@@ -232,15 +232,23 @@ export! {
 }
 
 fn info_array<'l>(env: &mut Env<'l>, infos: &[FileInfo]) -> BridgeResult<JObjectArray<'l>> {
-    let array = env.new_object_array(
-        infos.len() as i32,
-        jni_str!("io/shoal/jni/NativeFileInfo"),
-        JObject::null(),
-    )?;
-    for (i, info) in infos.iter().enumerate() {
-        // One local frame per entry keeps big listings within the local reference table.
+    object_array(env, jni_str!("io/shoal/jni/NativeFileInfo"), infos, |env, info| {
+        file_info(env, info)
+    })
+}
+
+/// A Java array of `class` with `make(item)` for each item; one local frame per element keeps
+/// big arrays within the local reference table.
+fn object_array<'l, T>(
+    env: &mut Env<'l>,
+    class: &jni::strings::JNIStr,
+    items: &[T],
+    make: impl for<'f> Fn(&mut Env<'f>, &T) -> BridgeResult<JObject<'f>>,
+) -> BridgeResult<JObjectArray<'l>> {
+    let array = env.new_object_array(items.len() as i32, class, JObject::null())?;
+    for (i, item) in items.iter().enumerate() {
         env.with_local_frame(4, |env| -> BridgeResult<()> {
-            let obj = file_info(env, info)?;
+            let obj = make(env, item)?;
             array.set_element(env, i, &obj)?;
             Ok(())
         })?;
@@ -282,19 +290,24 @@ export! {
 
 // ---- readers --------------------------------------------------------------------------------
 
-/// The version of a file a caller names with the length, ETag and version of a status it has
-/// (a listing's); `None` (ask the store) when the length is negative or the version null.
-fn known_version(
+/// The arguments of a call on one version of a file: the filesystem, the path, and the
+/// version the caller names with the length, ETag and version of a status it has (a
+/// listing's); `None` (ask the store) when the length is negative or the version null.
+fn file_args<'a>(
     env: &Env<'_>,
-    path: &str,
+    fs: jlong,
+    path: &JString<'_>,
     length: jlong,
     etag: &JString<'_>,
     version: &JString<'_>,
-) -> BridgeResult<Option<FileInfo>> {
+) -> BridgeResult<(&'a Namespace, String, Option<FileInfo>)> {
+    // Safety: a live handle, as for every call (see `borrow`).
+    let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+    let path = string(env, path, "path")?;
     let version = opt_string(env, version)?;
-    Ok(match (length >= 0, version) {
+    let known = match (length >= 0, version) {
         (true, Some(version)) => Some(FileInfo {
-            path: path.to_string(),
+            path: path.clone(),
             is_dir: false,
             len: length as u64,
             mtime_ms: 0,
@@ -302,7 +315,8 @@ fn known_version(
             version: Some(version),
         }),
         _ => None,
-    })
+    };
+    Ok((ns, path, known))
 }
 
 export! {
@@ -314,9 +328,7 @@ export! {
         etag: JString<'l>,
         version: JString<'l>,
     ) -> JObject<'l> {
-        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
-        let path = string(env, &path, "path")?;
-        let known = known_version(env, &path, length, &etag, &version)?;
+        let (ns, path, known) = file_args(env, fs, &path, length, &etag, &version)?;
         let reader = ns.open(&path, known)?;
         let (len, version) = (reader.len(), reader.version().map(str::to_string));
         let handle = into_handle(reader);
@@ -454,9 +466,7 @@ macro_rules! fs_file_op {
                 etag: JString<'l>,
                 version: JString<'l>,
             ) -> jlong {
-                let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
-                let path = string(env, &path, "path")?;
-                let known = known_version(env, &path, length, &etag, &version)?;
+                let (ns, path, known) = file_args(env, fs, &path, length, &etag, &version)?;
                 Ok(ns.$op(&path, known)? as jlong)
             }
         }
@@ -551,19 +561,9 @@ fn string_array<'l, S: AsRef<str>>(
     env: &mut Env<'l>,
     items: &[S],
 ) -> BridgeResult<JObjectArray<'l>> {
-    let array = env.new_object_array(
-        items.len() as i32,
-        jni_str!("java/lang/String"),
-        JObject::null(),
-    )?;
-    for (i, item) in items.iter().enumerate() {
-        env.with_local_frame(2, |env| -> BridgeResult<()> {
-            let s = JString::from_str(env, item.as_ref())?;
-            array.set_element(env, i, &s)?;
-            Ok(())
-        })?;
-    }
-    Ok(array)
+    object_array(env, jni_str!("java/lang/String"), items, |env, item| {
+        Ok(JString::from_str(env, item.as_ref())?.into())
+    })
 }
 
 // ---- statistics -----------------------------------------------------------------------------

@@ -182,6 +182,30 @@ fn strings<'l>(env: &mut Env<'l>, items: &[&str]) -> JObjectArray<'l> {
 
 const NM: &jni::strings::JNIStr = jni_str!("io/shoal/jni/NativeMethods");
 
+/// `NativeMethods.<name>(fs, path, -1, null, null)`: a per-file cache operation on the current
+/// version of a file.
+fn file_op(
+    env: &mut Env<'_>,
+    name: &jni::strings::JNIStr,
+    fs: i64,
+    path: &JString<'_>,
+) -> jni::errors::Result<i64> {
+    let null = JObject::null();
+    env.call_static_method(
+        NM,
+        name,
+        jni_sig!("(JLjava/lang/String;JLjava/lang/String;Ljava/lang/String;)J"),
+        &[
+            JValue::Long(fs),
+            JValue::Object(path),
+            JValue::Long(-1),
+            JValue::Object(&null),
+            JValue::Object(&null),
+        ],
+    )?
+    .j()
+}
+
 fn exercise(env: &mut Env<'_>, data: &Path, cache: &Path) -> jni::errors::Result<()> {
     env.call_static_method(
         jni_str!("io/shoal/jni/NativeLibrary"),
@@ -295,50 +319,10 @@ fn exercise(env: &mut Env<'_>, data: &Path, cache: &Path) -> jni::errors::Result
     )?;
 
     // Load and free by path, no reader.
-    let fetched = env
-        .call_static_method(
-            NM,
-            jni_str!("fsLoad"),
-            jni_sig!("(JLjava/lang/String;JLjava/lang/String;Ljava/lang/String;)J"),
-            &[
-                JValue::Long(fs),
-                JValue::Object(&path),
-                JValue::Long(-1),
-                JValue::Object(&null),
-                JValue::Object(&null),
-            ],
-        )?
-        .j()?;
+    let fetched = file_op(env, jni_str!("fsLoad"), fs, &path)?;
     assert!(fetched > 0 && fetched < 200_000, "{fetched}");
-    let cached = env
-        .call_static_method(
-            NM,
-            jni_str!("fsCachedBytes"),
-            jni_sig!("(JLjava/lang/String;JLjava/lang/String;Ljava/lang/String;)J"),
-            &[
-                JValue::Long(fs),
-                JValue::Object(&path),
-                JValue::Long(-1),
-                JValue::Object(&null),
-                JValue::Object(&null),
-            ],
-        )?
-        .j()?;
-    assert_eq!(cached, 200_000);
-    let freed = env
-        .call_static_method(
-            NM,
-            jni_str!("fsFree"),
-            jni_sig!("(JLjava/lang/String;JLjava/lang/String;Ljava/lang/String;)J"),
-            &[
-                JValue::Long(fs),
-                JValue::Object(&path),
-                JValue::Long(-1),
-                JValue::Object(&null),
-                JValue::Object(&null),
-            ],
-        )?
-        .j()?;
+    assert_eq!(file_op(env, jni_str!("fsCachedBytes"), fs, &path)?, 200_000);
+    let freed = file_op(env, jni_str!("fsFree"), fs, &path)?;
     assert!(freed > 0);
 
     // Errors arrive as the exceptions Hadoop expects; a panic as an IOException.

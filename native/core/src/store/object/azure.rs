@@ -15,11 +15,9 @@ pub(super) fn build(
     retry: object_store::RetryConfig,
 ) -> Result<Backend> {
     let uri = spec.uri.as_str();
-    let b = azure::MicrosoftAzureBuilder::from_env().with_url(uri);
-    let b = with_options!(
-        b,
+    let b = configured!(
+        azure::MicrosoftAzureBuilder,
         azure::AzureConfigKey,
-        azure::AzureConfigKey::Client,
         spec,
         settings,
         retry

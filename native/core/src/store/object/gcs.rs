@@ -15,11 +15,9 @@ pub(super) fn build(
     retry: object_store::RetryConfig,
 ) -> Result<Backend> {
     let uri = spec.uri.as_str();
-    let b = gcp::GoogleCloudStorageBuilder::from_env().with_url(uri);
-    let b = with_options!(
-        b,
+    let b = configured!(
+        gcp::GoogleCloudStorageBuilder,
         gcp::GoogleConfigKey,
-        gcp::GoogleConfigKey::Client,
         spec,
         settings,
         retry

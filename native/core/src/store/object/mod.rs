@@ -82,6 +82,21 @@ fn setup_error(spec: &MountSpec, e: object_store::Error) -> Error {
     ))
 }
 
+/// A backend's builder from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), the mount's URI
+/// and its options.
+macro_rules! configured {
+    ($builder:ty, $key:ty, $spec:expr, $settings:expr, $retry:expr) => {
+        with_options!(
+            <$builder>::from_env().with_url($spec.uri.as_str()),
+            $key,
+            <$key>::Client,
+            $spec,
+            $settings,
+            $retry
+        )
+    };
+}
+
 macro_rules! build_with_options {
     ($builder:expr, $key:ty, $client:expr, $spec:expr, $settings:expr, $retry:expr) => {{
         let b = with_options!($builder, $key, $client, $spec, $settings, $retry);

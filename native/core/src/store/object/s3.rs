@@ -19,11 +19,9 @@ pub(super) fn build(
     let uri = spec.uri.as_str();
     // s3:// and s3a:// name the same objects; the bucket is the host.
     let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
-    let b = aws::AmazonS3Builder::from_env().with_url(uri);
-    let b = with_options!(
-        b,
+    let b = configured!(
+        aws::AmazonS3Builder,
         aws::AmazonS3ConfigKey,
-        aws::AmazonS3ConfigKey::Client,
         spec,
         settings,
         retry

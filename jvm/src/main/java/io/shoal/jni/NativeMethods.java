@@ -62,9 +62,9 @@ public final class NativeMethods {
 
   /**
    * Opens a file for positioned reads, in one crossing: the reader comes back with the length and
-   * version it reads. With {@code length >= 0} and a {@code version} the caller already knows
-   * (from a status), no metadata request is made; otherwise the store's metadata (through the
-   * native metadata cache) gives them. A directory is a {@code FileNotFoundException}.
+   * version it reads. With {@code length >= 0} and a {@code version} the caller already knows (from
+   * a status), no metadata request is made; otherwise the store's metadata (through the native
+   * metadata cache) gives them. A directory is a {@code FileNotFoundException}.
    */
   public static native NativeReader readerOpen(
       long fs, String path, long length, String etag, String version) throws IOException;
