@@ -232,9 +232,12 @@ export! {
 }
 
 fn info_array<'l>(env: &mut Env<'l>, infos: &[FileInfo]) -> BridgeResult<JObjectArray<'l>> {
-    object_array(env, jni_str!("io/shoal/jni/NativeFileInfo"), infos, |env, info| {
-        file_info(env, info)
-    })
+    object_array(
+        env,
+        jni_str!("io/shoal/jni/NativeFileInfo"),
+        infos,
+        file_info,
+    )
 }
 
 /// A Java array of `class` with `make(item)` for each item; one local frame per element keeps

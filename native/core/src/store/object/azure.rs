@@ -1,27 +1,13 @@
 //! Azure Blob Storage (`az://`, `azure://`, `abfs://`, `abfss://`, `adl://`).
 
-use std::sync::Arc;
-
 use object_store::azure;
-use object_store::ObjectStore;
 
-use super::{client_defaults, redact_uri, setup_error, Backend};
-use crate::config::{MountSpec, StoreSettings};
+use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
 use crate::error::{Error, Result};
 
-pub(super) fn build(
-    spec: &MountSpec,
-    settings: &StoreSettings,
-    retry: object_store::RetryConfig,
-) -> Result<Backend> {
-    let uri = spec.uri.as_str();
-    let b = configured!(
-        azure::MicrosoftAzureBuilder,
-        azure::AzureConfigKey,
-        spec,
-        settings,
-        retry
-    );
+pub(super) fn build(m: &MountArgs) -> Result<Backend> {
+    let (spec, uri) = (m.spec, m.spec.uri.as_str());
+    let b = configured!(azure::MicrosoftAzureBuilder, azure::AzureConfigKey, m);
     let value = |k| b.get_config_value(&k).unwrap_or_default();
     // az://container/path, azure://container/path and
     // abfs://container@account.dfs.core.windows.net/path name a container of the account the
@@ -33,11 +19,6 @@ pub(super) fn build(
         value(azure::AzureConfigKey::Endpoint),
         value(azure::AzureConfigKey::UseEmulator),
     );
-    let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
-    Ok(Backend {
-        store: store as Arc<dyn ObjectStore>,
-        identity,
-        markers: None,
-        read_only: None,
-    })
+    let store = b.build().map_err(|e| setup_error(spec, e))?;
+    Ok(Backend::plain(store, identity))
 }

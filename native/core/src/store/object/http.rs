@@ -5,19 +5,14 @@ use std::sync::Arc;
 
 use object_store::{http, ObjectStore};
 
-use super::{client_defaults, redact_uri, setup_error, Backend};
-use crate::config::{MountSpec, StoreSettings};
+use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
 use crate::error::{Error, Result};
 
 /// Why an HTTP mount takes no changes.
 pub(super) const READ_ONLY: &str = "http(s):// stores are read-only in Shoal";
 
-pub(super) fn build(
-    spec: &MountSpec,
-    settings: &StoreSettings,
-    url: &url::Url,
-    retry: object_store::RetryConfig,
-) -> Result<Backend> {
+pub(super) fn build(m: &MountArgs, url: &url::Url) -> Result<Backend> {
+    let spec = m.spec;
     let base = &url[..url::Position::BeforePath];
     let b = http::HttpBuilder::new().with_url(base);
     let store = build_with_options!(
@@ -25,8 +20,8 @@ pub(super) fn build(
         object_store::ClientConfigKey,
         std::convert::identity,
         spec,
-        settings,
-        retry
+        m.settings,
+        m.retry.clone()
     );
     Ok(Backend {
         store,

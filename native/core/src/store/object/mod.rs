@@ -85,14 +85,14 @@ fn setup_error(spec: &MountSpec, e: object_store::Error) -> Error {
 /// A backend's builder from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), the mount's URI
 /// and its options.
 macro_rules! configured {
-    ($builder:ty, $key:ty, $spec:expr, $settings:expr, $retry:expr) => {
+    ($builder:ty, $key:ty, $m:expr) => {
         with_options!(
-            <$builder>::from_env().with_url($spec.uri.as_str()),
+            <$builder>::from_env().with_url($m.spec.uri.as_str()),
             $key,
             <$key>::Client,
-            $spec,
-            $settings,
-            $retry
+            $m.spec,
+            $m.settings,
+            $m.retry.clone()
         )
     };
 }
@@ -112,6 +112,13 @@ mod markers;
 mod s3;
 pub mod s3a;
 
+/// What a backend's module builds its client from.
+struct MountArgs<'a> {
+    spec: &'a MountSpec,
+    settings: &'a StoreSettings,
+    retry: object_store::RetryConfig,
+}
+
 /// What one backend's module builds: the client, and what is particular to the backend.
 struct Backend {
     store: Arc<dyn ObjectStore>,
@@ -121,6 +128,18 @@ struct Backend {
     markers: Option<Arc<S3Markers>>,
     /// Why the store takes no changes (HTTP servers).
     read_only: Option<&'static str>,
+}
+
+impl Backend {
+    /// A backend with no particulars: no markers, writable.
+    fn plain(store: impl ObjectStore, identity: String) -> Self {
+        Backend {
+            store: Arc::new(store),
+            identity,
+            markers: None,
+            read_only: None,
+        }
+    }
 }
 
 pub struct ObjectStoreUfs {
@@ -163,6 +182,11 @@ impl ObjectStoreUfs {
             ..Default::default()
         };
         let uri = spec.uri.as_str();
+        let m = MountArgs {
+            spec,
+            settings,
+            retry,
+        };
         let scheme = match url.scheme() {
             // A web server, whatever its host: object_store would take an Azure or S3 host
             // name for that store.
@@ -170,10 +194,10 @@ impl ObjectStoreUfs {
             _ => ObjectStoreScheme::parse(url).ok().map(|(s, _)| s),
         };
         let backend = match scheme {
-            None => http::build(spec, settings, url, retry)?,
-            Some(ObjectStoreScheme::AmazonS3) => s3::build(spec, settings, retry)?,
-            Some(ObjectStoreScheme::GoogleCloudStorage) => gcs::build(spec, settings, retry)?,
-            Some(ObjectStoreScheme::MicrosoftAzure) => azure::build(spec, settings, retry)?,
+            None => http::build(&m, url)?,
+            Some(ObjectStoreScheme::AmazonS3) => s3::build(&m)?,
+            Some(ObjectStoreScheme::GoogleCloudStorage) => gcs::build(&m)?,
+            Some(ObjectStoreScheme::MicrosoftAzure) => azure::build(&m)?,
             Some(other) => {
                 return Err(Error::config(format!(
                     "mount '{}': {} is not an object store Shoal mounts ({other:?})",

@@ -7,25 +7,15 @@ use object_store::aws;
 use object_store::ObjectStore;
 
 use super::markers::S3Markers;
-use super::{client_defaults, redact_uri, setup_error, Backend};
-use crate::config::{MountSpec, StoreSettings};
+use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
+use crate::config::MountSpec;
 use crate::error::{Error, Result};
 
-pub(super) fn build(
-    spec: &MountSpec,
-    settings: &StoreSettings,
-    retry: object_store::RetryConfig,
-) -> Result<Backend> {
-    let uri = spec.uri.as_str();
+pub(super) fn build(m: &MountArgs) -> Result<Backend> {
+    let (spec, uri) = (m.spec, m.spec.uri.as_str());
     // s3:// and s3a:// name the same objects; the bucket is the host.
     let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
-    let b = configured!(
-        aws::AmazonS3Builder,
-        aws::AmazonS3ConfigKey,
-        spec,
-        settings,
-        retry
-    );
+    let b = configured!(aws::AmazonS3Builder, aws::AmazonS3ConfigKey, m);
     check_s3_values(spec, &b)?;
     let value = |k| b.get_config_value(&k).unwrap_or_default();
     let endpoint = value(aws::AmazonS3ConfigKey::Endpoint);
@@ -39,7 +29,7 @@ pub(super) fn build(
     let identity = format!("s3|{bucket_uri}|endpoint={endpoint}|account={account}");
     let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
     let markers =
-        S3Markers::new(&b, s3.clone(), settings.max_retries).map_err(|e| setup_error(spec, e))?;
+        S3Markers::new(&b, s3.clone(), m.settings.max_retries).map_err(|e| setup_error(spec, e))?;
     Ok(Backend {
         store: Arc::new(s3) as Arc<dyn ObjectStore>,
         identity,
