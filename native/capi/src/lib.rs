@@ -425,9 +425,8 @@ pub unsafe extern "C" fn shoal_load(
             cached_bytes_before: 0,
         };
         for f in files {
-            let r = fs.ns.open(&f.path.clone(), Some(f))?;
-            s.cached_bytes_before += r.cached_bytes();
-            s.fetched_bytes += r.load()?;
+            s.cached_bytes_before += fs.ns.cached_bytes(&f.path, Some(f.clone()))?;
+            s.fetched_bytes += fs.ns.load(&f.path, Some(f.clone()))?;
         }
         if let Some(out) = summary.as_mut() {
             *out = s;
@@ -453,7 +452,7 @@ pub unsafe extern "C" fn shoal_free(
         let fs = handle(fs, "fs")?;
         let mut freed = 0;
         for f in fs.ns.walk_files(text(path, "path")?)? {
-            freed += fs.ns.open(&f.path.clone(), Some(f))?.free();
+            freed += fs.ns.free(&f.path.clone(), Some(f))?;
         }
         if let Some(out) = freed_bytes.as_mut() {
             *out = freed;

@@ -292,7 +292,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let total: u64 = files.iter().map(|f| f.len).sum();
             let mut cached = 0;
             for f in &files {
-                cached += ns.open(&f.path, Some(f.clone()))?.cached_bytes();
+                cached += ns.cached_bytes(&f.path, Some(f.clone()))?;
             }
             if info.is_dir {
                 writeln!(out, "files:     {}", files.len()).map_err(w)?;
@@ -341,7 +341,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let files = ns.walk_files(&shoal_path(&path)?)?;
             let mut freed = 0;
             for f in &files {
-                freed += ns.open(&f.path, Some(f.clone()))?.free();
+                freed += ns.free(&f.path, Some(f.clone()))?;
             }
             writeln!(out, "freed {} files, {} on disk", files.len(), human(freed)).map_err(w)?;
         }
@@ -445,10 +445,10 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
     let mut failures = Vec::new();
     for (i, f) in files.iter().enumerate() {
         bar.set_message(format!("{}/{} files", i + 1, files.len()));
-        match ns.open(&f.path, Some(f.clone())).and_then(|r| {
-            let had = r.cached_bytes();
-            r.load().map(|got| (had, got))
-        }) {
+        match ns
+            .cached_bytes(&f.path, Some(f.clone()))
+            .and_then(|had| ns.load(&f.path, Some(f.clone())).map(|got| (had, got)))
+        {
             Ok((had, got)) => {
                 already += had;
                 fetched += got;
@@ -509,27 +509,10 @@ fn percent(part: u64, whole: u64) -> f64 {
 
 /// Milliseconds since the epoch as `YYYY-MM-DD HH:MM` (UTC); `-` when unknown.
 fn time(ms: i64) -> String {
-    if ms <= 0 {
-        return "-               ".to_string();
+    match chrono::DateTime::from_timestamp_millis(ms).filter(|_| ms > 0) {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => "-               ".to_string(),
     }
-    let secs = ms / 1000;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
 }
 
 #[cfg(test)]

@@ -14,6 +14,11 @@
 //! SHOAL_BENCH_PAGE_SIZE=4m cargo bench -p shoal-core --bench page_cache
 //! ```
 //!
+//! `par_pread_4k` reads the same random 4 KiB pieces from `PAR_THREADS` threads at once through
+//! one open stream (a Spark task's `readFully(position, ...)` calls from several threads, a
+//! FUSE mount's parallel reads): hits on each tier, and `miss` (every page freed before each
+//! pass, so each pass fetches its pages from the store, a `file://` directory here).
+//!
 //! After criterion's own report, a table gives each case's mean time for Shoal and for
 //! `std::fs`, and the ratio of their throughputs (Shoal / std; 1.0 is the physical limit).
 
@@ -30,6 +35,7 @@ const SMALL_LEN: usize = 100_000;
 const SMALL_FILES: usize = 64;
 const RANDOM_READS: usize = 1024;
 const TIERS: [&str; 2] = ["memory", "disk"];
+const PAR_THREADS: usize = 4;
 
 fn pattern(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
@@ -219,6 +225,62 @@ fn bench_small_files(c: &mut Criterion, fx: &Fixture) {
     g.finish();
 }
 
+/// `PAR_THREADS` threads, each reading its share of the random offsets, through one stream.
+fn par_reads(r: &FileReader, offsets: &[u64]) {
+    std::thread::scope(|s| {
+        for part in offsets.chunks(offsets.len().div_ceil(PAR_THREADS)) {
+            s.spawn(move || {
+                let mut buf = vec![0u8; 4096];
+                for &o in part {
+                    r.read_at(o, &mut buf).unwrap();
+                }
+            });
+        }
+    });
+}
+
+fn bench_parallel(c: &mut Criterion, fx: &Fixture) {
+    let mut g = c.benchmark_group("par_pread_4k");
+    g.throughput(Throughput::Bytes((RANDOM_READS * 4096) as u64));
+    let file = File::open(fx.data.join("big.bin")).unwrap();
+    g.bench_function("std", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for part in fx.offsets.chunks(RANDOM_READS.div_ceil(PAR_THREADS)) {
+                    let file = &file;
+                    s.spawn(move || {
+                        let mut buf = vec![0u8; 4096];
+                        for &o in part {
+                            file.read_exact_at(&mut buf, o).unwrap();
+                        }
+                    });
+                }
+            })
+        })
+    });
+    for (tier, ns) in &fx.namespaces {
+        let r = ns.open("/bench/big.bin", None).unwrap();
+        g.bench_function(BenchmarkId::new("shoal", tier), |b| {
+            b.iter(|| par_reads(&r, &fx.offsets))
+        });
+    }
+    // Last: it empties the disk tier's cache of the big file before every pass.
+    let (_, ns) = &fx.namespaces[1];
+    let r = ns.open("/bench/big.bin", None).unwrap();
+    g.bench_function(BenchmarkId::new("shoal", "miss"), |b| {
+        b.iter_batched(
+            || free_big(ns),
+            |()| par_reads(&r, &fx.offsets),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn free_big(ns: &Namespace) {
+    ns.free("/bench/big.bin", None).expect("free");
+}
+
 /// Criterion's mean estimate of one benchmark, in nanoseconds.
 fn mean_ns(out: &Path, group: &str, id: &str) -> Option<f64> {
     let text = std::fs::read_to_string(out.join(group).join(id).join("new/estimates.json")).ok()?;
@@ -237,11 +299,15 @@ fn print_ratios(out: &Path, page_size: &str) {
         ("seq_1m", "64 MiB in 1 MiB reads"),
         ("rand_4k", "1024 random 4 KiB reads"),
         ("open_read_100k", "64 files of 100 KB"),
+        (
+            "par_pread_4k",
+            "1024 random 4 KiB reads, 4 threads, one stream",
+        ),
     ] {
         let Some(std_ns) = mean_ns(out, group, "std") else {
             continue;
         };
-        for tier in TIERS {
+        for tier in TIERS.iter().chain(&["miss"]) {
             let Some(shoal_ns) = mean_ns(out, group, &format!("shoal/{tier}")) else {
                 continue;
             };
@@ -273,6 +339,7 @@ fn main() {
     bench_sequential(&mut c, &fx);
     bench_random(&mut c, &fx);
     bench_small_files(&mut c, &fx);
+    bench_parallel(&mut c, &fx);
     c.final_summary();
     print_ratios(&out, &page_size);
 }

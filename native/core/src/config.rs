@@ -4,7 +4,7 @@
 //! Mount keys: `shoal.mount.<name>.path`, `.uri`, `.readonly`, `.option.<store key>`. Mount
 //! names contain no dots. Unknown mount attributes are errors, so typos do not pass silently;
 //! other unknown `shoal.*` keys are warnings naming the closest known key (`keys`), since Spark
-//! users pass many keys around. S3 mounts also take Hadoop S3A's `fs.s3a.*` keys (see `s3a`).
+//! users pass many keys around. S3 mounts also take Hadoop S3A's `fs.s3a.*` keys (see `store::s3a`).
 //!
 //! Values: surrounding ASCII whitespace is ignored, and an empty value means the key is unset.
 //! Sizes and durations have one grammar each (`parse_size`, `parse_duration`), the size grammar
@@ -284,7 +284,7 @@ impl Config {
                 )));
             }
             // s3:// and s3a:// mounts take what the mount does not set from fs.s3a.* keys.
-            crate::s3a::apply(self, &mut spec)?;
+            crate::store::s3a::apply(&|k| self.get(k).map(str::to_string), &mut spec)?;
             out.push(spec);
         }
         Ok(out)

@@ -1,7 +1,7 @@
 //! Errors of the core: a kind that front ends map to their own error family (Java exceptions,
 //! CLI exit codes, errno for FUSE) and a message that names the Shoal path involved.
 
-use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, independent of the store. `code()` is shared with the JVM side
 /// (`io.shoal.jni.NativeErrors`); keep the two in step.
@@ -25,6 +25,25 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of their codes.
+    pub const ALL: [ErrorKind; 15] = [
+        ErrorKind::Other,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::NotADirectory,
+        ErrorKind::IsADirectory,
+        ErrorKind::NotEmpty,
+        ErrorKind::ReadOnly,
+        ErrorKind::PermissionDenied,
+        ErrorKind::PastEof,
+        ErrorKind::Unsupported,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Panic,
+        ErrorKind::TimedOut,
+        ErrorKind::Corrupt,
+        ErrorKind::Config,
+    ];
+
     pub fn code(self) -> i32 {
         match self {
             ErrorKind::Other => 0,
@@ -46,12 +65,29 @@ impl ErrorKind {
     }
 }
 
-/// A core error: its kind and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What caused an error, when it came from another library (an I/O error, a store client's).
+pub type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A core error: its kind, a message for people, and the error that caused it, if any. Errors
+/// that crossed a store's redaction (`store::redact`) carry no source: its text may hold a
+/// secret of the mount.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    #[source]
+    source: Option<Source>,
 }
+
+/// Two errors are equal when their kinds and messages are.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -60,7 +96,14 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// This error, caused by `source`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -76,6 +119,7 @@ impl Error {
         Error {
             kind: self.kind,
             message: format!("{op} {path}: {}", self.message),
+            source: self.source,
         }
     }
 
@@ -91,14 +135,6 @@ impl Error {
         Self::new(ErrorKind::Config, message)
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
@@ -116,7 +152,7 @@ impl From<std::io::Error> for Error {
             Io::DirectoryNotEmpty => ErrorKind::NotEmpty,
             _ => ErrorKind::Other,
         };
-        Error::new(kind, e.to_string())
+        Error::new(kind, e.to_string()).with_source(e)
     }
 }
 
@@ -174,6 +210,7 @@ impl From<object_store::Error> for Error {
             _ if kind == ErrorKind::TimedOut => format!("timed out: {e}"),
             _ => e.to_string(),
         };
+        // Not kept as the source: its text is not redacted.
         Error::new(kind, crate::store::redact_text(&message))
     }
 }

@@ -12,7 +12,6 @@ pub mod path;
 pub mod placement;
 pub mod pread;
 pub mod runtime;
-pub mod s3a;
 pub mod stats;
 pub mod store;
 

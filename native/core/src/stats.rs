@@ -19,13 +19,6 @@ macro_rules! counters {
             pub fn snapshot(&self) -> Vec<u64> {
                 vec![$(self.$name.load(Ordering::Relaxed)),*]
             }
-
-            /// Adds another snapshot's values (for merging a stream's counts into its
-            /// filesystem's).
-            pub fn add_snapshot(&self, values: &[u64]) {
-                let mut it = values.iter();
-                $(if let Some(v) = it.next() { self.$name.fetch_add(*v, Ordering::Relaxed); })*
-            }
         }
     };
 }
@@ -64,12 +57,6 @@ pub fn process() -> &'static std::sync::Arc<Stats> {
     PROCESS.get_or_init(Default::default)
 }
 
-impl Stats {
-    pub fn add(&self, counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
 /// Bumps a counter on several `Stats` at once.
 #[macro_export]
 macro_rules! bump {
@@ -95,8 +82,5 @@ mod tests {
             .position(|n| *n == "cache_misses")
             .unwrap();
         assert_eq!(snap[i], 3);
-        let t = Stats::default();
-        t.add_snapshot(&snap);
-        assert_eq!(t.snapshot(), snap);
     }
 }

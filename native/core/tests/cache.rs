@@ -1,8 +1,9 @@
 //! The node cache, proven against a real S3 server: pages shared by processes, versions,
 //! corruption, crashes, single flight, capacity, and read-only directories.
 //!
-//! Tests that need a second process run this same test binary again with `SHOAL_CHILD` set;
-//! the `child_*` tests are no-ops otherwise.
+//! Tests that need a second process run this same test binary again with `SHOAL_CHILD` set, to
+//! run one of the `child_*` functions; those are ignored as tests of their own (and fail when
+//! run without their parent).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,7 +97,8 @@ fn page_files(dir: &Path) -> Vec<PathBuf> {
 fn run_child(child_test: &str, conf: &[(String, String)], args: &str) -> Vec<u64> {
     let conf_text: String = conf.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .args(["--exact", child_test, "--include-ignored", "--nocapture"])
+        .arg("--test-threads=1")
         .env("SHOAL_CHILD", args)
         .env("SHOAL_CHILD_CONF", conf_text)
         .output()
@@ -114,23 +116,23 @@ fn run_child(child_test: &str, conf: &[(String, String)], args: &str) -> Vec<u64
     line.split(',').map(|v| v.parse().unwrap()).collect()
 }
 
-fn child_namespace() -> Option<(Namespace, String)> {
-    let args = std::env::var("SHOAL_CHILD").ok()?;
+/// The child's namespace and arguments, from its parent's environment.
+fn child_namespace() -> (Namespace, String) {
+    let args = std::env::var("SHOAL_CHILD").expect("run by its parent test, with SHOAL_CHILD set");
     let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
     let pairs = conf
         .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()));
-    Some((Namespace::new(&Config::from_pairs(pairs)).unwrap(), args))
+    (Namespace::new(&Config::from_pairs(pairs)).unwrap(), args)
 }
 
 /// Child: reads every path named in SHOAL_CHILD (`path:sha` pairs split by spaces) and checks
 /// the bytes against the expected digest.
 #[test]
+#[ignore = "a child process of other tests (run_child)"]
 fn child_read() {
-    let Some((ns, args)) = child_namespace() else {
-        return;
-    };
+    let (ns, args) = child_namespace();
     for item in args.split_whitespace() {
         let (path, expect) = item.split_once(':').unwrap();
         let data = read_all(&ns, path);
@@ -148,10 +150,9 @@ fn child_read() {
 
 /// Child: reads a file slowly forever (the parent kills it mid-fetch).
 #[test]
+#[ignore = "a child process of a crash test"]
 fn child_read_until_killed() {
-    let Some((ns, path)) = child_namespace() else {
-        return;
-    };
+    let (ns, path) = child_namespace();
     loop {
         let r = ns.open(&path, None).unwrap();
         let mut buf = vec![0u8; 64 << 10];
@@ -297,7 +298,7 @@ fn kept_page_files_serve_new_streams_and_go_with_their_pages() {
     assert_eq!(dir.open_pages().len(), 5);
     assert_eq!(gets(&ns), 5);
     // Freed: the kept files are closed with the pages, and the next read fetches anew.
-    assert!(ns.open("/s3/k.bin", None).unwrap().free() > 0);
+    assert!(ns.free("/s3/k.bin", None).unwrap() > 0);
     assert!(dir.open_pages().is_empty());
     assert_eq!(read_all(&ns, "/s3/k.bin"), data);
     assert_eq!(gets(&ns), 10);
@@ -313,7 +314,8 @@ fn a_process_killed_mid_fetch_leaves_nothing_wrong() {
     let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     for delay_ms in [30u64, 120, 400] {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_read_until_killed", "--nocapture"])
+            .args(["--exact", "child_read_until_killed", "--include-ignored"])
+            .arg("--nocapture")
             .env("SHOAL_CHILD", "/s3/big.bin")
             .env("SHOAL_CHILD_CONF", &conf_text)
             .stdout(std::process::Stdio::null())
@@ -649,7 +651,7 @@ fn a_reader_never_mixes_two_contents_of_one_version() {
     let mut buf = vec![0u8; 64 << 10];
     r.read_at(0, &mut buf).unwrap();
     assert!(buf == new[..64 << 10]);
-    assert!(ns.open("/s3/m.bin", None).unwrap().free() > 0);
+    assert!(ns.free("/s3/m.bin", None).unwrap() > 0);
     let newer = pattern(256 << 10, 23);
     put(&server, "m.bin", &newer);
     set_mtime(&path, t);
@@ -676,7 +678,7 @@ fn load_keeps_a_bounded_number_of_pages_in_flight() {
         ],
     );
     let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
-    let fetched = ns.open("/s3/big.bin", None).unwrap().load().unwrap();
+    let fetched = ns.load("/s3/big.bin", None).unwrap();
     assert_eq!(fetched, 4 << 20);
     let peak = ns.page_cache().unwrap().fetching_peak();
     assert!(

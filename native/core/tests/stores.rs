@@ -508,6 +508,38 @@ fn gcs_mount_on_an_emulator() {
     assert_eq!(names(&fresh, "/gs"), vec![("/gs/v.bin".to_string(), false)]);
 }
 
+/// Positioned reads of one open stream run in parallel: four threads missing four different
+/// pages are four GETs in flight at once. The server holds every GET until four are there, so
+/// reads taken one at a time would never get past one (and would fail, each after the wait).
+#[test]
+fn positioned_reads_of_one_stream_overlap() {
+    const THREADS: usize = 4;
+    let server = HttpServer::start();
+    let mut c = server.mount_conf("web", "/web", "data");
+    c.push(("shoal.cache.page.size".into(), "64k".into()));
+    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let data = pattern(1 << 20, 9);
+    let p = server.root().join("data").join("big.bin");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, &data).unwrap();
+    let r = ns.open("/web/big.bin", None).unwrap();
+    server.gate_gets(THREADS, std::time::Duration::from_secs(10));
+    std::thread::scope(|s| {
+        for i in 0..THREADS {
+            let (r, data) = (&r, &data);
+            s.spawn(move || {
+                // Pages 1, 3, 5, 7: none follows another, so no read-ahead joins in.
+                let pos = (2 * i + 1) * (64 << 10) + 100;
+                let mut buf = vec![0u8; 1000];
+                assert_eq!(r.read_at(pos as u64, &mut buf).unwrap(), 1000);
+                assert!(buf == data[pos..pos + 1000]);
+            });
+        }
+    });
+    assert_eq!(server.peak_gets_in_flight(), THREADS);
+    assert_eq!(server.requests("GET"), THREADS);
+}
+
 #[test]
 fn http_mount_reads_a_web_server_and_refuses_changes() {
     let server = HttpServer::start();
@@ -702,17 +734,20 @@ fn pages_cached_after_a_listing_are_hits_for_a_process_that_opens_by_status() {
     let first = Namespace::new(&conf).unwrap();
     let listed = first.list("/s3/d").unwrap();
     assert_eq!(listed.len(), 1);
-    let r = first
-        .open(&listed[0].path, Some(listed[0].clone()))
+    let fetched = first
+        .load(&listed[0].path, Some(listed[0].clone()))
         .unwrap();
-    assert_eq!(r.load().unwrap(), data.len() as u64);
+    assert_eq!(fetched, data.len() as u64);
 
     // Another process (a new namespace on the same cache directory) opens by HEAD.
     let second = Namespace::new(&conf).unwrap();
     let st = second.status("/s3/d/f.bin").unwrap();
     assert_eq!(st.version, listed[0].version);
     let r = second.open("/s3/d/f.bin", None).unwrap();
-    assert_eq!(r.cached_bytes(), data.len() as u64);
+    assert_eq!(
+        second.cached_bytes("/s3/d/f.bin", None).unwrap(),
+        data.len() as u64
+    );
     let mut out = vec![0u8; data.len()];
     let mut off = 0;
     while off < out.len() {

@@ -135,3 +135,48 @@ impl<T: Default> ErrorPolicy<T, BridgeError> for ThrowMapped {
         Ok(T::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use shoal_core::ErrorKind;
+
+    /// `NOT_A_DIRECTORY` for `NotADirectory`: the Java constant of a kind.
+    fn java_name(kind: ErrorKind) -> String {
+        let mut out = String::new();
+        for (i, c) in format!("{kind:?}").chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_uppercase());
+        }
+        out
+    }
+
+    /// Java (`NativeErrors.java`) and Rust (`ErrorKind::code`) agree on every kind's code, and
+    /// Java has no code Rust lacks.
+    #[test]
+    fn java_and_rust_agree_on_every_error_kind_code() {
+        let java = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../jvm/src/main/java/io/shoal/jni/NativeErrors.java"
+        ))
+        .unwrap();
+        let mut codes = std::collections::BTreeMap::new();
+        for line in java.lines() {
+            let Some(rest) = line.trim().strip_prefix("public static final int ") else {
+                continue;
+            };
+            let (name, value) = rest.trim_end_matches(';').split_once(" = ").unwrap();
+            codes.insert(name.to_string(), value.parse::<i32>().unwrap());
+        }
+        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(kind.code(), i as i32, "{kind:?}: codes follow ALL's order");
+            assert_eq!(
+                codes.remove(&java_name(*kind)),
+                Some(kind.code()),
+                "{kind:?} in NativeErrors.java"
+            );
+        }
+        assert!(codes.is_empty(), "Java kinds Rust does not have: {codes:?}");
+    }
+}

@@ -1,7 +1,7 @@
 //! shoal-jni: the JNI bridge between `io.shoal.jni.NativeMethods` and shoal-core.
 //!
-//! Every export has one shape: the `extern "system"` function hands its arguments to an
-//! ordinary Rust function returning `BridgeResult`, inside `EnvUnowned::with_env` (which
+//! Every export has one shape, declared once by `export!`: the `extern "system"` function runs
+//! its body, ordinary Rust returning `BridgeResult`, inside `EnvUnowned::with_env` (which
 //! catches panics), and resolves the outcome with the one error policy, `ThrowMapped`.
 //! This crate converts and nothing more; behaviour lives in shoal-core.
 //!
@@ -23,6 +23,30 @@ use shoal_core::{Config, FileInfo, FileReader, FileWriter, Namespace};
 use errors::{install_panic_hook, invalid, BridgeResult, ThrowMapped};
 
 type Writer = Mutex<Option<FileWriter>>;
+
+/// One export of `io.shoal.jni.NativeMethods`: `export! { fn name<'l>(|env|, arg: Type, ...) ->
+/// Ret { body } }` defines `Java_io_shoal_jni_NativeMethods_name`, which runs `body` (ordinary
+/// Rust returning `BridgeResult<Ret>`, with `env` the JNI environment) inside
+/// `EnvUnowned::with_env`, which catches panics, and resolves its outcome with the bridge's one
+/// error policy, `ThrowMapped`.
+macro_rules! export {
+    (
+        $(#[$doc:meta])*
+        fn $name:ident<$l:lifetime>(|$env:tt| $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty $body:block
+    ) => {
+        $(#[$doc])*
+        #[allow(non_snake_case)]
+        #[export_name = concat!("Java_io_shoal_jni_NativeMethods_", stringify!($name))]
+        pub extern "system" fn $name<$l>(
+            mut env: EnvUnowned<$l>,
+            _class: JClass<$l>,
+            $($arg: $ty),*
+        ) -> $ret {
+            env.with_env(|$env| -> BridgeResult<$ret> { $body })
+                .resolve::<ThrowMapped>()
+        }
+    };
+}
 
 fn into_handle<T>(value: T) -> jlong {
     Box::into_raw(Box::new(value)) as jlong
@@ -165,86 +189,69 @@ fn fs_open(
     Ok(into_handle(Namespace::new(&config)?))
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsOpen<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    keys: JObjectArray<'l, JString<'l>>,
-    values: JObjectArray<'l, JString<'l>>,
-) -> jlong {
-    env.with_env(|env| fs_open(env, &keys, &values))
-        .resolve::<ThrowMapped>()
+export! {
+    fn fsOpen<'l>(
+        |env|,
+        keys: JObjectArray<'l, JString<'l>>,
+        values: JObjectArray<'l, JString<'l>>,
+    ) -> jlong {
+        fs_open(env, &keys, &values)
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsClose<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-) {
-    env.with_env(|_| -> BridgeResult<()> {
+export! {
+    fn fsClose<'l>(|_|, fs: jlong) -> () {
         // Safety: the Java owner closes once.
         unsafe { free::<Namespace>(fs) };
         Ok(())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsStatus<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-) -> JObject<'l> {
-    env.with_env(|env| -> BridgeResult<JObject<'l>> {
+export! {
+    fn fsStatus<'l>(|env|, fs: jlong, path: JString<'l>) -> JObject<'l> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let info = ns.status(&string(env, &path, "path")?)?;
         file_info(env, &info)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsList<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-) -> JObjectArray<'l> {
-    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+export! {
+    fn fsList<'l>(|env|, fs: jlong, path: JString<'l>) -> JObjectArray<'l> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let infos = ns.list(&string(env, &path, "path")?)?;
         info_array(env, &infos)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsListFiles<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-) -> JObjectArray<'l> {
-    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+export! {
+    fn fsListFiles<'l>(|env|, fs: jlong, path: JString<'l>) -> JObjectArray<'l> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let infos = ns.walk_files(&string(env, &path, "path")?)?;
         info_array(env, &infos)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
 fn info_array<'l>(env: &mut Env<'l>, infos: &[FileInfo]) -> BridgeResult<JObjectArray<'l>> {
-    let array = env.new_object_array(
-        infos.len() as i32,
+    object_array(
+        env,
         jni_str!("io/shoal/jni/NativeFileInfo"),
-        JObject::null(),
-    )?;
-    for (i, info) in infos.iter().enumerate() {
-        // One local frame per entry keeps big listings within the local reference table.
+        infos,
+        file_info,
+    )
+}
+
+/// A Java array of `class` with `make(item)` for each item; one local frame per element keeps
+/// big arrays within the local reference table.
+fn object_array<'l, T>(
+    env: &mut Env<'l>,
+    class: &jni::strings::JNIStr,
+    items: &[T],
+    make: impl for<'f> Fn(&mut Env<'f>, &T) -> BridgeResult<JObject<'f>>,
+) -> BridgeResult<JObjectArray<'l>> {
+    let array = env.new_object_array(items.len() as i32, class, JObject::null())?;
+    for (i, item) in items.iter().enumerate() {
         env.with_local_frame(4, |env| -> BridgeResult<()> {
-            let obj = file_info(env, info)?;
+            let obj = make(env, item)?;
             array.set_element(env, i, &obj)?;
             Ok(())
         })?;
@@ -252,124 +259,122 @@ fn info_array<'l>(env: &mut Env<'l>, infos: &[FileInfo]) -> BridgeResult<JObject
     Ok(array)
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsMkdirs<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-) -> jboolean {
-    env.with_env(|env| -> BridgeResult<jboolean> {
+export! {
+    fn fsMkdirs<'l>(|env|, fs: jlong, path: JString<'l>) -> jboolean {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         ns.mkdirs(&string(env, &path, "path")?)?;
         Ok(bool_of(true))
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsEtagsAvailable<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-) -> jboolean {
-    env.with_env(|env| -> BridgeResult<jboolean> {
+export! {
+    fn fsEtagsAvailable<'l>(|env|, fs: jlong, path: JString<'l>) -> jboolean {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         Ok(bool_of(ns.etags_available(&string(env, &path, "path")?)?))
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsDelete<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-    recursive: jboolean,
-) -> jboolean {
-    env.with_env(|env| -> BridgeResult<jboolean> {
+export! {
+    fn fsDelete<'l>(|env|, fs: jlong, path: JString<'l>, recursive: jboolean) -> jboolean {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let done = ns.delete(&string(env, &path, "path")?, recursive as u8 != 0)?;
         Ok(bool_of(done))
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsRename<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    src: JString<'l>,
-    dst: JString<'l>,
-) -> jboolean {
-    env.with_env(|env| -> BridgeResult<jboolean> {
+export! {
+    fn fsRename<'l>(|env|, fs: jlong, src: JString<'l>, dst: JString<'l>) -> jboolean {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let src = string(env, &src, "source path")?;
         let dst = string(env, &dst, "destination path")?;
         Ok(bool_of(ns.rename(&src, &dst)?))
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
 // ---- readers --------------------------------------------------------------------------------
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerOpen<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
+/// The arguments of a call on one version of a file: the filesystem, the path, and the
+/// version the caller names with the length, ETag and version of a status it has (a
+/// listing's); `None` (ask the store) when the length is negative or the version null.
+fn file_args<'a>(
+    env: &Env<'_>,
     fs: jlong,
-    path: JString<'l>,
+    path: &JString<'_>,
     length: jlong,
-    etag: JString<'l>,
-    version: JString<'l>,
-) -> jlong {
-    env.with_env(|env| -> BridgeResult<jlong> {
-        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
-        let path = string(env, &path, "path")?;
-        let version = opt_string(env, &version)?;
-        let known = match (length >= 0, version) {
-            (true, Some(version)) => Some(FileInfo {
-                path: path.clone(),
-                is_dir: false,
-                len: length as u64,
-                mtime_ms: 0,
-                etag: opt_string(env, &etag)?,
-                version: Some(version),
-            }),
-            _ => None,
-        };
-        Ok(into_handle(ns.open(&path, known)?))
-    })
-    .resolve::<ThrowMapped>()
+    etag: &JString<'_>,
+    version: &JString<'_>,
+) -> BridgeResult<(&'a Namespace, String, Option<FileInfo>)> {
+    // Safety: a live handle, as for every call (see `borrow`).
+    let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+    let path = string(env, path, "path")?;
+    let version = opt_string(env, version)?;
+    let known = match (length >= 0, version) {
+        (true, Some(version)) => Some(FileInfo {
+            path: path.clone(),
+            is_dir: false,
+            len: length as u64,
+            mtime_ms: 0,
+            etag: opt_string(env, etag)?,
+            version: Some(version),
+        }),
+        _ => None,
+    };
+    Ok((ns, path, known))
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerLength<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    reader: jlong,
-) -> jlong {
-    env.with_env(|_| -> BridgeResult<jlong> {
-        let r = unsafe { borrow::<FileReader>(reader, "stream")? };
-        Ok(r.len() as jlong)
-    })
-    .resolve::<ThrowMapped>()
+export! {
+    fn readerOpen<'l>(
+        |env|,
+        fs: jlong,
+        path: JString<'l>,
+        length: jlong,
+        etag: JString<'l>,
+        version: JString<'l>,
+    ) -> JObject<'l> {
+        let (ns, path, known) = file_args(env, fs, &path, length, &etag, &version)?;
+        let reader = ns.open(&path, known)?;
+        let (len, version) = (reader.len(), reader.version().map(str::to_string));
+        let handle = into_handle(reader);
+        let made = native_reader(env, handle, len, version.as_deref());
+        if made.is_err() {
+            // Safety: the handle was never given to Java.
+            unsafe { free::<FileReader>(handle) };
+        }
+        made
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerRead<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    reader: jlong,
-    pos: jlong,
-    buf: jni::objects::JByteArray<'l>,
-    off: jint,
-    len: jint,
-) -> jint {
-    env.with_env(|env| -> BridgeResult<jint> {
+/// The `io.shoal.jni.NativeReader` that owns `handle`.
+fn native_reader<'l>(
+    env: &mut Env<'l>,
+    handle: jlong,
+    len: u64,
+    version: Option<&str>,
+) -> BridgeResult<JObject<'l>> {
+    let version = match version {
+        Some(v) => JObject::from(JString::from_str(env, v)?),
+        None => JObject::null(),
+    };
+    Ok(env.new_object(
+        jni_str!("io/shoal/jni/NativeReader"),
+        jni_sig!("(JJLjava/lang/String;)V"),
+        &[
+            JValue::Long(handle),
+            JValue::Long(len as jlong),
+            JValue::Object(&version),
+        ],
+    )?)
+}
+
+export! {
+    fn readerRead<'l>(
+        |env|,
+        reader: jlong,
+        pos: jlong,
+        buf: jni::objects::JByteArray<'l>,
+        off: jint,
+        len: jint,
+    ) -> jint {
         let r = unsafe { borrow::<FileReader>(reader, "stream")? };
         if buf.is_null() {
             return Err(invalid("buffer is null"));
@@ -387,21 +392,18 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerRead<'l>(
             buf.set_region(env, off as i32, as_jbytes(&scratch[..n]))?;
             Ok(if n == 0 { -1 } else { n as jint })
         })
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerReadDirect<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    reader: jlong,
-    pos: jlong,
-    buf: JByteBuffer<'l>,
-    off: jint,
-    len: jint,
-) -> jint {
-    env.with_env(|env| -> BridgeResult<jint> {
+export! {
+    fn readerReadDirect<'l>(
+        |env|,
+        reader: jlong,
+        pos: jlong,
+        buf: JByteBuffer<'l>,
+        off: jint,
+        len: jint,
+    ) -> jint {
         let r = unsafe { borrow::<FileReader>(reader, "stream")? };
         if buf.is_null() {
             return Err(invalid("buffer is null"));
@@ -420,32 +422,23 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerReadDirect<'l>(
         let out = unsafe { std::slice::from_raw_parts_mut(addr.add(off), len) };
         let n = r.read_at(pos, out)?;
         Ok(if n == 0 { -1 } else { n as jint })
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerClose<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    reader: jlong,
-) {
-    env.with_env(|_| -> BridgeResult<()> {
+export! {
+    fn readerClose<'l>(|_|, reader: jlong) -> () {
         unsafe { free::<FileReader>(reader) };
         Ok(())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerPrefetch<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    reader: jlong,
-    positions: JLongArray<'l>,
-    lengths: JLongArray<'l>,
-) {
-    env.with_env(|env| -> BridgeResult<()> {
+export! {
+    fn readerPrefetch<'l>(
+        |env|,
+        reader: jlong,
+        positions: JLongArray<'l>,
+        lengths: JLongArray<'l>,
+    ) -> () {
         let r = unsafe { borrow::<FileReader>(reader, "stream")? };
         let n = positions.len(env)?;
         if lengths.len(env)? != n {
@@ -460,91 +453,66 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerPrefetch<'l>(
             ranges.push((check_pos(p)?, check_pos(l)?));
         }
         Ok(r.fetch_ranges(&ranges)?)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-/// The three per-file cache operations the Spark jobs run on each node.
-macro_rules! reader_long_op {
-    ($export:ident, $op:expr) => {
-        #[no_mangle]
-        pub extern "system" fn $export<'l>(
-            mut env: EnvUnowned<'l>,
-            _class: JClass<'l>,
-            reader: jlong,
-        ) -> jlong {
-            env.with_env(|_| -> BridgeResult<jlong> {
-                let r = unsafe { borrow::<FileReader>(reader, "stream")? };
-                let op: fn(&FileReader) -> shoal_core::Result<u64> = $op;
-                Ok(op(r)? as jlong)
-            })
-            .resolve::<ThrowMapped>()
+/// The three per-file cache operations the Spark jobs run on each node, by path and version
+/// (as for `readerOpen`): no reader is opened for them.
+macro_rules! fs_file_op {
+    ($export:ident, $op:ident) => {
+        export! {
+            fn $export<'l>(
+                |env|,
+                fs: jlong,
+                path: JString<'l>,
+                length: jlong,
+                etag: JString<'l>,
+                version: JString<'l>,
+            ) -> jlong {
+                let (ns, path, known) = file_args(env, fs, &path, length, &etag, &version)?;
+                Ok(ns.$op(&path, known)? as jlong)
+            }
         }
     };
 }
 
-reader_long_op!(Java_io_shoal_jni_NativeMethods_readerLoad, |r| r.load());
-reader_long_op!(Java_io_shoal_jni_NativeMethods_readerFree, |r| Ok(r.free()));
-reader_long_op!(Java_io_shoal_jni_NativeMethods_readerCachedBytes, |r| Ok(
-    r.cached_bytes()
-));
+fs_file_op!(fsLoad, load);
+fs_file_op!(fsFree, free);
+fs_file_op!(fsCachedBytes, cached_bytes);
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_readerStats<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    reader: jlong,
-) -> JLongArray<'l> {
-    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+export! {
+    fn readerStats<'l>(|env|, reader: jlong) -> JLongArray<'l> {
         let r = unsafe { borrow::<FileReader>(reader, "stream")? };
         long_array(env, &r.stats())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-/// Panics with `message`: the proof, for tests and for operators checking a deployment, that a
-/// panic in native code reaches Java as an exception and leaves the JVM running.
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_panicForTest<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    message: JString<'l>,
-) {
-    env.with_env(|env| -> BridgeResult<()> {
+export! {
+    /// Panics with `message`: the proof, for tests and for operators checking a deployment, that a
+    /// panic in native code reaches Java as an exception and leaves the JVM running.
+    fn panicForTest<'l>(|env|, message: JString<'l>) -> () {
         install_panic_hook();
         let message = string(env, &message, "message")?;
         panic!("{message}");
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
 // ---- logging --------------------------------------------------------------------------------
 
-/// Sets the most verbose native level forwarded to the JVM's log (0 off ... 5 trace) and
-/// installs the forwarding, once. Called on a Java thread by `io.shoal.jni.NativeLog`.
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_logInit<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    level: jint,
-) {
-    env.with_env(|_| -> BridgeResult<()> {
+export! {
+    /// Sets the most verbose native level forwarded to the JVM's log (0 off ... 5 trace) and
+    /// installs the forwarding, once. Called on a Java thread by `io.shoal.jni.NativeLog`.
+    fn logInit<'l>(|_|, level: jint) -> () {
         install_panic_hook();
         log::init(level.clamp(0, 5) as u8);
         Ok(())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-/// Waits up to `timeout_ms` for native log events and returns them as flat triples: level
-/// (`1` error ... `5` trace), target, message.
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_logPoll<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    timeout_ms: jlong,
-) -> JObjectArray<'l> {
-    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+export! {
+    /// Waits up to `timeout_ms` for native log events and returns them as flat triples: level
+    /// (`1` error ... `5` trace), target, message.
+    fn logPoll<'l>(|env|, timeout_ms: jlong) -> JObjectArray<'l> {
         let wait = std::time::Duration::from_millis(timeout_ms.clamp(0, 60_000) as u64);
         let entries = log::poll(wait);
         let mut flat = Vec::with_capacity(entries.len() * 3);
@@ -554,19 +522,13 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_logPoll<'l>(
             flat.push(message);
         }
         string_array(env, &flat)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
 // ---- placement ------------------------------------------------------------------------------
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_clusterSetHosts<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    hosts: JObjectArray<'l, JString<'l>>,
-) {
-    env.with_env(|env| -> BridgeResult<()> {
+export! {
+    fn clusterSetHosts<'l>(|env|, hosts: JObjectArray<'l, JString<'l>>) -> () {
         let n = hosts.len(env)?;
         let mut list = Vec::with_capacity(n);
         for i in 0..n {
@@ -575,20 +537,17 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_clusterSetHosts<'l>(
         }
         shoal_core::placement::set_live_hosts(&list);
         Ok(())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsBlockOwners<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-    length: jlong,
-    block_size: jlong,
-) -> JObjectArray<'l> {
-    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+export! {
+    fn fsBlockOwners<'l>(
+        |env|,
+        fs: jlong,
+        path: JString<'l>,
+        length: jlong,
+        block_size: jlong,
+    ) -> JObjectArray<'l> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let path = string(env, &path, "path")?;
         if length < 0 || block_size <= 0 {
@@ -598,27 +557,16 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsBlockOwners<'l>(
         }
         let owners = ns.block_owners(&path, length as u64, block_size as u64);
         string_array(env, &owners)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
 fn string_array<'l, S: AsRef<str>>(
     env: &mut Env<'l>,
     items: &[S],
 ) -> BridgeResult<JObjectArray<'l>> {
-    let array = env.new_object_array(
-        items.len() as i32,
-        jni_str!("java/lang/String"),
-        JObject::null(),
-    )?;
-    for (i, item) in items.iter().enumerate() {
-        env.with_local_frame(2, |env| -> BridgeResult<()> {
-            let s = JString::from_str(env, item.as_ref())?;
-            array.set_element(env, i, &s)?;
-            Ok(())
-        })?;
-    }
-    Ok(array)
+    object_array(env, jni_str!("java/lang/String"), items, |env, item| {
+        Ok(JString::from_str(env, item.as_ref())?.into())
+    })
 }
 
 // ---- statistics -----------------------------------------------------------------------------
@@ -630,83 +578,51 @@ fn long_array<'l>(env: &mut Env<'l>, values: &[u64]) -> BridgeResult<JLongArray<
     Ok(array)
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_statsNames<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-) -> JObjectArray<'l> {
-    env.with_env(|env| -> BridgeResult<JObjectArray<'l>> {
+export! {
+    fn statsNames<'l>(|env|) -> JObjectArray<'l> {
         string_array(env, shoal_core::stats::COUNTER_NAMES)
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsStats<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-) -> JLongArray<'l> {
-    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+export! {
+    fn fsStats<'l>(|env|, fs: jlong) -> JLongArray<'l> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         long_array(env, &ns.stats())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_processStats<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-) -> JLongArray<'l> {
-    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+export! {
+    fn processStats<'l>(|env|) -> JLongArray<'l> {
         long_array(env, &shoal_core::stats::process().snapshot())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_fsCacheUsage<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-) -> JLongArray<'l> {
-    env.with_env(|env| -> BridgeResult<JLongArray<'l>> {
+export! {
+    fn fsCacheUsage<'l>(|env|, fs: jlong) -> JLongArray<'l> {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let (used, capacity) = ns.cache_usage();
         long_array(env, &[used, capacity])
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
 // ---- writers --------------------------------------------------------------------------------
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerOpen<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    fs: jlong,
-    path: JString<'l>,
-    overwrite: jboolean,
-) -> jlong {
-    env.with_env(|env| -> BridgeResult<jlong> {
+export! {
+    fn writerOpen<'l>(|env|, fs: jlong, path: JString<'l>, overwrite: jboolean) -> jlong {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
         let w = ns.create(&string(env, &path, "path")?, overwrite as u8 != 0)?;
         Ok(into_handle::<Writer>(Mutex::new(Some(w))))
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerWrite<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    writer: jlong,
-    buf: jni::objects::JByteArray<'l>,
-    off: jint,
-    len: jint,
-) {
-    env.with_env(|env| -> BridgeResult<()> {
+export! {
+    fn writerWrite<'l>(
+        |env|,
+        writer: jlong,
+        buf: jni::objects::JByteArray<'l>,
+        off: jint,
+        len: jint,
+    ) -> () {
         let w = unsafe { borrow::<Writer>(writer, "output stream")? };
         if buf.is_null() {
             return Err(invalid("buffer is null"));
@@ -724,17 +640,11 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerWrite<'l>(
             fw.write(scratch)?;
             Ok(())
         })
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerClose<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    writer: jlong,
-) {
-    env.with_env(|_| -> BridgeResult<()> {
+export! {
+    fn writerClose<'l>(|_|, writer: jlong) -> () {
         if writer == 0 {
             return Ok(());
         }
@@ -745,17 +655,11 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerClose<'l>(
             Some(fw) => Ok(fw.close()?),
             None => Ok(()),
         }
-    })
-    .resolve::<ThrowMapped>()
+    }
 }
 
-#[no_mangle]
-pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerAbort<'l>(
-    mut env: EnvUnowned<'l>,
-    _class: JClass<'l>,
-    writer: jlong,
-) {
-    env.with_env(|_| -> BridgeResult<()> {
+export! {
+    fn writerAbort<'l>(|_|, writer: jlong) -> () {
         if writer == 0 {
             return Ok(());
         }
@@ -764,6 +668,5 @@ pub extern "system" fn Java_io_shoal_jni_NativeMethods_writerAbort<'l>(
             fw.abort();
         }
         Ok(())
-    })
-    .resolve::<ThrowMapped>()
+    }
 }

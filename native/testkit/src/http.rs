@@ -2,13 +2,16 @@
 //! 127.0.0.1 port the way a static web server does (GET and HEAD, single byte ranges, ETag and
 //! Last-Modified, If-Match), refuses every other method with 405, and counts the requests it
 //! answers so tests can see what reached the server. Stopped on drop.
+//!
+//! A gate (`gate_gets`) holds every GET until a number of them are in flight at once: a test of
+//! concurrency then proves by a count, not by timing, that requests overlapped.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -28,6 +31,37 @@ struct Shared {
     stopping: AtomicBool,
     /// Requests answered, by method.
     requests: Mutex<BTreeMap<String, usize>>,
+    gate: Mutex<Gate>,
+    gate_moved: Condvar,
+}
+
+/// GETs in flight, and how many must be before any is answered.
+#[derive(Default)]
+struct Gate {
+    want: usize,
+    wait: Duration,
+    in_flight: usize,
+    peak: usize,
+}
+
+impl Shared {
+    /// A GET arrives: held until `want` GETs have been in flight together (once that happened
+    /// the gate stays open), or until the gate's wait has passed.
+    fn enter_gate(&self) {
+        let mut g = self.gate.lock().unwrap();
+        g.in_flight += 1;
+        g.peak = g.peak.max(g.in_flight);
+        self.gate_moved.notify_all();
+        let wait = g.wait;
+        let _held = self
+            .gate_moved
+            .wait_timeout_while(g, wait, |g| g.peak < g.want)
+            .unwrap();
+    }
+
+    fn leave_gate(&self) {
+        self.gate.lock().unwrap().in_flight -= 1;
+    }
 }
 
 impl HttpServer {
@@ -80,6 +114,19 @@ impl HttpServer {
     pub fn requests(&self, method: &str) -> usize {
         let counts = self.shared.requests.lock().unwrap();
         counts.get(method).copied().unwrap_or(0)
+    }
+
+    /// From now on every GET waits (at most `wait`) until `n` GETs are in flight at once.
+    pub fn gate_gets(&self, n: usize, wait: Duration) {
+        let mut g = self.shared.gate.lock().unwrap();
+        g.want = n;
+        g.wait = wait;
+        g.peak = g.in_flight;
+    }
+
+    /// The most GETs that were in flight at once since `gate_gets` (or the start).
+    pub fn peak_gets_in_flight(&self) -> usize {
+        self.shared.gate.lock().unwrap().peak
     }
 
     /// Configuration of a mount `name` at `path` over `http://127.0.0.1:<port>/<prefix>`.
@@ -136,7 +183,15 @@ fn serve(conn: TcpStream, root: &Path, shared: &Shared) {
         let close = req
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        if respond(&mut out, &req, root, close).is_err() || close {
+        let get = req.method == "GET";
+        if get {
+            shared.enter_gate();
+        }
+        let answered = respond(&mut out, &req, root, close);
+        if get {
+            shared.leave_gate();
+        }
+        if answered.is_err() || close {
             return;
         }
     }

@@ -15,6 +15,7 @@ pub mod disk;
 pub mod evict;
 pub mod open_pages;
 pub mod page_file;
+pub mod read;
 pub mod trust;
 pub mod write_stage;
 
@@ -34,6 +35,7 @@ use crate::stats::Stats;
 use crate::store::{Entry, UnderStore};
 pub use disk::DiskDir;
 pub use page_file::PageId;
+pub use read::ReadStream;
 
 pub const DEFAULT_PAGE_SIZE: u64 = 1 << 20;
 pub const DEFAULT_MEMORY_SIZE: u64 = 128 << 20;

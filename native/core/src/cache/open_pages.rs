@@ -285,14 +285,6 @@ impl OpenPages {
         }
     }
 
-    pub fn clear(&self) {
-        for s in self.shards.iter() {
-            let mut s = s.lock().unwrap_or_else(|p| p.into_inner());
-            s.map.clear();
-            s.ring.clear();
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.shards
             .iter()
@@ -393,15 +385,6 @@ impl Removals {
             blind: shared.is_none(),
             shared,
             local: AtomicU64::new(0),
-        }
-    }
-
-    /// A counter of this process's removals alone (a directory no other process uses).
-    pub fn local() -> Self {
-        Removals {
-            shared: None,
-            local: AtomicU64::new(0),
-            blind: false,
         }
     }
 
@@ -523,18 +506,18 @@ impl std::fmt::Debug for Removals {
 /// How many page handles a process may keep: `wanted`, but at most a quarter of its open-file
 /// limit, so that the rest of the process (sockets, the JVM's own files) keeps room.
 pub fn bound_by_fd_limit(wanted: usize) -> usize {
-    let soft = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
-        })
-        .and_then(|v| v.parse::<usize>().ok());
-    match soft {
-        Some(n) => wanted.min(n / 4),
-        None => wanted.min(256),
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: getrlimit writes the limit into `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return wanted.min(256);
     }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        return wanted;
+    }
+    wanted.min((limit.rlim_cur / 4).try_into().unwrap_or(usize::MAX))
 }
 
 /// Whether a page file's mtime says it was not used within `every`.

@@ -50,17 +50,10 @@ impl WriteStage {
         })
     }
 
-    pub fn write(&mut self, mut data: &[u8]) {
+    pub fn write(&mut self, data: &[u8]) {
         self.written += data.len() as u64;
         let page = self.cache.page_size() as usize;
-        while !data.is_empty() && !self.stopped {
-            let take = (page - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.buf.len() == page {
-                self.stage_buffered();
-            }
-        }
+        let _ = crate::store::write_chunked(self, page, data);
     }
 
     fn stage_buffered(&mut self) {
@@ -96,7 +89,26 @@ impl WriteStage {
             len,
         }
     }
+}
 
+impl crate::store::Chunked for WriteStage {
+    type Error = std::convert::Infallible;
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn chunk_full(&mut self) -> Result<(), Self::Error> {
+        self.stage_buffered();
+        Ok(())
+    }
+
+    fn accepting(&self) -> bool {
+        !self.stopped
+    }
+}
+
+impl WriteStage {
     /// Places the staged pages under the ids of `src`, the committed file's version, bound to
     /// the ETag its status gave. Returns the bytes placed.
     pub fn finish(mut self, src: &FileSource) -> u64 {

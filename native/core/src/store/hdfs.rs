@@ -416,20 +416,24 @@ impl HdfsWriter {
     }
 }
 
+impl super::Chunked for HdfsWriter {
+    type Error = Error;
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn chunk_full(&mut self) -> Result<()> {
+        self.flush()
+    }
+}
+
 impl StoreWriter for HdfsWriter {
-    fn write(&mut self, mut data: &[u8]) -> Result<()> {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
         if self.file.is_none() {
             return Err(Error::invalid("write after close"));
         }
-        while !data.is_empty() {
-            let n = (WRITE_CHUNK - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if self.buf.len() == WRITE_CHUNK {
-                self.flush()?;
-            }
-        }
-        Ok(())
+        super::write_chunked(self, WRITE_CHUNK, data)
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {

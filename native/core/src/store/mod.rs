@@ -1,6 +1,6 @@
 //! Under stores: where a mount's data really lives. One trait, one module per kind of store:
 //! `local` (a directory, through the operating system), `object` (S3, GCS, Azure, HTTP,
-//! through object_store) and `hdfs` (HDFS, through hdfs-native). Keys are relative to the mount's root: `""` is the root itself,
+//! through object_store, one module per backend) and `hdfs` (HDFS, through hdfs-native). Keys are relative to the mount's root: `""` is the root itself,
 //! `a/b` a file or directory under it; they never start or end with `/` and never hold `..`.
 //!
 //! Errors from a store carry no Shoal path; the namespace layer adds it. Every store is built
@@ -11,7 +11,6 @@
 mod hdfs;
 pub mod limit;
 mod local;
-mod marker;
 mod object;
 pub mod redact;
 
@@ -20,7 +19,7 @@ use std::sync::Arc;
 
 pub use hdfs::HdfsStore;
 pub use local::LocalStore;
-pub use object::ObjectStoreUfs;
+pub use object::{s3a, ObjectStoreUfs};
 pub use redact::{redact_text, redact_uri};
 
 use crate::config::{MountSpec, StoreSettings};
@@ -255,6 +254,38 @@ fn open_bare_store(spec: &MountSpec, settings: &StoreSettings) -> Result<Arc<dyn
             spec.name, spec.name
         ))),
     }
+}
+
+/// A writer that buffers whole chunks (a multipart part, an HDFS write, a cache page) and hands
+/// each on when it is full: `write_chunked` is the one buffer-then-flush loop they share.
+pub trait Chunked {
+    type Error;
+    /// The bytes of the chunk being filled.
+    fn buffer(&mut self) -> &mut Vec<u8>;
+    /// Takes the full chunk from `buffer`.
+    fn chunk_full(&mut self) -> std::result::Result<(), Self::Error>;
+    /// Whether more bytes are wanted; false ends the loop, dropping the rest.
+    fn accepting(&self) -> bool {
+        true
+    }
+}
+
+/// Appends `data` to `w`'s buffer in chunks of `chunk` bytes, handing on each full one.
+pub fn write_chunked<W: Chunked>(
+    w: &mut W,
+    chunk: usize,
+    mut data: &[u8],
+) -> std::result::Result<(), W::Error> {
+    while !data.is_empty() && w.accepting() {
+        let buf = w.buffer();
+        let n = (chunk - buf.len()).min(data.len());
+        buf.extend_from_slice(&data[..n]);
+        data = &data[n..];
+        if w.buffer().len() == chunk {
+            w.chunk_full()?;
+        }
+    }
+    Ok(())
 }
 
 /// `parent/child`, or `child` when `parent` is the root key.

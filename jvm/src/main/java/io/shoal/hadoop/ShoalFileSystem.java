@@ -481,12 +481,8 @@ public class ShoalFileSystem extends FileSystem {
   @Override
   public FSDataInputStream open(Path f, int bufferSize) throws IOException {
     statistics.incrementReadOps(1);
-    String path = shoalPath(f);
-    NativeFileInfo info = fs().status(path);
-    if (info.directory) {
-      throw new FileNotFoundException("cannot open " + f + ": it is a directory");
-    }
-    return open(f, path, info.length, info.etag, info.version);
+    // One native call: the status (a directory is a FileNotFoundException) and the reader.
+    return open(f, shoalPath(f), -1, null, null);
   }
 
   private FSDataInputStream open(Path f, String path, long length, String etag, String version)

@@ -56,12 +56,7 @@ public final class NativeFs extends NativeObject {
    * #counterNames()}.
    */
   public long[] stats() throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsStats(h);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsStats(h));
   }
 
   @Override
@@ -70,21 +65,11 @@ public final class NativeFs extends NativeObject {
   }
 
   public NativeFileInfo status(String path) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsStatus(h, path);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsStatus(h, path));
   }
 
   public NativeFileInfo[] list(String path) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsList(h, path);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsList(h, path));
   }
 
   /**
@@ -92,59 +77,52 @@ public final class NativeFs extends NativeObject {
    * listing per mount involved, not a directory walk.
    */
   public NativeFileInfo[] listFiles(String path) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsListFiles(h, path);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsListFiles(h, path));
   }
 
   public boolean mkdirs(String path) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsMkdirs(h, path);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsMkdirs(h, path));
   }
 
   public boolean etagsAvailable(String path) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsEtagsAvailable(h, path);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsEtagsAvailable(h, path));
   }
 
   public boolean delete(String path, boolean recursive) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsDelete(h, path, recursive);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsDelete(h, path, recursive));
   }
 
   public boolean rename(String src, String dst) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsRename(h, src, dst);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsRename(h, src, dst));
   }
 
-  /** Opens a reader; pass the length and version from a status to skip a metadata request. */
+  /**
+   * Opens a reader in one native call; pass the length and version from a status to skip a metadata
+   * request, or -1 and nulls to have the store's metadata give them.
+   */
   public NativeReader openReader(String path, long length, String etag, String version)
       throws IOException {
-    long h = pin();
-    try {
-      return new NativeReader(NativeMethods.readerOpen(h, path, length, etag, version));
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.readerOpen(h, path, length, etag, version));
+  }
+
+  /**
+   * Brings a whole file into this node's cache; returns the bytes fetched from the store. With a
+   * length and version (from a listing) the pages are those of that version, else of the one the
+   * store reports now (as for {@link #openReader}).
+   */
+  public long load(String path, long length, String etag, String version) throws IOException {
+    return call(h -> NativeMethods.fsLoad(h, path, length, etag, version));
+  }
+
+  /** Drops a file's pages from this node's cache; returns the bytes freed on disk. */
+  public long free(String path, long length, String etag, String version) throws IOException {
+    return call(h -> NativeMethods.fsFree(h, path, length, etag, version));
+  }
+
+  /** Bytes of a file this node's cache holds, in memory or on disk. */
+  public long cachedBytes(String path, long length, String etag, String version)
+      throws IOException {
+    return call(h -> NativeMethods.fsCachedBytes(h, path, length, etag, version));
   }
 
   public NativeWriter openWriter(String path, boolean overwrite) throws IOException {
@@ -161,12 +139,7 @@ public final class NativeFs extends NativeObject {
    * hashing over the live hosts, else {@code shoal.cluster.hosts}); empty when no host is known.
    */
   public String[] blockOwners(String path, long length, long blockSize) throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsBlockOwners(h, path, length, blockSize);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsBlockOwners(h, path, length, blockSize));
   }
 
   /**
@@ -174,11 +147,6 @@ public final class NativeFs extends NativeObject {
    * on the node); zeros when caching is off.
    */
   public long[] cacheUsage() throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.fsCacheUsage(h);
-    } finally {
-      unpin();
-    }
+    return call(h -> NativeMethods.fsCacheUsage(h));
   }
 }

@@ -61,14 +61,13 @@ public final class NativeMethods {
   public static native boolean fsRename(long fs, String src, String dst) throws IOException;
 
   /**
-   * Opens a file for positioned reads. With {@code length >= 0} and a {@code version} the caller
-   * already knows (from a status), no metadata request is made.
+   * Opens a file for positioned reads, in one crossing: the reader comes back with the length and
+   * version it reads. With {@code length >= 0} and a {@code version} the caller already knows (from
+   * a status), no metadata request is made; otherwise the store's metadata (through the native
+   * metadata cache) gives them. A directory is a {@code FileNotFoundException}.
    */
-  public static native long readerOpen(
+  public static native NativeReader readerOpen(
       long fs, String path, long length, String etag, String version) throws IOException;
-
-  /** The file length the reader was opened with. */
-  public static native long readerLength(long reader);
 
   /**
    * Reads up to {@code len} bytes at {@code pos} into {@code buf[off..off+len)}. Returns the number
@@ -142,17 +141,22 @@ public final class NativeMethods {
   public static native void writerAbort(long writer);
 
   /**
-   * Brings every page of the reader's file into the node cache; returns the bytes fetched from the
-   * store (0 when it was all cached, or when the mount is not cached).
+   * Brings every page of a file into this node's cache; returns the bytes fetched from the store (0
+   * when it was all cached, or when the mount is not cached). The version is the one {@code length}
+   * and {@code version} name (from a listing) when {@code length >= 0} and {@code version} is not
+   * null, else the one the store's metadata reports.
    */
-  public static native long readerLoad(long reader) throws IOException;
+  public static native long fsLoad(long fs, String path, long length, String etag, String version)
+      throws IOException;
 
   /**
-   * Drops the reader's file from this node's cache (memory and disk pages), leaving the store
-   * alone; returns the bytes freed on disk.
+   * Drops a file's pages (of the version named as for {@link #fsLoad}) from this node's cache,
+   * memory and disk, leaving the store alone; returns the bytes freed on disk.
    */
-  public static native long readerFree(long reader) throws IOException;
+  public static native long fsFree(long fs, String path, long length, String etag, String version)
+      throws IOException;
 
-  /** Bytes of the reader's file this node's cache holds (memory or disk). */
-  public static native long readerCachedBytes(long reader) throws IOException;
+  /** Bytes of a file (of the version named as for {@link #fsLoad}) this node's cache holds. */
+  public static native long fsCachedBytes(
+      long fs, String path, long length, String etag, String version) throws IOException;
 }

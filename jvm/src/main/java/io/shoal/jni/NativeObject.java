@@ -14,6 +14,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * the last {@link #unpin()}. This matters in Spark, where a task's streams can be closed by a
  * cancelling thread while the task thread is still reading.
  *
+ * <p>{@link #call} is that shape for one native call: {@code return call(h ->
+ * NativeMethods.fsStatus(h, path));}. Calls on hot paths that return a primitive (reads) write it
+ * out, to box nothing:
+ *
  * <pre>{@code
  * long h = pin();
  * try {
@@ -67,6 +71,21 @@ public abstract class NativeObject implements AutoCloseable {
       throw closedException();
     }
     return h;
+  }
+
+  /** One native call on the handle. */
+  protected interface HandleCall<T> {
+    T apply(long handle) throws IOException;
+  }
+
+  /** Runs one native call with the handle pinned (see the class comment). */
+  protected final <T> T call(HandleCall<T> call) throws IOException {
+    long h = pin();
+    try {
+      return call.apply(h);
+    } finally {
+      unpin();
+    }
   }
 
   /** Ends a call begun with {@link #pin()}. */

@@ -10,10 +10,13 @@ import org.apache.hadoop.fs.FSExceptionMessages;
  */
 public final class NativeReader extends NativeObject {
   private final long length;
+  private final String version;
 
-  NativeReader(long handle) {
+  /** Called by native code ({@code readerOpen}). */
+  NativeReader(long handle, long length, String version) {
     super(handle);
-    this.length = NativeMethods.readerLength(handle);
+    this.length = length;
+    this.version = version;
   }
 
   @Override
@@ -39,6 +42,11 @@ public final class NativeReader extends NativeObject {
   /** The length of the file as opened. */
   public long length() {
     return length;
+  }
+
+  /** The version of the file this reader reads (the store's), or null when it has none. */
+  public String version() {
+    return version;
   }
 
   /**
@@ -73,36 +81,6 @@ public final class NativeReader extends NativeObject {
     long h = pin();
     try {
       return NativeMethods.readerReadDirect(h, pos, buf, off, len);
-    } finally {
-      unpin();
-    }
-  }
-
-  /** Brings the whole file into the node cache; returns the bytes fetched from the store. */
-  public long load() throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.readerLoad(h);
-    } finally {
-      unpin();
-    }
-  }
-
-  /** Drops the file's pages from this node's cache; returns the bytes freed on disk. */
-  public long free() throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.readerFree(h);
-    } finally {
-      unpin();
-    }
-  }
-
-  /** Bytes of the file this node's cache holds. */
-  public long cachedBytes() throws IOException {
-    long h = pin();
-    try {
-      return NativeMethods.readerCachedBytes(h);
     } finally {
       unpin();
     }

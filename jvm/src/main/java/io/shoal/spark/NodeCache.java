@@ -4,7 +4,6 @@ import io.shoal.hadoop.SchemeRegistration;
 import io.shoal.hadoop.ShoalFileStatus;
 import io.shoal.hadoop.ShoalFileSystem;
 import io.shoal.jni.NativeFs;
-import io.shoal.jni.NativeReader;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.util.Map;
@@ -70,36 +69,40 @@ final class NodeCache {
     return fs.makeQualified(p);
   }
 
-  /**
-   * A reader of the file as {@code FileSystem.open} would open it: the version is the one the
-   * store's metadata (HEAD) reports, through the native metadata cache.
-   */
-  private static NativeReader open(Configuration conf, FileStatus st) throws IOException {
-    return fs(conf).openReader(st.getPath().toUri().getPath(), -1, null, null);
+  /** What a native per-file call does with one version of a file. */
+  private interface FileOp {
+    long apply(NativeFs fs, String path, long length, String etag, String version)
+        throws IOException;
   }
 
   /**
-   * A reader keyed by the version a listing reported, when the status carries one: some stores
-   * (s3s-fs, some S3-compatible ones) list no ETag but answer HEAD with one, and a reader opened
-   * with a listed status ({@code openFile().withFileStatus()}) keys its pages by the listed
-   * version. Null when the status has no version.
+   * {@code op} on the file as {@code FileSystem.open} would open it: the version the store's
+   * metadata (HEAD) reports, through the native metadata cache.
    */
-  private static NativeReader openListed(Configuration conf, FileStatus st) throws IOException {
+  private static long current(Configuration conf, FileStatus st, FileOp op) throws IOException {
+    return op.apply(fs(conf), st.getPath().toUri().getPath(), -1, null, null);
+  }
+
+  /**
+   * {@code op} on the version a listing reported, when the status carries one: some stores (s3s-fs,
+   * some S3-compatible ones) list no ETag but answer HEAD with one, and a reader opened with a
+   * listed status ({@code openFile().withFileStatus()}) keys its pages by the listed version. -1
+   * when the status has no version.
+   */
+  private static long listed(Configuration conf, FileStatus st, FileOp op) throws IOException {
     if (st instanceof ShoalFileStatus && ((ShoalFileStatus) st).getVersion() != null) {
       ShoalFileStatus s = (ShoalFileStatus) st;
-      return fs(conf)
-          .openReader(st.getPath().toUri().getPath(), s.getLen(), s.getEtag(), s.getVersion());
+      return op.apply(
+          fs(conf), st.getPath().toUri().getPath(), s.getLen(), s.getEtag(), s.getVersion());
     }
-    return null;
+    return -1;
   }
 
   /** Loads a file: {@code [bytes cached before, bytes fetched from the store]}. */
   static long[] load(Configuration conf, FileStatus st) throws IOException {
-    try (NativeReader r = open(conf, st)) {
-      long before = r.cachedBytes();
-      long fetched = before >= r.length() ? 0 : r.load();
-      return new long[] {before, fetched};
-    }
+    long before = current(conf, st, NativeFs::cachedBytes);
+    long fetched = before >= st.getLen() ? 0 : current(conf, st, NativeFs::load);
+    return new long[] {before, fetched};
   }
 
   /**
@@ -107,30 +110,17 @@ final class NodeCache {
    * cached before, bytes freed on disk]}.
    */
   static long[] free(Configuration conf, FileStatus st) throws IOException {
-    long before;
-    long freed;
-    try (NativeReader r = open(conf, st)) {
-      before = r.cachedBytes();
-      freed = r.free();
-    }
-    try (NativeReader listed = openListed(conf, st)) {
-      if (listed != null) {
-        before = Math.max(before, listed.cachedBytes());
-        freed += listed.free();
-      }
-    }
+    long before = current(conf, st, NativeFs::cachedBytes);
+    long freed = current(conf, st, NativeFs::free);
+    before = Math.max(before, listed(conf, st, NativeFs::cachedBytes));
+    freed += Math.max(0, listed(conf, st, NativeFs::free));
     return new long[] {before, freed};
   }
 
   /** Bytes of a file this node holds (under its current or its listed version). */
   static long cachedBytes(Configuration conf, FileStatus st) throws IOException {
-    long cached;
-    try (NativeReader r = open(conf, st)) {
-      cached = r.cachedBytes();
-    }
-    try (NativeReader listed = openListed(conf, st)) {
-      return listed == null ? cached : Math.max(cached, listed.cachedBytes());
-    }
+    return Math.max(
+        current(conf, st, NativeFs::cachedBytes), listed(conf, st, NativeFs::cachedBytes));
   }
 
   /**

@@ -17,7 +17,7 @@
 //! `fs.s3a.path.style.access=true`, requests are virtual-hosted (`<bucket>.<endpoint host>`), as
 //! S3A sends them. Values are never put in messages: only key names, and endpoints.
 
-use crate::config::{Config, MountSpec};
+use crate::config::MountSpec;
 use crate::error::{Error, Result};
 
 pub const PREFIX: &str = "fs.s3a.";
@@ -45,7 +45,7 @@ fn canonical(option: &str) -> Option<&'static str> {
 
 /// Where an S3A key is read for one bucket: the per-bucket key first, as S3A does.
 struct BucketKeys<'a> {
-    config: &'a Config,
+    get: &'a dyn Fn(&str) -> Option<String>,
     bucket: &'a str,
 }
 
@@ -55,8 +55,8 @@ impl BucketKeys<'_> {
         let per_bucket = format!("{PREFIX}bucket.{}.{suffix}", self.bucket);
         let base = format!("{PREFIX}{suffix}");
         [per_bucket, base].into_iter().find_map(|key| {
-            let value = self.config.get(&key).filter(|v| !v.is_empty())?;
-            Some((value.to_string(), key))
+            let value = (self.get)(&key).filter(|v| !v.is_empty())?;
+            Some((value, key))
         })
     }
 
@@ -72,9 +72,10 @@ impl BucketKeys<'_> {
     }
 }
 
-/// Adds to an `s3://` or `s3a://` mount's options what the S3A keys of `config` give it, where
-/// the mount does not set that group itself. Other mounts are left alone.
-pub fn apply(config: &Config, spec: &mut MountSpec) -> Result<()> {
+/// Adds to an `s3://` or `s3a://` mount's options what the S3A keys give it (`get` looks a key
+/// up in the configuration), where the mount does not set that group itself. Other mounts are
+/// left alone.
+pub fn apply(get: &dyn Fn(&str) -> Option<String>, spec: &mut MountSpec) -> Result<()> {
     let Ok(url) = url::Url::parse(&spec.uri) else {
         return Ok(()); // the store reports a URI it cannot parse
     };
@@ -84,7 +85,7 @@ pub fn apply(config: &Config, spec: &mut MountSpec) -> Result<()> {
     let Some(bucket) = url.host_str().filter(|b| !b.is_empty()) else {
         return Ok(());
     };
-    let keys = BucketKeys { config, bucket };
+    let keys = BucketKeys { get, bucket };
     // Values become HTTP headers and URLs: control characters are refused, never shown.
     for suffix in [
         "access.key",
@@ -194,7 +195,7 @@ fn endpoint_url(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::config::Config;
 
     fn options(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
         let config = Config::from_pairs(pairs.iter().copied());

@@ -1,11 +1,14 @@
 //! A mount over an object store (S3 and S3-compatible servers, GCS, Azure Blob, HTTP) through
-//! object_store. Directories are synthesized from key prefixes, as S3A does.
+//! object_store. Directories are synthesized from key prefixes, as S3A does. Which backend a
+//! URI names is object_store's `ObjectStoreScheme`; each backend's module builds its client and
+//! says what decides its identity (`s3`, with its directory markers and the `fs.s3a.*`
+//! mapping; `gcs`; `azure`; `http`); the operations here are shared.
 //!
 //! An HTTP(S) mount is read-only. Its files are found by HEAD and read by ranged GETs, which
 //! any static web server answers; listings need a WebDAV server (PROPFIND). Where the server
 //! does not list, a path HEAD does not find is missing, and only files can be listed.
 //!
-//! On S3, `mkdirs` also writes S3A's directory marker, the empty object `dir/` (see `marker`),
+//! On S3, `mkdirs` also writes S3A's directory marker, the empty object `dir/` (see `markers`),
 //! so an empty directory persists and S3A readers of the bucket see it. Markers are kept when
 //! files are written beneath them, as S3A does by default since Hadoop 3.4
 //! (`fs.s3a.directory.marker.retention=keep`); S3A since 3.3.1 (3.3.4 included) reads such
@@ -17,50 +20,18 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use object_store::path::Path as OsPath;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload,
+};
 
 use super::limit::Limit;
-use super::marker::S3Markers;
 use super::{redact_uri, Entry, Fetched, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
+use markers::S3Markers;
 
 /// Parts of a multipart upload; S3 wants at least 5 MiB for all but the last.
 const PART_SIZE: usize = 8 << 20;
-
-pub struct ObjectStoreUfs {
-    store: Arc<dyn ObjectStore>,
-    /// The prefix inside the bucket/container the mount starts at.
-    root: OsPath,
-    uri: String,
-    /// What decides which bytes a key names here (`UnderStore::identity`); may hold an access
-    /// key id, so it is never shown.
-    identity: String,
-    /// Whether this store's listings carry ETags, learned from the first listing that holds a
-    /// file. Real S3, GCS and Azure listings do; some S3-compatible servers (s3s-fs) give
-    /// ETags only on HEAD. Where listings have none, pages are keyed by length + mtime whatever
-    /// the source of the metadata, so a file opened after a listing and one opened by HEAD
-    /// (another process, the CLI) share their cached pages.
-    listing_etags: std::sync::OnceLock<bool>,
-    /// An HTTP(S) server: read-only, and listing (WebDAV) is optional.
-    http: bool,
-    /// Writes and deletes directory markers; S3 only.
-    markers: Option<Arc<S3Markers>>,
-    /// `shoal.store.timeout`, which every request here waits at most.
-    limit: Limit,
-}
-
-/// The client's own debug output would show its endpoint, user info and all.
-impl std::fmt::Debug for ObjectStoreUfs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStoreUfs")
-            .field("uri", &self.uri)
-            .finish()
-    }
-}
-
-/// Why an HTTP mount takes no changes.
-const HTTP_READ_ONLY: &str = "http(s):// stores are read-only in Shoal";
 
 /// The client settings every store starts from, before the mount's own options: a request
 /// takes at most the store timeout to answer (`limit` bounds it; the client's own limit is a
@@ -111,39 +82,19 @@ fn setup_error(spec: &MountSpec, e: object_store::Error) -> Error {
     ))
 }
 
-/// Refuses S3 settings with control characters, wherever they came from (the mount's options,
-/// `fs.s3a.*`, the `AWS_*` environment): they would become HTTP headers and URLs, which the
-/// client cannot build (it panicked on them). The value is never shown.
-fn check_s3_values(spec: &MountSpec, b: &object_store::aws::AmazonS3Builder) -> Result<()> {
-    use object_store::aws::AmazonS3ConfigKey as K;
-    for key in [
-        K::AccessKeyId,
-        K::SecretAccessKey,
-        K::Token,
-        K::Region,
-        K::DefaultRegion,
-        K::Bucket,
-        K::Endpoint,
-        K::MetadataEndpoint,
-        K::StsEndpoint,
-        K::RoleArn,
-        K::RoleSessionName,
-        K::RequestPayer,
-    ] {
-        let bad = b
-            .get_config_value(&key)
-            .is_some_and(|v| v.chars().any(char::is_control));
-        if bad {
-            return Err(Error::config(format!(
-                "mount '{}': the S3 setting {} (from shoal.mount.{}.option.*, fs.s3a.* or the \
-                 AWS_* environment) contains a control character (the value is not shown)",
-                spec.name,
-                key.as_ref(),
-                spec.name
-            )));
-        }
-    }
-    Ok(())
+/// A backend's builder from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), the mount's URI
+/// and its options.
+macro_rules! configured {
+    ($builder:ty, $key:ty, $m:expr) => {
+        with_options!(
+            <$builder>::from_env().with_url($m.spec.uri.as_str()),
+            $key,
+            <$key>::Client,
+            $m.spec,
+            $m.settings,
+            $m.retry.clone()
+        )
+    };
 }
 
 macro_rules! build_with_options {
@@ -153,108 +104,109 @@ macro_rules! build_with_options {
     }};
 }
 
+// After the macros, which the backends use.
+mod azure;
+mod gcs;
+mod http;
+mod markers;
+mod s3;
+pub mod s3a;
+
+/// What a backend's module builds its client from.
+struct MountArgs<'a> {
+    spec: &'a MountSpec,
+    settings: &'a StoreSettings,
+    retry: object_store::RetryConfig,
+}
+
+/// What one backend's module builds: the client, and what is particular to the backend.
+struct Backend {
+    store: Arc<dyn ObjectStore>,
+    /// What decides which bytes a key names (`UnderStore::identity`).
+    identity: String,
+    /// S3's directory markers.
+    markers: Option<Arc<S3Markers>>,
+    /// Why the store takes no changes (HTTP servers).
+    read_only: Option<&'static str>,
+}
+
+impl Backend {
+    /// A backend with no particulars: no markers, writable.
+    fn plain(store: impl ObjectStore, identity: String) -> Self {
+        Backend {
+            store: Arc::new(store),
+            identity,
+            markers: None,
+            read_only: None,
+        }
+    }
+}
+
+pub struct ObjectStoreUfs {
+    store: Arc<dyn ObjectStore>,
+    /// The prefix inside the bucket/container the mount starts at.
+    root: OsPath,
+    uri: String,
+    /// What decides which bytes a key names here (`UnderStore::identity`); may hold an access
+    /// key id, so it is never shown.
+    identity: String,
+    /// Whether this store's listings carry ETags, learned from the first listing that holds a
+    /// file. Real S3, GCS and Azure listings do; some S3-compatible servers (s3s-fs) give
+    /// ETags only on HEAD. Where listings have none, pages are keyed by length + mtime whatever
+    /// the source of the metadata, so a file opened after a listing and one opened by HEAD
+    /// (another process, the CLI) share their cached pages.
+    listing_etags: std::sync::OnceLock<bool>,
+    /// An HTTP(S) server: read-only, and listing (WebDAV) is optional.
+    http: bool,
+    /// Writes and deletes directory markers; S3 only.
+    markers: Option<Arc<S3Markers>>,
+    /// `shoal.store.timeout`, which every request here waits at most.
+    limit: Limit,
+}
+
+/// The client's own debug output would show its endpoint, user info and all.
+impl std::fmt::Debug for ObjectStoreUfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStoreUfs")
+            .field("uri", &self.uri)
+            .finish()
+    }
+}
+
 impl ObjectStoreUfs {
     pub fn new(spec: &MountSpec, settings: &StoreSettings, url: &url::Url) -> Result<Self> {
-        use object_store::{aws, azure, gcp, http};
         // No retry starts after the store timeout either: the call would be over by then.
         let retry = object_store::RetryConfig {
             max_retries: settings.max_retries,
             retry_timeout: settings.retry_timeout.min(settings.timeout),
             ..Default::default()
         };
-        // s3a:// is S3 to object_store too; the bucket is the host.
         let uri = spec.uri.as_str();
-        let mut markers = None;
-        // Besides the URI (scheme, bucket or container, prefix), what says which server and
-        // account the bucket lives in. s3:// and s3a:// name the same objects.
-        let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
-        let (store, root, identity) = match url.scheme() {
-            "s3" | "s3a" => {
-                let b = aws::AmazonS3Builder::from_env().with_url(uri);
-                let b = with_options!(
-                    b,
-                    aws::AmazonS3ConfigKey,
-                    aws::AmazonS3ConfigKey::Client,
-                    spec,
-                    settings,
-                    retry
-                );
-                check_s3_values(spec, &b)?;
-                let value = |k| b.get_config_value(&k).unwrap_or_default();
-                let endpoint = value(aws::AmazonS3ConfigKey::Endpoint);
-                // AWS's bucket names are global; on another endpoint (an S3-compatible server)
-                // a bucket's name may be per account (tenant), so its access key counts.
-                let account = if endpoint.is_empty() {
-                    String::new()
-                } else {
-                    value(aws::AmazonS3ConfigKey::AccessKeyId)
-                };
-                let identity = format!("s3|{bucket_uri}|endpoint={endpoint}|account={account}");
-                let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
-                markers = Some(Arc::new(
-                    S3Markers::new(&b, s3.clone(), settings.max_retries)
-                        .map_err(|e| setup_error(spec, e))?,
-                ));
-                (Arc::new(s3) as Arc<dyn ObjectStore>, url.path(), identity)
-            }
-            "gs" => {
-                let b = gcp::GoogleCloudStorageBuilder::from_env().with_url(uri);
-                let b = with_options!(
-                    b,
-                    gcp::GoogleConfigKey,
-                    gcp::GoogleConfigKey::Client,
-                    spec,
-                    settings,
-                    retry
-                );
-                let base = b
-                    .get_config_value(&gcp::GoogleConfigKey::BaseUrl)
-                    .unwrap_or_default();
-                let identity = format!("gs|{bucket_uri}|endpoint={base}");
-                let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
-                (store as Arc<dyn ObjectStore>, url.path(), identity)
-            }
-            "http" | "https" => {
-                let base = &url[..url::Position::BeforePath];
-                let b = http::HttpBuilder::new().with_url(base);
-                (
-                    build_with_options!(
-                        b,
-                        object_store::ClientConfigKey,
-                        std::convert::identity,
-                        spec,
-                        settings,
-                        retry
-                    ),
-                    url.path(),
-                    format!("http|{bucket_uri}"),
-                )
-            }
-            _ => {
-                let b = azure::MicrosoftAzureBuilder::from_env().with_url(uri);
-                let b = with_options!(
-                    b,
-                    azure::AzureConfigKey,
-                    azure::AzureConfigKey::Client,
-                    spec,
-                    settings,
-                    retry
-                );
-                let value = |k| b.get_config_value(&k).unwrap_or_default();
-                // az://container/path, azure://container/path and
-                // abfs://container@account.dfs.core.windows.net/path name a container of the
-                // account the options (or the URI) give, on the endpoint they give.
-                let identity = format!(
-                    "azure|{bucket_uri}|account={}|endpoint={}|emulator={}",
-                    value(azure::AzureConfigKey::AccountName),
-                    value(azure::AzureConfigKey::Endpoint),
-                    value(azure::AzureConfigKey::UseEmulator),
-                );
-                let store = Arc::new(b.build().map_err(|e| setup_error(spec, e))?);
-                (store as Arc<dyn ObjectStore>, url.path(), identity)
+        let m = MountArgs {
+            spec,
+            settings,
+            retry,
+        };
+        let scheme = match url.scheme() {
+            // A web server, whatever its host: object_store would take an Azure or S3 host
+            // name for that store.
+            "http" | "https" => None,
+            _ => ObjectStoreScheme::parse(url).ok().map(|(s, _)| s),
+        };
+        let backend = match scheme {
+            None => http::build(&m, url)?,
+            Some(ObjectStoreScheme::AmazonS3) => s3::build(&m)?,
+            Some(ObjectStoreScheme::GoogleCloudStorage) => gcs::build(&m)?,
+            Some(ObjectStoreScheme::MicrosoftAzure) => azure::build(&m)?,
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "mount '{}': {} is not an object store Shoal mounts ({other:?})",
+                    spec.name,
+                    redact_uri(uri)
+                )))
             }
         };
-        let root = OsPath::parse(root).map_err(|e| {
+        let root = OsPath::parse(url.path()).map_err(|e| {
             Error::config(format!(
                 "mount '{}': bad path in {}: {e}",
                 spec.name,
@@ -262,14 +214,14 @@ impl ObjectStoreUfs {
             ))
         })?;
         Ok(ObjectStoreUfs {
-            store,
+            store: backend.store,
             root,
             limit: Limit::new(settings.timeout, &redact_uri(uri)),
             uri: redact_uri(uri),
-            identity,
+            identity: backend.identity,
             listing_etags: std::sync::OnceLock::new(),
-            http: matches!(url.scheme(), "http" | "https"),
-            markers,
+            http: backend.read_only.is_some(),
+            markers: backend.markers,
         })
     }
 
@@ -716,7 +668,7 @@ impl UnderStore for ObjectStoreUfs {
     }
 
     fn read_only(&self) -> Option<&'static str> {
-        self.http.then_some(HTTP_READ_ONLY)
+        self.http.then_some(http::READ_ONLY)
     }
 
     fn rename(&self, from: &Entry, to: &str) -> Result<()> {
@@ -828,18 +780,21 @@ impl ObjectWriter {
     }
 }
 
+impl super::Chunked for ObjectWriter {
+    type Error = Error;
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    fn chunk_full(&mut self) -> Result<()> {
+        self.flush_part()
+    }
+}
+
 impl StoreWriter for ObjectWriter {
-    fn write(&mut self, mut data: &[u8]) -> Result<()> {
-        while !data.is_empty() {
-            let room = PART_SIZE - self.buf.len();
-            let n = room.min(data.len());
-            self.buf.extend_from_slice(&data[..n]);
-            data = &data[n..];
-            if self.buf.len() == PART_SIZE {
-                self.flush_part()?;
-            }
-        }
-        Ok(())
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        super::write_chunked(self, PART_SIZE, data)
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {

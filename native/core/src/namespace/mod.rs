@@ -1,17 +1,29 @@
 //! The Shoal namespace: every operation a front end offers, on Shoal paths, over the mount
 //! table. Paths above mount points are synthesized directories; paths outside every mount do
 //! not exist. Every error names the Shoal path it concerns.
+//!
+//! Reading (`reader`) and writing (`writer`) a file have modules of their own; what a read does
+//! with the node cache is the cache's (`crate::cache::read`).
 
-use std::sync::{Arc, Mutex};
+mod reader;
+mod writer;
+
+use std::sync::Arc;
+
+pub use reader::FileReader;
+pub use writer::FileWriter;
 
 use crate::cache::write_stage::WriteStage;
-use crate::cache::{page_file, CacheSettings, FileSource, PageCache, PageId, StatsSet};
+use crate::cache::{CacheSettings, FileSource, PageCache, StatsSet};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::{MetadataCache, MetadataSettings};
 use crate::mount::{Location, MountTable, Resolved};
 use crate::stats::Stats;
-use crate::store::{join_key, Entry, StoreWriter};
+use crate::store::{join_key, Entry};
+
+/// A file's place, the version its pages are cut from, and the cache that holds them.
+type CachedFile<'a> = (Resolved, Arc<FileSource>, &'a Arc<PageCache>);
 
 /// A file or directory as front ends see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,12 +222,7 @@ impl Namespace {
     /// (bytes held, capacity) of this namespace's cache directories together, as counted by
     /// every process sharing them; (0, 0) when caching is off.
     pub fn cache_usage(&self) -> (u64, u64) {
-        match &self.cache {
-            Some(c) => c.dirs().iter().fold((0, 0), |(u, cap), d| {
-                (u + d.usage().unwrap_or(0), cap + d.capacity())
-            }),
-            None => (0, 0),
-        }
+        self.cache.as_ref().map_or((0, 0), |c| c.usage())
     }
 
     /// Caches the status of files a recursive listing returned, so opening them asks nothing.
@@ -392,7 +399,35 @@ impl Namespace {
     /// Opens a file for positioned reads. With `known` (from an earlier status) no metadata
     /// request is made.
     pub fn open(&self, path: &str, known: Option<FileInfo>) -> Result<FileReader> {
-        let r = self.mounted("open", path)?;
+        let (r, source) = self.source("open", path, known)?;
+        let cache = self.cache.clone().filter(|_| r.mount.cached);
+        Ok(FileReader::new(
+            r,
+            source,
+            cache,
+            self.metadata.clone(),
+            &self.stats,
+        ))
+    }
+
+    /// The version of a file pages are cut from: the one `known` names, else the one its
+    /// status reports now.
+    fn source(
+        &self,
+        op: &str,
+        path: &str,
+        known: Option<FileInfo>,
+    ) -> Result<(Resolved, Arc<FileSource>)> {
+        let r = match self.mounts.locate(path).map_err(|e| e.context(op, path))? {
+            Location::Mounted(r) => r,
+            Location::Ancestor(p) => {
+                return Err(Error::new(
+                    ErrorKind::IsADirectory,
+                    format!("{op} {p}: is a directory"),
+                ))
+            }
+            Location::Outside(p) => return Err(not_mounted(op, &p)),
+        };
         let entry = match known {
             Some(k) => Entry {
                 key: r.key.clone(),
@@ -405,29 +440,64 @@ impl Namespace {
             None => match self.stat_resolved(&r)? {
                 Some(e) => e,
                 None if r.key.is_empty() => Entry::dir("", 0),
-                None => return Err(Error::not_found(format!("open {}: no such file", r.path))),
+                None => return Err(Error::not_found(format!("{op} {}: no such file", r.path))),
             },
         };
         if entry.is_dir {
             return Err(Error::new(
                 ErrorKind::IsADirectory,
-                format!("open {}: is a directory", r.path),
+                format!("{op} {}: is a directory", r.path),
             ));
         }
-        let cache = self.cache.clone().filter(|_| r.mount.cached);
-        let stream_stats = Arc::new(Stats::default());
-        Ok(FileReader {
-            source: Arc::new(FileSource::new(r.mount.store.clone(), r.key.clone(), entry)),
-            stats: Arc::from(vec![
-                self.stats.clone(),
-                stream_stats.clone(),
-                crate::stats::process().clone(),
-            ]),
-            stream_stats,
-            metadata: self.metadata.clone(),
-            cache,
-            state: Mutex::new(ReaderState::default()),
-            resolved: r,
+        let source = Arc::new(FileSource::new(r.mount.store.clone(), r.key.clone(), entry));
+        Ok((r, source))
+    }
+
+    /// The cache a file's pages live in, with the version they are keyed by; `None` when its
+    /// mount is not cached.
+    fn cached_source(
+        &self,
+        op: &str,
+        path: &str,
+        known: Option<FileInfo>,
+    ) -> Result<Option<CachedFile<'_>>> {
+        let (r, source) = self.source(op, path, known)?;
+        Ok(match &self.cache {
+            Some(c) if r.mount.cached => Some((r, source, c)),
+            _ => None,
+        })
+    }
+
+    fn counters(&self) -> StatsSet {
+        Arc::from(vec![self.stats.clone(), crate::stats::process().clone()])
+    }
+
+    /// Brings a whole file (the version `known` names, else the current one) into this node's
+    /// cache; returns the bytes fetched from the store (0 when the mount is not cached).
+    pub fn load(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {
+        let Some((r, source, cache)) = self.cached_source("load", path, known)? else {
+            return Ok(0);
+        };
+        cache
+            .load(&source, &self.counters())
+            .map_err(|e| e.context("load", &r.path))
+    }
+
+    /// Drops a file's pages (the version `known` names, else the current one) from this
+    /// node's cache, leaving the store alone; returns the bytes freed on disk.
+    pub fn free(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {
+        Ok(match self.cached_source("free", path, known)? {
+            Some((_, source, cache)) => cache.free(&source),
+            None => 0,
+        })
+    }
+
+    /// Bytes of a file (the version `known` names, else the current one) this node's cache
+    /// holds, in memory or on disk.
+    pub fn cached_bytes(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {
+        Ok(match self.cached_source("cached bytes", path, known)? {
+            Some((_, source, cache)) => cache.cached_bytes(&source),
+            None => 0,
         })
     }
 
@@ -485,12 +555,7 @@ impl Namespace {
             Some(cache) if r.mount.cached && r.mount.cache_writes => WriteStage::new(cache.clone()),
             _ => None,
         };
-        Ok(FileWriter {
-            inner: Some(inner),
-            metadata: self.metadata.clone(),
-            stage,
-            resolved: r,
-        })
+        Ok(FileWriter::new(inner, self.metadata.clone(), stage, r))
     }
 
     /// Makes a directory and its parents.
@@ -688,398 +753,4 @@ fn not_mounted(op: &str, path: &str) -> Error {
         "{op} {path}: no such file or directory (the path is in no mount; \
          see shoal.mount.<name>.path)"
     ))
-}
-
-/// An open file: positioned reads of one version of it, through the page cache when the
-/// mount is cached.
-pub struct FileReader {
-    resolved: Resolved,
-    source: Arc<FileSource>,
-    cache: Option<Arc<PageCache>>,
-    metadata: Arc<MetadataCache>,
-    /// The filesystem's counters and this stream's.
-    stats: StatsSet,
-    stream_stats: Arc<Stats>,
-    state: Mutex<ReaderState>,
-}
-
-impl std::fmt::Debug for FileReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileReader")
-            .field("path", &self.resolved.path)
-            .field("len", &self.source.entry.len)
-            .finish()
-    }
-}
-
-#[derive(Default)]
-struct ReaderState {
-    /// Whole chunks of a read not aligned to them, while they are checked.
-    scratch: Vec<u8>,
-    /// Where the last read ended, to recognise sequential reading.
-    last_end: Option<u64>,
-    /// Read-ahead window in pages; 0 while reading is not sequential.
-    window: u64,
-    /// Pages before this one have been asked for ahead already.
-    ahead_until: u64,
-}
-
-impl FileReader {
-    pub fn len(&self) -> u64 {
-        self.source.entry.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.source.entry.len == 0
-    }
-
-    pub fn path(&self) -> &str {
-        &self.resolved.path
-    }
-
-    /// This stream's counters (names in `stats::COUNTER_NAMES`).
-    pub fn stats(&self) -> Vec<u64> {
-        self.stream_stats.snapshot()
-    }
-
-    /// Reads into `out` at `pos`: all of it unless the file ends first; 0 at or past the end.
-    pub fn read_at(&self, pos: u64, out: &mut [u8]) -> Result<usize> {
-        let len = self.source.entry.len;
-        if pos >= len || out.is_empty() {
-            return Ok(0);
-        }
-        let want = ((len - pos).min(out.len() as u64)) as usize;
-        let out = &mut out[..want];
-        let r = match &self.cache {
-            Some(cache) => self.read_cached(cache, pos, out),
-            None => self.read_direct(pos, out),
-        };
-        r.map_err(|e| {
-            if e.kind() == ErrorKind::Corrupt {
-                // The object may have changed: the next open asks the store again.
-                self.metadata
-                    .invalidate_status(&self.resolved.mount.name, &self.resolved.key);
-            }
-            e.context("read", &self.resolved.path)
-        })?;
-        Ok(want)
-    }
-
-    /// The ids of this file's pages, when the mount is cached.
-    fn page_ids(&self) -> Vec<PageId> {
-        match &self.cache {
-            Some(c) => (0..self.source.entry.len.div_ceil(c.page_size()))
-                .map(|index| PageId {
-                    file: self.source.file_id,
-                    index,
-                })
-                .collect(),
-            None => Vec::new(),
-        }
-    }
-
-    /// Bytes of this file held by this node's cache (memory or disk).
-    pub fn cached_bytes(&self) -> u64 {
-        let Some(c) = &self.cache else {
-            return 0;
-        };
-        self.page_ids()
-            .into_iter()
-            .filter(|id| {
-                c.memory_get(id).is_some() || c.dir_for(id).is_some_and(|d| d.has_page(*id))
-            })
-            .map(|id| {
-                let r = c.page_range(self.source.entry.len, id.index);
-                r.end - r.start
-            })
-            .sum()
-    }
-
-    /// Brings the whole file into the cache; returns the bytes fetched from the store.
-    pub fn load(&self) -> Result<u64> {
-        let before = self.stream_stats.snapshot();
-        self.fetch_ranges(&[(0, self.source.entry.len)])?;
-        let after = self.stream_stats.snapshot();
-        let i = crate::stats::COUNTER_NAMES
-            .iter()
-            .position(|n| *n == "bytes_from_store")
-            .expect("counter exists");
-        Ok(after[i] - before[i])
-    }
-
-    /// Drops this file's pages from this node's cache (memory and disk), leaving the store
-    /// alone; returns the bytes freed on disk. On disk, the pages of every page size go.
-    pub fn free(&self) -> u64 {
-        let Some(c) = &self.cache else {
-            return 0;
-        };
-        for id in self.page_ids() {
-            c.memory_remove(&id);
-        }
-        c.dirs()
-            .iter()
-            .map(|d| d.remove_file_pages(self.source.file_id).unwrap_or(0))
-            .sum()
-    }
-
-    /// Brings every page the given `(position, length)` ranges touch into the cache, fetching
-    /// the missing ones in parallel; a vectored read then serves each range from the cache.
-    /// Ranges close together share pages, so they cost one fetch. Without a cache this does
-    /// nothing.
-    pub fn fetch_ranges(&self, ranges: &[(u64, u64)]) -> Result<()> {
-        let Some(cache) = &self.cache else {
-            return Ok(());
-        };
-        let len = self.source.entry.len;
-        let ps = cache.page_size();
-        let mut pages: Vec<u64> = Vec::new();
-        for &(pos, n) in ranges {
-            if n == 0 || pos >= len {
-                continue;
-            }
-            let end = (pos + n).min(len);
-            pages.extend(pos / ps..=(end - 1) / ps);
-        }
-        pages.sort_unstable();
-        pages.dedup();
-        pages.retain(|i| {
-            let id = PageId {
-                file: self.source.file_id,
-                index: *i,
-            };
-            cache.can_hold(&id) && !cache.is_present(&id)
-        });
-        if pages.is_empty() {
-            return Ok(());
-        }
-        // A window of pages at a time, none kept in memory here: a load of any size holds at
-        // most shoal.cache.readahead.max bytes.
-        let fetch = cache
-            .clone()
-            .fetch_all(self.source.clone(), pages, self.stats.clone());
-        crate::runtime::block_on(fetch)?.map_err(|e| e.context("read", &self.resolved.path))
-    }
-
-    fn read_direct(&self, pos: u64, out: &mut [u8]) -> Result<()> {
-        let mut done = 0;
-        while done < out.len() {
-            for s in self.stats.iter() {
-                crate::bump!(store_get_requests, 1, s);
-            }
-            let n = self
-                .source
-                .read_direct(pos + done as u64, &mut out[done..])?;
-            if n == 0 {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!(
-                        "the store returned fewer bytes than the file's length {} \
-                         (was it changed or truncated?)",
-                        self.source.entry.len
-                    ),
-                ));
-            }
-            for s in self.stats.iter() {
-                crate::bump!(bytes_from_store, n, s);
-            }
-            done += n;
-        }
-        Ok(())
-    }
-
-    fn read_cached(&self, cache: &Arc<PageCache>, pos: u64, out: &mut [u8]) -> Result<()> {
-        let ps = cache.page_size();
-        let len = self.source.entry.len;
-        let end = pos + out.len() as u64;
-        let first = pos / ps;
-        let last = (end - 1) / ps;
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut missing = Vec::new();
-        for index in first..=last {
-            let page = cache.page_range(len, index);
-            let (from, to) = (pos.max(page.start), end.min(page.end));
-            let dst = &mut out[(from - pos) as usize..(to - pos) as usize];
-            let id = PageId {
-                file: self.source.file_id,
-                index,
-            };
-            if let Some(p) = cache.memory_get(&id).filter(|p| p.fits(&self.source)) {
-                let off = (from - page.start) as usize;
-                dst.copy_from_slice(&p.data[off..off + dst.len()]);
-                for s in self.stats.iter() {
-                    crate::bump!(cache_hits, 1, s);
-                    crate::bump!(bytes_from_memory, dst.len(), s);
-                }
-                continue;
-            }
-            let page_len = (page.end - page.start) as u32;
-            match state.read_disk(cache, &self.source, id, page_len, from - page.start, dst) {
-                Ok(true) => {
-                    for s in self.stats.iter() {
-                        crate::bump!(cache_hits, 1, s);
-                        crate::bump!(bytes_from_disk, dst.len(), s);
-                    }
-                }
-                // Nowhere to keep the page: read just the bytes asked for.
-                Ok(false) if !cache.can_hold(&id) => self.read_direct(from, dst)?,
-                Ok(false) => missing.push(index),
-                Err(e) => {
-                    if e.kind() == ErrorKind::Corrupt {
-                        tracing::warn!(path = %self.resolved.path, page = index, "corrupt cache page removed: {e}");
-                        crate::bump!(corrupt_pages, 1, cache.stats, crate::stats::process());
-                        if let Some(d) = cache.dir_for(&id) {
-                            d.remove_page(id);
-                        }
-                    } else {
-                        tracing::warn!(path = %self.resolved.path, page = index, "cache page unreadable: {e}");
-                        if let Some(d) = cache.dir_for(&id) {
-                            d.forget(id);
-                        }
-                    }
-                    missing.push(index);
-                }
-            }
-        }
-        if !missing.is_empty() {
-            let futures: Vec<_> = missing
-                .iter()
-                .map(|i| cache.fetch(&self.source, *i, &self.stats))
-                .collect();
-            let pages = crate::runtime::block_on(futures::future::join_all(futures))?;
-            for (index, page) in missing.iter().zip(pages) {
-                let page = page?;
-                if !page.fits(&self.source) {
-                    return Err(self.source.changed());
-                }
-                let range = cache.page_range(len, *index);
-                let (from, to) = (pos.max(range.start), end.min(range.end));
-                let off = (from - range.start) as usize;
-                out[(from - pos) as usize..(to - pos) as usize]
-                    .copy_from_slice(&page.data[off..off + (to - from) as usize]);
-            }
-        }
-        // Read-ahead: a sequential reader gets a window that doubles up to the limit.
-        let sequential = state.last_end == Some(pos) || (pos == 0 && state.last_end.is_none());
-        state.last_end = Some(end);
-        if sequential {
-            state.window = (state.window * 2).clamp(1, cache.settings.readahead_pages);
-            let pages = len.div_ceil(ps);
-            let from = state.ahead_until.max(last + 1);
-            let to = (last + 1 + state.window).min(pages);
-            if from < to {
-                cache.prefetch(&self.source, from..to, &self.stats);
-                state.ahead_until = to;
-            }
-        } else {
-            state.window = 0;
-            state.ahead_until = 0;
-        }
-        Ok(())
-    }
-}
-
-impl ReaderState {
-    /// Serves `dst` from the page's disk file; false when the page is not on disk, or holds
-    /// bytes of another ETag than the reader's (it is then fetched anew).
-    fn read_disk(
-        &mut self,
-        cache: &PageCache,
-        src: &FileSource,
-        id: PageId,
-        page_len: u32,
-        offset: u64,
-        dst: &mut [u8],
-    ) -> Result<bool> {
-        let Some(dir) = cache.dir_for(&id) else {
-            return Ok(false);
-        };
-        let Some(page) = dir.page(id, page_len)? else {
-            return Ok(false);
-        };
-        if !src.accepts(page.header.etag, None) {
-            return Ok(false);
-        }
-        page_file::read_checked(
-            &page.file,
-            &page.header,
-            &page.verified,
-            offset,
-            dst,
-            &mut self.scratch,
-        )?;
-        Ok(true)
-    }
-}
-
-/// A file being written; the store shows it once `close` succeeds.
-pub struct FileWriter {
-    inner: Option<Box<dyn StoreWriter>>,
-    metadata: Arc<MetadataCache>,
-    /// The pages being written into the node cache too, on cache-through mounts.
-    stage: Option<WriteStage>,
-    resolved: Resolved,
-}
-
-impl FileWriter {
-    pub fn path(&self) -> &str {
-        &self.resolved.path
-    }
-
-    pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        match &mut self.inner {
-            Some(w) => {
-                w.write(data)
-                    .map_err(|e| e.context("write", &self.resolved.path))?;
-                if let Some(stage) = &mut self.stage {
-                    stage.write(data);
-                }
-                Ok(())
-            }
-            None => Err(Error::invalid(format!(
-                "write {}: stream is closed",
-                self.resolved.path
-            ))),
-        }
-    }
-
-    /// Commits the file. On a cache-through mount its pages then go into the node cache, keyed
-    /// by the version the store reports for it (one status request).
-    pub fn close(mut self) -> Result<()> {
-        let r = match self.inner.take() {
-            Some(w) => w
-                .commit()
-                .map_err(|e| e.context("close", &self.resolved.path)),
-            None => Ok(()),
-        };
-        self.metadata.invalidate_all();
-        r?;
-        if let Some(stage) = self.stage.take() {
-            let m = &self.resolved.mount;
-            let key = &self.resolved.key;
-            // The file is in the store whatever happens here; caching it is best effort.
-            if let Ok(Some(entry)) = m.store.stat(key) {
-                if !entry.is_dir {
-                    self.metadata
-                        .put_status(&m.name, key, Some(entry.clone()), m.immutable);
-                    stage.finish(&FileSource::new(m.store.clone(), key.clone(), entry));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Discards what was written.
-    pub fn abort(mut self) {
-        if let Some(w) = self.inner.take() {
-            w.abort();
-        }
-    }
-}
-
-impl Drop for FileWriter {
-    fn drop(&mut self) {
-        if let Some(w) = self.inner.take() {
-            w.abort();
-        }
-    }
 }

@@ -1,0 +1,74 @@
+//! S3 and S3-compatible servers (`s3://`, `s3a://`): the client, built from the mount's options
+//! and what `fs.s3a.*` gives them (`s3a`), and S3A's directory markers (`markers`).
+
+use std::sync::Arc;
+
+use object_store::aws;
+use object_store::ObjectStore;
+
+use super::markers::S3Markers;
+use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
+use crate::config::MountSpec;
+use crate::error::{Error, Result};
+
+pub(super) fn build(m: &MountArgs) -> Result<Backend> {
+    let (spec, uri) = (m.spec, m.spec.uri.as_str());
+    // s3:// and s3a:// name the same objects; the bucket is the host.
+    let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
+    let b = configured!(aws::AmazonS3Builder, aws::AmazonS3ConfigKey, m);
+    check_s3_values(spec, &b)?;
+    let value = |k| b.get_config_value(&k).unwrap_or_default();
+    let endpoint = value(aws::AmazonS3ConfigKey::Endpoint);
+    // AWS's bucket names are global; on another endpoint (an S3-compatible server) a bucket's
+    // name may be per account (tenant), so its access key counts.
+    let account = if endpoint.is_empty() {
+        String::new()
+    } else {
+        value(aws::AmazonS3ConfigKey::AccessKeyId)
+    };
+    let identity = format!("s3|{bucket_uri}|endpoint={endpoint}|account={account}");
+    let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
+    let markers =
+        S3Markers::new(&b, s3.clone(), m.settings.max_retries).map_err(|e| setup_error(spec, e))?;
+    Ok(Backend {
+        store: Arc::new(s3) as Arc<dyn ObjectStore>,
+        identity,
+        markers: Some(Arc::new(markers)),
+        read_only: None,
+    })
+}
+
+/// Refuses S3 settings with control characters, wherever they came from (the mount's options,
+/// `fs.s3a.*`, the `AWS_*` environment): they would become HTTP headers and URLs, which the
+/// client cannot build (it panicked on them). The value is never shown.
+fn check_s3_values(spec: &MountSpec, b: &object_store::aws::AmazonS3Builder) -> Result<()> {
+    use object_store::aws::AmazonS3ConfigKey as K;
+    for key in [
+        K::AccessKeyId,
+        K::SecretAccessKey,
+        K::Token,
+        K::Region,
+        K::DefaultRegion,
+        K::Bucket,
+        K::Endpoint,
+        K::MetadataEndpoint,
+        K::StsEndpoint,
+        K::RoleArn,
+        K::RoleSessionName,
+        K::RequestPayer,
+    ] {
+        let bad = b
+            .get_config_value(&key)
+            .is_some_and(|v| v.chars().any(char::is_control));
+        if bad {
+            return Err(Error::config(format!(
+                "mount '{}': the S3 setting {} (from shoal.mount.{}.option.*, fs.s3a.* or the \
+                 AWS_* environment) contains a control character (the value is not shown)",
+                spec.name,
+                key.as_ref(),
+                spec.name
+            )));
+        }
+    }
+    Ok(())
+}
