@@ -152,7 +152,11 @@ impl Write for ScrubbedStderr {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    // `shoal mount` logs where its options say (a file, syslog for a daemon, stderr): it
+    // installs its own subscriber, which one installed here would shut out.
+    if !matches!(cli.command, Command::Mount { .. }) {
+        init_logging(cli.verbose);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
