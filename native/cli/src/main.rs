@@ -152,7 +152,8 @@ impl Write for ScrubbedStderr {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `mount` sends its log where its options say (a file, syslog for a daemon).
+    // `shoal mount` logs where its options say (a file, syslog for a daemon, stderr): it
+    // installs its own subscriber, which one installed here would shut out.
     if !matches!(cli.command, Command::Mount { .. }) {
         init_logging(cli.verbose);
     }
