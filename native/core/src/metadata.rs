@@ -1,29 +1,57 @@
 //! The metadata cache: file status and directory listings per mount key, so repeated opens
 //! and listings (every epoch lists and opens the same dataset) ask the store once.
 //!
-//! Entries live `shoal.metadata.ttl` (default 30 s); "not found" answers live
+//! Entries are fresh for `shoal.metadata.ttl` (default 30 s); "not found" answers live
 //! `shoal.metadata.negative.ttl` (default 5 s); on a mount with `immutable=true` found entries
 //! never expire. Every change made through Shoal drops the entries it can affect.
 //!
+//! **Revalidation costs a listing per directory, not a request per file.** A status that came
+//! from a listing is refreshed with one listing of its directory (a listing carries every
+//! file's ETag), as is a listing itself:
+//! - in the last quarter of an entry's TTL, the first lookup that finds it starts that listing
+//!   in the background (at most `MAX_BACKGROUND` at once per cache) and is served from the
+//!   cache; the listing replaces the directory's entries when it returns;
+//! - past its TTL an entry is served only while a listing of its directory that started before
+//!   it expired is still running (stale-while-revalidate); otherwise the lookup lists the
+//!   directory itself and looks again;
+//! - every lookup that needs a directory listed while one is running waits for that one
+//!   (single-flight per directory).
+//!
+//! So what a lookup returns was answered by the store at most the TTL plus one listing's
+//! duration ago (a listing is one call, bounded by `shoal.store.timeout`). A status the store
+//! gave alone (a HEAD), a file that is not in its directory's listing and a directory of more
+//! than `shoal.metadata.relist.max.entries` entries are asked for again one by one. A
+//! background listing that fails leaves the entries to expire at their TTL (no retry before
+//! that); the lookup after that lists again itself and returns the store's error.
+//!
 //! The cache is bounded in bytes (`shoal.metadata.max.size`, default 256 MiB), each entry
-//! weighed by what it holds. A listing keeps the statuses of its entries once, sorted by key:
-//! a status is looked up in its own entry, else in its parent directory's listing, else in the
-//! files of that directory a flat listing of a tree gave (one entry per directory), by binary
-//! search. So a listed file's status costs its `Entry` and its strings, about 150 bytes for an
-//! object with a 20-character key (`benchmarks/scale` measures it), and a status asked
-//! for alone `STATUS_OVERHEAD` more. A listing over a quarter of the cache is not kept (a flat
-//! listing keeps the directories that fit in half of it), so a listing never evicts itself.
+//! weighed by what it holds; an expired entry is held at most one more TTL. A listing keeps the
+//! statuses of its entries once, sorted by key: a status is looked up in its own entry and in
+//! its parent directory's listing, and in the files of that directory a flat listing of a tree
+//! gave (one entry per directory), by binary search; the most recently fetched answer wins. So
+//! a listed file's status costs its `Entry` and its strings, about 150 bytes for an object
+//! with a 20-character key (`benchmarks/scale` measures it), and a status asked for alone
+//! `STATUS_OVERHEAD` more. A listing over a quarter of the cache is not kept (a flat listing
+//! keeps the directories that fit in half of it), so a listing never evicts itself.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::Entry;
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_SIZE: u64 = 256 << 20;
+/// Directories with more entries than this are revalidated one status at a time: listing them
+/// costs more than the statuses a process asks for again (1,000 entries per S3 listing page).
+pub const DEFAULT_RELIST_MAX_ENTRIES: u64 = 10_000;
+/// Background listings one cache runs at once; an entry that finds them all busy is refreshed
+/// when it expires.
+pub const MAX_BACKGROUND: usize = 8;
 /// Bytes an entry costs beyond its strings: the cache's own bookkeeping (hash table slot,
 /// access-order and expiry nodes) and the `Entry` itself.
 pub const STATUS_OVERHEAD: u64 = 160;
@@ -36,6 +64,8 @@ pub struct MetadataSettings {
     pub negative_ttl: Duration,
     /// Bytes the cache may hold, as its entries are weighed.
     pub max_size: u64,
+    /// The largest directory (in entries) revalidated by listing it; 0: never.
+    pub relist_max_entries: u64,
 }
 
 impl MetadataSettings {
@@ -54,6 +84,10 @@ impl MetadataSettings {
             max_size: c.get_size(
                 "shoal.metadata.max.size",
                 by_entries.unwrap_or(DEFAULT_MAX_SIZE),
+            )?,
+            relist_max_entries: c.get_count(
+                "shoal.metadata.relist.max.entries",
+                DEFAULT_RELIST_MAX_ENTRIES,
             )?,
         })
     }
@@ -90,29 +124,167 @@ enum Value {
 #[derive(Clone)]
 struct Timed {
     value: Value,
-    /// `None`: never expires.
+    /// How long it is fresh; `None`: forever.
     ttl: Option<Duration>,
+    /// When the store was asked for it (a listing) or answered it (a status).
+    fetched: Instant,
 }
 
 struct ByValue;
 
 impl moka::Expiry<String, Timed> for ByValue {
-    fn expire_after_create(&self, _k: &String, v: &Timed, _now: Instant) -> Option<Duration> {
-        v.ttl
+    fn expire_after_create(&self, _k: &String, v: &Timed, now: Instant) -> Option<Duration> {
+        let ttl = v.ttl?;
+        // A found entry is held one TTL past its freshness, to be served while it is relisted.
+        let keep = match v.value {
+            Value::Status(None) => ttl,
+            _ => ttl.saturating_mul(2),
+        };
+        Some(keep.saturating_sub(now.saturating_duration_since(v.fetched)))
     }
 }
 
-pub struct MetadataCache {
-    settings: MetadataSettings,
-    entries: moka::sync::Cache<String, Timed>,
+/// What a lookup found, and what the caller does about it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<T> {
+    /// Serve it; with a directory, also start a background listing of it
+    /// ([`MetadataCache::start_relist`] with `background`).
+    Hit(T, Option<String>),
+    /// List this directory (or wait for the listing of it that is running), then look again.
+    Relist(String),
+    /// Not cached: ask the store.
+    Miss,
 }
 
-impl std::fmt::Debug for MetadataCache {
+type DirKey = (String, String);
+
+/// One listing of a directory that refreshes the cache, and the lookups waiting for it.
+#[derive(Debug)]
+pub struct Flight {
+    started: Instant,
+    /// The process that runs it: a forked child does not wait for its parent's threads.
+    pid: u32,
+    done: Mutex<Option<Result<Arc<Vec<Entry>>>>>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct Flights {
+    running: HashMap<DirKey, Arc<Flight>>,
+    /// When the last background listing of a directory that failed was started.
+    failed: HashMap<DirKey, Instant>,
+}
+
+/// What [`MetadataCache::start_relist`] says.
+#[derive(Debug)]
+pub enum Relist {
+    /// List the directory and hand the outcome to the guard.
+    Lead(RelistGuard),
+    /// A listing of it is running: wait for its outcome.
+    Join(Arc<Flight>),
+    /// (Background only) a listing is running, or enough are.
+    Busy,
+}
+
+/// Held by whoever lists a directory for the cache; dropping it unfinished fails the waiters.
+#[derive(Debug)]
+pub struct RelistGuard {
+    cache: Arc<Shared>,
+    key: DirKey,
+    flight: Arc<Flight>,
+    background: bool,
+    immutable: bool,
+    finished: bool,
+}
+
+impl RelistGuard {
+    /// Caches the listing (on success), wakes the lookups waiting for it and returns it.
+    pub fn finish(mut self, listed: Result<Vec<Entry>>) -> Result<Arc<Vec<Entry>>> {
+        let listed = listed.map(|v| sorted(Arc::new(v)));
+        self.complete(listed.clone());
+        listed
+    }
+
+    fn complete(&mut self, listed: Result<Arc<Vec<Entry>>>) {
+        self.finished = true;
+        let (mount, dir) = &self.key;
+        if let Ok(entries) = &listed {
+            self.cache.put_relisted(
+                mount,
+                dir,
+                entries.clone(),
+                self.flight.started,
+                self.immutable,
+            );
+        }
+        {
+            let mut f = self.cache.flights.lock().unwrap_or_else(|p| p.into_inner());
+            if f.running
+                .get(&self.key)
+                .is_some_and(|r| Arc::ptr_eq(r, &self.flight))
+            {
+                f.running.remove(&self.key);
+            }
+            if listed.is_err() {
+                if f.failed.len() >= 4096 {
+                    f.failed.clear();
+                }
+                f.failed.insert(self.key.clone(), self.flight.started);
+            } else {
+                f.failed.remove(&self.key);
+            }
+        }
+        if self.background {
+            self.cache.background.fetch_sub(1, Ordering::Relaxed);
+        }
+        *self.flight.done.lock().unwrap_or_else(|p| p.into_inner()) = Some(listed);
+        self.flight.cv.notify_all();
+    }
+}
+
+impl Drop for RelistGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.complete(Err(Error::new(
+                ErrorKind::Other,
+                format!("list {}: the listing was abandoned", self.key.1),
+            )));
+        }
+    }
+}
+
+impl Flight {
+    /// Waits for the listing's outcome.
+    pub fn wait(&self) -> Result<Arc<Vec<Entry>>> {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(r) = done.as_ref() {
+                return r.clone();
+            }
+            done = self.cv.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+struct Shared {
+    settings: MetadataSettings,
+    entries: moka::sync::Cache<String, Timed>,
+    flights: Mutex<Flights>,
+    /// Background listings running.
+    background: AtomicUsize,
+}
+
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetadataCache")
             .field("settings", &self.settings)
             .finish()
     }
+}
+
+#[derive(Debug)]
+pub struct MetadataCache {
+    shared: Arc<Shared>,
 }
 
 fn status_key(mount: &str, key: &str) -> String {
@@ -148,16 +320,16 @@ fn sorted(entries: Arc<Vec<Entry>>) -> Arc<Vec<Entry>> {
     Arc::new(v)
 }
 
-impl MetadataCache {
-    pub fn new(settings: MetadataSettings) -> Self {
-        let entries = moka::sync::Cache::builder()
-            .max_capacity(settings.max_size)
-            .weigher(|k: &String, v: &Timed| weight(k, v).min(u32::MAX as u64) as u32)
-            .expire_after(ByValue)
-            .build();
-        MetadataCache { settings, entries }
-    }
+/// An answer found for a lookup: when it was fetched, for how long, and whether a listing of
+/// `entries` entries gave it.
+struct Found<T> {
+    value: T,
+    fetched: Instant,
+    ttl: Option<Duration>,
+    listed: Option<usize>,
+}
 
+impl Shared {
     fn ttl(&self, found: bool, immutable: bool) -> Option<Option<Duration>> {
         let ttl = match (found, immutable) {
             (true, true) => return Some(None),
@@ -167,71 +339,73 @@ impl MetadataCache {
         (!ttl.is_zero()).then_some(Some(ttl))
     }
 
-    /// A cached status: `Some(None)` is a cached "not found".
-    pub fn status(&self, mount: &str, key: &str) -> Option<Option<Entry>> {
-        if let Some(t) = self.entries.get(&status_key(mount, key)) {
-            if let Value::Status(s) = t.value {
-                return Some(s);
-            }
-        }
-        let dir = parent(key);
-        for k in [listing_key(mount, dir), files_key(mount, dir)] {
-            if let Some(Timed {
-                value: Value::Listing(l),
-                ..
-            }) = self.entries.get(&k)
-            {
-                if let Some(e) = find(&l, key) {
-                    return Some(Some(e));
-                }
-            }
-        }
-        None
+    fn flights(&self) -> std::sync::MutexGuard<'_, Flights> {
+        self.flights.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn put_status(&self, mount: &str, key: &str, entry: Option<Entry>, immutable: bool) {
-        if let Some(ttl) = self.ttl(entry.is_some(), immutable) {
-            self.entries.insert(
-                status_key(mount, key),
-                Timed {
-                    value: Value::Status(entry),
-                    ttl,
-                },
-            );
-        }
+    /// When the listing of `dir` running in this process started.
+    fn relisting(&self, mount: &str, dir: &str) -> Option<Instant> {
+        let f = self.flights();
+        f.running
+            .get(&(mount.to_string(), dir.to_string()))
+            .filter(|r| r.pid == std::process::id())
+            .map(|r| r.started)
     }
 
-    pub fn listing(&self, mount: &str, key: &str) -> Option<Arc<Vec<Entry>>> {
-        match self.entries.get(&listing_key(mount, key))?.value {
-            Value::Listing(l) => Some(l),
-            Value::Status(_) => None,
-        }
+    /// Whether a background listing of `dir` started after `fetched` failed.
+    fn failed_since(&self, mount: &str, dir: &str, fetched: Instant) -> bool {
+        self.flights()
+            .failed
+            .get(&(mount.to_string(), dir.to_string()))
+            .is_some_and(|t| *t >= fetched)
     }
 
-    /// Caches a listing, which answers for the status of every entry in it (so opening each
-    /// listed file needs no request). A listing over a quarter of the cache is not kept.
-    pub fn put_listing(&self, mount: &str, key: &str, entries: Arc<Vec<Entry>>, immutable: bool) {
-        let Some(ttl) = self.ttl(true, immutable) else {
-            return;
+    /// Decides what a lookup does with what it found in directory `dir`.
+    fn judge<T>(&self, mount: &str, dir: &str, found: Found<T>, is_found: bool) -> Lookup<T> {
+        let Some(ttl) = found.ttl else {
+            return Lookup::Hit(found.value, None);
         };
-        let k = listing_key(mount, key);
-        let listing = Timed {
-            value: Value::Listing(sorted(entries)),
-            ttl,
-        };
-        if weight(&k, &listing) <= self.settings.max_size / 4 {
-            self.entries.insert(k, listing);
+        let age = found.fetched.elapsed();
+        if !is_found {
+            return if age < ttl {
+                Lookup::Hit(found.value, None)
+            } else {
+                Lookup::Miss
+            };
+        }
+        let relistable = found
+            .listed
+            .is_some_and(|n| n as u64 <= self.settings.relist_max_entries);
+        if age < ttl - ttl / 4 {
+            return Lookup::Hit(found.value, None);
+        }
+        if age < ttl {
+            let refresh = (relistable
+                && self.relisting(mount, dir).is_none()
+                && !self.failed_since(mount, dir, found.fetched))
+            .then(|| dir.to_string());
+            return Lookup::Hit(found.value, refresh);
+        }
+        match self.relisting(mount, dir) {
+            // Stale while the listing that revalidates it runs.
+            Some(started) if started < found.fetched + ttl => Lookup::Hit(found.value, None),
+            Some(_) => Lookup::Relist(dir.to_string()),
+            None if relistable => Lookup::Relist(dir.to_string()),
+            None => Lookup::Miss,
         }
     }
 
-    /// Caches the statuses of files a flat listing of a tree gave, one entry per directory,
-    /// as many directories as fit in half of the cache; returns how many statuses it kept.
-    pub fn put_statuses(&self, mount: &str, entries: &[Entry], immutable: bool) -> usize {
-        let Some(ttl) = self.ttl(true, immutable) else {
-            return 0;
-        };
-        let room = self.settings.max_size / 2;
-        let mut order: Vec<&Entry> = entries.iter().collect();
+    /// Caches the statuses of files of a flat listing, one entry per directory, in at most
+    /// `room` bytes; returns how many it kept.
+    fn put_files(
+        &self,
+        mount: &str,
+        entries: &[Entry],
+        ttl: Option<Duration>,
+        fetched: Instant,
+        room: u64,
+    ) -> usize {
+        let mut order: Vec<&Entry> = entries.iter().filter(|e| !e.is_dir).collect();
         order.sort_by(|a, b| (parent(&a.key), &a.key).cmp(&(parent(&b.key), &b.key)));
         let mut used = 0u64;
         let mut kept = 0;
@@ -247,6 +421,7 @@ impl MetadataCache {
             let group = Timed {
                 value: Value::Listing(Arc::new(files)),
                 ttl,
+                fetched,
             };
             used += weight(&k, &group);
             if used > room {
@@ -259,10 +434,231 @@ impl MetadataCache {
         kept
     }
 
+    /// Caches a listing that revalidates a directory: whole when it fits in a quarter of the
+    /// cache, else its files' statuses.
+    fn put_relisted(
+        &self,
+        mount: &str,
+        dir: &str,
+        entries: Arc<Vec<Entry>>,
+        fetched: Instant,
+        immutable: bool,
+    ) {
+        let Some(ttl) = self.ttl(true, immutable) else {
+            return;
+        };
+        let k = listing_key(mount, dir);
+        let listing = Timed {
+            value: Value::Listing(entries.clone()),
+            ttl,
+            fetched,
+        };
+        self.entries.invalidate(&files_key(mount, dir));
+        if weight(&k, &listing) <= self.settings.max_size / 4 {
+            self.entries.insert(k, listing);
+        } else {
+            self.entries.invalidate(&k);
+            self.put_files(mount, &entries, ttl, fetched, self.settings.max_size / 4);
+        }
+    }
+}
+
+impl MetadataCache {
+    pub fn new(settings: MetadataSettings) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(settings.max_size)
+            .weigher(|k: &String, v: &Timed| weight(k, v).min(u32::MAX as u64) as u32)
+            .expire_after(ByValue)
+            .build();
+        MetadataCache {
+            shared: Arc::new(Shared {
+                settings,
+                entries,
+                flights: Mutex::new(Flights::default()),
+                background: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    fn entries(&self) -> &moka::sync::Cache<String, Timed> {
+        &self.shared.entries
+    }
+
+    /// A cached status: `Some(None)` is a cached "not found". Fresh or not.
+    pub fn status(&self, mount: &str, key: &str) -> Option<Option<Entry>> {
+        match self.lookup_status(mount, key) {
+            Lookup::Hit(e, _) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Looks a status up: in its own entry and in the listings of its directory that hold it,
+    /// the most recently fetched first; says whether to serve it and whether to revalidate.
+    pub fn lookup_status(&self, mount: &str, key: &str) -> Lookup<Option<Entry>> {
+        let dir = parent(key);
+        let mut best: Option<Found<Option<Entry>>> = None;
+        if let Some(t) = self.entries().get(&status_key(mount, key)) {
+            if let Value::Status(s) = t.value {
+                best = Some(Found {
+                    value: s,
+                    fetched: t.fetched,
+                    ttl: t.ttl,
+                    listed: None,
+                });
+            }
+        }
+        for k in [listing_key(mount, dir), files_key(mount, dir)] {
+            if let Some(Timed {
+                value: Value::Listing(l),
+                ttl,
+                fetched,
+            }) = self.entries().get(&k)
+            {
+                if best.as_ref().is_some_and(|b| b.fetched >= fetched) {
+                    continue;
+                }
+                if let Some(e) = find(&l, key) {
+                    best = Some(Found {
+                        value: Some(e),
+                        fetched,
+                        ttl,
+                        listed: Some(l.len()),
+                    });
+                }
+            }
+        }
+        let Some(found) = best else {
+            return match self.shared.relisting(mount, dir) {
+                Some(_) => Lookup::Relist(dir.to_string()),
+                None => Lookup::Miss,
+            };
+        };
+        let is_found = found.value.is_some();
+        self.shared.judge(mount, dir, found, is_found)
+    }
+
+    /// Looks a directory's listing up; says whether to serve it and whether to revalidate.
+    pub fn lookup_listing(&self, mount: &str, key: &str) -> Lookup<Arc<Vec<Entry>>> {
+        match self.entries().get(&listing_key(mount, key)) {
+            Some(Timed {
+                value: Value::Listing(l),
+                ttl,
+                fetched,
+            }) => {
+                let found = Found {
+                    value: l,
+                    fetched,
+                    ttl,
+                    // Revalidating a listing is listing it again, whatever its size.
+                    listed: Some(0),
+                };
+                self.shared.judge(mount, key, found, true)
+            }
+            _ => match self.shared.relisting(mount, key) {
+                Some(_) => Lookup::Relist(key.to_string()),
+                None => Lookup::Miss,
+            },
+        }
+    }
+
+    /// A cached listing, fresh or not.
+    pub fn listing(&self, mount: &str, key: &str) -> Option<Arc<Vec<Entry>>> {
+        match self.lookup_listing(mount, key) {
+            Lookup::Hit(l, _) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Starts listing directory `dir` for the cache, or joins the listing of it that is
+    /// running. A `background` listing is refused (`Busy`) when one of the directory is
+    /// running or `MAX_BACKGROUND` are.
+    pub fn start_relist(
+        &self,
+        mount: &str,
+        dir: &str,
+        background: bool,
+        immutable: bool,
+    ) -> Relist {
+        let key = (mount.to_string(), dir.to_string());
+        let mut f = self.shared.flights();
+        if let Some(r) = f.running.get(&key) {
+            if r.pid == std::process::id() {
+                return if background {
+                    Relist::Busy
+                } else {
+                    Relist::Join(r.clone())
+                };
+            }
+        }
+        if background {
+            let running = self.shared.background.load(Ordering::Relaxed);
+            if running >= MAX_BACKGROUND {
+                return Relist::Busy;
+            }
+            self.shared.background.fetch_add(1, Ordering::Relaxed);
+        }
+        let flight = Arc::new(Flight {
+            started: Instant::now(),
+            pid: std::process::id(),
+            done: Mutex::new(None),
+            cv: Condvar::new(),
+        });
+        f.running.insert(key.clone(), flight.clone());
+        Relist::Lead(RelistGuard {
+            cache: self.shared.clone(),
+            key,
+            flight,
+            background,
+            immutable,
+            finished: false,
+        })
+    }
+
+    pub fn put_status(&self, mount: &str, key: &str, entry: Option<Entry>, immutable: bool) {
+        if let Some(ttl) = self.shared.ttl(entry.is_some(), immutable) {
+            self.entries().insert(
+                status_key(mount, key),
+                Timed {
+                    value: Value::Status(entry),
+                    ttl,
+                    fetched: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Caches a listing, which answers for the status of every entry in it (so opening each
+    /// listed file needs no request). A listing over a quarter of the cache is not kept.
+    pub fn put_listing(&self, mount: &str, key: &str, entries: Arc<Vec<Entry>>, immutable: bool) {
+        let Some(ttl) = self.shared.ttl(true, immutable) else {
+            return;
+        };
+        let k = listing_key(mount, key);
+        let listing = Timed {
+            value: Value::Listing(sorted(entries)),
+            ttl,
+            fetched: Instant::now(),
+        };
+        if weight(&k, &listing) <= self.shared.settings.max_size / 4 {
+            self.entries().insert(k, listing);
+        }
+    }
+
+    /// Caches the statuses of files a flat listing of a tree gave, one entry per directory,
+    /// as many directories as fit in half of the cache; returns how many statuses it kept.
+    pub fn put_statuses(&self, mount: &str, entries: &[Entry], immutable: bool) -> usize {
+        let Some(ttl) = self.shared.ttl(true, immutable) else {
+            return 0;
+        };
+        let room = self.shared.settings.max_size / 2;
+        self.shared
+            .put_files(mount, entries, ttl, Instant::now(), room)
+    }
+
     /// Entries held (approximate until the cache has caught up with recent inserts).
     pub fn len(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.entry_count()
+        self.entries().run_pending_tasks();
+        self.entries().entry_count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -271,20 +667,20 @@ impl MetadataCache {
 
     /// Bytes held, as entries are weighed.
     pub fn weighed_size(&self) -> u64 {
-        self.entries.run_pending_tasks();
-        self.entries.weighted_size()
+        self.entries().run_pending_tasks();
+        self.entries().weighted_size()
     }
 
     /// Drops one path's status, and the listings of its directory that hold it.
     pub fn invalidate_status(&self, mount: &str, key: &str) {
-        self.entries.invalidate(&status_key(mount, key));
-        self.entries.invalidate(&listing_key(mount, parent(key)));
-        self.entries.invalidate(&files_key(mount, parent(key)));
+        self.entries().invalidate(&status_key(mount, key));
+        self.entries().invalidate(&listing_key(mount, parent(key)));
+        self.entries().invalidate(&files_key(mount, parent(key)));
     }
 
     /// Drops everything: after a change whose reach is a whole tree.
     pub fn invalidate_all(&self) {
-        self.entries.invalidate_all();
+        self.entries().invalidate_all();
     }
 }
 
@@ -304,11 +700,132 @@ mod tests {
     }
 
     fn cache(max_size: u64) -> MetadataCache {
+        cache_with_ttl(max_size, DEFAULT_TTL)
+    }
+
+    fn cache_with_ttl(max_size: u64, ttl: Duration) -> MetadataCache {
         MetadataCache::new(MetadataSettings {
-            ttl: DEFAULT_TTL,
+            ttl,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             max_size,
+            relist_max_entries: DEFAULT_RELIST_MAX_ENTRIES,
         })
+    }
+
+    fn sleep_until(t: Instant) {
+        if let Some(d) = t.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+    }
+
+    #[test]
+    fn an_expired_entry_is_served_only_while_a_listing_started_before_expiry_runs() {
+        let ttl = Duration::from_millis(400);
+        let c = cache_with_ttl(1 << 20, ttl);
+        let listed = Instant::now();
+        c.put_listing("m", "d", Arc::new(vec![file("d/a"), file("d/b")]), false);
+        assert_eq!(
+            c.lookup_status("m", "d/a"),
+            Lookup::Hit(Some(file("d/a")), None)
+        );
+        // Due: served, and the caller is told to list the directory in the background.
+        sleep_until(listed + ttl * 7 / 8);
+        assert_eq!(
+            c.lookup_status("m", "d/a"),
+            Lookup::Hit(Some(file("d/a")), Some("d".into()))
+        );
+        let Relist::Lead(guard) = c.start_relist("m", "d", true, false) else {
+            panic!("no listing was running")
+        };
+        // One background listing per directory.
+        assert!(matches!(
+            c.start_relist("m", "d", true, false),
+            Relist::Busy
+        ));
+        assert_eq!(
+            c.lookup_status("m", "d/b"),
+            Lookup::Hit(Some(file("d/b")), None)
+        );
+        // Expired, while the listing that started before the expiry runs: served stale.
+        sleep_until(listed + ttl + Duration::from_millis(20));
+        assert_eq!(
+            c.lookup_status("m", "d/b"),
+            Lookup::Hit(Some(file("d/b")), None)
+        );
+        // A lookup that must wait joins the running listing rather than starting another.
+        assert!(matches!(
+            c.start_relist("m", "d", false, false),
+            Relist::Join(_)
+        ));
+        // The listing returns: "d/b" changed, "d/a" is gone (asked for alone: a miss).
+        let mut b = file("d/b");
+        b.len = 9;
+        guard.finish(Ok(vec![b.clone()])).unwrap();
+        assert_eq!(
+            c.lookup_status("m", "d/b"),
+            Lookup::Hit(Some(b.clone()), None)
+        );
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Miss);
+        assert_eq!(c.listing("m", "d").unwrap().as_slice(), &[b]);
+    }
+
+    #[test]
+    fn an_expired_entry_with_no_listing_running_waits_for_one() {
+        let ttl = Duration::from_millis(200);
+        let c = cache_with_ttl(1 << 20, ttl);
+        c.put_listing("m", "d", Arc::new(vec![file("d/a")]), false);
+        c.put_status("m", "e/alone", Some(file("e/alone")), false);
+        std::thread::sleep(ttl + Duration::from_millis(20));
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
+        assert_eq!(c.lookup_listing("m", "d"), Lookup::Relist("d".into()));
+        // A status the store gave alone is asked for alone again.
+        assert_eq!(c.lookup_status("m", "e/alone"), Lookup::Miss);
+        // A listing started after the expiry is waited for, not served around.
+        let Relist::Lead(guard) = c.start_relist("m", "d", false, false) else {
+            panic!("no listing was running")
+        };
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
+        let Relist::Join(flight) = c.start_relist("m", "d", false, false) else {
+            panic!("the running listing was not joined")
+        };
+        let waiter = std::thread::spawn(move || flight.wait());
+        guard
+            .finish(Err(Error::new(ErrorKind::Other, "the store is down")))
+            .unwrap_err();
+        let e = waiter.join().unwrap().unwrap_err();
+        assert!(e.to_string().contains("the store is down"), "{e}");
+        // Still expired and listable: the next lookup lists again (and reports its error).
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
+    }
+
+    #[test]
+    fn a_failed_background_listing_is_not_retried_before_the_entry_expires() {
+        let ttl = Duration::from_millis(400);
+        let c = cache_with_ttl(1 << 20, ttl);
+        let listed = Instant::now();
+        c.put_listing("m", "d", Arc::new(vec![file("d/a")]), false);
+        sleep_until(listed + ttl * 7 / 8);
+        let Relist::Lead(guard) = c.start_relist("m", "d", true, false) else {
+            panic!("no listing was running")
+        };
+        drop(guard); // abandoned: counts as failed
+        assert_eq!(
+            c.lookup_status("m", "d/a"),
+            Lookup::Hit(Some(file("d/a")), None)
+        );
+        sleep_until(listed + ttl + Duration::from_millis(20));
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
+    }
+
+    #[test]
+    fn immutable_entries_never_need_revalidation() {
+        let c = cache_with_ttl(1 << 20, Duration::from_millis(50));
+        c.put_listing("m", "d", Arc::new(vec![file("d/a")]), true);
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(
+            c.lookup_status("m", "d/a"),
+            Lookup::Hit(Some(file("d/a")), None)
+        );
     }
 
     #[test]

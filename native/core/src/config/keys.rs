@@ -90,6 +90,7 @@ pub const KEYS: &[Key] = &[
     size("shoal.metadata.max.size", 1 << 20, MAX_SIZE),
     // Deprecated: `shoal.metadata.max.size` wins; an entry is taken as 256 bytes.
     count("shoal.metadata.max.entries", 1, 1 << 32),
+    count("shoal.metadata.relist.max.entries", 0, 1 << 32),
     // Stores.
     secs("shoal.store.timeout", 1, DAY),
     count("shoal.store.max.retries", 0, 100),

@@ -17,8 +17,8 @@ use crate::cache::write_stage::WriteStage;
 use crate::cache::{CacheSettings, FileSource, PageCache, StatsSet};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::metadata::{MetadataCache, MetadataSettings};
-use crate::mount::{Location, MountTable, Resolved};
+use crate::metadata::{Lookup, MetadataCache, MetadataSettings, Relist};
+use crate::mount::{Location, Mount, MountTable, Resolved};
 use crate::stats::Stats;
 use crate::store::{join_key, Entry};
 
@@ -299,12 +299,37 @@ impl Namespace {
         }
     }
 
+    /// Counts a store request made for metadata.
+    fn count_metadata_request(&self) {
+        crate::bump!(
+            store_metadata_requests,
+            1,
+            self.stats,
+            crate::stats::process()
+        );
+    }
+
     fn stat_resolved(&self, r: &Resolved) -> Result<Option<Entry>> {
-        if let Some(hit) = self.metadata.status(&r.mount.name, &r.key) {
-            self.count_metadata(true);
-            return Ok(hit);
+        let m = &r.mount.name;
+        match self.metadata.lookup_status(m, &r.key) {
+            Lookup::Hit(hit, refresh) => {
+                self.count_metadata(true);
+                if let Some(dir) = refresh {
+                    self.relist_in_background(&r.mount, &dir);
+                }
+                return Ok(hit);
+            }
+            Lookup::Relist(dir) => {
+                crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
+                self.relist(&r.mount, &dir)?;
+                if let Lookup::Hit(hit, _) = self.metadata.lookup_status(m, &r.key) {
+                    return Ok(hit);
+                }
+                // Not in its directory's listing: asked for alone.
+                self.count_metadata_request();
+            }
+            Lookup::Miss => self.count_metadata(false),
         }
-        self.count_metadata(false);
         let found = r.mount.store.stat(&r.key).map_err(|e| {
             e.context(
                 "status",
@@ -316,21 +341,62 @@ impl Namespace {
         Ok(found)
     }
 
-    fn list_resolved(&self, r: &Resolved) -> Result<Arc<Vec<Entry>>> {
-        if let Some(hit) = self.metadata.listing(&r.mount.name, &r.key) {
-            self.count_metadata(true);
-            return Ok(hit);
+    /// Lists directory `dir` of a mount for the metadata cache, or waits for the listing of it
+    /// that is running (single-flight per directory); the cache keeps what it returns.
+    fn relist(&self, mount: &Arc<Mount>, dir: &str) -> Result<Arc<Vec<Entry>>> {
+        match self
+            .metadata
+            .start_relist(&mount.name, dir, false, mount.immutable)
+        {
+            Relist::Lead(guard) => {
+                self.count_metadata_request();
+                guard.finish(list_dir(mount, dir))
+            }
+            Relist::Join(flight) => flight.wait(),
+            Relist::Busy => unreachable!("only a background listing is refused"),
         }
-        self.count_metadata(false);
-        let entries = Arc::new(r.mount.store.list(&r.key).map_err(|e| {
-            e.context(
-                "list",
-                &format!("{} (in {})", r.path, r.mount.store.describe()),
-            )
-        })?);
-        self.metadata
-            .put_listing(&r.mount.name, &r.key, entries.clone(), r.mount.immutable);
-        Ok(entries)
+    }
+
+    /// Starts listing directory `dir` in the background to revalidate its cached entries,
+    /// unless it is being listed already or enough background listings run.
+    fn relist_in_background(&self, mount: &Arc<Mount>, dir: &str) {
+        let Relist::Lead(guard) =
+            self.metadata
+                .start_relist(&mount.name, dir, true, mount.immutable)
+        else {
+            return;
+        };
+        self.count_metadata_request();
+        let mount = mount.clone();
+        let dir = dir.to_string();
+        // A thread that cannot start drops the guard, which ends the listing as failed.
+        let _ = std::thread::Builder::new()
+            .name("shoal-relist".into())
+            .spawn(move || {
+                if let Err(e) = guard.finish(list_dir(&mount, &dir)) {
+                    tracing::warn!(
+                        "revalidating the metadata of {} failed, its cached entries expire \
+                         at their TTL: {e}",
+                        mount.shoal_path(&dir)
+                    );
+                }
+            });
+    }
+
+    fn list_resolved(&self, r: &Resolved) -> Result<Arc<Vec<Entry>>> {
+        match self.metadata.lookup_listing(&r.mount.name, &r.key) {
+            Lookup::Hit(hit, refresh) => {
+                self.count_metadata(true);
+                if let Some(dir) = refresh {
+                    self.relist_in_background(&r.mount, &dir);
+                }
+                Ok(hit)
+            }
+            Lookup::Relist(_) | Lookup::Miss => {
+                crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
+                self.relist(&r.mount, &r.key)
+            }
+        }
     }
 
     /// The status of one path.
@@ -746,6 +812,16 @@ impl Namespace {
             .map_err(|e| e.context("rename", &format!("{} to {}", s.path, d.path)))?;
         Ok(true)
     }
+}
+
+/// One listing of directory `dir` of a mount, its error naming the Shoal path and the store.
+fn list_dir(mount: &Mount, dir: &str) -> Result<Vec<Entry>> {
+    mount.store.list(dir).map_err(|e| {
+        e.context(
+            "list",
+            &format!("{} (in {})", mount.shoal_path(dir), mount.store.describe()),
+        )
+    })
 }
 
 fn not_mounted(op: &str, path: &str) -> Error {
