@@ -79,6 +79,7 @@ def cache_share(before, after):
     store = delta["bytes_from_store"]
     return {"bytes_from_cache": cached, "bytes_from_store": store,
             "store_requests": delta["store_get_requests"],
+            "metadata_requests": delta.get("store_metadata_requests", 0),
             "hit_ratio": round(cached / (cached + store), 4) if cached + store else None}
 
 

@@ -442,22 +442,26 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    let (mut fetched, mut already) = (0u64, 0u64);
-    let mut failures = Vec::new();
-    for (i, f) in files.iter().enumerate() {
-        bar.set_message(format!("{}/{} files", i + 1, files.len()));
-        match ns
-            .cached_bytes(&f.path, Some(f.clone()))
-            .and_then(|had| ns.load(&f.path, Some(f.clone())).map(|got| (had, got)))
-        {
-            Ok((had, got)) => {
-                already += had;
-                fetched += got;
+    // Files are fetched in parallel (`shoal.load.parallel` page fetches at once); the bar
+    // moves as each file is done.
+    let tally = std::sync::Mutex::new((0u64, 0u64, 0usize, Vec::new()));
+    bar.set_message(format!("0/{} files", files.len()));
+    ns.load_files(&files, |i, r| {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        match r {
+            Ok(l) => {
+                t.0 += l.fetched;
+                t.1 += l.cached_before;
             }
-            Err(e) => failures.push((f.path.clone(), e)),
+            Err(e) => t.3.push((files[i].path.clone(), e)),
         }
-        bar.inc(f.len);
-    }
+        t.2 += 1;
+        bar.set_message(format!("{}/{} files", t.2, files.len()));
+        bar.inc(files[i].len);
+    });
+    let (fetched, already, _, mut failures) =
+        tally.into_inner().unwrap_or_else(|p| p.into_inner());
+    failures.sort_by(|a, b| a.0.cmp(&b.0));
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     writeln!(

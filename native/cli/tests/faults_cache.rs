@@ -734,6 +734,11 @@ fn processes_killed_mid_write_leave_nothing_wrong_or_uncounted() {
     let s = Store::start();
     let data = pattern(24 << 20, 10);
     s.put_stored("big.bin", &data, "killed-etag");
+    // Small files beside it: `load` fetches several files at once, all cut off mid-way.
+    let small: Vec<Vec<u8>> = (0..24).map(|i| pattern(300 << 10, 40 + i)).collect();
+    for (i, o) in small.iter().enumerate() {
+        s.put(&format!("small/{i:02}.bin"), o);
+    }
     let cache = tempfile::tempdir().unwrap();
     let c = conf(
         &[s.mount("s")],
@@ -741,7 +746,7 @@ fn processes_killed_mid_write_leave_nothing_wrong_or_uncounted() {
         &[("shoal.cache.page.size", "256k")],
     );
     for delay_ms in [50u64, 200, 600] {
-        let mut child = shoal_cmd(&c, &["load", "/s/big.bin"])
+        let mut child = shoal_cmd(&c, &["load", "/s"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -775,6 +780,9 @@ fn processes_killed_mid_write_leave_nothing_wrong_or_uncounted() {
     assert!(n.abs_diff(held) <= 16 << 10, "counted {n}, du {held}");
     std::fs::remove_file(&live_tmp).unwrap();
     cat_is(&c, "/s/big.bin", &data);
+    for (i, o) in small.iter().enumerate() {
+        cat_is(&c, &format!("/s/small/{i:02}.bin"), o);
+    }
     clean(&c);
     ok(&shoal(&c, &["cache", "stats"]));
     assert!(files(cache.path(), |n| n.starts_with(".tmp-")).is_empty());

@@ -17,4 +17,4 @@ pub mod store;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use namespace::{FileInfo, FileReader, FileWriter, Namespace};
+pub use namespace::{FileInfo, FileReader, FileWriter, Loaded, Namespace};

@@ -84,6 +84,7 @@ pub const KEYS: &[Key] = &[
     size("shoal.cache.readahead.max", 0, MAX_SIZE),
     count("shoal.cache.readahead.pages", 1, 65_536),
     count("shoal.cache.open.pages", 0, 1 << 30),
+    count("shoal.load.parallel", 1, 1024),
     // The metadata cache.
     secs("shoal.metadata.ttl", 0, 365 * DAY),
     secs("shoal.metadata.negative.ttl", 0, 365 * DAY),

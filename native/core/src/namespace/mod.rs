@@ -8,7 +8,8 @@
 mod reader;
 mod writer;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub use reader::FileReader;
 pub use writer::FileWriter;
@@ -24,6 +25,18 @@ use crate::store::{join_key, Entry};
 
 /// A file's place, the version its pages are cut from, and the cache that holds them.
 type CachedFile<'a> = (Resolved, Arc<FileSource>, &'a Arc<PageCache>);
+
+/// What loading one file did (`Namespace::load_files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    /// Bytes the cache held already (the file's length less what was fetched).
+    pub cached_before: u64,
+    /// Bytes fetched from the store.
+    pub fetched: u64,
+}
+
+/// Page fetches `load_files` keeps in flight by default (`shoal.load.parallel`).
+pub const DEFAULT_LOAD_PARALLEL: usize = 32;
 
 /// A file or directory as front ends see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +83,8 @@ pub struct Namespace {
     metadata: Arc<MetadataCache>,
     cache: Option<Arc<PageCache>>,
     stats: Arc<Stats>,
+    /// `shoal.load.parallel`.
+    load_parallel: usize,
 }
 
 impl Namespace {
@@ -100,6 +115,7 @@ impl Namespace {
             metadata: Arc::new(metadata),
             cache,
             stats: Arc::new(Stats::default()),
+            load_parallel: config.get_usize("shoal.load.parallel", DEFAULT_LOAD_PARALLEL)?,
         })
     }
 
@@ -547,6 +563,118 @@ impl Namespace {
         cache
             .load(&source, &self.counters())
             .map_err(|e| e.context("load", &r.path))
+    }
+
+    /// Brings many files (each the version its `FileInfo` names) into this node's cache,
+    /// `shoal.load.parallel` page fetches at a time for the whole call, across as many files:
+    /// a small file is one fetch, a large one is many, so at most that many GETs (each of at
+    /// most one page) are in flight, whatever the files' sizes. `done` is called once per
+    /// file, with its index in `files`, from the thread that finished it.
+    pub fn load_files<F>(&self, files: &[FileInfo], done: F)
+    where
+        F: Fn(usize, Result<Loaded>) + Sync,
+    {
+        struct Job {
+            source: Arc<FileSource>,
+            cache: Arc<PageCache>,
+            path: String,
+            left: AtomicU64,
+            failed: Mutex<Option<Error>>,
+            fetched: Arc<Stats>,
+            stats: StatsSet,
+        }
+        let mut jobs: Vec<Option<Job>> = Vec::with_capacity(files.len());
+        // (file, page): a unit of work, one page fetch at most.
+        let mut units: Vec<(usize, u64)> = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let job = match self.cached_source("load", &f.path, Some(f.clone())) {
+                Err(e) => {
+                    done(i, Err(e));
+                    None
+                }
+                Ok(Some((r, source, cache))) if source.entry.len > 0 => {
+                    let pages = source.entry.len.div_ceil(cache.page_size());
+                    units.extend((0..pages).map(|p| (i, p)));
+                    let fetched = Arc::new(Stats::default());
+                    let stats: StatsSet = self
+                        .counters()
+                        .iter()
+                        .cloned()
+                        .chain([fetched.clone()])
+                        .collect();
+                    Some(Job {
+                        source,
+                        cache: cache.clone(),
+                        path: r.path,
+                        left: AtomicU64::new(pages),
+                        failed: Mutex::new(None),
+                        fetched,
+                        stats,
+                    })
+                }
+                // Empty, or in a mount that is not cached.
+                Ok(_) => {
+                    done(
+                        i,
+                        Ok(Loaded {
+                            cached_before: 0,
+                            fetched: 0,
+                        }),
+                    );
+                    None
+                }
+            };
+            jobs.push(job);
+        }
+        let next = AtomicUsize::new(0);
+        let work = || {
+            while let Some(&(i, page)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let Some(job) = &jobs[i] else { continue };
+                let ok = job
+                    .failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_none();
+                if ok {
+                    let ps = job.cache.page_size();
+                    if let Err(e) = job
+                        .cache
+                        .fetch_ranges(&job.source, &[(page * ps, ps)], &job.stats)
+                    {
+                        let mut failed = job.failed.lock().unwrap_or_else(|p| p.into_inner());
+                        failed.get_or_insert_with(|| e.context("load", &job.path));
+                    }
+                }
+                if job.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    let fetched = job.fetched.bytes_from_store.load(Ordering::Relaxed);
+                    let failed = job
+                        .failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take();
+                    done(
+                        i,
+                        match failed {
+                            Some(e) => Err(e),
+                            None => Ok(Loaded {
+                                cached_before: job.source.entry.len.saturating_sub(fetched),
+                                fetched,
+                            }),
+                        },
+                    );
+                }
+            }
+        };
+        let helpers = self.load_parallel.min(units.len()).saturating_sub(1);
+        std::thread::scope(|s| {
+            for _ in 0..helpers {
+                // A thread that cannot start leaves its share to the others.
+                let _ = std::thread::Builder::new()
+                    .name("shoal-load".into())
+                    .spawn_scoped(s, work);
+            }
+            work();
+        });
     }
 
     /// Drops a file's pages (the version `known` names, else the current one) from this
