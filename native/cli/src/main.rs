@@ -459,8 +459,7 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
         bar.set_message(format!("{}/{} files", t.2, files.len()));
         bar.inc(files[i].len);
     });
-    let (fetched, already, _, mut failures) =
-        tally.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (fetched, already, _, mut failures) = tally.into_inner().unwrap_or_else(|p| p.into_inner());
     failures.sort_by(|a, b| a.0.cmp(&b.0));
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

@@ -35,7 +35,7 @@
 //! keeps the directories that fit in half of it), so a listing never evicts itself.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -194,6 +194,9 @@ pub struct RelistGuard {
     flight: Arc<Flight>,
     background: bool,
     immutable: bool,
+    /// The cache's generation when the listing started: a change made through Shoal since
+    /// then (which drops entries) keeps the listing out of the cache.
+    generation: u64,
     finished: bool,
 }
 
@@ -209,13 +212,15 @@ impl RelistGuard {
         self.finished = true;
         let (mount, dir) = &self.key;
         if let Ok(entries) = &listed {
-            self.cache.put_relisted(
-                mount,
-                dir,
-                entries.clone(),
-                self.flight.started,
-                self.immutable,
-            );
+            if self.cache.generation.load(Ordering::Acquire) == self.generation {
+                self.cache.put_relisted(
+                    mount,
+                    dir,
+                    entries.clone(),
+                    self.flight.started,
+                    self.immutable,
+                );
+            }
         }
         {
             let mut f = self.cache.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -272,6 +277,8 @@ struct Shared {
     flights: Mutex<Flights>,
     /// Background listings running.
     background: AtomicUsize,
+    /// Bumped by every invalidation.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -476,6 +483,7 @@ impl MetadataCache {
                 entries,
                 flights: Mutex::new(Flights::default()),
                 background: AtomicUsize::new(0),
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -610,6 +618,7 @@ impl MetadataCache {
             flight,
             background,
             immutable,
+            generation: self.shared.generation.load(Ordering::Acquire),
             finished: false,
         })
     }
@@ -673,6 +682,7 @@ impl MetadataCache {
 
     /// Drops one path's status, and the listings of its directory that hold it.
     pub fn invalidate_status(&self, mount: &str, key: &str) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
         self.entries().invalidate(&status_key(mount, key));
         self.entries().invalidate(&listing_key(mount, parent(key)));
         self.entries().invalidate(&files_key(mount, parent(key)));
@@ -680,6 +690,7 @@ impl MetadataCache {
 
     /// Drops everything: after a change whose reach is a whole tree.
     pub fn invalidate_all(&self) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
         self.entries().invalidate_all();
     }
 }
@@ -815,6 +826,20 @@ mod tests {
         );
         sleep_until(listed + ttl + Duration::from_millis(20));
         assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
+    }
+
+    #[test]
+    fn a_listing_that_started_before_a_change_is_not_cached() {
+        let c = cache(1 << 20);
+        let Relist::Lead(guard) = c.start_relist("m", "d", false, false) else {
+            panic!("no listing was running")
+        };
+        // A file is deleted through Shoal while the listing runs.
+        c.invalidate_status("m", "d/a");
+        let got = guard.finish(Ok(vec![file("d/a")])).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Miss);
+        assert_eq!(c.lookup_listing("m", "d"), Lookup::Miss);
     }
 
     #[test]

@@ -637,9 +637,9 @@ impl Namespace {
                     .is_none();
                 if ok {
                     let ps = job.cache.page_size();
-                    if let Err(e) = job
-                        .cache
-                        .fetch_ranges(&job.source, &[(page * ps, ps)], &job.stats)
+                    if let Err(e) =
+                        job.cache
+                            .fetch_ranges(&job.source, &[(page * ps, ps)], &job.stats)
                     {
                         let mut failed = job.failed.lock().unwrap_or_else(|p| p.into_inner());
                         failed.get_or_insert_with(|| e.context("load", &job.path));
@@ -647,11 +647,7 @@ impl Namespace {
                 }
                 if job.left.fetch_sub(1, Ordering::AcqRel) == 1 {
                     let fetched = job.fetched.bytes_from_store.load(Ordering::Relaxed);
-                    let failed = job
-                        .failed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .take();
+                    let failed = job.failed.lock().unwrap_or_else(|p| p.into_inner()).take();
                     done(
                         i,
                         match failed {
