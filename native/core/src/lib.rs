@@ -10,6 +10,7 @@ pub mod mount;
 pub mod namespace;
 pub mod path;
 pub mod placement;
+pub mod prefetch;
 pub mod pread;
 pub mod runtime;
 pub mod stats;
