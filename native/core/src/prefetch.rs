@@ -19,8 +19,10 @@
 //! wrong and leaves the file to its reader, which gets its bytes or its own error.
 //!
 //! Counters: `prefetch_bytes` (fetched ahead), `prefetch_read_bytes` (of those, in files a
-//! reader of this process opened afterwards), `prefetch_unread_bytes` (of those, in files never
-//! opened, counted when the filesystem closes); the close also logs one summary line.
+//! reader of this process opened afterwards, in the version fetched), `prefetch_unread_bytes`
+//! (the rest: files not opened (yet), another version opened, a prefetch that failed part-way).
+//! When the filesystem closes, `prefetch_unread_bytes` is what was never read, and one summary
+//! line is logged.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -77,10 +79,15 @@ impl PrefetchSettings {
 enum Phase {
     /// Waiting for its turn.
     Queued(Arc<FileSource>),
-    /// Being fetched ahead; `opened` once a reader opened it meanwhile.
-    Fetching { opened: bool },
-    /// Fetched ahead (`bytes` from the store), not opened yet.
-    Fetched { bytes: u64 },
+    /// Being fetched ahead (the version `file`); `opened` once a reader opened it meanwhile,
+    /// `read` when it opened that version.
+    Fetching {
+        file: u128,
+        opened: bool,
+        read: bool,
+    },
+    /// Fetched ahead (`bytes` from the store, the version `file`), not opened yet.
+    Fetched { file: u128, bytes: u64 },
     /// Opened by a reader, or left to it (it overtook the prefetch, the prefetch failed or
     /// found nothing to fetch).
     Done,
@@ -132,11 +139,10 @@ impl Prefetcher {
         if !settings.active() {
             return None;
         }
-        let units = settings
-            .max_bytes
-            .div_ceil(UNIT)
-            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize) as u64)
-            as u32;
+        let units = settings.max_bytes.div_ceil(UNIT).clamp(
+            1,
+            tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize) as u64,
+        ) as u32;
         let disk: u64 = cache
             .dirs()
             .iter()
@@ -187,20 +193,25 @@ impl Prefetcher {
         match phase {
             // The reader got there first: it fetches the file itself.
             Phase::Queued(_) => *phase = Phase::Done,
-            Phase::Fetching { opened } => {
+            Phase::Fetching { file, opened, read } => {
                 if !*opened {
                     *opened = true;
+                    *read = *file == src.file_id;
                     st.ahead_files -= 1;
                     st.ahead_bytes = st.ahead_bytes.saturating_sub(src.entry.len);
                 }
             }
-            Phase::Fetched { bytes } => {
-                let bytes = *bytes;
+            Phase::Fetched { file, bytes } => {
+                let (same, bytes) = (*file == src.file_id, *bytes);
                 *phase = Phase::Done;
                 st.ahead_files -= 1;
                 st.ahead_bytes = st.ahead_bytes.saturating_sub(src.entry.len);
-                for s in self.stats.iter() {
-                    crate::bump!(prefetch_read_bytes, bytes, s);
+                // Another version opened: what was fetched stays unread.
+                if same {
+                    for s in self.stats.iter() {
+                        crate::bump!(prefetch_read_bytes, bytes, s);
+                        s.prefetch_unread_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                    }
                 }
             }
             Phase::Done => {}
@@ -277,12 +288,21 @@ impl Prefetcher {
                 st.queue.push((len, Reverse(path)));
                 break;
             }
-            let Some(phase) = st.files.get_mut(&path) else {
-                continue;
-            };
-            let Phase::Queued(src) = std::mem::replace(phase, Phase::Fetching { opened: false })
+            // A file a reader opened before its turn is the reader's.
+            let Some(phase) = st
+                .files
+                .get_mut(&path)
+                .filter(|p| matches!(p, Phase::Queued(_)))
             else {
                 continue;
+            };
+            let Phase::Queued(src) = std::mem::replace(phase, Phase::Done) else {
+                continue;
+            };
+            *phase = Phase::Fetching {
+                file: src.file_id,
+                opened: false,
+                read: false,
             };
             st.ahead_files += 1;
             st.ahead_bytes += len;
@@ -327,27 +347,36 @@ impl Prefetcher {
         let release = {
             let mut st = self.state();
             let len = src.entry.len;
-            match st.files.get_mut(&path) {
-                Some(phase @ Phase::Fetching { opened: true }) => {
+            let phase = st.files.get_mut(&path);
+            match phase {
+                Some(phase @ Phase::Fetching { opened: true, .. }) => {
+                    let read = matches!(phase, Phase::Fetching { read: true, .. });
                     *phase = Phase::Done;
                     for s in self.stats.iter() {
-                        crate::bump!(prefetch_read_bytes, bytes, s);
+                        if read {
+                            crate::bump!(prefetch_read_bytes, bytes, s);
+                        } else {
+                            crate::bump!(prefetch_unread_bytes, bytes, s);
+                        }
                     }
                     false
                 }
-                Some(phase @ Phase::Fetching { opened: false }) => {
+                Some(phase @ Phase::Fetching { opened: false, .. }) => {
+                    for s in self.stats.iter() {
+                        crate::bump!(prefetch_unread_bytes, bytes, s);
+                    }
                     if failed.is_some() || bytes == 0 {
                         // Nothing of it waits in the cache for a reader: it no longer counts
-                        // ahead. Bytes fetched before a failure stay counted as prefetched.
+                        // ahead. Bytes fetched before a failure stay counted as unread.
                         *phase = Phase::Done;
                         st.ahead_files -= 1;
                         st.ahead_bytes = st.ahead_bytes.saturating_sub(len);
-                        for s in self.stats.iter() {
-                            crate::bump!(prefetch_unread_bytes, bytes, s);
-                        }
                         true
                     } else {
-                        *phase = Phase::Fetched { bytes };
+                        *phase = Phase::Fetched {
+                            file: src.file_id,
+                            bytes,
+                        };
                         false
                     }
                 }
@@ -370,10 +399,7 @@ impl Prefetcher {
                     .values()
                     .any(|p| matches!(p, Phase::Fetching { .. }))
                     || (st.ahead_files < self.settings.files_ahead
-                        && st
-                            .files
-                            .values()
-                            .any(|p| matches!(p, Phase::Queued(_))));
+                        && st.files.values().any(|p| matches!(p, Phase::Queued(_))));
                 if !busy {
                     return true;
                 }
@@ -387,20 +413,8 @@ impl Prefetcher {
 }
 
 impl Drop for Prefetcher {
-    /// Counts the bytes fetched ahead that no reader opened, and logs the summary.
+    /// Logs what was fetched ahead and how much of it was read.
     fn drop(&mut self) {
-        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
-        let unread: u64 = st
-            .files
-            .values()
-            .map(|p| match p {
-                Phase::Fetched { bytes } => *bytes,
-                _ => 0,
-            })
-            .sum();
-        for s in self.stats.iter() {
-            crate::bump!(prefetch_unread_bytes, unread, s);
-        }
         // The namespace's own counters (the first set) are this filesystem's summary.
         let Some(ns) = self.stats.first() else {
             return;
@@ -453,8 +467,7 @@ pub fn local_names() -> HashSet<String> {
                     libc::AF_INET => {
                         let sin = unsafe { &*(addr as *const libc::sockaddr_in) };
                         out.insert(
-                            std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))
-                                .to_string(),
+                            std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)).to_string(),
                         );
                     }
                     libc::AF_INET6 => {
