@@ -515,7 +515,7 @@ mod tests {
         assert!(!off("shoal.prefetch.enabled", "false"));
         assert!(!off("shoal.prefetch.files", "0"));
         assert!(!off("shoal.prefetch.max.bytes", "0"));
-        let bad = Config::from_pairs(vec![("shoal.prefetch.files".into(), "-1".into())]);
+        let bad = Config::from_pairs([("shoal.prefetch.files", "-1")]);
         assert!(PrefetchSettings::from_config(&bad).is_err());
     }
 }
