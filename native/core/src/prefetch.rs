@@ -97,6 +97,8 @@ enum Phase {
 struct State {
     /// Directories whose files are prefetched (or were looked at for it).
     dirs: HashSet<String>,
+    /// Directories of which one file was opened (that one), whose listing was not at hand.
+    opened_once: HashMap<String, String>,
     files: HashMap<String, Phase>,
     /// Files to fetch, largest first.
     queue: BinaryHeap<(u64, Reverse<String>)>,
@@ -171,17 +173,29 @@ impl Prefetcher {
     }
 
     /// A reader opened `path` (read through the cache as `src`): its prefetch, if any, is
-    /// counted as read, and the first file opened in a directory starts the prefetch of the
-    /// others (its listing comes from the metadata cache, or costs one listing).
+    /// counted as read. Opening a file of a directory whose listing the metadata cache holds
+    /// (the process listed it), or a second file of a directory, starts the prefetch of the
+    /// others (with a listing, when none was at hand): one file read alone costs nothing more.
     pub fn opened(self: &Arc<Self>, ns: &Namespace, path: &str, src: &FileSource) {
         let dir = parent(path);
         let activate = {
             let mut st = self.state();
             self.note_open(&mut st, path, src);
-            st.dirs.insert(dir.to_string())
+            if st.dirs.contains(dir) {
+                None
+            } else if ns.listing_cached(dir) {
+                st.dirs.insert(dir.to_string());
+                Some(None)
+            } else if let Some(first) = st.opened_once.remove(dir) {
+                st.dirs.insert(dir.to_string());
+                Some(Some(first))
+            } else {
+                st.opened_once.insert(dir.to_string(), path.to_string());
+                None
+            }
         };
-        if activate {
-            self.activate(ns, dir, path);
+        if let Some(first) = activate {
+            self.activate(ns, dir, [Some(path), first.as_deref()]);
         }
         self.pump();
     }
@@ -219,7 +233,7 @@ impl Prefetcher {
     }
 
     /// Queues the files of `dir` this node owns that the cache does not hold yet.
-    fn activate(&self, ns: &Namespace, dir: &str, opened: &str) {
+    fn activate(&self, ns: &Namespace, dir: &str, opened: [Option<&str>; 2]) {
         let listing = match ns.list(dir) {
             Ok(l) => l,
             Err(e) => {
@@ -229,7 +243,11 @@ impl Prefetcher {
         };
         let mut picked = Vec::new();
         for info in listing {
-            if info.is_dir || info.len == 0 || info.path == opened || !self.owns(ns, &info) {
+            if info.is_dir
+                || info.len == 0
+                || opened.contains(&Some(info.path.as_str()))
+                || !self.owns(ns, &info)
+            {
                 continue;
             }
             let path = info.path.clone();

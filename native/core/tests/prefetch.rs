@@ -227,7 +227,9 @@ fn a_replaced_object_is_read_in_its_new_version() {
         &[("shoal.metadata.ttl", "0")],
     );
     let ns = namespace(&c);
+    // No listing at hand: the second file opened in the directory starts the prefetch.
     assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
+    assert!(read_all(&ns, "/s3/d/f08.bin").unwrap() == files[8]);
     idle(&ns);
     assert!(counter(&ns, "prefetch_bytes") > 0);
     // f05 is replaced after it was fetched ahead, with another length and a later mtime.
@@ -303,6 +305,7 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
         ],
     );
     let ns = namespace(&c);
+    ns.list("/s3/d").unwrap();
     assert_eq!(
         read_all(&ns, "/s3/d/f00.bin").unwrap(),
         pattern(48 << 10, 0)
@@ -318,6 +321,7 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
     let cache = tempfile::tempdir().unwrap();
     let proxy = CountingProxy::start(&server.endpoint());
     let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
+    ns.list("/s3/d").unwrap();
     assert_eq!(
         read_all(&ns, "/s3/d/f00.bin").unwrap(),
         pattern(48 << 10, 0)
@@ -331,7 +335,7 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
 }
 
 #[test]
-fn prefetch_off_fetches_only_what_is_read() {
+fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
     let server = S3Server::start();
     let proxy = CountingProxy::start(&server.endpoint());
     let cache = tempfile::tempdir().unwrap();
@@ -350,6 +354,18 @@ fn prefetch_off_fetches_only_what_is_read() {
         proxy.count("GET", "/bucket/d/f"),
         files[1].len().div_ceil(64 << 10)
     );
+
+    // On, but one file of a directory that was not listed: nothing else is fetched.
+    let cache = tempfile::tempdir().unwrap();
+    proxy.reset();
+    let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
+    assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
+    idle(&ns);
+    assert_eq!(
+        proxy.count("GET", "/bucket/d/f"),
+        files[1].len().div_ceil(64 << 10)
+    );
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
 }
 
 /// Child: lists the directory named in SHOAL_CHILD, opens its first file and waits to be

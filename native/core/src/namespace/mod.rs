@@ -124,6 +124,14 @@ impl Namespace {
         self.cache.as_ref()
     }
 
+    /// Whether the metadata cache holds the listing of the directory `path` (no request).
+    pub(crate) fn listing_cached(&self, path: &str) -> bool {
+        match self.mounts.locate(path) {
+            Ok(Location::Mounted(r)) => self.metadata.listing(&r.mount.name, &r.key).is_some(),
+            _ => false,
+        }
+    }
+
     /// The prefetcher, when prefetching across files is on.
     pub fn prefetcher(&self) -> Option<&Arc<crate::prefetch::Prefetcher>> {
         self.prefetch.as_ref()
