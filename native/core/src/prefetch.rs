@@ -186,12 +186,20 @@ impl Prefetcher {
             } else if ns.listing_cached(dir) {
                 st.dirs.insert(dir.to_string());
                 Some(None)
-            } else if let Some(first) = st.opened_once.remove(dir) {
-                st.dirs.insert(dir.to_string());
-                Some(Some(first))
             } else {
-                st.opened_once.insert(dir.to_string(), path.to_string());
-                None
+                match st.opened_once.get(dir) {
+                    // The same file again is not reading the directory.
+                    Some(first) if first == path => None,
+                    Some(_) => {
+                        let first = st.opened_once.remove(dir);
+                        st.dirs.insert(dir.to_string());
+                        Some(first)
+                    }
+                    None => {
+                        st.opened_once.insert(dir.to_string(), path.to_string());
+                        None
+                    }
+                }
             }
         };
         if let Some(first) = activate {

@@ -355,12 +355,20 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
         files[1].len().div_ceil(64 << 10)
     );
 
-    // On, but one file of a directory that was not listed: nothing else is fetched.
+    // On, but one file of a directory that was not listed, read twice: nothing else is
+    // fetched, and nothing is listed.
     let cache = tempfile::tempdir().unwrap();
     proxy.reset();
     let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
+    assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     idle(&ns);
+    assert_eq!(
+        counter(&ns, "store_metadata_requests"),
+        1,
+        "{:?}",
+        proxy.seen()
+    );
     assert_eq!(
         proxy.count("GET", "/bucket/d/f"),
         files[1].len().div_ceil(64 << 10)
