@@ -540,7 +540,9 @@ class Bench:
         logf.parent.mkdir(parents=True, exist_ok=True)
         args = ["--config", name, "--scenario", scenario, "--out", str(self.epochs_file),
                 "--formats", formats, "--epochs", str(epochs), "--first-epoch", str(first_epoch),
-                "--expect-images", str(self.data_info["images"])]
+                "--expect-images", str(self.data_info["images"]),
+                "--proxy-pid", str(self.store.proxy.pid),
+                "--proxy-stats", str(self.store.stats_file)]
         if jpeg:
             args += ["--jpeg", jpeg]
         if pq:
@@ -644,7 +646,8 @@ class Bench:
             "failures": self.failures,
             "total_seconds": round(self.total_seconds, 1),
         }
-        results["table"] = report.summarize(recs, self.args.configs.split(","))
+        results["table"] = report.summarize(recs, self.args.configs.split(","),
+                                            PRESETS[self.args.preset]["link_mbit"] or None)
         results["targets"] = report.targets(results["table"])
         results["copy"] = [r for r in recs if r.get("kind") == "copy"]
         out = Path(self.args.results_dir)

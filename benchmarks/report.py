@@ -28,16 +28,31 @@ def _stats(xs):
             "min": min(xs), "max": max(xs), "samples": xs}
 
 
-def summarize(recs, configs=None) -> list:
-    """One row per (scenario, format, label): n, mean, std, min, max, speedup over s3a."""
+def link_use(recs, link_mbit):
+    """(MB moved per epoch, the link's utilisation) of epoch records: bytes that crossed the
+    link / (link bandwidth x epoch time), averaged over the epochs; None where not recorded."""
+    moved = [(r["link_bytes"], r["seconds"]) for r in recs if r.get("link_bytes") is not None]
+    if not moved:
+        return None, None
+    mb = statistics.fmean(b for b, _ in moved) / 1e6
+    if not link_mbit:
+        return mb, None
+    return mb, statistics.fmean(b * 8 / (link_mbit * 1e6 * s) for b, s in moved if s > 0)
+
+
+def summarize(recs, configs=None, link_mbit=None) -> list:
+    """One row per (scenario, format, label): n, mean, std, min, max, speedup over s3a, and
+    what crossed the link (MB per epoch, utilisation of the link's bandwidth)."""
     groups = {}
     for r in recs:
         if r.get("kind") != "epoch":
             continue
-        groups.setdefault((r["scenario"], r["format"], label_of(r)), []).append(r["seconds"])
+        groups.setdefault((r["scenario"], r["format"], label_of(r)), []).append(r)
     rows = []
-    for (scen, fmt, label), xs in groups.items():
-        rows.append({"scenario": scen, "format": fmt, "config": label, **_stats(xs)})
+    for (scen, fmt, label), rs in groups.items():
+        mb, util = link_use(rs, link_mbit)
+        rows.append({"scenario": scen, "format": fmt, "config": label,
+                     **_stats([r["seconds"] for r in rs]), "link_mb": mb, "link_util": util})
     base = {(r["scenario"], r["format"]): r["mean"] for r in rows if r["config"] == "s3a"}
     for r in rows:
         b = base.get((r["scenario"], r["format"]))
@@ -83,13 +98,15 @@ def write_csv(results, path):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["scenario", "format", "config", "n", "mean_s", "std_s", "min_s", "max_s",
-                    "speedup_vs_s3a", "preset", "rtt_ms", "conn_mbit", "link_mbit", "link_mode",
+                    "speedup_vs_s3a", "link_mb_per_epoch", "link_utilisation", "preset", "rtt_ms", "conn_mbit", "link_mbit", "link_mode",
                     "images", "jpeg_mb", "samples_s"])
         s = results["settings"]
         for r in results["table"]:
             w.writerow([r["scenario"], r["format"], r["config"], r["n"], f"{r['mean']:.3f}",
                         f"{r['std']:.3f}", f"{r['min']:.3f}", f"{r['max']:.3f}",
                         f"{r['speedup_vs_s3a']:.2f}" if r["speedup_vs_s3a"] else "",
+                        f"{r['link_mb']:.1f}" if r.get("link_mb") is not None else "",
+                        f"{r['link_util']:.3f}" if r.get("link_util") is not None else "",
                         s["preset"], s["link"]["rtt_ms"], s["link"]["conn_mbit"],
                         s["link"]["link_mbit"], results["link"]["mode"],
                         results["dataset"]["images"],
@@ -169,11 +186,18 @@ def render(results, chart_path=None) -> str:
                          f"link): {c['files']} files, {c['bytes'] / 1e6:.1f} MB in "
                          f"{c['seconds']:.1f} s (not in the epoch times)")
     lines += ["", "| scenario | format | configuration | n | mean s | std s | min s | max s | "
-              "speedup vs S3A |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+              "speedup vs S3A | MB over the link per epoch | link utilisation |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results["table"]:
         sp = f"{r['speedup_vs_s3a']:.2f}x" if r["speedup_vs_s3a"] else "-"
+        mb = f"{r['link_mb']:.1f}" if r.get("link_mb") is not None else "-"
+        util = f"{100 * r['link_util']:.1f}%" if r.get("link_util") is not None else "-"
         lines.append(f"| {r['scenario']} | {r['format']} | {r['config']} | {r['n']} | "
-                     f"{r['mean']:.2f} | {r['std']:.2f} | {r['min']:.2f} | {r['max']:.2f} | {sp} |")
+                     f"{r['mean']:.2f} | {r['std']:.2f} | {r['min']:.2f} | {r['max']:.2f} | {sp} | "
+                     f"{mb} | {util} |")
+    lines += ["", "Link utilisation: bytes that crossed the link during an epoch (both ways, "
+              "counted by the delay proxy) / (the link's bandwidth x the epoch's time), the "
+              "mean over the row's epochs; a cache's cold row is its first epoch."]
     if results["targets"]:
         lines += ["", "| scenario | format | target | wanted | measured | met |",
                   "|---|---|---|---|---|---|"]

@@ -69,6 +69,13 @@ def test_results_have_every_configuration(quick_run):
         assert want in labels, f"{want} missing from the table: {sorted(labels)}"
     s3a = [row for row in res["table"] if row["config"] == "s3a"]
     assert s3a and s3a[0]["speedup_vs_s3a"] == pytest.approx(1.0)
+    # What crossed the link is reported for every configuration: direct S3A moves at least
+    # the JPEGs each epoch. (Quick mode runs two applications at once, so an epoch's count
+    # may hold the other's traffic too: no upper bound is checked.)
+    for row in res["table"]:
+        assert row["link_mb"] is not None and row["link_util"] is not None, row
+    assert s3a[0]["link_mb"] * 1e6 >= res["dataset"]["jpeg_bytes"], s3a[0]
+    assert s3a[0]["link_util"] > 0, s3a[0]
     assert res["link"]["mode"] in ("netns+tc-tbf+proxy", "proxy-only")
     assert res["machine"]["cores"] and res["settings"]["preset"] == "same-region"
     assert [c for c in res["copy"] if c.get("files")], "the local copy was not timed"

@@ -158,6 +158,35 @@ def copy_tree(spark, src: str, dst: str, threads: int = 8) -> dict:
             "threads": threads}
 
 
+def link_traffic(pid: int, stats_file: str, timeout: float = 10.0):
+    """Bytes that crossed the link so far (down + up), from the delay proxy's counters: it
+    writes them to `stats_file` when it gets SIGUSR1. None when there is no proxy to ask."""
+    import signal
+
+    if not pid or not stats_file:
+        return None
+
+    def read():
+        try:
+            with open(stats_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    last = (read() or {}).get("written", 0)
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except OSError:
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = read()
+        if st and st.get("written", 0) > last:
+            return st.get("bytes_down", 0) + st.get("bytes_up", 0)
+        time.sleep(0.01)
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True, help="configuration name, recorded with the times")
@@ -172,6 +201,9 @@ def main(argv=None) -> int:
     ap.add_argument("--copy-from", help="copy this tree to --copy-to first (the local-copy config)")
     ap.add_argument("--copy-to")
     ap.add_argument("--copy-threads", type=int, default=8)
+    ap.add_argument("--proxy-pid", type=int, default=0,
+                    help="the delay proxy's pid: each epoch records the bytes it moved")
+    ap.add_argument("--proxy-stats", default="", help="the file the delay proxy writes")
     ap.add_argument("--no-warm-up", action="store_true",
                     help="skip the warm-up (--quick: the first epoch then includes worker start-up)")
     args = ap.parse_args(argv)
@@ -212,15 +244,21 @@ def main(argv=None) -> int:
         base = uris[fmt].rstrip("/")
         for e in range(args.first_epoch, args.first_epoch + args.epochs):
             counters = shoal_counters(spark)
+            moved = link_traffic(args.proxy_pid, args.proxy_stats)
             t0 = time.monotonic()
             train = load_split(spark, fmt, base + "/train")
             test = load_split(spark, fmt, base + "/test")
             secs = time.monotonic() - t0
+            moved_after = link_traffic(args.proxy_pid, args.proxy_stats)
             total = train["images"] + test["images"]
             emit({"kind": "epoch", "format": fmt, "epoch": e, "seconds": round(secs, 4),
                   "train_images": train["images"], "test_images": test["images"],
                   "bytes": train["bytes"] + test["bytes"],
                   "pixels": train["pixels"] + test["pixels"], "labels": train["labels"],
+                  # bytes that crossed the link during the epoch (both ways; prefetches that
+                  # outlive the epoch are counted in the next one)
+                  "link_bytes": (moved_after - moved) if None not in (moved, moved_after)
+                  else None,
                   # Shoal only: bytes from its cache and from the store, store GETs, hit ratio
                   "shoal": cache_share(counters, shoal_counters(spark))})
             if args.expect_images and total != args.expect_images:

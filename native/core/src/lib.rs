@@ -11,6 +11,7 @@ pub mod namespace;
 pub mod path;
 pub mod placement;
 pub mod pread;
+pub mod prefetch;
 pub mod runtime;
 pub mod stats;
 pub mod store;

@@ -48,6 +48,13 @@ counters! {
     metadata_hits,
     /// Metadata that had to be asked of the store.
     metadata_misses,
+    /// Bytes fetched from stores ahead of readers, across files (`prefetch.rs`).
+    prefetch_bytes,
+    /// Of those, bytes of files a reader of the process opened afterwards.
+    prefetch_read_bytes,
+    /// Of those, bytes of files no reader opened (counted when the filesystem closes, or when
+    /// a prefetch failed part-way).
+    prefetch_unread_bytes,
 }
 
 /// Counters of the whole process (every filesystem instance, every stream): what an executor

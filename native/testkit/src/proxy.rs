@@ -1,10 +1,11 @@
 //! A TCP proxy on 127.0.0.1 in front of a test server that counts the HTTP requests passing
 //! through it, so that tests can count what reached the store (GETs of an object) rather than
-//! what the client says it sent.
+//! what the client says it sent. It also measures how many GETs were in flight at once (sent
+//! and not yet answered in full), as the server sees them.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -18,6 +19,7 @@ pub struct SeenRequest {
 pub struct CountingProxy {
     port: u16,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
+    gets: Arc<InFlight>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
@@ -32,8 +34,9 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let gets = Arc::new(InFlight::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, st) = (seen.clone(), stop.clone());
+        let (s, st, g) = (seen.clone(), stop.clone(), gets.clone());
         let accept = std::thread::spawn(move || {
             for client in listener.incoming() {
                 if st.load(Ordering::Acquire) {
@@ -43,13 +46,14 @@ impl CountingProxy {
                 let Ok(server) = TcpStream::connect(upstream) else {
                     continue;
                 };
-                let s = s.clone();
-                std::thread::spawn(move || relay(client, server, s));
+                let (s, g) = (s.clone(), g.clone());
+                std::thread::spawn(move || relay(client, server, s, g));
             }
         });
         CountingProxy {
             port,
             seen,
+            gets,
             stop,
             accept: Some(accept),
         }
@@ -78,6 +82,29 @@ impl CountingProxy {
     pub fn reset(&self) {
         self.seen.lock().unwrap().clear();
     }
+
+    /// The most GETs that were in flight at once: sent to the server, their answer not yet
+    /// passed back whole.
+    pub fn peak_gets_in_flight(&self) -> usize {
+        self.gets.peak.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Default)]
+struct InFlight {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl InFlight {
+    fn enter(&self) {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(n, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for CountingProxy {
@@ -92,12 +119,21 @@ impl Drop for CountingProxy {
 
 /// Copies the server's answers back as they come, and the client's requests one at a time,
 /// recording each request line (bodies are passed on by their Content-Length).
-fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Vec<SeenRequest>>>) {
-    let (Ok(mut client_w), Ok(mut server_r)) = (client.try_clone(), server.try_clone()) else {
+fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    gets: Arc<InFlight>,
+) {
+    let (Ok(mut client_w), Ok(server_r)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
+    // The methods of the requests sent, in order, so the answers can be told apart (an answer
+    // to HEAD has no body).
+    let (sent, answered) = std::sync::mpsc::channel::<String>();
+    let back_gets = gets.clone();
     let back = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut server_r, &mut client_w);
+        answers(server_r, &mut client_w, answered, &back_gets);
         let _ = client_w.shutdown(Shutdown::Both);
     });
     let mut from = BufReader::new(client);
@@ -134,6 +170,10 @@ fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Vec<SeenRequest>>
                 method: method.to_string(),
                 target: target.to_string(),
             });
+            if method == "GET" {
+                gets.enter();
+            }
+            let _ = sent.send(method.to_string());
         }
         if to.write_all(head.concat().as_bytes()).is_err() {
             break;
@@ -149,4 +189,60 @@ fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Vec<SeenRequest>>
     }
     let _ = to.shutdown(Shutdown::Write);
     let _ = back.join();
+}
+
+/// Passes the server's answers back one at a time (each head, then its body by Content-Length),
+/// marking each GET answered once its body has gone back whole.
+fn answers(
+    server: TcpStream,
+    client: &mut TcpStream,
+    methods: std::sync::mpsc::Receiver<String>,
+    gets: &InFlight,
+) {
+    let mut from = BufReader::new(server);
+    loop {
+        let mut head = Vec::new();
+        let mut length = 0u64;
+        let mut framed = true;
+        loop {
+            let mut line = String::new();
+            match from.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") {
+                framed = false;
+            }
+            let end = line == "\r\n" || line == "\n";
+            head.push(line);
+            if end {
+                break;
+            }
+        }
+        let status_100 = head[0].split_whitespace().nth(1) == Some("100");
+        if client.write_all(head.concat().as_bytes()).is_err() {
+            return;
+        }
+        if status_100 {
+            // An interim answer: the request's own answer follows.
+            continue;
+        }
+        let method = methods.recv().unwrap_or_default();
+        if !framed {
+            // Not parsed further: the rest of the connection is passed on as it is.
+            let _ = std::io::copy(&mut from, client);
+            return;
+        }
+        let body = if method == "HEAD" { 0 } else { length };
+        if std::io::copy(&mut (&mut from).take(body), client).is_err() {
+            return;
+        }
+        if method == "GET" {
+            gets.leave();
+        }
+    }
 }

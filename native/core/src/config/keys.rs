@@ -85,6 +85,11 @@ pub const KEYS: &[Key] = &[
     count("shoal.cache.readahead.pages", 1, 65_536),
     count("shoal.cache.open.pages", 0, 1 << 30),
     count("shoal.load.parallel", 1, 1024),
+    // Prefetch across files (prefetch.rs).
+    flag("shoal.prefetch.enabled"),
+    count("shoal.prefetch.files", 0, 1 << 20),
+    size("shoal.prefetch.max.bytes", 0, MAX_SIZE),
+    text("shoal.prefetch.host"),
     // The metadata cache.
     secs("shoal.metadata.ttl", 0, 365 * DAY),
     secs("shoal.metadata.negative.ttl", 0, 365 * DAY),

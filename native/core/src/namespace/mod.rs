@@ -82,6 +82,8 @@ pub struct Namespace {
     static_hosts: Option<crate::placement::HashRing>,
     metadata: Arc<MetadataCache>,
     cache: Option<Arc<PageCache>>,
+    /// Prefetch across files (`crate::prefetch`); `None` when off or with no cache.
+    prefetch: Option<Arc<crate::prefetch::Prefetcher>>,
     stats: Arc<Stats>,
     /// `shoal.load.parallel`.
     load_parallel: usize,
@@ -109,12 +111,22 @@ impl Namespace {
             .map(|v| v.split(',').collect::<Vec<_>>())
             .map(|h| crate::placement::HashRing::new(&h, crate::placement::DEFAULT_VNODES))
             .filter(|r| !r.is_empty());
+        let stats = Arc::new(Stats::default());
+        let prefetch = match &cache {
+            Some(c) => crate::prefetch::Prefetcher::new(
+                crate::prefetch::PrefetchSettings::from_config(config)?,
+                c.clone(),
+                Arc::from(vec![stats.clone(), crate::stats::process().clone()]),
+            ),
+            None => None,
+        };
         Ok(Namespace {
             mounts,
             static_hosts,
             metadata: Arc::new(metadata),
             cache,
-            stats: Arc::new(Stats::default()),
+            prefetch,
+            stats,
             load_parallel: config.get_usize("shoal.load.parallel", DEFAULT_LOAD_PARALLEL)?,
         })
     }
@@ -126,6 +138,19 @@ impl Namespace {
     /// The page cache, when caching is on.
     pub fn page_cache(&self) -> Option<&Arc<PageCache>> {
         self.cache.as_ref()
+    }
+
+    /// Whether the metadata cache holds the listing of the directory `path` (no request).
+    pub(crate) fn listing_cached(&self, path: &str) -> bool {
+        match self.mounts.locate(path) {
+            Ok(Location::Mounted(r)) => self.metadata.listing(&r.mount.name, &r.key).is_some(),
+            _ => false,
+        }
+    }
+
+    /// The prefetcher, when prefetching across files is on.
+    pub fn prefetcher(&self) -> Option<&Arc<crate::prefetch::Prefetcher>> {
+        self.prefetch.as_ref()
     }
 
     /// This filesystem's counters, with the cache's evictions and corrupt pages.
@@ -483,6 +508,9 @@ impl Namespace {
     pub fn open(&self, path: &str, known: Option<FileInfo>) -> Result<FileReader> {
         let (r, source) = self.source("open", path, known)?;
         let cache = self.cache.clone().filter(|_| r.mount.cached);
+        if let (Some(p), Some(_)) = (&self.prefetch, &cache) {
+            p.opened(self, &r.path, &source);
+        }
         Ok(FileReader::new(
             r,
             source,
@@ -494,7 +522,7 @@ impl Namespace {
 
     /// The version of a file pages are cut from: the one `known` names, else the one its
     /// status reports now.
-    fn source(
+    pub(crate) fn source(
         &self,
         op: &str,
         path: &str,

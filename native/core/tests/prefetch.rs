@@ -1,0 +1,452 @@
+//! Prefetch across files, against a real S3 server (s3s-fs) behind a proxy that counts what
+//! reaches it: readers that overtake the prefetch or jump, objects replaced or removed under
+//! it, a process killed mid-prefetch, the bound on bytes in flight, a warm cache, and the
+//! counters of bytes fetched ahead and read.
+//!
+//! The crash test runs this binary again with `SHOAL_CHILD` set (`child_prefetch_until_killed`,
+//! ignored as a test of its own).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use shoal_core::stats::COUNTER_NAMES;
+use shoal_core::{Config, Namespace};
+use shoal_testkit::{set_mtime, CountingProxy, S3Server};
+
+fn counter(ns: &Namespace, name: &str) -> u64 {
+    ns.stats()[COUNTER_NAMES.iter().position(|n| *n == name).unwrap()]
+}
+
+fn pattern(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn put(server: &S3Server, key: &str, data: &[u8]) {
+    let p = server.root().join("bucket").join(key);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+/// An S3 mount at /s3 over `bucket`, reached through `proxy`, caching into `cache` in 64 KiB
+/// pages.
+fn conf(
+    server: &S3Server,
+    proxy: &CountingProxy,
+    cache: &Path,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut c = server.mount_conf("s3", "/s3", "bucket");
+    for (k, v) in c.iter_mut() {
+        if k.ends_with("option.aws_endpoint") {
+            *v = proxy.endpoint();
+        }
+    }
+    c.retain(|(k, _)| k != "shoal.cache.dirs");
+    c.push((
+        "shoal.cache.dirs".into(),
+        format!("{}:256m", cache.display()),
+    ));
+    c.push(("shoal.cache.page.size".into(), "64k".into()));
+    for (k, v) in extra {
+        c.retain(|(key, _)| key != k);
+        c.push((k.to_string(), v.to_string()));
+    }
+    c
+}
+
+fn namespace(c: &[(String, String)]) -> Namespace {
+    Namespace::new(&Config::from_pairs(c.to_vec())).unwrap()
+}
+
+fn read_all(ns: &Namespace, path: &str) -> shoal_core::Result<Vec<u8>> {
+    let r = ns.open(path, None)?;
+    let mut out = vec![0u8; r.len() as usize];
+    let mut pos = 0;
+    while pos < out.len() {
+        let end = (pos + 50_000).min(out.len());
+        let n = r.read_at(pos as u64, &mut out[pos..end])?;
+        assert!(n > 0);
+        pos += n;
+    }
+    Ok(out)
+}
+
+fn idle(ns: &Namespace) {
+    assert!(
+        ns.prefetcher().unwrap().wait_idle(Duration::from_secs(30)),
+        "the prefetch did not finish"
+    );
+}
+
+/// `n` files `d/f<i>.bin` of varied sizes (20 KB to about 300 KB); returns their contents.
+fn dataset(server: &S3Server, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let data = pattern(20_000 + (i * 7_919) % 280_000, i as u64);
+            put(server, &format!("d/f{i:02}.bin"), &data);
+            data
+        })
+        .collect()
+}
+
+fn pages(files: &[Vec<u8>]) -> usize {
+    files.iter().map(|f| f.len().div_ceil(64 << 10)).sum()
+}
+
+#[test]
+fn readers_that_overtake_or_jump_get_every_byte_once_and_a_warm_cache_costs_nothing() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 30);
+    let total: u64 = files.iter().map(|f| f.len() as u64).sum();
+    // Three files ahead at most, so that the reader catches up with the prefetch.
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.files", "3")],
+    );
+    let ns = namespace(&c);
+    assert_eq!(ns.list("/s3/d").unwrap().len(), 30);
+    // The prefetch goes largest first; the reader jumps between both ends of the names
+    // (f00, f29, f01, f28, ...): it overtakes the prefetch on the small files.
+    let order: Vec<usize> = (0..30)
+        .map(|i| if i % 2 == 0 { i / 2 } else { 29 - i / 2 })
+        .collect();
+    for &i in &order {
+        assert!(
+            read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == files[i],
+            "f{i:02}"
+        );
+    }
+    idle(&ns);
+    // Each page crossed the link once, whoever fetched it.
+    assert_eq!(proxy.count("GET", "/bucket/d/f"), pages(&files));
+    assert_eq!(counter(&ns, "bytes_from_store"), total);
+    let ahead = counter(&ns, "prefetch_bytes");
+    assert!(ahead > 0, "nothing was fetched ahead");
+    assert!(
+        total - ahead > files[0].len() as u64,
+        "the reader overtook nothing"
+    );
+    // Every file was opened, in the version fetched: all of it was read.
+    assert_eq!(counter(&ns, "prefetch_read_bytes"), ahead);
+    assert_eq!(counter(&ns, "prefetch_unread_bytes"), 0);
+    eprintln!(
+        "fetched ahead {ahead} of {total} bytes ({:.0}%), all of it read",
+        100.0 * ahead as f64 / total as f64
+    );
+    drop(ns);
+
+    // A new process on the same cache: no data request at all, prefetch or reader.
+    proxy.reset();
+    let ns = namespace(&c);
+    ns.list("/s3/d").unwrap();
+    for (i, f) in files.iter().enumerate() {
+        assert!(read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == *f);
+    }
+    idle(&ns);
+    assert_eq!(proxy.count("GET", "/bucket/d/f"), 0, "{:?}", proxy.seen());
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+    assert_eq!(counter(&ns, "store_get_requests"), 0);
+}
+
+#[test]
+fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 20);
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.files", "4")],
+    );
+    let ns = namespace(&c);
+    // The reader reads two files and stops.
+    assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
+    assert!(read_all(&ns, "/s3/d/f11.bin").unwrap() == files[11]);
+    idle(&ns);
+    let ahead = counter(&ns, "prefetch_bytes");
+    let read = counter(&ns, "prefetch_read_bytes");
+    let unread = counter(&ns, "prefetch_unread_bytes");
+    assert_eq!(read + unread, ahead);
+    // At most 4 files ahead and not opened: the 4 largest others at most.
+    let mut sizes: Vec<u64> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![3, 11].contains(i))
+        .map(|(_, f)| f.len() as u64)
+        .collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    assert!(unread > 0 && unread <= sizes[..4].iter().sum(), "{unread}");
+    let fetched_files = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/d/f"))
+        .map(|r| r.target.clone())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    // The two read, four ahead, and one more for each open that took a file off the four.
+    assert!(fetched_files <= 2 + 4 + 2, "{fetched_files} files fetched");
+    // Reading one of them moves its bytes from unread to read.
+    let opened_before = counter(&ns, "prefetch_read_bytes");
+    let largest = (0..20)
+        .filter(|i| ![3, 11].contains(i))
+        .max_by_key(|&i| files[i].len())
+        .unwrap();
+    assert!(read_all(&ns, &format!("/s3/d/f{largest:02}.bin")).unwrap() == files[largest]);
+    assert_eq!(
+        counter(&ns, "prefetch_read_bytes") - opened_before,
+        files[largest].len() as u64
+    );
+}
+
+#[test]
+fn a_replaced_object_is_read_in_its_new_version() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 10);
+    // No metadata cache: every open asks the store, as after the TTL.
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.metadata.ttl", "0")],
+    );
+    let ns = namespace(&c);
+    // No listing at hand: the second file opened in the directory starts the prefetch.
+    assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
+    assert!(read_all(&ns, "/s3/d/f08.bin").unwrap() == files[8]);
+    idle(&ns);
+    assert!(counter(&ns, "prefetch_bytes") > 0);
+    // f05 is replaced after it was fetched ahead, with another length and a later mtime.
+    let newer = pattern(123_457, 99);
+    put(&server, "d/f05.bin", &newer);
+    set_mtime(
+        &server.root().join("bucket/d/f05.bin"),
+        std::time::SystemTime::now() + Duration::from_secs(5),
+    );
+    assert!(read_all(&ns, "/s3/d/f05.bin").unwrap() == newer);
+    // The old version's prefetch stays unread; the others are read as they were.
+    for i in [1, 2, 9] {
+        assert!(read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == files[i]);
+    }
+    idle(&ns);
+    assert!(counter(&ns, "prefetch_unread_bytes") >= files[5].len() as u64);
+    // A new process reads the new version too.
+    let ns = namespace(&c);
+    assert!(read_all(&ns, "/s3/d/f05.bin").unwrap() == newer);
+}
+
+#[test]
+fn store_errors_during_a_prefetch_cache_nothing_and_readers_get_a_clear_error() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 8);
+    let c = conf(&server, &proxy, cache.path(), &[]);
+    let ns = namespace(&c);
+    ns.list("/s3/d").unwrap();
+    // After the listing: f02 disappears, f06 is cut short while keeping its mtime (the
+    // listing's version): the store answers 404, and fewer bytes than the version has.
+    std::fs::remove_file(server.root().join("bucket/d/f02.bin")).unwrap();
+    let f06 = server.root().join("bucket/d/f06.bin");
+    let mtime = std::fs::metadata(&f06).unwrap().modified().unwrap();
+    std::fs::write(&f06, &files[6][..files[6].len() / 3]).unwrap();
+    set_mtime(&f06, mtime);
+    assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
+    idle(&ns);
+    // Nothing of either is cached, and their readers get errors that say what happened.
+    let listed = |n: &str| ns.status(n).unwrap();
+    let st6 = listed("/s3/d/f06.bin");
+    assert_eq!(ns.cached_bytes("/s3/d/f06.bin", Some(st6)).unwrap(), 0);
+    let e = read_all(&ns, "/s3/d/f02.bin").unwrap_err();
+    assert_eq!(e.kind(), shoal_core::ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("/s3/d/f02.bin"), "{e}");
+    let e = read_all(&ns, "/s3/d/f06.bin").unwrap_err();
+    assert!(e.to_string().contains("/s3/d/f06.bin"), "{e}");
+    assert!(e.to_string().contains("bytes"), "{e}");
+    // The other files are whole.
+    for i in [1, 3, 4, 5, 7] {
+        assert!(read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == files[i]);
+    }
+    assert_eq!(counter(&ns, "corrupt_pages"), 0);
+}
+
+#[test]
+fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    // 40 files of 48 KiB, one page each; 150 KiB in flight is 3 of them at once.
+    for i in 0..40 {
+        put(&server, &format!("d/f{i:02}.bin"), &pattern(48 << 10, i));
+    }
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[
+            ("shoal.prefetch.max.bytes", "150k"),
+            ("shoal.prefetch.files", "100"),
+        ],
+    );
+    let ns = namespace(&c);
+    ns.list("/s3/d").unwrap();
+    assert_eq!(
+        read_all(&ns, "/s3/d/f00.bin").unwrap(),
+        pattern(48 << 10, 0)
+    );
+    idle(&ns);
+    assert_eq!(counter(&ns, "prefetch_bytes"), 39 * (48 << 10));
+    // Three prefetches at once, and the reader's own GET of f00 beside them.
+    let peak = proxy.peak_gets_in_flight();
+    assert!((1..=4).contains(&peak), "{peak} GETs in flight at once");
+    assert!(ns.page_cache().unwrap().fetching_peak() <= (150 << 10) + (48 << 10));
+
+    // With a wide bound the same prefetch runs more at once (the bound is what held it).
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
+    ns.list("/s3/d").unwrap();
+    assert_eq!(
+        read_all(&ns, "/s3/d/f00.bin").unwrap(),
+        pattern(48 << 10, 0)
+    );
+    idle(&ns);
+    assert!(
+        proxy.peak_gets_in_flight() > 4,
+        "{}",
+        proxy.peak_gets_in_flight()
+    );
+}
+
+#[test]
+fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 6);
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.enabled", "false")],
+    );
+    let ns = namespace(&c);
+    assert!(ns.prefetcher().is_none());
+    assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        proxy.count("GET", "/bucket/d/f"),
+        files[1].len().div_ceil(64 << 10)
+    );
+
+    // On, but one file of a directory that was not listed, read twice: nothing else is
+    // fetched, and nothing is listed.
+    let cache = tempfile::tempdir().unwrap();
+    proxy.reset();
+    let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
+    assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
+    assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
+    idle(&ns);
+    assert_eq!(
+        counter(&ns, "store_metadata_requests"),
+        1,
+        "{:?}",
+        proxy.seen()
+    );
+    assert_eq!(
+        proxy.count("GET", "/bucket/d/f"),
+        files[1].len().div_ceil(64 << 10)
+    );
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+}
+
+/// Child: lists the directory named in SHOAL_CHILD, opens its first file and waits to be
+/// killed while the others are fetched ahead.
+#[test]
+#[ignore = "a child process of a crash test"]
+fn child_prefetch_until_killed() {
+    let dir = std::env::var("SHOAL_CHILD").expect("run by its parent test");
+    let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
+    let pairs = conf
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let ns = Namespace::new(&Config::from_pairs(pairs)).unwrap();
+    let first = ns.list(&dir).unwrap()[0].path.clone();
+    let r = ns.open(&first, None).unwrap();
+    let mut buf = vec![0u8; 4096];
+    r.read_at(0, &mut buf).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_process_killed_mid_prefetch_leaves_no_half_pages() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files: Vec<Vec<u8>> = (0..12)
+        .map(|i| {
+            let d = pattern(1 << 20, 50 + i);
+            put(&server, &format!("big/b{i:02}.bin"), &d);
+            d
+        })
+        .collect();
+    let c = conf(&server, &proxy, cache.path(), &[]);
+    let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    // Killed as soon as its prefetch reached the store, then a little later in another run.
+    for (gets, delay_ms) in [(1usize, 0u64), (20, 30)] {
+        proxy.reset();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_prefetch_until_killed",
+                "--include-ignored",
+            ])
+            .arg("--nocapture")
+            .env("SHOAL_CHILD", "/s3/big")
+            .env("SHOAL_CHILD_CONF", &conf_text)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while proxy.count("GET", "/bucket/big/") < gets && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert!(
+        proxy.count("GET", "/bucket/big/") >= 20,
+        "the child fetched too little"
+    );
+    let ns = namespace(&conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.enabled", "false")],
+    ));
+    for (i, f) in files.iter().enumerate() {
+        assert!(read_all(&ns, &format!("/s3/big/b{i:02}.bin")).unwrap() == *f);
+    }
+    assert_eq!(counter(&ns, "corrupt_pages"), 0);
+}
