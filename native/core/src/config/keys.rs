@@ -84,6 +84,11 @@ pub const KEYS: &[Key] = &[
     size("shoal.cache.readahead.max", 0, MAX_SIZE),
     count("shoal.cache.readahead.pages", 1, 65_536),
     count("shoal.cache.open.pages", 0, 1 << 30),
+    // Parquet-aware reads (cache/parquet.rs).
+    flag("shoal.parquet.enabled"),
+    size("shoal.parquet.fetch.max", 0, MAX_SIZE),
+    size("shoal.parquet.coalesce.max", 4 << 10, 1 << 30),
+    size("shoal.parquet.footers.size", 0, MAX_SIZE),
     // The metadata cache.
     secs("shoal.metadata.ttl", 0, 365 * DAY),
     secs("shoal.metadata.negative.ttl", 0, 365 * DAY),
