@@ -55,6 +55,15 @@ counters! {
     /// Of those, bytes of files no reader opened (counted when the filesystem closes, or when
     /// a prefetch failed part-way).
     prefetch_unread_bytes,
+    /// Parquet footers parsed (once per file version and process).
+    parquet_footers,
+    /// Coalesced GETs of Parquet column chunks, sent when a reader started a row group.
+    parquet_gets,
+    /// Bytes those GETs fetched (also in `bytes_from_store`).
+    parquet_bytes,
+    /// Bytes of column chunks fetched for a stream that it never read: the cost of a wrong
+    /// guess of its columns.
+    parquet_unread_bytes,
 }
 
 /// Counters of the whole process (every filesystem instance, every stream): what an executor

@@ -15,6 +15,7 @@ pub mod disk;
 pub mod evict;
 pub mod open_pages;
 pub mod page_file;
+pub mod parquet;
 pub mod read;
 pub mod trust;
 pub mod write_stage;
@@ -58,6 +59,8 @@ pub struct CacheSettings {
     /// How long a fetch waits for another process of the node fetching the same page
     /// (`shoal.store.timeout`: as long as a store that does not answer may hold a call).
     pub lock_wait: Duration,
+    /// `shoal.parquet.*`: Parquet-aware reads (`parquet.rs`).
+    pub parquet: parquet::ParquetSettings,
 }
 
 impl CacheSettings {
@@ -88,6 +91,7 @@ impl CacheSettings {
             )? as u64,
             open_pages,
             lock_wait: c.store_settings()?.timeout,
+            parquet: parquet::ParquetSettings::from_config(c)?,
         }))
     }
 }
@@ -305,6 +309,8 @@ pub struct PageCache {
     fetching_peak: AtomicU64,
     /// Evictions and corrupt pages, which belong to the cache rather than to a filesystem.
     pub stats: Arc<Stats>,
+    /// Parsed Parquet footers and the budget of row-group fetches.
+    pub parquet: parquet::ParquetReads,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -362,6 +368,7 @@ impl PageCache {
             fetching: AtomicU64::new(0),
             fetching_peak: AtomicU64::new(0),
             stats,
+            parquet: parquet::ParquetReads::new(settings.parquet.clone(), settings.page_size),
             settings,
         }
     }
@@ -516,11 +523,9 @@ impl PageCache {
             crate::bump!(cache_misses, 1, s);
         }
         let expect = src.expect();
-        let now = self.fetching.fetch_add(want, Ordering::Relaxed) + want;
-        self.fetching_peak.fetch_max(now, Ordering::Relaxed);
-        let got = src.store.fetch_range(&src.key, &expect, range).await;
-        self.fetching.fetch_sub(want, Ordering::Relaxed);
-        let got = got?;
+        let got = self
+            .in_flight(want, src.store.fetch_range(&src.key, &expect, range))
+            .await?;
         if got.data.len() as u64 != want {
             return Err(Error::new(
                 ErrorKind::Corrupt,
@@ -542,20 +547,36 @@ impl PageCache {
             tag,
             etag,
         };
+        self.keep(id, &page).await;
+        Ok(page)
+    }
+
+    /// Counts `bytes` as in flight from the stores while `fetch` runs.
+    async fn in_flight<T>(&self, bytes: u64, fetch: impl std::future::Future<Output = T>) -> T {
+        let now = self.fetching.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.fetching_peak.fetch_max(now, Ordering::Relaxed);
+        let got = fetch.await;
+        self.fetching.fetch_sub(bytes, Ordering::Relaxed);
+        got
+    }
+
+    /// Puts a page fetched from the store in memory and, written to a temporary name and
+    /// renamed, in its directory on disk.
+    async fn keep(&self, id: PageId, page: &Page) {
         self.memory_put(id, page.clone());
-        if let Some(dir) = dir {
+        if let Some(dir) = self.dir_for(&id).filter(|d| d.writable()).cloned() {
             let data = page.data.clone();
+            let (tag, len) = (page.tag, data.len() as u32);
             let e = page_file::Expect {
                 id,
                 page_size: self.settings.page_size as u32,
-                len: want as u32,
+                len,
             };
             let _ = tokio::task::spawn_blocking(move || {
                 dir.write_page_parts(id, &[&data, &page_file::tail(e, tag, &data)])
             })
             .await;
         }
-        Ok(page)
     }
 
     /// Fetches pages in the background, within the read-ahead budget; pages already present

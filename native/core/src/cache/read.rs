@@ -30,6 +30,8 @@ thread_local! {
 pub struct ReadStream {
     pub stats: StatsSet,
     window: Mutex<Window>,
+    /// The stream's file as Parquet (`parquet.rs`).
+    pub(super) parquet: super::parquet::StreamPlan,
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +49,14 @@ impl ReadStream {
         ReadStream {
             stats,
             window: Mutex::new(Window::default()),
+            parquet: Default::default(),
         }
+    }
+}
+
+impl Drop for ReadStream {
+    fn drop(&mut self) {
+        self.parquet.finish(&self.stats);
     }
 }
 

@@ -90,6 +90,11 @@ pub const KEYS: &[Key] = &[
     count("shoal.prefetch.files", 0, 1 << 20),
     size("shoal.prefetch.max.bytes", 0, MAX_SIZE),
     text("shoal.prefetch.host"),
+    // Parquet-aware reads (cache/parquet.rs).
+    flag("shoal.parquet.enabled"),
+    size("shoal.parquet.fetch.max", 0, MAX_SIZE),
+    size("shoal.parquet.coalesce.max", 4 << 10, 1 << 30),
+    size("shoal.parquet.footers.size", 0, MAX_SIZE),
     // The metadata cache.
     secs("shoal.metadata.ttl", 0, 365 * DAY),
     secs("shoal.metadata.negative.ttl", 0, 365 * DAY),

@@ -701,6 +701,19 @@ impl Namespace {
         });
     }
 
+    /// Brings a file's Parquet footer (the version `known` names, else the current one) into
+    /// this node's cache and parses it, so that planning a query on this node reads no footer
+    /// from the store (`load --footers`); returns the bytes fetched from the store. A file
+    /// that is not Parquet costs its last page; 0 when the mount is not cached.
+    pub fn load_footer(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {
+        let Some((r, source, cache)) = self.cached_source("load", path, known)? else {
+            return Ok(0);
+        };
+        cache
+            .load_footer(&source, &self.counters())
+            .map_err(|e| e.context("load", &r.path))
+    }
+
     /// Drops a file's pages (the version `known` names, else the current one) from this
     /// node's cache, leaving the store alone; returns the bytes freed on disk.
     pub fn free(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {

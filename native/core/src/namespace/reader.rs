@@ -88,7 +88,16 @@ impl FileReader {
         let want = ((len - pos).min(out.len() as u64)) as usize;
         let out = &mut out[..want];
         let r = match &self.cache {
-            Some(cache) => cache.read(&self.source, pos, out, &self.stream),
+            Some(cache) => {
+                // A read that starts a row group of a Parquet file fetches the chunks the
+                // reader is going to read, at once; one that ends in a footer has it parsed.
+                cache.plan_parquet(&self.source, pos, want as u64, &self.stream);
+                cache
+                    .read(&self.source, pos, out, &self.stream)
+                    .inspect(|_| {
+                        cache.note_parquet_tail(&self.source, pos, out, &self.stream);
+                    })
+            }
             None => self.source.read_exact_direct(pos, out, &self.stream.stats),
         };
         r.map_err(|e| {
