@@ -16,7 +16,9 @@ remounting before each sample, so every read is served by Shoal's node cache.
 
 Writes benchmarks/results/fuse-<time>.json and .md. Needs a release `shoal` (cargo build
 --release -p shoal-cli), s3s-fs (scripts/setup.sh) and boto3 (installed into the running
-interpreter when missing). Each figure is the median of 5 samples of at least 300 ms.
+interpreter when missing). Each figure is the median of 5 samples of at least 300 ms, FUSE and
+local samples taken in turns (the load of a shared machine moves within seconds); a ratio is the
+median of the 5 paired ratios.
 """
 from __future__ import annotations
 
@@ -132,9 +134,17 @@ def sequential_mb_per_second(path: str) -> float:
             return total / elapsed / 1e6
 
 
-def median(fn, *args) -> tuple:
-    values = [fn(*args) for _ in range(SAMPLES)]
-    return statistics.median(values), values
+def paired(fuse, local) -> dict:
+    """SAMPLES samples of each, taken in turns (FUSE, local, FUSE, ...) so that both see the
+    same load on a shared machine; the ratio is the median of the per-pair ratios."""
+    f, l = [], []
+    for _ in range(SAMPLES):
+        f.append(fuse())
+        l.append(local())
+    ratios = [a / b for a, b in zip(f, l)]
+    return {"fuse": statistics.median(f), "local": statistics.median(l),
+            "ratio": statistics.median(ratios), "fuse_samples": f, "local_samples": l,
+            "ratios": ratios}
 
 
 def main():
@@ -144,6 +154,7 @@ def main():
     ap.add_argument("--rtt-ms", type=float, default=5.0, help="delay per request on the cold link")
     ap.add_argument("--shoal", type=Path, default=REPO / "target" / "release" / "shoal")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--label", default="", help="what was measured (e.g. the commit), for the results")
     args = ap.parse_args()
     ensure_boto3()
     import boto3
@@ -151,6 +162,7 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="shoal-fuse-bench-"))
     results = {"when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "label": args.label, "shoal": str(args.shoal),
                "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                            "python": platform.python_version(),
                            "load_before": os.getloadavg()},
@@ -231,6 +243,33 @@ def main():
         with Mount(args.shoal, conf, mp, log):
             read_whole(str(mp / "bench" / "big.bin"))
         warm = {}
+
+        def node_cache_pass(threads):
+            # A fresh mount has an empty kernel cache: one pass per mount.
+            with Mount(args.shoal, conf, mp, log) as m:
+                paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
+                # A new process knows no metadata: it lists the dataset first, as a loader's
+                # scan does (one LIST per directory, not timed).
+                for _ in os.walk(mp / "bench" / "small"):
+                    pass
+                started = time.perf_counter()
+                with cf.ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(read_whole, paths))
+                rate = len(paths) / (time.perf_counter() - started)
+                st = m.stats()
+                assert st["cache_misses"] == 0, st
+                return rate
+
+        def node_cache_sequential():
+            # A fresh mount per sample: its kernel cache is empty.
+            with Mount(args.shoal, conf, mp, log) as m:
+                os.stat(mp / "bench" / "big.bin")
+                started = time.perf_counter()
+                n = read_whole(str(mp / "bench" / "big.bin"))
+                rate = n / (time.perf_counter() - started) / 1e6
+                assert m.stats()["cache_misses"] == 0, m.stats()
+                return rate
+
         for kernel_cache in (True, False):
             label = "kernel page cache + Shoal" if kernel_cache else "Shoal node cache only"
             rows = {}
@@ -239,51 +278,29 @@ def main():
                     with Mount(args.shoal, conf, mp, log):
                         paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
                         files_per_second(paths, threads)  # fill the kernel's cache
-                        fuse, fuse_all = median(files_per_second, paths, threads)
+                        r = paired(lambda: files_per_second(paths, threads),
+                                   lambda: files_per_second(local_small, threads))
                 else:
-                    fuse_all = []
-                    for _ in range(SAMPLES):
-                        # A fresh mount has an empty kernel cache: one pass per mount.
-                        with Mount(args.shoal, conf, mp, log) as m:
-                            paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
-                            # A new process knows no metadata: it lists the dataset first, as
-                            # a loader's scan does (one LIST per directory, not timed).
-                            for _ in os.walk(mp / "bench" / "small"):
-                                pass
-                            started = time.perf_counter()
-                            with cf.ThreadPoolExecutor(threads) as pool:
-                                list(pool.map(read_whole, paths))
-                            fuse_all.append(len(paths) / (time.perf_counter() - started))
-                            st = m.stats()
-                            assert st["cache_misses"] == 0, st
-                    fuse = statistics.median(fuse_all)
-                local, local_all = median(files_per_second, local_small, threads)
-                rows[threads] = {"fuse_files_per_s": fuse, "local_files_per_s": local,
-                                 "ratio": fuse / local, "fuse_samples": fuse_all, "local_samples": local_all}
-                print(f"warm 100 KB files, {label}, {threads:2d} threads: FUSE {fuse:.0f}/s, "
-                      f"local {local:.0f}/s, ratio {fuse / local:.2f}x", flush=True)
+                    r = paired(lambda: node_cache_pass(threads),
+                               lambda: files_per_second(local_small, threads))
+                rows[threads] = {"fuse_files_per_s": r["fuse"], "local_files_per_s": r["local"],
+                                 "ratio": r["ratio"], "fuse_samples": r["fuse_samples"],
+                                 "local_samples": r["local_samples"], "ratios": r["ratios"]}
+                print(f"warm 100 KB files, {label}, {threads:2d} threads: FUSE {r['fuse']:.0f}/s, "
+                      f"local {r['local']:.0f}/s, ratio {r['ratio']:.2f}x", flush=True)
             if kernel_cache:
                 with Mount(args.shoal, conf, mp, log):
                     bigpath = str(mp / "bench" / "big.bin")
                     read_whole(bigpath)
-                    seq, seq_all = median(sequential_mb_per_second, bigpath)
+                    r = paired(lambda: sequential_mb_per_second(bigpath),
+                               lambda: sequential_mb_per_second(str(big)))
             else:
-                seq_all = []
-                for _ in range(SAMPLES):
-                    # A fresh mount per sample: its kernel cache is empty.
-                    with Mount(args.shoal, conf, mp, log) as m:
-                        os.stat(mp / "bench" / "big.bin")
-                        started = time.perf_counter()
-                        n = read_whole(str(mp / "bench" / "big.bin"))
-                        seq_all.append(n / (time.perf_counter() - started) / 1e6)
-                        assert m.stats()["cache_misses"] == 0, m.stats()
-                seq = statistics.median(seq_all)
-            local_seq, local_seq_all = median(sequential_mb_per_second, str(big))
-            rows["sequential_1mib"] = {"fuse_mb_per_s": seq, "local_mb_per_s": local_seq,
-                                       "ratio": seq / local_seq, "fuse_samples": seq_all,
-                                       "local_samples": local_seq_all}
-            print(f"warm sequential 1 MiB reads, {label}: FUSE {seq:.0f} MB/s, local {local_seq:.0f} MB/s, "
-                  f"ratio {seq / local_seq:.2f}x", flush=True)
+                r = paired(node_cache_sequential, lambda: sequential_mb_per_second(str(big)))
+            rows["sequential_1mib"] = {"fuse_mb_per_s": r["fuse"], "local_mb_per_s": r["local"],
+                                       "ratio": r["ratio"], "fuse_samples": r["fuse_samples"],
+                                       "local_samples": r["local_samples"], "ratios": r["ratios"]}
+            print(f"warm sequential 1 MiB reads, {label}: FUSE {r['fuse']:.0f} MB/s, "
+                  f"local {r['local']:.0f} MB/s, ratio {r['ratio']:.2f}x", flush=True)
             warm["kernel_cache" if kernel_cache else "node_cache_only"] = rows
         results["warm"] = warm
         results["machine"]["load_after"] = os.getloadavg()
@@ -302,10 +319,10 @@ def main():
     stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
     out = args.out / f"fuse-{stamp}"
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))
-    md = [f"# FUSE benchmark {results['when']}", "",
+    md = [f"# FUSE benchmark {results['when']}" + (f": {args.label}" if args.label else ""), "",
           f"{args.files} files of 100 KB, a {args.big_mib} MiB file; {os.cpu_count()} CPUs; "
           f"load {results['machine']['load_before'][0]:.1f} before, {results['machine']['load_after'][0]:.1f} after; "
-          f"medians of {SAMPLES} samples.", "",
+          f"medians of {SAMPLES} samples, FUSE and local in turns; ratios are medians of the paired ratios.", "",
           "| warm | threads | FUSE | local | ratio (target 0.8x) |", "|---|---:|---:|---:|---:|"]
     for mode, rows in results["warm"].items():
         for t in (1, 4, 16):

@@ -1,8 +1,16 @@
 //! `ShoalFs`: the FUSE operations over a `Namespace`. Inode numbers are handed out per path as
 //! the kernel looks paths up and taken back when it forgets them; every answer comes from the
 //! namespace (its metadata cache, its page cache). Read-only: every write gets `EROFS`.
+//!
+//! Warm reads cost the daemon as little as the kernel allows. Opens are zero-message where the
+//! kernel supports it (`open` answers `ENOSYS` once; the kernel then opens files itself, keeps
+//! their pages between opens and sends neither `flush` nor `release`), so a file in the kernel's
+//! page cache is read with no round trip at all. The kernel drops a file's pages when the
+//! attributes it is told change (`FUSE_AUTO_INVAL_DATA`: size or mtime), so every version a file
+//! is told with has its own mtime (`mtime_of`), and reads of an inode serve the version the kernel
+//! was last told: what it caches and what the daemon serves change together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,6 +29,9 @@ const STATS_XATTR: &str = "user.shoal.stats";
 const IMMUTABLE_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Block size reported in `stat` (buffered readers size their reads by it).
 const BLKSIZE: u32 = 128 * 1024;
+/// Readers kept for the files read most recently (each keeps the core's read-ahead state of
+/// its file across the kernel's read requests).
+const READERS: usize = 4096;
 
 /// The errno a user expects for a core error. Store failures, timeouts and corrupt data are
 /// `EIO`; their cause goes to the log.
@@ -85,8 +96,16 @@ struct Node {
     path: String,
     /// Lookups the kernel holds; the node goes when it forgets them all.
     lookups: u64,
-    /// The version whose bytes the kernel's page cache may hold for this inode.
-    cached_version: Option<String>,
+    /// The file's status as the kernel was last told it (in an entry or attributes): the
+    /// version whose bytes its page cache holds and reads of this inode serve. `None` for
+    /// directories and until a status is known.
+    told: Option<Arc<Told>>,
+}
+
+/// One version of a file as told to the kernel.
+struct Told {
+    info: FileInfo,
+    version: String,
 }
 
 /// Inode numbers for paths, in both directions.
@@ -104,7 +123,7 @@ impl Inodes {
             Node {
                 path: "/".into(),
                 lookups: 1,
-                cached_version: None,
+                told: None,
             },
         );
         let mut by_path = HashMap::new();
@@ -132,7 +151,7 @@ impl Inodes {
             Node {
                 path: path.to_string(),
                 lookups: 1,
-                cached_version: None,
+                told: None,
             },
         );
         ino
@@ -159,6 +178,78 @@ impl Inodes {
     fn path(&self, ino: u64) -> Option<String> {
         self.by_ino.get(&ino).map(|n| n.path.clone())
     }
+
+    /// Records the status the kernel is being told for `ino`. Returns whether it names another
+    /// version than the one told before (a first status counts as the same).
+    fn tell(&mut self, ino: u64, info: &FileInfo) -> bool {
+        let Some(node) = self.by_ino.get_mut(&ino) else {
+            return false;
+        };
+        if info.is_dir {
+            node.told = None;
+            return false;
+        }
+        let version = version_of(info);
+        let changed = match &node.told {
+            Some(t) if t.version == version => return false,
+            Some(_) => true,
+            None => false,
+        };
+        node.told = Some(Arc::new(Told {
+            info: info.clone(),
+            version,
+        }));
+        changed
+    }
+
+    /// The path of `ino` and the version the kernel was last told for it.
+    fn told(&self, ino: u64) -> Option<(String, Option<Arc<Told>>)> {
+        self.by_ino
+            .get(&ino)
+            .map(|n| (n.path.clone(), n.told.clone()))
+    }
+}
+
+/// Open readers by inode, for the `READERS` files that were read most recently; the oldest
+/// goes first. Inode numbers are never reused, so an entry of a forgotten inode is only a
+/// wasted slot until it is pushed out.
+struct Readers {
+    by_ino: HashMap<u64, (Arc<Told>, Arc<FileReader>)>,
+    order: VecDeque<u64>,
+    capacity: usize,
+}
+
+impl Readers {
+    fn new(capacity: usize) -> Self {
+        Readers {
+            by_ino: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The reader of `ino` for the version `told`, when there is one.
+    fn get(&self, ino: u64, told: &Told) -> Option<Arc<FileReader>> {
+        match self.by_ino.get(&ino) {
+            Some((t, r)) if t.version == told.version => Some(r.clone()),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, ino: u64, told: Arc<Told>, reader: Arc<FileReader>) {
+        if self.by_ino.insert(ino, (told, reader)).is_some() {
+            return;
+        }
+        self.order.push_back(ino);
+        while self.by_ino.len() > self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.by_ino.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
 }
 
 /// A directory opened for reading: its entries as listed at `opendir`.
@@ -172,7 +263,9 @@ pub struct ShoalFs {
     ns: Arc<Namespace>,
     settings: FsSettings,
     inodes: Mutex<Inodes>,
-    files: RwLock<HashMap<u64, Arc<FileReader>>>,
+    readers: Mutex<Readers>,
+    /// Whether the kernel opens files without asking (`FUSE_NO_OPEN_SUPPORT`).
+    no_open: bool,
     dirs: RwLock<HashMap<u64, Arc<DirHandle>>>,
     next_handle: AtomicU64,
     /// When this mount started: the time of directories that have none of their own.
@@ -207,13 +300,36 @@ fn version_of(info: &FileInfo) -> String {
     )
 }
 
+/// The modification time the kernel is told: the store's, to the millisecond, with the
+/// sub-millisecond nanoseconds taken from a digest of the ETag and version. Two versions of a
+/// file with the same length written within one second (S3 dates have whole seconds) then still
+/// differ in mtime, which is what makes the kernel drop the old version's pages.
+fn mtime_of(info: &FileInfo, otherwise: SystemTime) -> SystemTime {
+    if info.mtime_ms <= 0 {
+        return otherwise;
+    }
+    let base = UNIX_EPOCH + Duration::from_millis(info.mtime_ms as u64);
+    if info.etag.is_none() && info.version.is_none() {
+        return base;
+    }
+    // FNV-1a: stable across processes and releases, unlike the standard library's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [&info.etag, &info.version] {
+        for b in part.as_deref().unwrap_or("").bytes().chain([0]) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    base + Duration::from_nanos(h % 1_000_000)
+}
+
 impl ShoalFs {
     pub fn new(ns: Arc<Namespace>, settings: FsSettings) -> Self {
         ShoalFs {
             ns,
             settings,
             inodes: Mutex::new(Inodes::new()),
-            files: RwLock::new(HashMap::new()),
+            readers: Mutex::new(Readers::new(READERS)),
+            no_open: false,
             dirs: RwLock::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
             started: SystemTime::now(),
@@ -246,11 +362,7 @@ impl ShoalFs {
     }
 
     fn attr(&self, ino: u64, info: &FileInfo) -> FileAttr {
-        let mtime = if info.mtime_ms > 0 {
-            UNIX_EPOCH + Duration::from_millis(info.mtime_ms as u64)
-        } else {
-            self.started
-        };
+        let mtime = mtime_of(info, self.started);
         let (kind, perm, nlink, size) = if info.is_dir {
             (FileType::Directory, 0o555, 2, 0)
         } else {
@@ -289,13 +401,39 @@ impl ShoalFs {
         self.next_handle.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn reader(&self, fh: FileHandle) -> Result<Arc<FileReader>, Errno> {
-        self.files
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&fh.0)
-            .cloned()
-            .ok_or(Errno::EBADF)
+    fn readers(&self) -> std::sync::MutexGuard<'_, Readers> {
+        self.readers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reader of `ino` for the version the kernel was last told.
+    fn reader(&self, ino: INodeNo) -> Result<Arc<FileReader>, Errno> {
+        let (path, told) = self
+            .inodes()
+            .told(ino.0)
+            .ok_or(Errno::from_i32(libc::ESTALE))?;
+        let told = match told {
+            Some(t) => t,
+            // Not told yet (the kernel read before any status): the status now.
+            None => {
+                let info = self.ns.status(&path).map_err(|e| fail("read", &e))?;
+                let mut inodes = self.inodes();
+                inodes.tell(ino.0, &info);
+                match inodes.told(ino.0) {
+                    Some((_, Some(t))) => t,
+                    _ => return Err(Errno::EISDIR),
+                }
+            }
+        };
+        if let Some(r) = self.readers().get(ino.0, &told) {
+            return Ok(r);
+        }
+        let reader = Arc::new(
+            self.ns
+                .open(&path, Some(told.info.clone()))
+                .map_err(|e| fail("read", &e))?,
+        );
+        self.readers().insert(ino.0, told, reader.clone());
+        Ok(reader)
     }
 
     fn dir(&self, fh: FileHandle) -> Result<Arc<DirHandle>, Errno> {
@@ -332,6 +470,11 @@ impl Filesystem for ShoalFs {
                 let _ = config.add_capabilities(cap);
             }
         }
+        // Zero-message opens: `open` answers ENOSYS once and the kernel opens by itself from
+        // then on (see the module's comment).
+        self.no_open = config
+            .capabilities()
+            .contains(InitFlags::FUSE_NO_OPEN_SUPPORT);
         let _ = config.set_max_background(64);
         Ok(())
     }
@@ -344,7 +487,12 @@ impl Filesystem for ShoalFs {
         match self.ns.status(&path) {
             Ok(info) => {
                 let ttl = self.ttl(&path);
-                let ino = self.inodes().lookup(&path);
+                let ino = {
+                    let mut inodes = self.inodes();
+                    let ino = inodes.lookup(&path);
+                    inodes.tell(ino, &info);
+                    ino
+                };
                 reply.entry(&ttl, &self.attr(ino, &info), Generation(0));
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -367,7 +515,10 @@ impl Filesystem for ShoalFs {
             Err(e) => return reply.error(e),
         };
         match self.ns.status(&path) {
-            Ok(info) => reply.attr(&self.ttl(&path), &self.attr(ino.0, &info)),
+            Ok(info) => {
+                self.inodes().tell(ino.0, &info);
+                reply.attr(&self.ttl(&path), &self.attr(ino.0, &info))
+            }
             Err(e) => reply.error(fail("getattr", &e)),
         }
     }
@@ -376,6 +527,13 @@ impl Filesystem for ShoalFs {
         if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
             return reply.error(Errno::EROFS);
         }
+        if self.no_open {
+            // The kernel opens every file by itself from now on, keeping pages between opens;
+            // the mount is read-only, so the kernel refuses writable opens before asking.
+            return reply.error(Errno::ENOSYS);
+        }
+        // A kernel that asks at every open: the status now decides whether its cached pages
+        // are still the file's.
         let path = match self.path(ino) {
             Ok(p) => p,
             Err(e) => return reply.error(e),
@@ -384,49 +542,31 @@ impl Filesystem for ShoalFs {
             Ok(i) => i,
             Err(e) => return reply.error(fail("open", &e)),
         };
-        let reader = match self.ns.open(&path, Some(info.clone())) {
-            Ok(r) => r,
-            Err(e) => return reply.error(fail("open", &e)),
-        };
-        // The kernel keeps the file's pages from earlier opens only while the version is the
-        // same; a new version starts with an empty kernel cache.
-        let version = version_of(&info);
-        let keep = {
-            let mut inodes = self.inodes();
-            match inodes.by_ino.get_mut(&ino.0) {
-                Some(node) if node.cached_version.as_deref() == Some(version.as_str()) => true,
-                Some(node) => {
-                    node.cached_version = Some(version);
-                    false
-                }
-                None => false,
-            }
-        };
-        let fh = self.handle();
-        self.files
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(fh, Arc::new(reader));
-        let flags = if keep {
-            FopenFlags::FOPEN_KEEP_CACHE
+        if info.is_dir {
+            return reply.error(Errno::EISDIR);
+        }
+        let changed = self.inodes().tell(ino.0, &info);
+        let flags = if changed {
+            FopenFlags::FOPEN_NOFLUSH
         } else {
-            FopenFlags::empty()
+            FopenFlags::FOPEN_KEEP_CACHE | FopenFlags::FOPEN_NOFLUSH
         };
-        reply.opened(FileHandle(fh), flags);
+        // Reads find their reader by inode, so no handle is needed.
+        reply.opened(FileHandle(0), flags);
     }
 
     fn read(
         &self,
         _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
+        ino: INodeNo,
+        _fh: FileHandle,
         offset: u64,
         size: u32,
         _flags: OpenFlags,
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
-        let reader = match self.reader(fh) {
+        let reader = match self.reader(ino) {
             Ok(r) => r,
             Err(e) => return reply.error(e),
         };
@@ -453,23 +593,21 @@ impl Filesystem for ShoalFs {
         _lock_owner: fuser::LockOwner,
         reply: ReplyEmpty,
     ) {
-        reply.ok();
+        // Nothing is ever written, so nothing to flush: ENOSYS makes the kernel stop asking.
+        reply.error(Errno::ENOSYS);
     }
 
     fn release(
         &self,
         _req: &Request,
         _ino: INodeNo,
-        fh: FileHandle,
+        _fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<fuser::LockOwner>,
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.files
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&fh.0);
+        // Only asked of kernels without zero-message opens; an open holds nothing.
         reply.ok();
     }
 
@@ -576,6 +714,8 @@ impl Filesystem for ShoalFs {
                         );
                         if full {
                             inodes.forget(child_ino, 1);
+                        } else {
+                            inodes.tell(child_ino, info);
                         }
                         full
                     }
@@ -845,6 +985,99 @@ mod tests {
         assert_eq!(t.path(INodeNo::ROOT.0).as_deref(), Some("/"));
         // A path looked up again gets a fresh inode.
         assert_ne!(t.lookup("/a"), a);
+    }
+
+    fn file(len: u64, mtime_ms: i64, etag: &str) -> FileInfo {
+        FileInfo {
+            path: "/m/f".into(),
+            is_dir: false,
+            len,
+            mtime_ms,
+            etag: Some(etag.into()),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn inodes_remember_the_version_told() {
+        let mut t = Inodes::new();
+        let a = t.lookup("/m/f");
+        // A first status is no change; the same one again neither; another version is.
+        assert!(!t.tell(a, &file(3, 1000, "\"x\"")));
+        assert!(!t.tell(a, &file(3, 1000, "\"x\"")));
+        let told = t.told(a).unwrap().1.unwrap();
+        assert!(t.tell(a, &file(3, 1000, "\"y\"")));
+        let now = t.told(a).unwrap().1.unwrap();
+        assert_ne!(told.version, now.version);
+        assert_eq!(now.info.etag.as_deref(), Some("\"y\""));
+        // Directories have no version; unknown inodes are left alone.
+        let d = t.lookup("/m");
+        assert!(!t.tell(d, &FileInfo::default_dir("/m")));
+        assert!(t.told(d).unwrap().1.is_none());
+        assert!(!t.tell(9999, &file(1, 1, "z")));
+    }
+
+    #[test]
+    fn each_version_has_its_own_mtime() {
+        let started = UNIX_EPOCH + Duration::from_secs(7);
+        let a = mtime_of(&file(3, 1_700_000_000_000, "\"a\""), started);
+        let b = mtime_of(&file(3, 1_700_000_000_000, "\"b\""), started);
+        // Same second, same length, another ETag: another mtime, in the same millisecond.
+        assert_ne!(a, b);
+        let ms = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        for t in [a, b] {
+            let off = t.duration_since(ms).unwrap();
+            assert!(off < Duration::from_millis(1), "{off:?}");
+        }
+        // Stable: the same version always gets the same mtime.
+        assert_eq!(a, mtime_of(&file(3, 1_700_000_000_000, "\"a\""), started));
+        // No ETag or version: the store's time; none at all: the mount's start.
+        let mut plain = file(3, 1_700_000_000_000, "");
+        plain.etag = None;
+        assert_eq!(mtime_of(&plain, started), ms);
+        assert_eq!(mtime_of(&file(3, 0, "\"a\""), started), started);
+    }
+
+    #[test]
+    fn readers_keep_the_most_recent_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"abc").unwrap();
+        let conf = shoal_core::Config::from_pairs([
+            ("shoal.mount.m.path", "/m".to_string()),
+            (
+                "shoal.mount.m.uri",
+                format!("file://{}", dir.path().display()),
+            ),
+            ("shoal.cache.enabled", "false".to_string()),
+        ]);
+        let ns = Namespace::new(&conf).unwrap();
+        let info = ns.status("/m/f").unwrap();
+        let told = |etag: &str| {
+            let mut i = info.clone();
+            i.etag = Some(etag.into());
+            Arc::new(Told {
+                version: version_of(&i),
+                info: i,
+            })
+        };
+        let reader = || Arc::new(ns.open("/m/f", Some(info.clone())).unwrap());
+        let mut r = Readers::new(2);
+        let (v1, v2) = (told("1"), told("2"));
+        r.insert(1, v1.clone(), reader());
+        assert!(r.get(1, &v1).is_some());
+        // Another version of the same inode is another reader.
+        assert!(r.get(1, &v2).is_none());
+        r.insert(1, v2.clone(), reader());
+        assert!(r.get(1, &v2).is_some() && r.get(1, &v1).is_none());
+        r.insert(2, v1.clone(), reader());
+        r.insert(3, v1.clone(), reader());
+        // The oldest went first.
+        assert!(r.get(1, &v2).is_none());
+        assert!(r.get(2, &v1).is_some() && r.get(3, &v1).is_some());
+        assert_eq!((r.by_ino.len(), r.order.len()), (2, 2));
+        let mut buf = [0u8; 8];
+        assert_eq!(r.get(3, &v1).unwrap().read_at(0, &mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
     }
 
     #[test]
