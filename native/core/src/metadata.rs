@@ -103,7 +103,7 @@ fn entry_weight(e: &Entry) -> u64 {
 fn weight(key: &str, v: &Timed) -> u64 {
     key.len() as u64
         + match &v.value {
-            Value::Status(None) => STATUS_OVERHEAD,
+            Value::Status(None) | Value::Listed(_) => STATUS_OVERHEAD,
             Value::Status(Some(e)) => STATUS_OVERHEAD + entry_weight(e),
             Value::Listing(l) => {
                 STATUS_OVERHEAD
@@ -119,6 +119,9 @@ enum Value {
     Status(Option<Entry>),
     /// A directory's listing, or the files of a directory a flat listing gave; sorted by key.
     Listing(Arc<Vec<Entry>>),
+    /// A directory was listed, with this many entries: kept after its listing is dropped, so
+    /// that its files are revalidated by listing it again rather than one by one.
+    Listed(usize),
 }
 
 #[derive(Clone)]
@@ -302,6 +305,11 @@ fn listing_key(mount: &str, key: &str) -> String {
     format!("l\0{mount}\0{key}")
 }
 
+/// That a directory was listed.
+fn listed_key(mount: &str, dir: &str) -> String {
+    format!("D\0{mount}\0{dir}")
+}
+
 /// The files of a directory, from a flat listing of a tree.
 fn files_key(mount: &str, dir: &str) -> String {
     format!("f\0{mount}\0{dir}")
@@ -402,6 +410,18 @@ impl Shared {
         }
     }
 
+    /// Remembers that `dir` was listed with `n` entries (held until evicted by size).
+    fn mark_listed(&self, mount: &str, dir: &str, n: usize) {
+        self.entries.insert(
+            listed_key(mount, dir),
+            Timed {
+                value: Value::Listed(n),
+                ttl: None,
+                fetched: Instant::now(),
+            },
+        );
+    }
+
     /// Caches the statuses of files of a flat listing, one entry per directory, in at most
     /// `room` bytes; returns how many it kept.
     fn put_files(
@@ -435,6 +455,7 @@ impl Shared {
                 break;
             }
             self.entries.insert(k, group);
+            self.mark_listed(mount, dir, end - start);
             kept += end - start;
             start = end;
         }
@@ -461,6 +482,7 @@ impl Shared {
             fetched,
         };
         self.entries.invalidate(&files_key(mount, dir));
+        self.mark_listed(mount, dir, entries.len());
         if weight(&k, &listing) <= self.settings.max_size / 4 {
             self.entries.insert(k, listing);
         } else {
@@ -536,10 +558,26 @@ impl MetadataCache {
             }
         }
         let Some(found) = best else {
-            return match self.shared.relisting(mount, dir) {
-                Some(_) => Lookup::Relist(dir.to_string()),
-                None => Lookup::Miss,
-            };
+            if self.shared.relisting(mount, dir).is_some() {
+                return Lookup::Relist(dir.to_string());
+            }
+            // A directory listed before whose listing was dropped (expired past its grace, or
+            // evicted): list it again rather than ask for each file. A listing held that does
+            // not have the key says nothing more: the file is asked for alone.
+            let held = self.entries().contains_key(&listing_key(mount, dir))
+                || self.entries().contains_key(&files_key(mount, dir));
+            if !held {
+                if let Some(Timed {
+                    value: Value::Listed(n),
+                    ..
+                }) = self.entries().get(&listed_key(mount, dir))
+                {
+                    if n as u64 <= self.shared.settings.relist_max_entries {
+                        return Lookup::Relist(dir.to_string());
+                    }
+                }
+            }
+            return Lookup::Miss;
         };
         let is_found = found.value.is_some();
         self.shared.judge(mount, dir, found, is_found)
@@ -643,6 +681,7 @@ impl MetadataCache {
             return;
         };
         let k = listing_key(mount, key);
+        let entries_len = entries.len();
         let listing = Timed {
             value: Value::Listing(sorted(entries)),
             ttl,
@@ -650,6 +689,7 @@ impl MetadataCache {
         };
         if weight(&k, &listing) <= self.shared.settings.max_size / 4 {
             self.entries().insert(k, listing);
+            self.shared.mark_listed(mount, key, entries_len);
         }
     }
 
@@ -840,6 +880,23 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(c.lookup_status("m", "d/a"), Lookup::Miss);
         assert_eq!(c.lookup_listing("m", "d"), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_directory_whose_listing_was_dropped_is_listed_again_not_asked_file_by_file() {
+        let c = cache(1 << 20);
+        c.put_listing("m", "d", Arc::new(vec![file("d/a")]), false);
+        // Held, without the key: the file is asked for alone.
+        assert_eq!(c.lookup_status("m", "d/zz"), Lookup::Miss);
+        // Dropped (past its grace, or evicted): the directory is listed again.
+        c.entries().invalidate(&listing_key("m", "d"));
+        assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
+        // A directory never listed: asked for alone.
+        assert_eq!(c.lookup_status("m", "e/a"), Lookup::Miss);
+        // Flat listings mark their directories too.
+        c.put_statuses("m", &[file("t/x/1")], false);
+        c.entries().invalidate(&files_key("m", "t/x"));
+        assert_eq!(c.lookup_status("m", "t/x/1"), Lookup::Relist("t/x".into()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use shoal_core::{Config, ErrorKind, Namespace};
 use shoal_testkit::{CountingProxy, S3Server};
 
-const TTL: Duration = Duration::from_secs(2);
+const TTL: Duration = Duration::from_secs(3);
 
 /// A server holding `bucket/d/f00.jpg`.. (`n` files of 100 bytes), and a namespace over it
 /// through a counting proxy, with the metadata TTL `TTL`.
@@ -159,14 +159,24 @@ fn a_changed_object_is_read_anew_and_a_deleted_one_is_gone_once_revalidated() {
 
 #[test]
 fn a_failed_background_listing_keeps_hits_until_the_ttl_then_errors() {
+    // A longer TTL: stopping the server must fit in its first three quarters on a busy machine.
+    let ttl = Duration::from_secs(6);
     let n = 4;
-    let (server, _proxy, ns) = setup(n, &[("shoal.store.timeout", "2s")]);
+    let (server, _proxy, ns) = setup(
+        n,
+        &[("shoal.store.timeout", "2s"), ("shoal.metadata.ttl", "6s")],
+    );
     let listed_at = Instant::now();
     ns.list("/s3/d").unwrap();
     // The store goes away; a lookup in the last quarter of the TTL starts a listing that
     // fails, and is served from the cache.
     drop(server);
-    sleep_until(listed_at + TTL * 7 / 8);
+    assert!(
+        Instant::now() < listed_at + ttl * 3 / 4,
+        "the server took {:?} to stop",
+        listed_at.elapsed()
+    );
+    sleep_until(listed_at + ttl * 7 / 8);
     assert_eq!(ns.status("/s3/d/f00.jpg").unwrap().len, 100);
     std::thread::sleep(Duration::from_millis(150));
     // Hits go on until the TTL, without a listing per lookup.
@@ -179,13 +189,13 @@ fn a_failed_background_listing_keeps_hits_until_the_ttl_then_errors() {
     };
     let before = requests();
     for p in paths(n) {
-        if Instant::now() + Duration::from_millis(50) < listed_at + TTL {
+        if Instant::now() + Duration::from_millis(100) < listed_at + ttl {
             assert_eq!(ns.status(&p).unwrap().len, 100);
         }
     }
     assert_eq!(requests(), before);
     // Past the TTL: the lookup lists itself and reports the store's error, naming the path.
-    sleep_until(listed_at + TTL + Duration::from_millis(50));
+    sleep_until(listed_at + ttl + Duration::from_millis(50));
     let e = ns.status("/s3/d/f01.jpg").unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("/s3/d"), "{msg}");
