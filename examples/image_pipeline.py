@@ -77,10 +77,16 @@ def cache_share(before, after):
     delta = {k: after[k] - before.get(k, 0) for k in after}
     cached = delta["bytes_from_memory"] + delta["bytes_from_disk"]
     store = delta["bytes_from_store"]
-    return {"bytes_from_cache": cached, "bytes_from_store": store,
-            "store_requests": delta["store_get_requests"],
-            "metadata_requests": delta.get("store_metadata_requests", 0),
-            "hit_ratio": round(cached / (cached + store), 4) if cached + store else None}
+    out = {"bytes_from_cache": cached, "bytes_from_store": store,
+           "store_requests": delta["store_get_requests"],
+           "metadata_requests": delta.get("store_metadata_requests", 0),
+           "hit_ratio": round(cached / (cached + store), 4) if cached + store else None}
+    # Prefetch across files: bytes fetched ahead, and of those the bytes of files then opened
+    # (counters of Shoal 0.1 after issue 18; absent before).
+    if "prefetch_bytes" in delta:
+        out["prefetch_bytes"] = delta["prefetch_bytes"]
+        out["prefetch_read_bytes"] = delta["prefetch_read_bytes"]
+    return out
 
 
 def run(spark, args) -> dict:

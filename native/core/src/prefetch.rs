@@ -79,15 +79,17 @@ impl PrefetchSettings {
 enum Phase {
     /// Waiting for its turn.
     Queued(Arc<FileSource>),
-    /// Being fetched ahead (the version `file`); `opened` once a reader opened it meanwhile,
-    /// `read` when it opened that version.
+    /// Being fetched ahead (the version `file`, of `len` bytes); `opened` once a reader
+    /// opened it meanwhile, `read` when it opened that version.
     Fetching {
         file: u128,
+        len: u64,
         opened: bool,
         read: bool,
     },
-    /// Fetched ahead (`bytes` from the store, the version `file`), not opened yet.
-    Fetched { file: u128, bytes: u64 },
+    /// Fetched ahead (`bytes` from the store, of the version `file` of `len` bytes), not
+    /// opened yet.
+    Fetched { file: u128, len: u64, bytes: u64 },
     /// Opened by a reader, or left to it (it overtook the prefetch, the prefetch failed or
     /// found nothing to fetch).
     Done,
@@ -215,19 +217,25 @@ impl Prefetcher {
         match phase {
             // The reader got there first: it fetches the file itself.
             Phase::Queued(_) => *phase = Phase::Done,
-            Phase::Fetching { file, opened, read } => {
+            Phase::Fetching {
+                file,
+                len,
+                opened,
+                read,
+            } => {
                 if !*opened {
                     *opened = true;
                     *read = *file == src.file_id;
+                    let len = *len;
                     st.ahead_files -= 1;
-                    st.ahead_bytes = st.ahead_bytes.saturating_sub(src.entry.len);
+                    st.ahead_bytes = st.ahead_bytes.saturating_sub(len);
                 }
             }
-            Phase::Fetched { file, bytes } => {
-                let (same, bytes) = (*file == src.file_id, *bytes);
+            Phase::Fetched { file, len, bytes } => {
+                let (same, len, bytes) = (*file == src.file_id, *len, *bytes);
                 *phase = Phase::Done;
                 st.ahead_files -= 1;
-                st.ahead_bytes = st.ahead_bytes.saturating_sub(src.entry.len);
+                st.ahead_bytes = st.ahead_bytes.saturating_sub(len);
                 // Another version opened: what was fetched stays unread.
                 if same {
                     for s in self.stats.iter() {
@@ -327,6 +335,7 @@ impl Prefetcher {
             };
             *phase = Phase::Fetching {
                 file: src.file_id,
+                len,
                 opened: false,
                 read: false,
             };
@@ -401,6 +410,7 @@ impl Prefetcher {
                     } else {
                         *phase = Phase::Fetched {
                             file: src.file_id,
+                            len,
                             bytes,
                         };
                         false

@@ -450,3 +450,45 @@ fn a_process_killed_mid_prefetch_leaves_no_half_pages() {
     }
     assert_eq!(counter(&ns, "corrupt_pages"), 0);
 }
+
+#[test]
+fn a_node_prefetches_the_files_it_owns_on_the_placement_ring() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let files = dataset(&server, 24);
+    let run = |me: &str| {
+        let cache = tempfile::tempdir().unwrap();
+        proxy.reset();
+        let c = conf(
+            &server,
+            &proxy,
+            cache.path(),
+            &[
+                ("shoal.cluster.hosts", "node-a,node-b,node-c"),
+                ("shoal.prefetch.host", me),
+            ],
+        );
+        let ns = namespace(&c);
+        ns.list("/s3/d").unwrap();
+        assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
+        idle(&ns);
+        let fetched: std::collections::BTreeSet<String> = proxy
+            .seen()
+            .iter()
+            .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/d/f"))
+            .map(|r| r.target.trim_start_matches("/bucket").to_string())
+            .filter(|t| t != "/d/f00.bin")
+            .collect();
+        let owned: std::collections::BTreeSet<String> = (1..24)
+            .map(|i| format!("/d/f{i:02}.bin"))
+            .filter(|p| ns.block_owners(&format!("/s3{p}"), 1, 1)[0] == me)
+            .collect();
+        (fetched, owned)
+    };
+    let (fetched, owned) = run("node-b");
+    assert!(!owned.is_empty() && owned.len() < 23, "{owned:?}");
+    assert_eq!(fetched, owned);
+    // A node that is not on the ring prefetches nothing.
+    let (fetched, owned) = run("node-z");
+    assert!(owned.is_empty() && fetched.is_empty(), "{fetched:?}");
+}
