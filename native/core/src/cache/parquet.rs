@@ -57,7 +57,7 @@ pub const FOOTER_MAX: u64 = 64 << 20;
 pub struct ParquetSettings {
     pub enabled: bool,
     /// The most bytes one row group's plan fetches, and the process's bound on bytes of such
-    /// fetches in flight at once.
+    /// fetches in flight at once (under a page: no row group is fetched ahead).
     pub fetch_max: u64,
     /// The longest single GET of a plan.
     pub coalesce_max: u64,
@@ -384,16 +384,20 @@ impl PageCache {
         if !self.parquet.settings.enabled || pos + data.len() as u64 != src.entry.len {
             return;
         }
-        let mut st = stream.parquet.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !matches!(st.layout, Known::Unknown) {
-            return;
-        }
-        if !data.ends_with(MAGIC) {
-            if data.len() >= MAGIC.len() {
-                st.layout = Known::NotParquet;
+        let lock = || stream.parquet.0.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut st = lock();
+            if !matches!(st.layout, Known::Unknown) {
+                return;
             }
-            return;
+            if !data.ends_with(MAGIC) {
+                if data.len() >= MAGIC.len() {
+                    st.layout = Known::NotParquet;
+                }
+                return;
+            }
         }
+        // Not under the stream's lock: its other threads' reads go on meanwhile.
         let layout = match self.parquet.lookup(src) {
             Some(known) => known,
             None => match self.footer(src, &stream.stats) {
@@ -404,7 +408,7 @@ impl PageCache {
                 }
             },
         };
-        st.layout = match layout {
+        lock().layout = match layout {
             Some(l) => Known::Parquet(l),
             None => Known::NotParquet,
         };
