@@ -682,8 +682,8 @@ class Bench:
                 "s3a_jars": {v: [Path(j).name for j in jars_for(v)[1]] for v in VENVS},
                 "hadoop": {v: jars_for(v)[0] for v in VENVS},
                 "spark": {v: spark_version(VENVS[v]) for v in VENVS if VENVS[v].exists()},
-                "shoal_jar": (str(SHOAL_JAR.relative_to(REPO)) if SHOAL_JAR.is_relative_to(REPO)
-                              else str(SHOAL_JAR)) if SHOAL_JAR.exists() else None,
+                # $SHOAL_JAR may lie outside the repository (a jar of another commit, kept aside)
+                "shoal_jar": os.path.relpath(SHOAL_JAR, REPO) if SHOAL_JAR.exists() else None,
                 "shoal_jar_mtime": dt.datetime.fromtimestamp(SHOAL_JAR.stat().st_mtime)
                 .isoformat(timespec="seconds") if SHOAL_JAR.exists() else None,
                 "shoal_commit": git_rev()}

@@ -80,6 +80,10 @@ def cache_share(before, after):
     out = {"bytes_from_cache": cached, "bytes_from_store": store,
            "store_requests": delta["store_get_requests"],
            "metadata_requests": delta.get("store_metadata_requests", 0),
+           # Parquet-aware reads (absent from older jars): coalesced GETs of column chunks, and
+           # bytes of chunks fetched but never read
+           "parquet_gets": delta.get("parquet_gets", 0),
+           "parquet_unread_bytes": delta.get("parquet_unread_bytes", 0),
            "hit_ratio": round(cached / (cached + store), 4) if cached + store else None}
     # Prefetch across files: bytes fetched ahead, and of those the bytes of files then opened
     # (counters of Shoal 0.1 after issue 18; absent before).

@@ -68,7 +68,13 @@ enum Command {
         path: String,
     },
     /// Bring every file under a path into this node's cache (only what is missing).
-    Load { path: String },
+    Load {
+        path: String,
+        /// Only the Parquet footers: each file's footer pages, parsed and kept, so that
+        /// planning a query on this node reads no footer from the store.
+        #[arg(long)]
+        footers: bool,
+    },
     /// Drop a path's pages from this node's cache; the store is not touched.
     Free { path: String },
     /// Mount the whole namespace as a read-only local directory tree (FUSE) and serve it
@@ -337,7 +343,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush().map_err(w)?;
         }
         Command::Mount { .. } => unreachable!("handled above"),
-        Command::Load { path } => return load(&ns, &shoal_path(&path)?, &mut out),
+        Command::Load { path, footers } => {
+            let path = shoal_path(&path)?;
+            return if footers {
+                load_footers(&ns, &path, &mut out)
+            } else {
+                load(&ns, &path, &mut out)
+            };
+        }
         Command::Free { path } => {
             let files = ns.walk_files(&shoal_path(&path)?)?;
             let mut freed = 0;
@@ -422,6 +435,64 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `load --footers`: every file's Parquet footer, 16 files at a time (one or two small GETs
+/// each: latency, not bandwidth, is what they cost).
+fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
+    let w = |e: std::io::Error| {
+        Error::new(
+            shoal_core::ErrorKind::Other,
+            format!("cannot write output: {e}"),
+        )
+    };
+    let started = Instant::now();
+    let files: Vec<FileInfo> = ns.walk_files(path)?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(usize, Result<u64>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..16.min(files.len()))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(f) = files.get(i) else { break };
+                        mine.push((i, ns.load_footer(&f.path, Some(f.clone()))));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let before = ns.stats();
+    let fetched: u64 = results.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
+    let failures: Vec<_> = results
+        .iter()
+        .filter_map(|(i, r)| r.as_ref().err().map(|e| (&files[*i].path, e)))
+        .collect();
+    let get = |n: &str| before[COUNTER_NAMES.iter().position(|c| *c == n).expect("counter")];
+    writeln!(
+        out,
+        "read the footers of {} files in {:.1}s: {} Parquet footers parsed, {} fetched, {} failed",
+        files.len(),
+        started.elapsed().as_secs_f64(),
+        get("parquet_footers"),
+        human(fetched),
+        failures.len()
+    )
+    .map_err(w)?;
+    for (p, e) in &failures {
+        writeln!(out, "failed: {p}: {e}").map_err(w)?;
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {

@@ -162,6 +162,59 @@ fn load_then_stat_then_free() {
     assert!(e.server.root().join("shoalbkt/ds/train/cat/1.jpg").exists());
 }
 
+/// A small Parquet file: one binary column, `rows` values of 20 KB, one row group.
+fn parquet_file(rows: usize) -> Vec<u8> {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use std::sync::Arc;
+    let schema = parquet::schema::parser::parse_message_type("message m { required binary b; }");
+    let props = parquet::file::properties::WriterProperties::builder().build();
+    let mut out = Vec::new();
+    let mut w = parquet::file::writer::SerializedFileWriter::new(
+        &mut out,
+        Arc::new(schema.unwrap()),
+        Arc::new(props),
+    )
+    .unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let mut col = rg.next_column().unwrap().unwrap();
+    let values: Vec<ByteArray> = (0..rows)
+        .map(|r| ByteArray::from((0..20_000).map(|i| (i * 7 + r) as u8).collect::<Vec<u8>>()))
+        .collect();
+    col.typed::<ByteArrayType>()
+        .write_batch(&values, None, None)
+        .unwrap();
+    col.close().unwrap();
+    rg.close().unwrap();
+    w.close().unwrap();
+    out
+}
+
+#[test]
+fn load_footers_reads_only_the_footers() {
+    let e = setup();
+    let dir = e.server.root().join("shoalbkt/ds/pq");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = parquet_file(40);
+    assert!(file.len() > 700_000);
+    std::fs::write(dir.join("part-0.parquet"), &file).unwrap();
+    std::fs::write(dir.join("part-1.parquet"), &file).unwrap();
+    std::fs::write(dir.join("notes.parquet"), vec![5u8; 200_000]).unwrap();
+    let out = ok(&shoal(e.conf.path(), &["load", "--footers", "/data/pq"]));
+    assert!(out.contains("read the footers of 3 files"), "{out}");
+    assert!(out.contains("2 Parquet footers parsed"), "{out}");
+    assert!(out.contains("0 failed"), "{out}");
+    // The footers' pages only: a few pages of 64 KiB of each file, not the files.
+    let out = ok(&shoal(e.conf.path(), &["stat", "/data/pq"]));
+    let pct: f64 = out
+        .split_whitespace()
+        .find_map(|w| w.strip_suffix('%').and_then(|p| p.parse().ok()))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(pct > 0.0 && pct < 25.0, "{out}");
+    // A second time, nothing is fetched.
+    let out = ok(&shoal(e.conf.path(), &["load", "--footers", "/data/pq"]));
+    assert!(out.contains("0 B fetched"), "{out}");
+}
+
 #[test]
 fn verify_finds_and_removes_corrupt_pages() {
     let e = setup();

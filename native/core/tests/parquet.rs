@@ -338,6 +338,20 @@ fn footers_are_kept_per_version_and_load_footer_warms_them() {
     drop(r);
     // Loading it again fetches nothing.
     assert_eq!(ns.load_footer("/s3/v.parquet", None).unwrap(), 0);
+    // A stream opened from a listing (no ETag yet: bound at its first read), as Spark opens a
+    // split after the footer was read by another stream, plans at its very first read.
+    ns.free("/s3/v.parquet", None).unwrap();
+    let listed = ns
+        .list("/s3")
+        .unwrap()
+        .into_iter()
+        .find(|f| f.path.ends_with("v.parquet"));
+    let r = ns.open("/s3/v.parquet", listed).unwrap();
+    let first = la.chunks(1)[0].clone();
+    let got = read(&r, first.start, 100);
+    assert!(got[..] == a[first.start as usize..first.start as usize + 100]);
+    assert_eq!(counter(&r.stats(), "parquet_gets"), 1, "{:?}", r.stats());
+    drop(r);
 
     // Replaced: a new version (s3s-fs gives length + mtime in whole seconds), parsed anew.
     std::thread::sleep(std::time::Duration::from_millis(1100));

@@ -477,6 +477,7 @@ macro_rules! fs_file_op {
 }
 
 fs_file_op!(fsLoad, load);
+fs_file_op!(fsLoadFooter, load_footer);
 fs_file_op!(fsFree, free);
 fs_file_op!(fsCachedBytes, cached_bytes);
 

@@ -5,8 +5,8 @@
 //! (the `parquet` crate's metadata decoder, nothing else of it). What is kept is the file's
 //! *layout*: the byte range of every column chunk of every row group. Layouts live in a
 //! process-wide cache bounded in bytes (`shoal.parquet.footers.size`), keyed by the file's
-//! version (the page cache's file id, which hashes store, key and version, and the ETag the
-//! reader is bound to): a file replaced in the store is a new version and is parsed anew.
+//! version (the page cache's file id, which hashes store, key and version): a file replaced in
+//! the store is a new version and is parsed anew.
 //! A file that is not Parquet (other bytes under a `.parquet` name, a footer that does not
 //! parse, a length that points outside the file, a chunk outside the data) is remembered as
 //! such and read like any file.
@@ -57,7 +57,7 @@ pub const FOOTER_MAX: u64 = 64 << 20;
 pub struct ParquetSettings {
     pub enabled: bool,
     /// The most bytes one row group's plan fetches, and the process's bound on bytes of such
-    /// fetches in flight at once.
+    /// fetches in flight at once (under a page: no row group is fetched ahead).
     pub fetch_max: u64,
     /// The longest single GET of a plan.
     pub coalesce_max: u64,
@@ -180,8 +180,10 @@ impl Layout {
 /// Parquet), and the budget of row-group fetches in flight. One per page cache.
 pub struct ParquetReads {
     pub settings: ParquetSettings,
-    /// By (file id, ETag binding): `None` for a version that is not Parquet.
-    footers: Option<moka::sync::Cache<(u128, u64), Option<Arc<Layout>>>>,
+    /// By file id (store, key, version): `None` for a version that is not Parquet. Not by the
+    /// ETag binding as well: a stream opened from a listing is not bound before its first read,
+    /// which is where it needs the layout. A layout only chooses pages to fetch, never bytes.
+    footers: Option<moka::sync::Cache<u128, Option<Arc<Layout>>>>,
     /// Pages of row-group fetches that may be in flight at once.
     budget: Arc<tokio::sync::Semaphore>,
 }
@@ -199,9 +201,7 @@ impl ParquetReads {
         let footers = (settings.enabled && settings.footers_size > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(settings.footers_size)
-                .weigher(|_k: &(u128, u64), v: &Option<Arc<Layout>>| {
-                    v.as_ref().map_or(64, |l| l.weight())
-                })
+                .weigher(|_k: &u128, v: &Option<Arc<Layout>>| v.as_ref().map_or(64, |l| l.weight()))
                 .build()
         });
         let permits = (settings.fetch_max / page_size.max(1)).min(u32::MAX as u64 >> 1) as usize;
@@ -212,18 +212,14 @@ impl ParquetReads {
         }
     }
 
-    fn key(src: &FileSource) -> (u128, u64) {
-        (src.file_id, src.bound_tag())
-    }
-
     /// What is known of this version: `Some(None)` when it is not Parquet.
     fn lookup(&self, src: &FileSource) -> Option<Option<Arc<Layout>>> {
-        self.footers.as_ref()?.get(&Self::key(src))
+        self.footers.as_ref()?.get(&src.file_id)
     }
 
     fn remember(&self, src: &FileSource, layout: Option<Arc<Layout>>) {
         if let Some(f) = &self.footers {
-            f.insert(Self::key(src), layout);
+            f.insert(src.file_id, layout);
         }
     }
 
@@ -384,16 +380,20 @@ impl PageCache {
         if !self.parquet.settings.enabled || pos + data.len() as u64 != src.entry.len {
             return;
         }
-        let mut st = stream.parquet.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !matches!(st.layout, Known::Unknown) {
-            return;
-        }
-        if !data.ends_with(MAGIC) {
-            if data.len() >= MAGIC.len() {
-                st.layout = Known::NotParquet;
+        let lock = || stream.parquet.0.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let mut st = lock();
+            if !matches!(st.layout, Known::Unknown) {
+                return;
             }
-            return;
+            if !data.ends_with(MAGIC) {
+                if data.len() >= MAGIC.len() {
+                    st.layout = Known::NotParquet;
+                }
+                return;
+            }
         }
+        // Not under the stream's lock: its other threads' reads go on meanwhile.
         let layout = match self.parquet.lookup(src) {
             Some(known) => known,
             None => match self.footer(src, &stream.stats) {
@@ -404,7 +404,7 @@ impl PageCache {
                 }
             },
         };
-        st.layout = match layout {
+        lock().layout = match layout {
             Some(l) => Known::Parquet(l),
             None => Known::NotParquet,
         };

@@ -114,6 +114,14 @@ public final class NativeFs extends NativeObject {
     return call(h -> NativeMethods.fsLoad(h, path, length, etag, version));
   }
 
+  /**
+   * Brings a Parquet file's footer into this node's cache and parses it (the version named as for
+   * {@link #load}); returns the bytes fetched from the store.
+   */
+  public long loadFooter(String path, long length, String etag, String version) throws IOException {
+    return call(h -> NativeMethods.fsLoadFooter(h, path, length, etag, version));
+  }
+
   /** Drops a file's pages from this node's cache; returns the bytes freed on disk. */
   public long free(String path, long length, String etag, String version) throws IOException {
     return call(h -> NativeMethods.fsFree(h, path, length, etag, version));

@@ -150,6 +150,14 @@ public final class NativeMethods {
       throws IOException;
 
   /**
+   * Brings a Parquet file's footer into this node's cache and parses it (of the version named as
+   * for {@link #fsLoad}); returns the bytes fetched from the store. A file that is not Parquet
+   * costs its last page.
+   */
+  public static native long fsLoadFooter(
+      long fs, String path, long length, String etag, String version) throws IOException;
+
+  /**
    * Drops a file's pages (of the version named as for {@link #fsLoad}) from this node's cache,
    * memory and disk, leaving the store alone; returns the bytes freed on disk.
    */

@@ -25,6 +25,9 @@ import org.apache.hadoop.mapreduce.lib.input.FileSplit;
  * cannot be loaded yields a record with its error rather than failing the task.
  */
 public final class LoadInputFormat extends FileInputFormat<Text, FileLoad> {
+  /** When true, each task loads only its file's Parquet footer ({@code load --footers}). */
+  static final String FOOTERS = "io.shoal.spark.load.footers";
+
   @Override
   protected boolean isSplitable(JobContext context, Path file) {
     return false;
@@ -65,7 +68,10 @@ public final class LoadInputFormat extends FileInputFormat<Text, FileLoad> {
       try {
         FileStatus st = path.getFileSystem(conf).getFileStatus(path);
         r.length = st.getLen();
-        long[] done = NodeCache.load(conf, st);
+        long[] done =
+            conf.getBoolean(FOOTERS, false)
+                ? NodeCache.loadFooter(conf, st)
+                : NodeCache.load(conf, st);
         r.cachedBefore = done[0];
         r.fetched = done[1];
       } catch (IOException | RuntimeException e) {

@@ -106,6 +106,15 @@ final class NodeCache {
   }
 
   /**
+   * Loads a Parquet file's footer only: {@code [bytes cached before, bytes fetched from the
+   * store]}.
+   */
+  static long[] loadFooter(Configuration conf, FileStatus st) throws IOException {
+    long before = current(conf, st, NativeFs::cachedBytes);
+    return new long[] {before, current(conf, st, NativeFs::loadFooter)};
+  }
+
+  /**
    * Frees a file from this node (pages under its current and its listed version): {@code [bytes
    * cached before, bytes freed on disk]}.
    */

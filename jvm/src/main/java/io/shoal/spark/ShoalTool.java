@@ -69,7 +69,26 @@ public final class ShoalTool {
 
   /** Loads every file under {@code path} into its owner node's cache. */
   public static LoadSummary load(SparkContext sc, String path) throws IOException {
+    return load(sc, path, false);
+  }
+
+  public static LoadSummary loadFooters(SparkSession spark, String path) throws IOException {
+    return loadFooters(spark.sparkContext(), path);
+  }
+
+  /**
+   * Loads only the Parquet footers of the files under {@code path}, each into its owner node's
+   * cache, parsed there: a cold node then plans queries over the dataset without reading a footer
+   * from the store. Files that are not Parquet cost their last page.
+   */
+  public static LoadSummary loadFooters(SparkContext sc, String path) throws IOException {
+    return load(sc, path, true);
+  }
+
+  private static LoadSummary load(SparkContext sc, String path, boolean footers)
+      throws IOException {
     Configuration conf = new Configuration(sc.hadoopConfiguration());
+    conf.setBoolean(LoadInputFormat.FOOTERS, footers);
     Path p = NodeCache.shoalPath(path, conf);
     awaitExecutors(sc);
     long t0 = System.nanoTime();
@@ -266,14 +285,16 @@ public final class ShoalTool {
 
   private static final String USAGE =
       "usage: spark-submit --class io.shoal.spark.ShoalTool shoal.jar load|free|stat [--json]"
-          + " PATH...";
+          + " [--footers] PATH...";
 
   /**
-   * {@code load|free|stat [--json] PATH...}; exits 1 when a file failed or a node never answered.
+   * {@code load|free|stat [--json] [--footers] PATH...} ({@code --footers}: {@code load} reads only
+   * Parquet footers); exits 1 when a file failed or a node never answered.
    */
   public static void main(String[] args) throws Exception {
     List<String> rest = new ArrayList<>(Arrays.asList(args));
     boolean json = rest.remove("--json");
+    boolean footers = rest.remove("--footers");
     if (rest.size() < 2 || !Arrays.asList("load", "free", "stat").contains(rest.get(0))) {
       System.err.println(USAGE);
       System.exit(2);
@@ -285,7 +306,7 @@ public final class ShoalTool {
     try {
       for (String path : rest) {
         if (op.equals("load")) {
-          LoadSummary s = load(sc, path);
+          LoadSummary s = footers ? loadFooters(sc, path) : load(sc, path);
           System.out.println(json ? s.toJson() : s.toString());
           failed |= !s.failures().isEmpty();
         } else {

@@ -184,6 +184,22 @@ public class TestCacheInputFormats {
   }
 
   @Test
+  public void loadFootersFetchesOnlyEachFilesLastPage() throws Exception {
+    conf.setBoolean(LoadInputFormat.FOOTERS, true);
+    List<FileLoad> loads = runLoad(loadSplits());
+    assertEquals(sizes.size(), loads.size());
+    for (FileLoad l : loads) {
+      assertNull(l.toString(), l.error());
+      // None is Parquet: the last page (1 MiB pages) is read, found not to end in PAR1, and kept;
+      // a file under 12 bytes cannot be Parquet and is not read at all.
+      long lastPage = l.length() < 12 ? 0 : l.length() - ((l.length() - 1) / (1 << 20)) * (1 << 20);
+      assertEquals(l.toString(), lastPage, l.fetched());
+    }
+    NodeReport stat = runNode("stat", "shoal:///data/big");
+    assertEquals(2_500_000 - 2 * (1 << 20), stat.cachedBytes());
+  }
+
+  @Test
   public void statAndFreeCoverEveryFileUnderThePath() throws Exception {
     NodeReport cold = runNode("stat", "shoal:///data");
     assertEquals(sizes.size(), cold.files());
