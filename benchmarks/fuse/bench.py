@@ -100,6 +100,23 @@ def read_whole(path: str) -> int:
             n += len(b)
 
 
+# What the last sample did (files or MB) and, for samples that ran their own mount, the CPU time
+# of its timed part (reader and daemon); `paired` turns them into CPU time per file or per MB.
+LAST = {"units": 0.0, "cpu": None}
+
+
+def daemon_cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of process ``pid`` so far (ns-precise, from schedstat)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / 1e9
+
+
 def files_per_second(paths: list, threads: int) -> float:
     """Whole reads of ``paths`` (cycled) by ``threads`` threads for at least MIN_SAMPLE_S."""
     rng = random.Random(threads)
@@ -113,6 +130,7 @@ def files_per_second(paths: list, threads: int) -> float:
             done += len(order)
             elapsed = time.perf_counter() - started
             if elapsed >= MIN_SAMPLE_S:
+                LAST["units"] = done
                 return done / elapsed
 
 
@@ -131,20 +149,40 @@ def sequential_mb_per_second(path: str) -> float:
             os.close(fd)
         elapsed = time.perf_counter() - started
         if elapsed >= MIN_SAMPLE_S:
+            LAST["units"] = total / 1e6
             return total / elapsed / 1e6
 
 
-def paired(fuse, local) -> dict:
+def paired(fuse, local, daemon_pid=None) -> dict:
     """SAMPLES samples of each, taken in turns (FUSE, local, FUSE, ...) so that both see the
-    same load on a shared machine; the ratio is the median of the per-pair ratios."""
-    f, l = [], []
+    same load on a shared machine; the ratio is the median of the per-pair ratios.
+
+    Beside the rates, the CPU time per file (or MB) each side costs: the reader's (this
+    process, all threads) plus, through FUSE, the daemon's. On a machine whose CPUs are shared
+    with other work, wall-clock rates follow the load; CPU time per file does much less, and
+    ``cpu_ratio`` (local CPU per file over FUSE CPU per file) is the rate ratio the mount would
+    reach where CPU is the limit."""
+    f, l, fc, lc = [], [], [], []
     for _ in range(SAMPLES):
+        LAST["cpu"] = None
+        d0 = daemon_cpu_seconds(daemon_pid) if daemon_pid else 0.0
+        c0 = time.process_time()
         f.append(fuse())
+        cpu = time.process_time() - c0
+        if daemon_pid:
+            cpu += daemon_cpu_seconds(daemon_pid) - d0
+        if LAST["cpu"] is not None:  # the sample mounted, listed and unmounted besides
+            cpu = LAST["cpu"]
+        fc.append(cpu / LAST["units"])
+        c0 = time.process_time()
         l.append(local())
+        lc.append((time.process_time() - c0) / LAST["units"])
     ratios = [a / b for a, b in zip(f, l)]
+    cpu_ratios = [b / a for a, b in zip(fc, lc)]
     return {"fuse": statistics.median(f), "local": statistics.median(l),
             "ratio": statistics.median(ratios), "fuse_samples": f, "local_samples": l,
-            "ratios": ratios}
+            "ratios": ratios, "fuse_cpu_per_unit": fc, "local_cpu_per_unit": lc,
+            "cpu_ratio": statistics.median(cpu_ratios), "cpu_ratios": cpu_ratios}
 
 
 def main():
@@ -252,10 +290,13 @@ def main():
                 # scan does (one LIST per directory, not timed).
                 for _ in os.walk(mp / "bench" / "small"):
                     pass
+                d0, c0 = daemon_cpu_seconds(m.proc.pid), time.process_time()
                 started = time.perf_counter()
                 with cf.ThreadPoolExecutor(threads) as pool:
                     list(pool.map(read_whole, paths))
                 rate = len(paths) / (time.perf_counter() - started)
+                LAST["units"] = len(paths)
+                LAST["cpu"] = time.process_time() - c0 + daemon_cpu_seconds(m.proc.pid) - d0
                 st = m.stats()
                 assert st["cache_misses"] == 0, st
                 return rate
@@ -264,9 +305,12 @@ def main():
             # A fresh mount per sample: its kernel cache is empty.
             with Mount(args.shoal, conf, mp, log) as m:
                 os.stat(mp / "bench" / "big.bin")
+                d0, c0 = daemon_cpu_seconds(m.proc.pid), time.process_time()
                 started = time.perf_counter()
                 n = read_whole(str(mp / "bench" / "big.bin"))
                 rate = n / (time.perf_counter() - started) / 1e6
+                LAST["units"] = n / 1e6
+                LAST["cpu"] = time.process_time() - c0 + daemon_cpu_seconds(m.proc.pid) - d0
                 assert m.stats()["cache_misses"] == 0, m.stats()
                 return rate
 
@@ -275,32 +319,38 @@ def main():
             rows = {}
             for threads in (1, 4, 16):
                 if kernel_cache:
-                    with Mount(args.shoal, conf, mp, log):
+                    with Mount(args.shoal, conf, mp, log) as m:
                         paths = [str(mp / "bench" / p.relative_to(bucket)) for p in small]
                         files_per_second(paths, threads)  # fill the kernel's cache
                         r = paired(lambda: files_per_second(paths, threads),
-                                   lambda: files_per_second(local_small, threads))
+                                   lambda: files_per_second(local_small, threads), m.proc.pid)
                 else:
                     r = paired(lambda: node_cache_pass(threads),
                                lambda: files_per_second(local_small, threads))
                 rows[threads] = {"fuse_files_per_s": r["fuse"], "local_files_per_s": r["local"],
                                  "ratio": r["ratio"], "fuse_samples": r["fuse_samples"],
-                                 "local_samples": r["local_samples"], "ratios": r["ratios"]}
+                                 "local_samples": r["local_samples"], "ratios": r["ratios"],
+                                 "cpu_ratio": r["cpu_ratio"], "cpu_ratios": r["cpu_ratios"],
+                                 "fuse_cpu_per_unit": r["fuse_cpu_per_unit"],
+                                 "local_cpu_per_unit": r["local_cpu_per_unit"]}
                 print(f"warm 100 KB files, {label}, {threads:2d} threads: FUSE {r['fuse']:.0f}/s, "
-                      f"local {r['local']:.0f}/s, ratio {r['ratio']:.2f}x", flush=True)
+                      f"local {r['local']:.0f}/s, ratio {r['ratio']:.2f}x, CPU per file {r['cpu_ratio']:.2f}x", flush=True)
             if kernel_cache:
-                with Mount(args.shoal, conf, mp, log):
+                with Mount(args.shoal, conf, mp, log) as m:
                     bigpath = str(mp / "bench" / "big.bin")
                     read_whole(bigpath)
                     r = paired(lambda: sequential_mb_per_second(bigpath),
-                               lambda: sequential_mb_per_second(str(big)))
+                               lambda: sequential_mb_per_second(str(big)), m.proc.pid)
             else:
                 r = paired(node_cache_sequential, lambda: sequential_mb_per_second(str(big)))
             rows["sequential_1mib"] = {"fuse_mb_per_s": r["fuse"], "local_mb_per_s": r["local"],
                                        "ratio": r["ratio"], "fuse_samples": r["fuse_samples"],
-                                       "local_samples": r["local_samples"], "ratios": r["ratios"]}
+                                       "local_samples": r["local_samples"], "ratios": r["ratios"],
+                                 "cpu_ratio": r["cpu_ratio"], "cpu_ratios": r["cpu_ratios"],
+                                 "fuse_cpu_per_unit": r["fuse_cpu_per_unit"],
+                                 "local_cpu_per_unit": r["local_cpu_per_unit"]}
             print(f"warm sequential 1 MiB reads, {label}: FUSE {r['fuse']:.0f} MB/s, "
-                  f"local {r['local']:.0f} MB/s, ratio {r['ratio']:.2f}x", flush=True)
+                  f"local {r['local']:.0f} MB/s, ratio {r['ratio']:.2f}x, CPU per MB {r['cpu_ratio']:.2f}x", flush=True)
             warm["kernel_cache" if kernel_cache else "node_cache_only"] = rows
         results["warm"] = warm
         results["machine"]["load_after"] = os.getloadavg()
@@ -323,17 +373,20 @@ def main():
           f"{args.files} files of 100 KB, a {args.big_mib} MiB file; {os.cpu_count()} CPUs; "
           f"load {results['machine']['load_before'][0]:.1f} before, {results['machine']['load_after'][0]:.1f} after; "
           f"medians of {SAMPLES} samples, FUSE and local in turns; ratios are medians of the paired ratios.", "",
-          "| warm | threads | FUSE | local | ratio (target 0.8x) |", "|---|---:|---:|---:|---:|"]
+          "| warm | threads | FUSE | local | ratio (target 0.8x) | CPU-time ratio |",
+          "|---|---:|---:|---:|---:|---:|"]
     for mode, rows in results["warm"].items():
         for t in (1, 4, 16):
             r = rows[t]
             md.append(f"| {mode} | {t} | {r['fuse_files_per_s']:.0f} files/s | {r['local_files_per_s']:.0f} files/s "
-                      f"| {r['ratio']:.2f}x |")
+                      f"| {r['ratio']:.2f}x | {r['cpu_ratio']:.2f}x |")
         r = rows["sequential_1mib"]
         md.append(f"| {mode}, sequential 1 MiB | 1 | {r['fuse_mb_per_s']:.0f} MB/s | {r['local_mb_per_s']:.0f} MB/s "
-                  f"| {r['ratio']:.2f}x |")
+                  f"| {r['ratio']:.2f}x | {r['cpu_ratio']:.2f}x |")
     c = results["cold"]
-    md += ["", f"Cold, 16 threads, {args.rtt_ms} ms per request: FUSE {c['fuse_files_per_s']:.0f} files/s, "
+    md += ["", "CPU-time ratio: the local read's CPU time per file (or MB) over the FUSE read's, "
+               "reader plus daemon (median of the 5 pairs): the rate ratio where CPU is the limit.",
+           "", f"Cold, 16 threads, {args.rtt_ms} ms per request: FUSE {c['fuse_files_per_s']:.0f} files/s, "
                f"boto3 {c['boto3_files_per_s']:.0f} files/s: {c['ratio']:.2f}x."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))

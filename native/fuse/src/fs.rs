@@ -266,6 +266,10 @@ pub struct ShoalFs {
     readers: Mutex<Readers>,
     /// Whether the kernel opens files without asking (`FUSE_NO_OPEN_SUPPORT`).
     no_open: bool,
+    /// Requests the kernel sent: `open`s of files and `read`s (in the stats as `fuse_opens`,
+    /// `fuse_reads`), which show what the kernel's caches spared the daemon.
+    opens: AtomicU64,
+    reads: AtomicU64,
     dirs: RwLock<HashMap<u64, Arc<DirHandle>>>,
     next_handle: AtomicU64,
     /// When this mount started: the time of directories that have none of their own.
@@ -330,6 +334,8 @@ impl ShoalFs {
             inodes: Mutex::new(Inodes::new()),
             readers: Mutex::new(Readers::new(READERS)),
             no_open: false,
+            opens: AtomicU64::new(0),
+            reads: AtomicU64::new(0),
             dirs: RwLock::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
             started: SystemTime::now(),
@@ -387,11 +393,18 @@ impl ShoalFs {
         }
     }
 
-    /// This mount's counters as a JSON object: the value of `user.shoal.stats` on the root.
+    /// This mount's counters as a JSON object: the value of `user.shoal.stats` on the root. The
+    /// core's counters, then the kernel's `open` and `read` requests.
     pub fn stats_json(&self) -> String {
+        let fuse = [
+            ("fuse_opens", self.opens.load(Ordering::Relaxed)),
+            ("fuse_reads", self.reads.load(Ordering::Relaxed)),
+        ];
         let fields: Vec<String> = shoal_core::stats::COUNTER_NAMES
             .iter()
+            .copied()
             .zip(self.ns.stats())
+            .chain(fuse)
             .map(|(n, v)| format!("\"{n}\": {v}"))
             .collect();
         format!("{{{}}}", fields.join(", "))
@@ -524,6 +537,7 @@ impl Filesystem for ShoalFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        self.opens.fetch_add(1, Ordering::Relaxed);
         if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
             return reply.error(Errno::EROFS);
         }
@@ -566,6 +580,7 @@ impl Filesystem for ShoalFs {
         _lock_owner: Option<fuser::LockOwner>,
         reply: ReplyData,
     ) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let reader = match self.reader(ino) {
             Ok(r) => r,
             Err(e) => return reply.error(e),
