@@ -180,10 +180,13 @@ impl Prefetcher {
     /// others (with a listing, when none was at hand): one file read alone costs nothing more.
     pub fn opened(self: &Arc<Self>, ns: &Namespace, path: &str, src: &FileSource) {
         let dir = parent(path);
+        // A node that is on no placement ring's list of hosts is sent no file of it: nothing to
+        // fetch ahead, so not even a listing.
+        let on_ring = ns.on_placement_ring(self.me());
         let activate = {
             let mut st = self.state();
             self.note_open(&mut st, path, src);
-            if st.dirs.contains(dir) {
+            if !on_ring || st.dirs.contains(dir) {
                 None
             } else if ns.listing_cached(dir) {
                 st.dirs.insert(dir.to_string());
@@ -290,11 +293,15 @@ impl Prefetcher {
         let Some(owner) = owners.first() else {
             return true;
         };
-        let me = self.me.get_or_init(|| match &self.settings.host {
+        self.me().contains(owner)
+    }
+
+    /// The names this node has on the placement ring.
+    fn me(&self) -> &HashSet<String> {
+        self.me.get_or_init(|| match &self.settings.host {
             Some(h) => HashSet::from([h.clone()]),
             None => local_names(),
-        });
-        me.contains(owner)
+        })
     }
 
     /// Pages of `src` that no tier holds and none is fetching, and that a tier could keep.

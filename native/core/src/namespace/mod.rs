@@ -170,6 +170,16 @@ impl Namespace {
 
     /// The hosts that own each `block_size` block of a file: from the live membership the
     /// Spark plugin reports, else `shoal.cluster.hosts`; empty when neither is known.
+    /// Whether one of `names` is a host of the placement ring (true when there is no ring, as
+    /// every file is then this node's).
+    pub(crate) fn on_placement_ring(&self, names: &std::collections::HashSet<String>) -> bool {
+        let live = crate::placement::live_hosts();
+        match live.as_deref().or(self.static_hosts.as_ref()) {
+            Some(ring) if !ring.is_empty() => ring.hosts().iter().any(|h| names.contains(h)),
+            _ => true,
+        }
+    }
+
     pub fn block_owners(&self, path: &str, len: u64, block_size: u64) -> Vec<String> {
         let live = crate::placement::live_hosts();
         let ring = live.as_deref().or(self.static_hosts.as_ref());
