@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -326,5 +327,7 @@ def test_torch_dataset_example(store, tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "12 images, 2 classes"
-    assert "12 images" in lines[1] and "0 hits, 12 misses" in lines[1], lines
+    # The cold epoch fetches every image from the store once (12 misses); reads that find pages
+    # that prefetch across files brought in first are hits.
+    assert "12 images" in lines[1] and re.search(r"\(\d+ hits, 12 misses\)", lines[1]), lines
     assert "Shoal hit ratio 100.0% (12 hits, 0 misses)" in lines[2], lines
