@@ -17,18 +17,7 @@ fn counter(stats: &[u64], name: &str) -> u64 {
     stats[COUNTER_NAMES.iter().position(|n| *n == name).unwrap()]
 }
 
-/// Bytes that do not compress or repeat.
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use shoal_testkit::noise;
 
 /// A Parquet file of `columns` binary columns and `row_groups` row groups of `rows` values of
 /// `value_len` bytes each, uncompressed, as Spark would find it in a dataset.

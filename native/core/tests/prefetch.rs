@@ -19,15 +19,7 @@ fn counter(ns: &Namespace, name: &str) -> u64 {
 }
 
 fn pattern(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    shoal_testkit::noise(n, seed.wrapping_mul(0x9e3779b97f4a7c15))
 }
 
 fn put(server: &S3Server, key: &str, data: &[u8]) {

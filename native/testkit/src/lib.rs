@@ -138,6 +138,20 @@ impl Drop for S3Server {
 }
 
 /// Sets a file's modification time (to make an object's overwrite keep its version).
+/// `n` bytes that do not compress or repeat (xorshift from `seed`): test data whose every byte
+/// matters, so that a misplaced page or range shows.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
     std::fs::File::options()
         .write(true)
