@@ -156,11 +156,46 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// Whether an object_store error's text reports an HTTP 401 or 403 answer.
-fn refused_by_status(text: &str) -> bool {
-    ["401", "403"]
-        .iter()
-        .any(|code| text.contains(&format!("non-2xx status code: {code} ")))
+/// Whether a store refused the request's credentials (HTTP 401 or 403), from the error's
+/// structure: object_store's `PermissionDenied` and `Unauthenticated` variants (which it makes
+/// from the status of a request on one object: HEAD, GET, PUT, copy, delete), or an I/O
+/// permission error beneath it.
+///
+/// One case is left that only text tells: a request object_store does not map by status (a
+/// listing, a credential's token request) comes as `Error::Generic`, whose source chain ends in
+/// object_store's `RetryError` and its `RequestError::Status { status, .. }`. Both types are
+/// private to object_store (`client::retry` is `pub(crate)`, so `downcast_ref` cannot name them,
+/// and `RetryError::status()` cannot be reached), and the status lives only in the Display of
+/// that last error: `Server returned non-2xx status code: 403 Forbidden: <body>`. So only that
+/// one error, the end of the chain, is read, and only its fixed prefix and status; never the
+/// whole message, whose URL or body could hold anything.
+fn refused(e: &object_store::Error) -> bool {
+    use object_store::Error as Os;
+    if matches!(e, Os::PermissionDenied { .. } | Os::Unauthenticated { .. }) {
+        return true;
+    }
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    loop {
+        if let Some(io) = last.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::PermissionDenied {
+                return true;
+            }
+        }
+        match last.source() {
+            Some(next) => last = next,
+            None => break,
+        }
+    }
+    refused_status(&last.to_string())
+}
+
+/// Whether the text of object_store's `RequestError::Status` (the end of a `Generic` error's
+/// chain) gives the status 401 or 403 (see `refused`).
+fn refused_status(last: &str) -> bool {
+    let Some(rest) = last.strip_prefix("Server returned non-2xx status code: ") else {
+        return false;
+    };
+    matches!(rest.split(' ').next(), Some("401" | "403"))
 }
 
 /// Whether an error, or any error it was caused by, is a timeout: an HTTP request that timed
@@ -194,12 +229,9 @@ impl From<object_store::Error> for Error {
             Os::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Os::Precondition { .. } => ErrorKind::Corrupt,
             Os::NotSupported { .. } | Os::NotImplemented { .. } => ErrorKind::Unsupported,
-            Os::PermissionDenied { .. } | Os::Unauthenticated { .. } => ErrorKind::PermissionDenied,
             Os::InvalidPath { .. } => ErrorKind::InvalidArgument,
             Os::UnknownConfigurationKey { .. } => ErrorKind::Config,
-            // object_store reports a refused listing (and other requests it does not classify)
-            // as a generic error; the HTTP status is only in its text.
-            _ if refused_by_status(&e.to_string()) => ErrorKind::PermissionDenied,
+            _ if refused(&e) => ErrorKind::PermissionDenied,
             _ if caused_by_timeout(&e) => ErrorKind::TimedOut,
             _ => ErrorKind::Other,
         };
@@ -212,5 +244,59 @@ impl From<object_store::Error> for Error {
         };
         // Not kept as the source: its text is not redacted.
         Error::new(kind, crate::store::redact_text(&message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_by_variant_and_by_the_status_at_the_end_of_the_chain() {
+        let kind = |e: object_store::Error| Error::from(e).kind();
+        let io = |k| Box::new(std::io::Error::new(k, "x")) as Box<_>;
+        let path = || "p".to_string();
+        assert_eq!(
+            kind(object_store::Error::PermissionDenied {
+                path: path(),
+                source: io(std::io::ErrorKind::Other)
+            }),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            kind(object_store::Error::Unauthenticated {
+                path: path(),
+                source: io(std::io::ErrorKind::Other)
+            }),
+            ErrorKind::PermissionDenied
+        );
+        // An I/O permission error beneath a generic one.
+        assert_eq!(
+            kind(object_store::Error::Generic {
+                store: "t",
+                source: io(std::io::ErrorKind::PermissionDenied)
+            }),
+            ErrorKind::PermissionDenied
+        );
+        // The status, read only from the last error of the chain, and only from its prefix.
+        assert!(refused_status(
+            "Server returned non-2xx status code: 403 Forbidden: <Error/>"
+        ));
+        assert!(refused_status(
+            "Server returned non-2xx status code: 401 Unauthorized: "
+        ));
+        assert!(!refused_status(
+            "Server returned non-2xx status code: 500 Internal Server Error: 403 "
+        ));
+        assert!(!refused_status(
+            "Error performing GET http://h/non-2xx status code: 403 in 1ms"
+        ));
+        assert_eq!(
+            kind(object_store::Error::Generic {
+                store: "t",
+                source: "Error performing list non-2xx status code: 403 Forbidden".into()
+            }),
+            ErrorKind::Other
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! everything: a GCS emulator (fake-gcs-server) and a read-only HTTP server.
 
 use shoal_core::{Config, ErrorKind, Namespace};
-use shoal_testkit::{AzuriteServer, GcsServer, HttpServer, MotoServer, S3Server};
+use shoal_testkit::{
+    AzuriteServer, Behaviour, FaultyServer, GcsServer, HttpServer, MotoServer, S3Server,
+};
 
 fn write(ns: &Namespace, path: &str, data: &[u8]) {
     let mut w = ns.create(path, true).unwrap();
@@ -788,6 +790,62 @@ fn wrong_credentials_are_permission_errors_naming_the_path() {
         assert!(e.message().contains("/s3/dir"), "{e}");
         assert!(!e.message().contains("wrong-secret"), "secret leaked: {e}");
     }
+}
+
+/// A refused credential is a permission error, for a status request and for a listing, on
+/// every kind of store: Azurite refuses a wrong account key as Azure does (403); GCS and web
+/// servers are stood for by a server that answers 401 to everything, since fake-gcs-server
+/// checks no credential. S3 (s3s-fs) is the test above.
+#[test]
+fn refused_credentials_are_permission_errors_on_every_store_kind() {
+    let check = |what: &str, ns: &Namespace, m: &str| {
+        let e = ns.status(&format!("{m}/d/file")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{what}: {e}");
+        let e = ns.list(&format!("{m}/d")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{what}: {e}");
+    };
+
+    let azurite = AzuriteServer::start();
+    azurite.create_container("refused");
+    let mut conf = azurite.mount_conf("az", "/az", "refused");
+    for (k, v) in conf.iter_mut() {
+        if k.ends_with("azure_storage_account_key") {
+            // A well-formed key, not the account's.
+            *v = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk=".to_string();
+        }
+    }
+    check(
+        "azure",
+        &Namespace::new(&Config::from_pairs(conf)).unwrap(),
+        "/az",
+    );
+
+    let refusing = FaultyServer::start(Behaviour::Refuse);
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dirs = format!("{}:64m", cache.path().display());
+    let conf = Config::from_pairs([
+        ("shoal.mount.gs.path", "/gs"),
+        ("shoal.mount.gs.uri", "gs://bucket"),
+        (
+            "shoal.mount.gs.option.google_base_url",
+            &refusing.endpoint(),
+        ),
+        (
+            "shoal.mount.gs.option.google_bearer_token",
+            "a-refused-token",
+        ),
+        ("shoal.mount.gs.option.allow_http", "true"),
+        ("shoal.mount.web.path", "/web"),
+        (
+            "shoal.mount.web.uri",
+            &format!("{}/data", refusing.endpoint()),
+        ),
+        ("shoal.mount.web.option.allow_http", "true"),
+        ("shoal.cache.dirs", &cache_dirs),
+    ]);
+    let ns = Namespace::new(&conf).unwrap();
+    check("gcs", &ns, "/gs");
+    check("http", &ns, "/web");
 }
 
 #[test]

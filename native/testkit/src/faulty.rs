@@ -3,7 +3,8 @@
 //! and then say nothing more (`Behaviour::HalfHead`: part of a head, to every request;
 //! `Behaviour::HalfBody`: a whole head promising more body than it sends, to GET). Connections
 //! are held open until the server is dropped, and everything a client sends is read and
-//! discarded, so after the half answer a client only ever sees silence.
+//! discarded, so after the half answer a client only ever sees silence. `Behaviour::Refuse`
+//! answers every request in full, with 401: a store that refuses the client's credential.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -23,6 +24,9 @@ pub enum Behaviour {
     /// with that head and 10 bytes of the body, and anything else (PROPFIND) with 405, as a
     /// static web server would.
     HalfBody,
+    /// Answers every request with `401 Unauthorized` and an empty body, as a store does that
+    /// refuses the credential (GCS answers a bad token so; fake-gcs-server checks none).
+    Refuse,
 }
 
 pub struct FaultyServer {
@@ -128,6 +132,7 @@ fn reply(behaviour: Behaviour, method: &[u8]) -> &'static [u8] {
             0123456789"
         }
         (Behaviour::HalfBody, _) => b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n",
+        (Behaviour::Refuse, _) => b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
     }
 }
 

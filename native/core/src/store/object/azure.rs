@@ -2,10 +2,10 @@
 
 use object_store::azure;
 
-use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
+use super::{client_defaults, redact_uri, setup_error, Built, MountArgs};
 use crate::error::{Error, Result};
 
-pub(super) fn build(m: &MountArgs) -> Result<Backend> {
+pub(super) fn build(m: &MountArgs) -> Result<Built> {
     let (spec, uri) = (m.spec, m.spec.uri.as_str());
     let b = configured!(azure::MicrosoftAzureBuilder, azure::AzureConfigKey, m);
     let value = |k| b.get_config_value(&k).unwrap_or_default();
@@ -20,5 +20,5 @@ pub(super) fn build(m: &MountArgs) -> Result<Backend> {
         value(azure::AzureConfigKey::UseEmulator),
     );
     let store = b.build().map_err(|e| setup_error(spec, e))?;
-    Ok(Backend::plain(store, identity))
+    Ok(Built::plain(store, identity))
 }

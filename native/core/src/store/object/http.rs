@@ -1,17 +1,12 @@
 //! HTTP(S) servers (`http://`, `https://`): read-only. Files are found by HEAD and read by
 //! ranged GETs, which any static web server answers; listings need a WebDAV server (PROPFIND).
 
-use std::sync::Arc;
+use object_store::http;
 
-use object_store::{http, ObjectStore};
-
-use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
+use super::{client_defaults, redact_uri, setup_error, Backend, Built, MountArgs};
 use crate::error::{Error, Result};
 
-/// Why an HTTP mount takes no changes.
-pub(super) const READ_ONLY: &str = "http(s):// stores are read-only in Shoal";
-
-pub(super) fn build(m: &MountArgs, url: &url::Url) -> Result<Backend> {
+pub(super) fn build(m: &MountArgs, url: &url::Url) -> Result<Built> {
     let spec = m.spec;
     let base = &url[..url::Position::BeforePath];
     let b = http::HttpBuilder::new().with_url(base);
@@ -23,10 +18,29 @@ pub(super) fn build(m: &MountArgs, url: &url::Url) -> Result<Backend> {
         m.settings,
         m.retry.clone()
     );
-    Ok(Backend {
+    Ok(Built {
         store,
         identity: format!("http|{}", redact_uri(&spec.uri)),
-        markers: None,
-        read_only: Some(READ_ONLY),
+        backend: Box::new(Http),
     })
+}
+
+/// A web server: read-only, and listing (WebDAV) is optional.
+struct Http;
+
+impl Backend for Http {
+    fn read_only(&self) -> Option<&'static str> {
+        Some("http(s):// stores are read-only in Shoal")
+    }
+
+    /// Listings, if the server gives any, are WebDAV's.
+    fn listings_carry_etags(&self) -> bool {
+        false
+    }
+
+    /// Any failed listing but one that timed out: a server that does not answer in time is
+    /// not taken for one that does not list.
+    fn does_not_list(&self, e: &object_store::Error) -> bool {
+        !crate::error::caused_by_timeout(e)
+    }
 }

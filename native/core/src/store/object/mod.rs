@@ -2,7 +2,8 @@
 //! object_store. Directories are synthesized from key prefixes, as S3A does. Which backend a
 //! URI names is object_store's `ObjectStoreScheme`; each backend's module builds its client and
 //! says what decides its identity (`s3`, with its directory markers and the `fs.s3a.*`
-//! mapping; `gcs`; `azure`; `http`); the operations here are shared.
+//! mapping; `gcs`; `azure`; `http`); the operations here are shared, and ask the backend
+//! (`Backend`) for what it does differently, never which store it is.
 //!
 //! An HTTP(S) mount is read-only. Its files are found by HEAD and read by ranged GETs, which
 //! any static web server answers; listings need a WebDAV server (PROPFIND). Where the server
@@ -28,7 +29,6 @@ use super::limit::Limit;
 use super::{redact_uri, Entry, Fetched, StoreWriter, UnderStore};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
-use markers::S3Markers;
 
 /// Parts of a multipart upload; S3 wants at least 5 MiB for all but the last.
 const PART_SIZE: usize = 8 << 20;
@@ -100,7 +100,8 @@ macro_rules! configured {
 macro_rules! build_with_options {
     ($builder:expr, $key:ty, $client:expr, $spec:expr, $settings:expr, $retry:expr) => {{
         let b = with_options!($builder, $key, $client, $spec, $settings, $retry);
-        Arc::new(b.build().map_err(|e| setup_error($spec, e))?) as Arc<dyn ObjectStore>
+        std::sync::Arc::new(b.build().map_err(|e| setup_error($spec, e))?)
+            as std::sync::Arc<dyn object_store::ObjectStore>
     }};
 }
 
@@ -119,28 +120,82 @@ struct MountArgs<'a> {
     retry: object_store::RetryConfig,
 }
 
-/// What one backend's module builds: the client, and what is particular to the backend.
-struct Backend {
+/// What one backend's module builds: the client, and the backend's own behaviour.
+struct Built {
     store: Arc<dyn ObjectStore>,
     /// What decides which bytes a key names (`UnderStore::identity`).
     identity: String,
-    /// S3's directory markers.
-    markers: Option<Arc<S3Markers>>,
-    /// Why the store takes no changes (HTTP servers).
-    read_only: Option<&'static str>,
+    backend: Box<dyn Backend>,
 }
 
-impl Backend {
-    /// A backend with no particulars: no markers, writable.
+impl Built {
+    /// A backend with no particulars (`Plain`).
     fn plain(store: impl ObjectStore, identity: String) -> Self {
-        Backend {
+        Built {
             store: Arc::new(store),
             identity,
-            markers: None,
-            read_only: None,
+            backend: Box::new(Plain),
         }
     }
 }
+
+/// What a backend does differently from the others; the shared operations ask it. The
+/// defaults are a writable store that lists, with no directory markers (`Plain`: GCS, Azure);
+/// `s3::S3` keeps S3A's directory markers, `http::Http` is read-only and may not list.
+trait Backend: Send + Sync {
+    /// Why the store takes no changes, if it takes none.
+    fn read_only(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Whether listings can tell the ETags HEAD gives (`UnderStore::etags_available`).
+    fn listings_carry_etags(&self) -> bool {
+        true
+    }
+
+    /// Whether a failed listing only means that the store does not list (so HEAD decides what
+    /// exists), rather than an error to report.
+    fn does_not_list(&self, _e: &object_store::Error) -> bool {
+        false
+    }
+
+    /// Whether `mkdirs` leaves a trace in the store (`UnderStore::writes_dir_markers`).
+    fn writes_dir_markers(&self) -> bool {
+        false
+    }
+
+    /// Makes the directory `key` (never the root) persist, where the store keeps empty
+    /// directories; elsewhere a directory exists once something is written under it.
+    fn mkdir(&self, _objects: &ObjectStoreUfs, _key: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Which of the listed objects are only directory markers; where none are written,
+    /// nothing is one.
+    fn markers_among(
+        &self,
+        _objects: &ObjectStoreUfs,
+        metas: &[&object_store::ObjectMeta],
+    ) -> Result<Vec<bool>> {
+        Ok(vec![false; metas.len()])
+    }
+
+    /// Writes the directory markers of `dirs` (a directory moved there).
+    fn put_markers(&self, _limit: &Limit, _dirs: &[OsPath]) -> Result<()> {
+        Ok(())
+    }
+
+    /// Deletes whatever directory markers there are among `dirs` (directories deleted or
+    /// moved away, and empty objects that may be markers).
+    fn delete_markers(&self, _limit: &Limit, _dirs: Vec<OsPath>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A backend with no particulars: GCS, Azure.
+struct Plain;
+
+impl Backend for Plain {}
 
 pub struct ObjectStoreUfs {
     store: Arc<dyn ObjectStore>,
@@ -156,10 +211,8 @@ pub struct ObjectStoreUfs {
     /// the source of the metadata, so a file opened after a listing and one opened by HEAD
     /// (another process, the CLI) share their cached pages.
     listing_etags: std::sync::OnceLock<bool>,
-    /// An HTTP(S) server: read-only, and listing (WebDAV) is optional.
-    http: bool,
-    /// Writes and deletes directory markers; S3 only.
-    markers: Option<Arc<S3Markers>>,
+    /// What this backend does differently (read-only, directory markers, listings).
+    backend: Box<dyn Backend>,
     /// `shoal.store.timeout`, which every request here waits at most.
     limit: Limit,
 }
@@ -193,7 +246,7 @@ impl ObjectStoreUfs {
             "http" | "https" => None,
             _ => ObjectStoreScheme::parse(url).ok().map(|(s, _)| s),
         };
-        let backend = match scheme {
+        let built = match scheme {
             None => http::build(&m, url)?,
             Some(ObjectStoreScheme::AmazonS3) => s3::build(&m)?,
             Some(ObjectStoreScheme::GoogleCloudStorage) => gcs::build(&m)?,
@@ -214,14 +267,13 @@ impl ObjectStoreUfs {
             ))
         })?;
         Ok(ObjectStoreUfs {
-            store: backend.store,
+            store: built.store,
             root,
             limit: Limit::new(settings.timeout, &redact_uri(uri)),
             uri: redact_uri(uri),
-            identity: backend.identity,
+            identity: built.identity,
             listing_etags: std::sync::OnceLock::new(),
-            http: backend.read_only.is_some(),
-            markers: backend.markers,
+            backend: built.backend,
         })
     }
 
@@ -296,7 +348,7 @@ impl ObjectStoreUfs {
             Ok(f) => f,
             // A web server that does not list: every entry comes from HEAD, which has the
             // ETag when the server gives one, so pages are keyed by it.
-            Err(e) if self.http && !timed_out(&e) => {
+            Err(e) if self.backend.does_not_list(&e) => {
                 let e = Error::from(e);
                 tracing::debug!(store = %self.uri, error = %e, "HTTP server does not list");
                 let _ = self.listing_etags.set(true);
@@ -324,34 +376,9 @@ impl ObjectStoreUfs {
         })?
     }
 
-    /// Which of the listed empty objects are only directory markers (`d/` with no object `d`):
-    /// a listing shows both as the location `d`, so each is told apart by a HEAD of `d`. Only
-    /// where markers are written; elsewhere nothing is a marker.
+    /// Which of the listed objects are only directory markers (`Backend::markers_among`).
     fn markers_among(&self, metas: &[&object_store::ObjectMeta]) -> Result<Vec<bool>> {
-        if self.markers.is_none() {
-            return Ok(vec![false; metas.len()]);
-        }
-        let heads: Vec<_> = metas
-            .iter()
-            .map(|m| {
-                let store = self.store.clone();
-                let loc = m.location.clone();
-                let empty = m.size == 0;
-                let limit = self.limit.clone();
-                async move {
-                    if !empty {
-                        return Ok(false);
-                    }
-                    let what = format!("a status request for '{loc}'");
-                    match limit.wait(&what, store.head(&loc)).await? {
-                        Ok(_) => Ok(false),
-                        Err(object_store::Error::NotFound { .. }) => Ok(true),
-                        Err(e) => Err(Error::from(e)),
-                    }
-                }
-            })
-            .collect();
-        crate::runtime::block_on(futures::future::try_join_all(heads))?
+        self.backend.markers_among(self, metas)
     }
 }
 
@@ -379,11 +406,6 @@ impl ObjectStoreUfs {
     }
 }
 
-/// Whether a store client error is (or was caused by) a request that timed out.
-fn timed_out(e: &object_store::Error) -> bool {
-    crate::error::caused_by_timeout(e)
-}
-
 fn not_found_is_none<T>(r: object_store::Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -406,7 +428,7 @@ impl UnderStore for ObjectStoreUfs {
     /// on HTTP servers, which list through WebDAV if at all. A mount with no file to look at
     /// yet is taken at its protocol's word: S3's, GCS's and Azure's listings carry ETags.
     fn etags_available(&self, key: &str) -> Result<bool> {
-        if self.http {
+        if !self.backend.listings_carry_etags() {
             return Ok(false);
         }
         self.probe_listing_etags(key)?;
@@ -453,7 +475,7 @@ impl UnderStore for ObjectStoreUfs {
         let any = match any {
             Ok(any) => any,
             // HEAD found no file, and a web server that does not list has no directories.
-            Err(e) if self.http && !timed_out(&e) => {
+            Err(e) if self.backend.does_not_list(&e) => {
                 let e = Error::from(e);
                 tracing::debug!(store = %self.uri, key, error = %e, "HTTP server does not list");
                 match head_error {
@@ -494,7 +516,7 @@ impl UnderStore for ObjectStoreUfs {
                 store.list_with_delimiter(prefix.as_ref()).await
             })? {
             Ok(l) => l,
-            Err(e) if self.http && !timed_out(&e) => return self.http_list_failed(key, e),
+            Err(e) if self.backend.does_not_list(&e) => return self.http_list_failed(key, e),
             Err(e) => return Err(e.into()),
         };
         self.learn_from_listing(listed.objects.iter().filter(|m| m.location != loc));
@@ -537,7 +559,7 @@ impl UnderStore for ObjectStoreUfs {
         })??;
         let metas = match listed {
             Ok(m) => m,
-            Err(e) if self.http && !timed_out(&e) => {
+            Err(e) if self.backend.does_not_list(&e) => {
                 // A file lists itself; nothing lies under it.
                 self.http_list_failed(key, e)?;
                 return Ok(self.stat(key)?.into_iter().collect());
@@ -599,24 +621,14 @@ impl UnderStore for ObjectStoreUfs {
     }
 
     fn writes_dir_markers(&self) -> bool {
-        self.markers.is_some()
+        self.backend.writes_dir_markers()
     }
 
     fn mkdirs(&self, key: &str) -> Result<()> {
-        // Elsewhere than S3 a directory exists once something is written under it: empty
-        // directories are not persisted.
-        let Some(markers) = &self.markers else {
-            return Ok(());
-        };
         if key.is_empty() {
             return Ok(());
         }
-        // Only the directory's own marker: its parents are implied by the key.
-        let loc = self.location(key)?;
-        self.limit.block(
-            &format!("a directory marker write for '{key}'"),
-            markers.put(loc),
-        )?
+        self.backend.mkdir(self, key)
     }
 
     fn delete(&self, entry: &Entry) -> Result<()> {
@@ -631,7 +643,7 @@ impl UnderStore for ObjectStoreUfs {
                 }
                 // An empty object may be a subdirectory's marker: delete "d" and "d/" both
                 // (S3 answers success for a key that is not there).
-                if m.size == 0 && self.markers.is_some() {
+                if m.size == 0 {
                     dirs.push(m.location.clone());
                 }
                 files.push(m.location);
@@ -655,20 +667,11 @@ impl UnderStore for ObjectStoreUfs {
             }
             Ok(())
         })??;
-        if let Some(markers) = &self.markers {
-            // Deepest first, so a failure part-way leaves every remaining directory visible.
-            let mut dirs = dirs;
-            dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().len()));
-            for d in dirs {
-                let what = format!("a directory marker delete for '{d}'");
-                self.limit.block(&what, markers.delete(d))??;
-            }
-        }
-        Ok(())
+        self.backend.delete_markers(&self.limit, dirs)
     }
 
     fn read_only(&self) -> Option<&'static str> {
-        self.http.then_some(http::READ_ONLY)
+        self.backend.read_only()
     }
 
     fn rename(&self, from: &Entry, to: &str) -> Result<()> {
@@ -710,12 +713,8 @@ impl UnderStore for ObjectStoreUfs {
             }
             Ok::<_, Error>(())
         })??;
-        if let Some(markers) = &self.markers {
-            for (_, dst) in &dirs {
-                let what = format!("a directory marker write for '{dst}'");
-                self.limit.block(&what, markers.put(dst.clone()))??;
-            }
-        }
+        let (sources, targets): (Vec<_>, Vec<_>) = dirs.into_iter().unzip();
+        self.backend.put_markers(&self.limit, &targets)?;
         // Only once everything exists at the destination is the source removed.
         let store = self.store.clone();
         let limit = self.limit.clone();
@@ -726,14 +725,7 @@ impl UnderStore for ObjectStoreUfs {
             }
             Ok::<_, Error>(())
         })??;
-        if let Some(markers) = &self.markers {
-            dirs.sort_by_key(|(src, _)| std::cmp::Reverse(src.as_ref().len()));
-            for (src, _) in dirs {
-                let what = format!("a directory marker delete for '{src}'");
-                self.limit.block(&what, markers.delete(src))??;
-            }
-        }
-        Ok(())
+        self.backend.delete_markers(&self.limit, sources)
     }
 }
 

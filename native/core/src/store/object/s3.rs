@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use object_store::aws;
-use object_store::ObjectStore;
+use object_store::path::Path as OsPath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use super::markers::S3Markers;
-use super::{client_defaults, redact_uri, setup_error, Backend, MountArgs};
+use super::{
+    client_defaults, redact_uri, setup_error, Backend, Built, Limit, MountArgs, ObjectStoreUfs,
+};
 use crate::config::MountSpec;
 use crate::error::{Error, Result};
 
-pub(super) fn build(m: &MountArgs) -> Result<Backend> {
+pub(super) fn build(m: &MountArgs) -> Result<Built> {
     let (spec, uri) = (m.spec, m.spec.uri.as_str());
     // s3:// and s3a:// name the same objects; the bucket is the host.
     let bucket_uri = redact_uri(&uri.replacen("s3a://", "s3://", 1));
@@ -30,12 +33,78 @@ pub(super) fn build(m: &MountArgs) -> Result<Backend> {
     let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
     let markers =
         S3Markers::new(&b, s3.clone(), m.settings.max_retries).map_err(|e| setup_error(spec, e))?;
-    Ok(Backend {
+    Ok(Built {
         store: Arc::new(s3) as Arc<dyn ObjectStore>,
         identity,
-        markers: Some(Arc::new(markers)),
-        read_only: None,
+        backend: Box::new(S3 {
+            markers: Arc::new(markers),
+        }),
     })
+}
+
+/// S3: a directory made by `mkdirs` persists as S3A's marker `dir/`, which `delete` and
+/// `rename` keep in step with the directory.
+struct S3 {
+    markers: Arc<S3Markers>,
+}
+
+impl Backend for S3 {
+    fn writes_dir_markers(&self) -> bool {
+        true
+    }
+
+    fn mkdir(&self, objects: &ObjectStoreUfs, key: &str) -> Result<()> {
+        // Only the directory's own marker: its parents are implied by the key.
+        let loc = objects.location(key)?;
+        objects.limit.block(
+            &format!("a directory marker write for '{key}'"),
+            self.markers.put(loc),
+        )?
+    }
+
+    /// The listed empty objects that are only directory markers (`d/` with no object `d`): a
+    /// listing shows both as the location `d`, so each is told apart by a HEAD of `d`.
+    fn markers_among(&self, objects: &ObjectStoreUfs, metas: &[&ObjectMeta]) -> Result<Vec<bool>> {
+        let heads: Vec<_> = metas
+            .iter()
+            .map(|m| {
+                let store = objects.store.clone();
+                let loc = m.location.clone();
+                let empty = m.size == 0;
+                let limit = objects.limit.clone();
+                async move {
+                    if !empty {
+                        return Ok(false);
+                    }
+                    let what = format!("a status request for '{loc}'");
+                    match limit.wait(&what, store.head(&loc)).await? {
+                        Ok(_) => Ok(false),
+                        Err(object_store::Error::NotFound { .. }) => Ok(true),
+                        Err(e) => Err(Error::from(e)),
+                    }
+                }
+            })
+            .collect();
+        crate::runtime::block_on(futures::future::try_join_all(heads))?
+    }
+
+    fn put_markers(&self, limit: &Limit, dirs: &[OsPath]) -> Result<()> {
+        for dst in dirs {
+            let what = format!("a directory marker write for '{dst}'");
+            limit.block(&what, self.markers.put(dst.clone()))??;
+        }
+        Ok(())
+    }
+
+    fn delete_markers(&self, limit: &Limit, mut dirs: Vec<OsPath>) -> Result<()> {
+        // Deepest first, so a failure part-way leaves every remaining directory visible.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.as_ref().len()));
+        for d in dirs {
+            let what = format!("a directory marker delete for '{d}'");
+            limit.block(&what, self.markers.delete(d))??;
+        }
+        Ok(())
+    }
 }
 
 /// Refuses S3 settings with control characters, wherever they came from (the mount's options,
