@@ -117,40 +117,53 @@ def daemon_cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def sampled(step) -> float:
+    """Calls ``step`` (which returns the units it did: files, MB) until MIN_SAMPLE_S have
+    passed; units per second, the units noted in LAST."""
+    done = 0
+    started = time.perf_counter()
+    while True:
+        done += step()
+        elapsed = time.perf_counter() - started
+        if elapsed >= MIN_SAMPLE_S:
+            LAST["units"] = done
+            return done / elapsed
+
+
 def files_per_second(paths: list, threads: int) -> float:
     """Whole reads of ``paths`` (cycled) by ``threads`` threads for at least MIN_SAMPLE_S."""
     rng = random.Random(threads)
     order = paths[:]
     rng.shuffle(order)
-    done = 0
-    started = time.perf_counter()
     with cf.ThreadPoolExecutor(threads) as pool:
-        while True:
-            list(pool.map(read_whole, order))
-            done += len(order)
-            elapsed = time.perf_counter() - started
-            if elapsed >= MIN_SAMPLE_S:
-                LAST["units"] = done
-                return done / elapsed
+        return sampled(lambda: len(list(pool.map(read_whole, order))))
 
 
 def sequential_mb_per_second(path: str) -> float:
+    """Whole reads of ``path`` in 1 MiB reads for at least MIN_SAMPLE_S: MB per second."""
+    return sampled(lambda: read_whole(path) / 1e6)
+
+
+def timed_on(m, work) -> float:
+    """One timed ``work()`` (which returns the units it did) on the mount ``m``: units per
+    second, with the units and the CPU time of reader and daemon noted in LAST. The mount's
+    node cache must have served it all."""
+    d0, c0 = daemon_cpu_seconds(m.proc.pid), time.process_time()
     started = time.perf_counter()
-    total = 0
-    while True:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            while True:
-                b = os.read(fd, 1 << 20)
-                if not b:
-                    break
-                total += len(b)
-        finally:
-            os.close(fd)
-        elapsed = time.perf_counter() - started
-        if elapsed >= MIN_SAMPLE_S:
-            LAST["units"] = total / 1e6
-            return total / elapsed / 1e6
+    units = work()
+    rate = units / (time.perf_counter() - started)
+    LAST["units"] = units
+    LAST["cpu"] = time.process_time() - c0 + daemon_cpu_seconds(m.proc.pid) - d0
+    st = m.stats()
+    assert st["cache_misses"] == 0, st
+    return rate
+
+
+def row(r: dict, fuse_key: str, local_key: str) -> dict:
+    """A result row of the paired measurement ``r``, its two rates under the unit's names."""
+    keys = ("ratio", "fuse_samples", "local_samples", "ratios", "cpu_ratio", "cpu_ratios",
+            "fuse_cpu_per_unit", "local_cpu_per_unit")
+    return {fuse_key: r["fuse"], local_key: r["local"], **{k: r[k] for k in keys}}
 
 
 def paired(fuse, local, daemon_pid=None) -> dict:
@@ -290,29 +303,19 @@ def main():
                 # scan does (one LIST per directory, not timed).
                 for _ in os.walk(mp / "bench" / "small"):
                     pass
-                d0, c0 = daemon_cpu_seconds(m.proc.pid), time.process_time()
-                started = time.perf_counter()
-                with cf.ThreadPoolExecutor(threads) as pool:
-                    list(pool.map(read_whole, paths))
-                rate = len(paths) / (time.perf_counter() - started)
-                LAST["units"] = len(paths)
-                LAST["cpu"] = time.process_time() - c0 + daemon_cpu_seconds(m.proc.pid) - d0
-                st = m.stats()
-                assert st["cache_misses"] == 0, st
-                return rate
+
+                def work():
+                    with cf.ThreadPoolExecutor(threads) as pool:
+                        list(pool.map(read_whole, paths))
+                    return len(paths)
+
+                return timed_on(m, work)
 
         def node_cache_sequential():
             # A fresh mount per sample: its kernel cache is empty.
             with Mount(args.shoal, conf, mp, log) as m:
                 os.stat(mp / "bench" / "big.bin")
-                d0, c0 = daemon_cpu_seconds(m.proc.pid), time.process_time()
-                started = time.perf_counter()
-                n = read_whole(str(mp / "bench" / "big.bin"))
-                rate = n / (time.perf_counter() - started) / 1e6
-                LAST["units"] = n / 1e6
-                LAST["cpu"] = time.process_time() - c0 + daemon_cpu_seconds(m.proc.pid) - d0
-                assert m.stats()["cache_misses"] == 0, m.stats()
-                return rate
+                return timed_on(m, lambda: read_whole(str(mp / "bench" / "big.bin")) / 1e6)
 
         for kernel_cache in (True, False):
             label = "kernel page cache + Shoal" if kernel_cache else "Shoal node cache only"
@@ -327,12 +330,7 @@ def main():
                 else:
                     r = paired(lambda: node_cache_pass(threads),
                                lambda: files_per_second(local_small, threads))
-                rows[threads] = {"fuse_files_per_s": r["fuse"], "local_files_per_s": r["local"],
-                                 "ratio": r["ratio"], "fuse_samples": r["fuse_samples"],
-                                 "local_samples": r["local_samples"], "ratios": r["ratios"],
-                                 "cpu_ratio": r["cpu_ratio"], "cpu_ratios": r["cpu_ratios"],
-                                 "fuse_cpu_per_unit": r["fuse_cpu_per_unit"],
-                                 "local_cpu_per_unit": r["local_cpu_per_unit"]}
+                rows[threads] = row(r, "fuse_files_per_s", "local_files_per_s")
                 print(f"warm 100 KB files, {label}, {threads:2d} threads: FUSE {r['fuse']:.0f}/s, "
                       f"local {r['local']:.0f}/s, ratio {r['ratio']:.2f}x, CPU per file {r['cpu_ratio']:.2f}x", flush=True)
             if kernel_cache:
@@ -343,12 +341,7 @@ def main():
                                lambda: sequential_mb_per_second(str(big)), m.proc.pid)
             else:
                 r = paired(node_cache_sequential, lambda: sequential_mb_per_second(str(big)))
-            rows["sequential_1mib"] = {"fuse_mb_per_s": r["fuse"], "local_mb_per_s": r["local"],
-                                       "ratio": r["ratio"], "fuse_samples": r["fuse_samples"],
-                                       "local_samples": r["local_samples"], "ratios": r["ratios"],
-                                 "cpu_ratio": r["cpu_ratio"], "cpu_ratios": r["cpu_ratios"],
-                                 "fuse_cpu_per_unit": r["fuse_cpu_per_unit"],
-                                 "local_cpu_per_unit": r["local_cpu_per_unit"]}
+            rows["sequential_1mib"] = row(r, "fuse_mb_per_s", "local_mb_per_s")
             print(f"warm sequential 1 MiB reads, {label}: FUSE {r['fuse']:.0f} MB/s, "
                   f"local {r['local']:.0f} MB/s, ratio {r['ratio']:.2f}x, CPU per MB {r['cpu_ratio']:.2f}x", flush=True)
             warm["kernel_cache" if kernel_cache else "node_cache_only"] = rows

@@ -219,12 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let ns = Namespace::new(&config)?;
     let mut out = std::io::stdout().lock();
-    let w = |e: std::io::Error| {
-        Error::new(
-            shoal_core::ErrorKind::Other,
-            format!("cannot write output: {e}"),
-        )
-    };
+    let w = output_error;
     match cli.command {
         Command::Mounts => {
             let mut mounts: Vec<_> = ns.mount_table().mounts().collect();
@@ -440,12 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// `load --footers`: every file's Parquet footer, 16 files at a time (one or two small GETs
 /// each: latency, not bandwidth, is what they cost).
 fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
-    let w = |e: std::io::Error| {
-        Error::new(
-            shoal_core::ErrorKind::Other,
-            format!("cannot write output: {e}"),
-        )
-    };
+    let w = output_error;
     let started = Instant::now();
     let files: Vec<FileInfo> = ns.walk_files(path)?;
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -496,12 +486,7 @@ fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<Exit
 }
 
 fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
-    let w = |e: std::io::Error| {
-        Error::new(
-            shoal_core::ErrorKind::Other,
-            format!("cannot write output: {e}"),
-        )
-    };
+    let w = output_error;
     let started = Instant::now();
     let files: Vec<FileInfo> = ns.walk_files(path)?;
     let total: u64 = files.iter().map(|f| f.len).sum();
@@ -557,6 +542,14 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The error of a failed write to the command's output (a closed pipe, a full disk).
+fn output_error(e: std::io::Error) -> Error {
+    Error::new(
+        shoal_core::ErrorKind::Other,
+        format!("cannot write output: {e}"),
+    )
 }
 
 fn human(n: u64) -> String {

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use shoal_core::{Config, FileReader, Namespace};
+use shoal_testkit::noise;
 
 const BIG_LEN: usize = 64 << 20;
 const SMALL_LEN: usize = 100_000;
@@ -36,18 +37,6 @@ const SMALL_FILES: usize = 64;
 const RANDOM_READS: usize = 1024;
 const TIERS: [&str; 2] = ["memory", "disk"];
 const PAR_THREADS: usize = 4;
-
-fn pattern(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// The data set, the namespaces over it (one per tier), and the random offsets.
 struct Fixture {
@@ -61,11 +50,11 @@ fn fixture(page_size: &str) -> Fixture {
     let tmp = tempfile::tempdir().expect("temporary directory");
     let data = tmp.path().join("data");
     std::fs::create_dir_all(data.join("small")).unwrap();
-    std::fs::write(data.join("big.bin"), pattern(BIG_LEN, 1)).unwrap();
+    std::fs::write(data.join("big.bin"), noise(BIG_LEN, 1)).unwrap();
     for i in 0..SMALL_FILES {
         std::fs::write(
             data.join(format!("small/{i:04}.bin")),
-            pattern(SMALL_LEN, i as u64 + 2),
+            noise(SMALL_LEN, i as u64 + 2),
         )
         .unwrap();
     }

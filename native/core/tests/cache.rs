@@ -33,23 +33,11 @@ fn pattern(n: usize, seed: u64) -> Vec<u8> {
 
 /// Configuration: an S3 mount at /s3 over `bucket`, caching into `cache_dir`.
 fn conf(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut c = server.mount_conf("s3", "/s3", "bucket");
-    c.push((
-        "shoal.cache.dirs".into(),
-        format!("{}:256m", cache_dir.display()),
-    ));
-    c.push(("shoal.cache.page.size".into(), "64k".into()));
-    for (k, v) in extra {
-        c.retain(|(key, _)| key != k);
-        c.push((k.to_string(), v.to_string()));
-    }
-    c
+    server.cache_test_conf(cache_dir, extra)
 }
 
 fn put(server: &S3Server, key: &str, data: &[u8]) {
-    let p = server.root().join("bucket").join(key);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
+    server.put("bucket", key, data);
 }
 
 fn read_all(ns: &Namespace, path: &str) -> Vec<u8> {

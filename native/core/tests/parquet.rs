@@ -73,23 +73,11 @@ fn layout_of(file: &[u8]) -> Layout {
 }
 
 fn conf(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Config {
-    let mut c = server.mount_conf("s3", "/s3", "bucket");
-    c.push((
-        "shoal.cache.dirs".into(),
-        format!("{}:256m", cache_dir.display()),
-    ));
-    c.push(("shoal.cache.page.size".into(), "64k".into()));
-    for (k, v) in extra {
-        c.retain(|(key, _)| key != k);
-        c.push((k.to_string(), v.to_string()));
-    }
-    Config::from_pairs(c)
+    Config::from_pairs(server.cache_test_conf(cache_dir, extra))
 }
 
 fn put(server: &S3Server, key: &str, data: &[u8]) {
-    let p = server.root().join("bucket").join(key);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
+    server.put("bucket", key, data);
 }
 
 fn read(r: &FileReader, pos: u64, len: usize) -> Vec<u8> {

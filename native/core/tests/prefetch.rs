@@ -23,9 +23,7 @@ fn pattern(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn put(server: &S3Server, key: &str, data: &[u8]) {
-    let p = server.root().join("bucket").join(key);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
+    server.put("bucket", key, data);
 }
 
 /// An S3 mount at /s3 over `bucket`, reached through `proxy`, caching into `cache` in 64 KiB
@@ -36,23 +34,10 @@ fn conf(
     cache: &Path,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
-    let mut c = server.mount_conf("s3", "/s3", "bucket");
-    for (k, v) in c.iter_mut() {
-        if k.ends_with("option.aws_endpoint") {
-            *v = proxy.endpoint();
-        }
-    }
-    c.retain(|(k, _)| k != "shoal.cache.dirs");
-    c.push((
-        "shoal.cache.dirs".into(),
-        format!("{}:256m", cache.display()),
-    ));
-    c.push(("shoal.cache.page.size".into(), "64k".into()));
-    for (k, v) in extra {
-        c.retain(|(key, _)| key != k);
-        c.push((k.to_string(), v.to_string()));
-    }
-    c
+    let endpoint = proxy.endpoint();
+    let through_proxy = [("shoal.mount.s3.option.aws_endpoint", endpoint.as_str())];
+    let extra: Vec<_> = through_proxy.iter().chain(extra).copied().collect();
+    server.cache_test_conf(cache, &extra)
 }
 
 fn namespace(c: &[(String, String)]) -> Namespace {

@@ -95,6 +95,35 @@ impl S3Server {
 }
 
 impl S3Server {
+    /// The mount the cache tests read through: `s3` at `/s3` over `bucket`, caching into
+    /// `cache_dir` (256 MiB) in 64 KiB pages. Each of `extra` sets a key, replacing the value
+    /// given here.
+    pub fn cache_test_conf(
+        &self,
+        cache_dir: &Path,
+        extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let dirs = format!("{}:256m", cache_dir.display());
+        let mut c = self.mount_conf("s3", "/s3", "bucket");
+        let defaults = [
+            ("shoal.cache.dirs", dirs.as_str()),
+            ("shoal.cache.page.size", "64k"),
+        ];
+        for (k, v) in defaults.iter().chain(extra) {
+            c.retain(|(key, _)| key != k);
+            c.push((k.to_string(), v.to_string()));
+        }
+        c
+    }
+
+    /// Puts `data` at `key` in `bucket`, as another writer would (the server keeps objects as
+    /// files under its root).
+    pub fn put(&self, bucket: &str, key: &str, data: &[u8]) {
+        let p = self.root().join(bucket).join(key);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -137,7 +166,6 @@ impl Drop for S3Server {
     }
 }
 
-/// Sets a file's modification time (to make an object's overwrite keep its version).
 /// `n` bytes that do not compress or repeat (xorshift from `seed`): test data whose every byte
 /// matters, so that a misplaced page or range shows.
 pub fn noise(n: usize, seed: u64) -> Vec<u8> {
@@ -152,6 +180,7 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Sets a file's modification time (to make an object's overwrite keep its version).
 pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
     std::fs::File::options()
         .write(true)

@@ -397,10 +397,7 @@ public class TestOlderHadoop {
     assertThat(set(v.get("hadoop33_unloadable")))
         .as(log)
         .containsExactly("ShoalFileStatus33", "ShoalLocatedFileStatus33");
-    assertEquals(log, "ShoalFileStatus", v.get("status"));
-    assertThat(v.get("located")).as(log).startsWith("ShoalLocatedFileStatus:");
-    assertEquals(log, "false", v.get("status_etag_source"));
-    assertEquals(log, "false", v.get("located_etag_source"));
+    checkStatuses(v, "", false);
   }
 
   /** Hadoop 3.3.4 (Spark 3.3 to 3.5): 3.3.1's and EtagSource; no vectored reads. */
@@ -409,10 +406,19 @@ public class TestOlderHadoop {
     checkCommon(v);
     checkHadoop33(v);
     assertThat(set(v.get("hadoop33_unloadable"))).as(log).isEmpty();
-    assertEquals(log, "ShoalFileStatus33", v.get("status"));
-    assertThat(v.get("located")).as(log).startsWith("ShoalLocatedFileStatus33:");
-    assertEquals(log, "true", v.get("status_etag_source"));
-    assertEquals(log, "true", v.get("located_etag_source"));
+    checkStatuses(v, "33", true);
+  }
+
+  /**
+   * The file statuses a listing gives: {@code ShoalFileStatus<suffix>} and {@code
+   * ShoalLocatedFileStatus<suffix>}, which are {@code EtagSource}s or not.
+   */
+  private static void checkStatuses(Map<String, String> v, String suffix, boolean etagSource) {
+    String log = v.get("log");
+    assertEquals(log, "ShoalFileStatus" + suffix, v.get("status"));
+    assertThat(v.get("located")).as(log).startsWith("ShoalLocatedFileStatus" + suffix + ":");
+    assertEquals(log, String.valueOf(etagSource), v.get("status_etag_source"));
+    assertEquals(log, String.valueOf(etagSource), v.get("located_etag_source"));
   }
 
   private static void checkHadoop33(Map<String, String> v) {
