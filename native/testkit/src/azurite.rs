@@ -1,7 +1,6 @@
 //! A real Azure Blob server for tests: Azurite (from npm, installed by scripts/setup.sh into
 //! `.tools/azurite`), started per test on a free 127.0.0.1 port, in memory, stopped on drop.
 
-use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -17,54 +16,38 @@ pub const AZURITE_KEY: &str =
 const API_VERSION: &str = "2021-12-02";
 
 pub struct AzuriteServer {
-    child: Child,
-    port: u16,
-    /// A private page-cache directory, so tests never share the system default.
-    cache: tempfile::TempDir,
-    /// Azurite's working directory (data stays in memory).
-    _work: tempfile::TempDir,
+    /// Azurite's blob service; its working directory is empty (data stays in memory).
+    process: wire::Process,
 }
 
 impl AzuriteServer {
     /// Starts Azurite's blob service. The binary is `.tools/azurite/node_modules/.bin/azurite-blob`
     /// or `$SHOAL_TEST_AZURITE_BIN`.
     pub fn start() -> Self {
-        let bin = wire::tool(
+        // Node starts slowly on a busy machine.
+        let process = wire::Process::start(
             "SHOAL_TEST_AZURITE_BIN",
             "azurite/node_modules/.bin/azurite-blob",
             "Azurite (the Azure Blob emulator)",
-        );
-        let work = tempfile::tempdir().unwrap();
-        // Node starts slowly on a busy machine.
-        let (child, port) = wire::start_on_free_port(
-            &format!("Azurite ({})", bin.display()),
             Duration::from_secs(60),
-            |port| {
-                let mut c = Command::new(&bin);
+            |c, port, _| {
                 c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
                     // No disk, no telemetry; object_store may speak a newer API version than
                     // this Azurite knows, which Azurite otherwise refuses.
                     .args(["--inMemoryPersistence", "--disableTelemetry"])
-                    .args(["--skipApiVersionCheck", "--silent"])
-                    .current_dir(work.path());
-                c
+                    .args(["--skipApiVersionCheck", "--silent"]);
             },
         );
-        AzuriteServer {
-            child,
-            port,
-            cache: tempfile::tempdir().unwrap(),
-            _work: work,
-        }
+        AzuriteServer { process }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port
     }
 
     /// The account's blob endpoint, `http://127.0.0.1:<port>/devstoreaccount1`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/{AZURITE_ACCOUNT}", self.port)
+        format!("{}/{AZURITE_ACCOUNT}", self.process.endpoint())
     }
 
     /// Creates a container (object_store cannot): one request signed with the account key.
@@ -84,7 +67,7 @@ impl AzuriteServer {
         let signature = b64.encode(aws_lc_rs::hmac::sign(&key, string_to_sign.as_bytes()));
         let auth = format!("SharedKey {AZURITE_ACCOUNT}:{signature}");
         let r = wire::request(
-            self.port,
+            self.process.port,
             "PUT",
             &format!("{resource}?restype=container"),
             &[
@@ -111,30 +94,16 @@ impl AzuriteServer {
         path: &str,
         container_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let k = |a: &str| format!("shoal.mount.{name}.{a}");
-        vec![
-            (k("path"), path.to_string()),
-            (k("uri"), format!("az://{container_and_prefix}")),
-            (k("option.azure_storage_endpoint"), self.endpoint()),
-            (
-                k("option.azure_storage_account_name"),
-                AZURITE_ACCOUNT.to_string(),
-            ),
-            (
-                k("option.azure_storage_account_key"),
-                AZURITE_KEY.to_string(),
-            ),
-            (k("option.azure_allow_http"), "true".to_string()),
-            (
-                "shoal.cache.dirs".to_string(),
-                format!("{}:1g", self.cache.path().display()),
-            ),
-        ]
-    }
-}
-
-impl Drop for AzuriteServer {
-    fn drop(&mut self) {
-        wire::stop(&mut self.child);
+        self.process.mount_conf(
+            name,
+            path,
+            format!("az://{container_and_prefix}"),
+            &[
+                ("azure_storage_endpoint", self.endpoint()),
+                ("azure_storage_account_name", AZURITE_ACCOUNT.to_string()),
+                ("azure_storage_account_key", AZURITE_KEY.to_string()),
+                ("azure_allow_http", "true".to_string()),
+            ],
+        )
     }
 }

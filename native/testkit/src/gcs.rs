@@ -3,66 +3,49 @@
 //! `.tools/gcs` venv and links it as `.tools/gcs/bin/fake-gcs-server`), started per test on a
 //! free 127.0.0.1 port, in memory, stopped on drop.
 
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::wire;
 
 pub struct GcsServer {
-    child: Child,
-    port: u16,
-    /// A private page-cache directory, so tests never share the system default.
-    cache: tempfile::TempDir,
-    _work: tempfile::TempDir,
+    process: wire::Process,
 }
 
 impl GcsServer {
     /// Starts the emulator. The binary is `.tools/gcs/bin/fake-gcs-server` or
     /// `$SHOAL_TEST_GCS_BIN`.
     pub fn start() -> Self {
-        let bin = wire::tool(
+        let process = wire::Process::start(
             "SHOAL_TEST_GCS_BIN",
             "gcs/bin/fake-gcs-server",
             "the GCS emulator (fake-gcs-server)",
-        );
-        let work = tempfile::tempdir().unwrap();
-        let (child, port) = wire::start_on_free_port(
-            &format!("the GCS emulator ({})", bin.display()),
             Duration::from_secs(60),
-            |port| {
-                let mut c = Command::new(&bin);
+            |c, port, _| {
                 c.args(["-scheme", "http", "-host", "127.0.0.1"])
                     .args(["-port", &port.to_string()])
                     // Requests naming this host are XML API requests (object_store's reads,
                     // writes and listings); others are the JSON API.
                     .args(["-public-host", &format!("127.0.0.1:{port}")])
-                    .args(["-backend", "memory", "-log-level", "error"])
-                    .current_dir(work.path());
-                c
+                    .args(["-backend", "memory", "-log-level", "error"]);
             },
         );
-        GcsServer {
-            child,
-            port,
-            cache: tempfile::tempdir().unwrap(),
-            _work: work,
-        }
+        GcsServer { process }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.process.port
     }
 
     /// `http://127.0.0.1:<port>`: what object_store takes as the GCS base URL.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.process.endpoint()
     }
 
     /// Creates a bucket through the JSON API (object_store cannot).
     pub fn create_bucket(&self, name: &str) {
         let body = format!("{{\"name\": \"{name}\"}}");
         let r = wire::request(
-            self.port,
+            self.process.port,
             "POST",
             "/storage/v1/b?project=shoal-test",
             &[("Content-Type", "application/json")],
@@ -84,7 +67,7 @@ impl GcsServer {
             wire::encode_component(key)
         );
         let r = wire::request(
-            self.port,
+            self.process.port,
             "POST",
             &target,
             &[("Content-Type", "application/octet-stream")],
@@ -109,26 +92,15 @@ impl GcsServer {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let k = |a: &str| format!("shoal.mount.{name}.{a}");
-        vec![
-            (k("path"), path.to_string()),
-            (k("uri"), format!("gs://{bucket_and_prefix}")),
-            (k("option.google_base_url"), self.endpoint()),
-            (
-                k("option.google_bearer_token"),
-                "shoal-test-token".to_string(),
-            ),
-            (k("option.allow_http"), "true".to_string()),
-            (
-                "shoal.cache.dirs".to_string(),
-                format!("{}:1g", self.cache.path().display()),
-            ),
-        ]
-    }
-}
-
-impl Drop for GcsServer {
-    fn drop(&mut self) {
-        wire::stop(&mut self.child);
+        self.process.mount_conf(
+            name,
+            path,
+            format!("gs://{bucket_and_prefix}"),
+            &[
+                ("google_base_url", self.endpoint()),
+                ("google_bearer_token", "shoal-test-token".to_string()),
+                ("allow_http", "true".to_string()),
+            ],
+        )
     }
 }

@@ -131,19 +131,9 @@ impl HttpServer {
 
     /// Configuration of a mount `name` at `path` over `http://127.0.0.1:<port>/<prefix>`.
     pub fn mount_conf(&self, name: &str, path: &str, prefix: &str) -> Vec<(String, String)> {
-        let k = |a: &str| format!("shoal.mount.{name}.{a}");
-        vec![
-            (k("path"), path.to_string()),
-            (
-                k("uri"),
-                format!("{}/{}", self.endpoint(), prefix.trim_start_matches('/')),
-            ),
-            (k("option.allow_http"), "true".to_string()),
-            (
-                "shoal.cache.dirs".to_string(),
-                format!("{}:1g", self.cache.path().display()),
-            ),
-        ]
+        let uri = format!("{}/{}", self.endpoint(), prefix.trim_start_matches('/'));
+        let options = [("allow_http", "true".to_string())];
+        wire::mount_conf(name, path, uri, &options, self.cache.path())
     }
 }
 

@@ -19,18 +19,16 @@ pub use moto::{MotoServer, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
 pub use proxy::{CountingProxy, SeenRequest};
 
 use std::path::Path;
-use std::process::{Child, Command};
+
 use std::time::Duration;
 
 mod hdfs;
 pub use hdfs::HdfsCluster;
 
+/// s3s-fs, whose working directory is the root it keeps buckets and objects in (as
+/// directories and files).
 pub struct S3Server {
-    child: Child,
-    port: u16,
-    root: tempfile::TempDir,
-    /// A private page-cache directory, so tests never share the system default.
-    cache: tempfile::TempDir,
+    process: wire::Process,
 }
 
 pub const ACCESS_KEY: &str = "shoal-test";
@@ -38,33 +36,22 @@ pub const SECRET_KEY: &str = "shoal-test-secret";
 
 impl S3Server {
     pub fn start() -> Self {
-        let bin = wire::tool(
+        let process = wire::Process::start(
             "SHOAL_TEST_S3S_BIN",
             "s3s/bin/s3s-fs",
             "the S3 test server (s3s-fs)",
-        );
-        let root = tempfile::tempdir().unwrap();
-        let (child, port) = wire::start_on_free_port(
-            &format!("s3s-fs ({})", bin.display()),
             Duration::from_secs(10),
-            |port| {
-                let mut c = Command::new(&bin);
+            |c, port, root| {
                 c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
                     .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                    .arg(root.path());
-                c
+                    .arg(root);
             },
         );
-        S3Server {
-            child,
-            port,
-            root,
-            cache: tempfile::tempdir().unwrap(),
-        }
+        S3Server { process }
     }
 
     pub fn root(&self) -> &Path {
-        self.root.path()
+        self.process.work.path()
     }
 
     /// Configuration of a mount `name` at `path` over `s3://<bucket_and_prefix>`.
@@ -74,23 +61,18 @@ impl S3Server {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let k = |a: &str| format!("shoal.mount.{name}.{a}");
-        vec![
-            (k("path"), path.to_string()),
-            (k("uri"), format!("s3://{bucket_and_prefix}")),
-            (
-                k("option.aws_endpoint"),
-                format!("http://127.0.0.1:{}", self.port),
-            ),
-            (k("option.aws_access_key_id"), ACCESS_KEY.to_string()),
-            (k("option.aws_secret_access_key"), SECRET_KEY.to_string()),
-            (k("option.aws_region"), "us-east-1".to_string()),
-            (k("option.aws_allow_http"), "true".to_string()),
-            (
-                "shoal.cache.dirs".to_string(),
-                format!("{}:1g", self.cache.path().display()),
-            ),
-        ]
+        self.process.mount_conf(
+            name,
+            path,
+            format!("s3://{bucket_and_prefix}"),
+            &[
+                ("aws_endpoint", self.endpoint()),
+                ("aws_access_key_id", ACCESS_KEY.to_string()),
+                ("aws_secret_access_key", SECRET_KEY.to_string()),
+                ("aws_region", "us-east-1".to_string()),
+                ("aws_allow_http", "true".to_string()),
+            ],
+        )
     }
 }
 
@@ -126,7 +108,7 @@ impl S3Server {
 
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.process.endpoint()
     }
 
     /// A mount `name` at `path` over `s3a://<bucket_and_prefix>` with no store option at all:
@@ -146,23 +128,19 @@ impl S3Server {
             ),
             ("fs.s3a.access.key".into(), ACCESS_KEY.to_string()),
             ("fs.s3a.secret.key".into(), SECRET_KEY.to_string()),
-            ("fs.s3a.endpoint".into(), format!("127.0.0.1:{}", self.port)),
+            (
+                "fs.s3a.endpoint".into(),
+                format!("127.0.0.1:{}", self.process.port),
+            ),
             ("fs.s3a.connection.ssl.enabled".into(), "false".to_string()),
             ("fs.s3a.path.style.access".into(), "true".to_string()),
             ("fs.s3a.endpoint.region".into(), "us-east-1".to_string()),
             (
                 "shoal.cache.dirs".into(),
-                format!("{}:1g", self.cache.path().display()),
+                format!("{}:1g", self.process.cache.path().display()),
             ),
         ];
         pairs.into_iter().collect()
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -2,16 +2,12 @@
 //! tests, in memory, stopped on drop. Unlike s3s-fs it keeps keys that end in `/` as ordinary
 //! objects, as S3 does, so directory markers can be tested against it.
 
-use std::process::{Child, Command};
 use std::time::Duration;
 
 use crate::wire;
 
 pub struct MotoServer {
-    child: Child,
-    port: u16,
-    /// A private page-cache directory, so tests never share the system default.
-    cache: tempfile::TempDir,
+    process: wire::Process,
 }
 
 /// moto accepts any credentials; these only have to be present.
@@ -26,35 +22,26 @@ fn http(port: u16, method: &str, target: &str) -> std::io::Result<(u16, String)>
 
 impl MotoServer {
     pub fn start() -> Self {
-        let bin = wire::tool(
+        let process = wire::Process::start(
             "SHOAL_TEST_MOTO_BIN",
             "moto/bin/moto_server",
             "the moto S3 test server",
-        );
-        let (child, port) = wire::start_on_free_port(
-            &format!("moto_server ({})", bin.display()),
             Duration::from_secs(30),
-            |port| {
-                let mut c = Command::new(&bin);
+            |c, port, _| {
                 c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-                c
             },
         );
-        MotoServer {
-            child,
-            port,
-            cache: tempfile::tempdir().unwrap(),
-        }
+        MotoServer { process }
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.process.endpoint()
     }
 
     /// Creates bucket `name` (moto starts with none).
     pub fn create_bucket(&self, name: &str) {
-        let (code, _) = http(self.port, "PUT", &format!("/{name}"))
+        let (code, _) = http(self.process.port, "PUT", &format!("/{name}"))
             .unwrap_or_else(|e| panic!("create bucket {name} on moto: {e}"));
         assert_eq!(code, 200, "create bucket {name} on moto: HTTP {code}");
     }
@@ -62,7 +49,7 @@ impl MotoServer {
     /// Writes the object `bucket/key` with no body, as another S3 client would (a key ending
     /// in `/` is a directory marker).
     pub fn put_empty(&self, bucket: &str, key: &str) {
-        let (code, _) = http(self.port, "PUT", &format!("/{bucket}/{key}"))
+        let (code, _) = http(self.process.port, "PUT", &format!("/{bucket}/{key}"))
             .unwrap_or_else(|e| panic!("put {bucket}/{key} on moto: {e}"));
         assert_eq!(code, 200, "put {bucket}/{key} on moto: HTTP {code}");
     }
@@ -72,7 +59,7 @@ impl MotoServer {
     /// plain ASCII without XML or URL specials.
     pub fn exists(&self, bucket: &str, key: &str) -> bool {
         let (code, body) = http(
-            self.port,
+            self.process.port,
             "GET",
             &format!("/{bucket}?list-type=2&prefix={key}"),
         )
@@ -91,29 +78,17 @@ impl MotoServer {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let k = |a: &str| format!("shoal.mount.{name}.{a}");
-        vec![
-            (k("path"), path.to_string()),
-            (k("uri"), format!("s3://{bucket_and_prefix}")),
-            (k("option.aws_endpoint"), self.endpoint()),
-            (k("option.aws_access_key_id"), MOTO_ACCESS_KEY.to_string()),
-            (
-                k("option.aws_secret_access_key"),
-                MOTO_SECRET_KEY.to_string(),
-            ),
-            (k("option.aws_region"), "us-east-1".to_string()),
-            (k("option.aws_allow_http"), "true".to_string()),
-            (
-                "shoal.cache.dirs".to_string(),
-                format!("{}:1g", self.cache.path().display()),
-            ),
-        ]
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.mount_conf(
+            name,
+            path,
+            format!("s3://{bucket_and_prefix}"),
+            &[
+                ("aws_endpoint", self.endpoint()),
+                ("aws_access_key_id", MOTO_ACCESS_KEY.to_string()),
+                ("aws_secret_access_key", MOTO_SECRET_KEY.to_string()),
+                ("aws_region", "us-east-1".to_string()),
+                ("aws_allow_http", "true".to_string()),
+            ],
+        )
     }
 }

@@ -80,6 +80,91 @@ pub(crate) fn start_on_free_port(
     panic!("{what} did not start on 127.0.0.1");
 }
 
+/// A test server's process on a free 127.0.0.1 port, stopped on drop, with a working directory
+/// of its own and a private page-cache directory for the mounts over it (so tests never share
+/// the system default).
+pub(crate) struct Process {
+    child: Child,
+    pub(crate) port: u16,
+    pub(crate) work: tempfile::TempDir,
+    pub(crate) cache: tempfile::TempDir,
+}
+
+impl Process {
+    /// Starts the installed tool (`tool(env, relative, what)`) in its working directory;
+    /// `args(command, port, working directory)` adds its arguments. Waits up to `limit` for
+    /// its port (see `start_on_free_port`).
+    pub(crate) fn start(
+        env: &str,
+        relative: &str,
+        what: &str,
+        limit: Duration,
+        args: impl Fn(&mut Command, u16, &Path),
+    ) -> Self {
+        let bin = tool(env, relative, what);
+        let work = tempfile::tempdir().unwrap();
+        let (child, port) =
+            start_on_free_port(&format!("{what} ({})", bin.display()), limit, |port| {
+                let mut c = Command::new(&bin);
+                args(&mut c, port, work.path());
+                c.current_dir(work.path());
+                c
+            });
+        Process {
+            child,
+            port,
+            work,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Configuration of a mount `name` at `path` over `uri` with the store `options`
+    /// (`shoal.mount.<name>.option.<key>`), caching into this server's own directory (1 GiB).
+    pub(crate) fn mount_conf(
+        &self,
+        name: &str,
+        path: &str,
+        uri: String,
+        options: &[(&str, String)],
+    ) -> Vec<(String, String)> {
+        mount_conf(name, path, uri, options, self.cache.path())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// Configuration of a mount `name` at `path` over `uri` with the store `options`
+/// (`shoal.mount.<name>.option.<key>`), caching into `cache` (1 GiB).
+pub(crate) fn mount_conf(
+    name: &str,
+    path: &str,
+    uri: String,
+    options: &[(&str, String)],
+    cache: &Path,
+) -> Vec<(String, String)> {
+    let k = |a: &str| format!("shoal.mount.{name}.{a}");
+    let mut c = vec![(k("path"), path.to_string()), (k("uri"), uri)];
+    c.extend(
+        options
+            .iter()
+            .map(|(o, v)| (k(&format!("option.{o}")), v.clone())),
+    );
+    c.push((
+        "shoal.cache.dirs".to_string(),
+        format!("{}:1g", cache.display()),
+    ));
+    c
+}
+
 /// Stops a child process and reaps it.
 pub(crate) fn stop(child: &mut Child) {
     let _ = child.kill();
