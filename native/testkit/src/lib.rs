@@ -61,19 +61,22 @@ impl S3Server {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        self.process.mount_conf(
-            name,
-            path,
-            format!("s3://{bucket_and_prefix}"),
-            &[
-                ("aws_endpoint", self.endpoint()),
-                ("aws_access_key_id", ACCESS_KEY.to_string()),
-                ("aws_secret_access_key", SECRET_KEY.to_string()),
-                ("aws_region", "us-east-1".to_string()),
-                ("aws_allow_http", "true".to_string()),
-            ],
-        )
+        let uri = format!("s3://{bucket_and_prefix}");
+        let options = s3_options(self.endpoint(), ACCESS_KEY, SECRET_KEY);
+        self.process.mount_conf(name, path, uri, &options)
     }
+}
+
+/// The store options of an S3 mount over a test server at `endpoint` (plain HTTP, path-style,
+/// `us-east-1`) with these credentials.
+fn s3_options(endpoint: String, access_key: &str, secret_key: &str) -> [(&'static str, String); 5] {
+    [
+        ("aws_endpoint", endpoint),
+        ("aws_access_key_id", access_key.to_string()),
+        ("aws_secret_access_key", secret_key.to_string()),
+        ("aws_region", "us-east-1".to_string()),
+        ("aws_allow_http", "true".to_string()),
+    ]
 }
 
 impl S3Server {

@@ -78,17 +78,8 @@ impl MotoServer {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        self.process.mount_conf(
-            name,
-            path,
-            format!("s3://{bucket_and_prefix}"),
-            &[
-                ("aws_endpoint", self.endpoint()),
-                ("aws_access_key_id", MOTO_ACCESS_KEY.to_string()),
-                ("aws_secret_access_key", MOTO_SECRET_KEY.to_string()),
-                ("aws_region", "us-east-1".to_string()),
-                ("aws_allow_http", "true".to_string()),
-            ],
-        )
+        let uri = format!("s3://{bucket_and_prefix}");
+        let options = crate::s3_options(self.endpoint(), MOTO_ACCESS_KEY, MOTO_SECRET_KEY);
+        self.process.mount_conf(name, path, uri, &options)
     }
 }
