@@ -1,6 +1,7 @@
 package io.shoal.conf;
 
 import java.math.BigInteger;
+import java.util.Locale;
 import org.apache.hadoop.conf.Configuration;
 
 /**
@@ -155,6 +156,21 @@ public final class Sizes {
       }
     }
     return Long.toString(n);
+  }
+
+  /**
+   * A byte count for people, as the {@code shoal} command writes it: {@code 512 B}, {@code 3.2
+   * MiB}, {@code 1.5 GiB} (powers of 1024, one decimal, up to PiB). Takes rates too ({@code 12.5
+   * MiB} a second); below 1 KiB a count is shown whole.
+   */
+  public static String human(double n) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (Math.abs(n) >= 1024 && u < units.length - 1) {
+      n /= 1024;
+      u++;
+    }
+    return String.format(Locale.ROOT, u == 0 ? "%.0f %s" : "%.1f %s", n, units[u]);
   }
 
   /**

@@ -662,10 +662,10 @@ public class ShoalFileSystem extends FileSystem {
         hits,
         misses,
         ratio,
-        bytes(memory + disk),
-        bytes(memory),
-        bytes(disk),
-        bytes(get(c, "bytes_from_store")),
+        Sizes.human(memory + disk),
+        Sizes.human(memory),
+        Sizes.human(disk),
+        Sizes.human(get(c, "bytes_from_store")),
         get(c, "store_get_requests"),
         get(c, "store_metadata_requests"),
         get(c, "evictions"),
@@ -675,21 +675,6 @@ public class ShoalFileSystem extends FileSystem {
   private static long get(Map<String, Long> counters, String name) {
     Long v = counters.get(name);
     return v == null ? 0 : v;
-  }
-
-  /** A byte count for people: {@code 512 B}, {@code 3.2 MiB}. */
-  static String bytes(long n) {
-    if (n < 1024) {
-      return n + " B";
-    }
-    String[] units = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-    double v = n;
-    int u = -1;
-    while (v >= 1024 && u < units.length - 1) {
-      v /= 1024;
-      u++;
-    }
-    return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.shoal.spark;
 
+import io.shoal.conf.Sizes;
 import java.io.PrintStream;
 import java.util.Properties;
 import java.util.Set;
@@ -108,9 +109,9 @@ final class LoadProgress extends SparkListener implements AutoCloseable {
         frac * 100,
         files,
         totalFiles,
-        Json.bytes(bytes),
-        Json.bytes(totalBytes),
-        Json.bytes(secs > 0 ? bytes / secs : 0),
+        Sizes.human(bytes),
+        Sizes.human(totalBytes),
+        Sizes.human(secs > 0 ? bytes / secs : 0),
         secs);
   }
 

@@ -1,5 +1,6 @@
 package io.shoal.spark;
 
+import io.shoal.conf.Sizes;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -126,7 +127,7 @@ public final class LoadSummary implements Serializable {
     m.put("throughput_bytes_per_second", throughput());
     m.put("failures", failures);
     m.put("files_by_host", filesByHost);
-    return Json.value(m);
+    return SummaryJson.of(m);
   }
 
   @Override
@@ -138,11 +139,11 @@ public final class LoadSummary implements Serializable {
                 + " (%d files whole), %d failed",
             path,
             files,
-            Json.bytes(bytes),
+            Sizes.human(bytes),
             seconds,
-            Json.bytes(fetchedBytes),
-            Json.bytes(throughput()),
-            Json.bytes(cachedBytesBefore),
+            Sizes.human(fetchedBytes),
+            Sizes.human(throughput()),
+            Sizes.human(cachedBytesBefore),
             alreadyCachedFiles,
             failures.size()));
     List<String> shown = new ArrayList<>(failures.keySet());

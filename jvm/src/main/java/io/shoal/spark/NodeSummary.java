@@ -1,5 +1,6 @@
 package io.shoal.spark;
 
+import io.shoal.conf.Sizes;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -126,7 +127,7 @@ public final class NodeSummary implements Serializable {
       per.put(e.getKey(), n);
     }
     m.put("nodes", per);
-    return Json.value(m);
+    return SummaryJson.of(m);
   }
 
   @Override
@@ -136,15 +137,20 @@ public final class NodeSummary implements Serializable {
       b.append(
           String.format(
               "Shoal free %s: %d files, %s; freed %s on %d nodes in %.1f s",
-              path, files(), Json.bytes(bytes()), Json.bytes(freedBytes()), nodes.size(), seconds));
+              path,
+              files(),
+              Sizes.human(bytes()),
+              Sizes.human(freedBytes()),
+              nodes.size(),
+              seconds));
     } else {
       b.append(
           String.format(
               "Shoal stat %s: %d files, %s; cached %s (%.1f%%) on %d nodes",
               path,
               files(),
-              Json.bytes(bytes()),
-              Json.bytes(cachedBytes()),
+              Sizes.human(bytes()),
+              Sizes.human(cachedBytes()),
               cachedPercent(),
               nodes.size()));
     }
@@ -154,9 +160,9 @@ public final class NodeSummary implements Serializable {
       b.append(
           String.format(
               "%n  %-24s cached %10s (%5.1f%%) %6d files whole",
-              e.getKey(), Json.bytes(r.cachedBytes), pct, r.cachedFiles));
+              e.getKey(), Sizes.human(r.cachedBytes), pct, r.cachedFiles));
       if (op.equals("free")) {
-        b.append(", freed ").append(Json.bytes(r.freedBytes));
+        b.append(", freed ").append(Sizes.human(r.freedBytes));
       }
       for (String err : r.errors) {
         b.append("\n    failed ").append(err);

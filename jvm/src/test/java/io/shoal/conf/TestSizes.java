@@ -92,6 +92,17 @@ public class TestSizes {
   }
 
   @Test
+  public void byteCountsForPeopleAreOneFormat() {
+    assertEquals("0 B", Sizes.human(0));
+    assertEquals("1023 B", Sizes.human(1023));
+    assertEquals("1.0 KiB", Sizes.human(1024));
+    assertEquals("1.5 GiB", Sizes.human(1.5 * (1 << 30)));
+    assertEquals("12.3 MiB", Sizes.human(12.34 * (1 << 20)));
+    assertEquals("8.0 PiB", Sizes.human(Long.MAX_VALUE / 1024));
+    assertEquals("8192.0 PiB", Sizes.human(Long.MAX_VALUE));
+  }
+
+  @Test
   public void keysAreReadWithTheirRangeAndNamedInErrors() {
     Configuration conf = new Configuration(false);
     assertEquals(7, Sizes.get(conf, "shoal.x", 7, 1, 100));
