@@ -76,18 +76,10 @@ public final class MotoServer extends ExternalResource {
 
   /** Adds a mount of {@code s3://bucket/prefix} at {@code path} with this server's settings. */
   public Configuration mount(Configuration conf, String name, String path, String bucketAndPrefix) {
-    String m = "shoal.mount." + name + ".";
-    conf.set(m + "path", path);
-    conf.set(m + "uri", "s3://" + bucketAndPrefix);
-    conf.set(m + "option.aws_endpoint", endpoint());
-    conf.set(m + "option.aws_access_key_id", ACCESS_KEY);
-    conf.set(m + "option.aws_secret_access_key", SECRET_KEY);
-    conf.set(m + "option.aws_region", "us-east-1");
-    conf.set(m + "option.aws_allow_http", "true");
+    S3Server.mountS3(
+        conf, name, path, "s3://" + bucketAndPrefix, endpoint(), ACCESS_KEY, SECRET_KEY, tmp);
     // A local server: a failure is a failure, not worth a long series of retries.
     conf.set("shoal.store.max.retries", "2");
-    // A node cache of the test's own, never the system default directory.
-    conf.set("shoal.cache.dirs", new File(tmp.getRoot(), "cache").getAbsolutePath() + ":1g");
     return conf;
   }
 }

@@ -80,20 +80,36 @@ public final class S3Server extends ExternalResource {
 
   /** Adds a mount of {@code s3://bucket/prefix} at {@code path} with this server's settings. */
   public Configuration mount(Configuration conf, String name, String path, String bucketAndPrefix) {
-    String m = "shoal.mount." + name + ".";
-    conf.set(m + "path", path);
-    conf.set(m + "uri", "s3://" + bucketAndPrefix);
-    conf.set(m + "option.aws_endpoint", endpoint());
-    conf.set(m + "option.aws_access_key_id", ACCESS_KEY);
-    conf.set(m + "option.aws_secret_access_key", SECRET_KEY);
-    conf.set(m + "option.aws_region", "us-east-1");
-    conf.set(m + "option.aws_allow_http", "true");
+    mountS3(conf, name, path, "s3://" + bucketAndPrefix, endpoint(), ACCESS_KEY, SECRET_KEY, tmp);
     // s3s-fs answers a HEAD of a key that is a directory on its disk with a 500, which the
     // client would retry several times for every directory status; one retry is plenty here.
     conf.set("shoal.store.max.retries", "1");
-    // A node cache of the test's own, never the system default directory.
-    conf.set("shoal.cache.dirs", new File(tmp.getRoot(), "cache").getAbsolutePath() + ":1g");
     return conf;
+  }
+
+  /**
+   * Adds a mount of {@code uri} at {@code path} over the S3 server at {@code endpoint} (plain HTTP,
+   * {@code us-east-1}) with these credentials, and a node cache in {@code tmp}, never the system
+   * default directory.
+   */
+  static void mountS3(
+      Configuration conf,
+      String name,
+      String path,
+      String uri,
+      String endpoint,
+      String accessKey,
+      String secretKey,
+      TemporaryFolder tmp) {
+    String m = "shoal.mount." + name + ".";
+    conf.set(m + "path", path);
+    conf.set(m + "uri", uri);
+    conf.set(m + "option.aws_endpoint", endpoint);
+    conf.set(m + "option.aws_access_key_id", accessKey);
+    conf.set(m + "option.aws_secret_access_key", secretKey);
+    conf.set(m + "option.aws_region", "us-east-1");
+    conf.set(m + "option.aws_allow_http", "true");
+    conf.set("shoal.cache.dirs", new File(tmp.getRoot(), "cache").getAbsolutePath() + ":1g");
   }
 
   /**
