@@ -160,7 +160,10 @@ public final class NativeFs extends NativeObject {
 
   /** What {@link #files} does to each file. */
   public enum FileOp {
-    /** Brings the whole file into this node's cache: {@code a} bytes cached before, {@code b} fetched. */
+    /**
+     * Brings the whole file into this node's cache: {@code a} bytes cached before, {@code b}
+     * fetched.
+     */
     LOAD,
     /** Brings and parses a Parquet footer: {@code a} bytes cached before, {@code b} fetched. */
     LOAD_FOOTERS,
@@ -184,12 +187,7 @@ public final class NativeFs extends NativeObject {
    * to it and the others go on. Returns when every file has been reported.
    */
   public void files(
-      FileOp op,
-      String[] paths,
-      long[] lengths,
-      String[] etags,
-      String[] versions,
-      FileDone done)
+      FileOp op, String[] paths, long[] lengths, String[] etags, String[] versions, FileDone done)
       throws IOException {
     Batch batch = new Batch(done);
     this.<Void>call(

@@ -16,12 +16,13 @@ import org.apache.hadoop.mapreduce.InputSplit;
 
 /**
  * One task of the distributed load: a group of files with one owner host, each kept as only what
- * loading it needs (its Shoal path, length, ETag and version, packed into one byte array: about
- * the path's length plus 60 bytes a file on the driver), not its {@code FileStatus}.
+ * loading it needs (its Shoal path, length, ETag and version, packed into one byte array: about the
+ * path's length plus 60 bytes a file on the driver), not its {@code FileStatus}.
  */
 public final class FileGroupSplit extends InputSplit implements Writable {
   private static final int HAS_ETAG = 1;
   private static final int HAS_VERSION = 2;
+
   /** The version is {@code "etag:" + etag} (the core's version of a file with an ETag). */
   private static final int VERSION_IS_ETAG = 4;
 

@@ -14,12 +14,12 @@ import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.mapreduce.InputSplit;
 
 /**
- * The tasks of a distributed load, built while the listing streams past: each file goes to the
- * open group of its owner host (the first block's host, as {@code getFileBlockLocations} placed
- * it), and a group becomes a task ({@link FileGroupSplit}) as soon as it holds {@value
- * #TASK_FILES} files or {@value #TASK_SIZE} bytes. No {@code FileStatus} is kept: at most one open
- * group per host, and the finished tasks, each file in it packed as its path, length, ETag and
- * version. Zero-length files are counted, not loaded.
+ * The tasks of a distributed load, built while the listing streams past: each file goes to the open
+ * group of its owner host (the first block's host, as {@code getFileBlockLocations} placed it), and
+ * a group becomes a task ({@link FileGroupSplit}) as soon as it holds {@value #TASK_FILES} files or
+ * {@value #TASK_SIZE} bytes. No {@code FileStatus} is kept: at most one open group per host, and
+ * the finished tasks, each file in it packed as its path, length, ETag and version. Zero-length
+ * files are counted, not loaded.
  */
 final class LoadPlan {
   /** Files one task loads at most. */

@@ -78,9 +78,9 @@ final class LoadProgress extends SparkListener implements AutoCloseable {
   }
 
   /**
-   * A heartbeat's accumulator values of running tasks. Read by reflection: the event's
-   * {@code accumUpdates} is a Scala collection whose type differs between Scala 2.12 (Spark 3) and
-   * 2.13 (Spark 4). Where it cannot be read, progress moves per finished task only.
+   * A heartbeat's accumulator values of running tasks. Read by reflection: the event's {@code
+   * accumUpdates} is a Scala collection whose type differs between Scala 2.12 (Spark 3) and 2.13
+   * (Spark 4). Where it cannot be read, progress moves per finished task only.
    */
   @Override
   public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate event) {

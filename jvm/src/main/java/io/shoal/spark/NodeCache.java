@@ -17,9 +17,9 @@ import scala.Tuple2;
 /**
  * This node's cache of Shoal files, as the distributed jobs see it: the native filesystem their
  * tasks load files into, free them from and ask what it holds ({@code NativeFs.files}). The cache
- * is the one every Shoal filesystem of this process shares (the same {@code shoal.cache.*}
- * settings name the same cache); the native filesystem is opened once per configuration and kept
- * for the life of the process.
+ * is the one every Shoal filesystem of this process shares (the same {@code shoal.cache.*} settings
+ * name the same cache); the native filesystem is opened once per configuration and kept for the
+ * life of the process.
  */
 final class NodeCache {
   private NodeCache() {}

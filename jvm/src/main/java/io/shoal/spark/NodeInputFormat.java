@@ -25,8 +25,9 @@ import org.apache.hadoop.mapreduce.TaskAttemptContext;
  * The input of the per-node jobs (free, stat): one split per host in {@value #HOSTS}, located on
  * that host, each yielding the {@link NodeReport} of running {@value #OP} over every file under
  * {@value #PATH} in the cache of the node the task ran on, {@value #BATCH} files per native call
- * (which works on several at once), each in the version the listing gives it. Spark only prefers the location, so the
- * report names the host that answered; the caller runs the hosts that did not answer again.
+ * (which works on several at once), each in the version the listing gives it. Spark only prefers
+ * the location, so the report names the host that answered; the caller runs the hosts that did not
+ * answer again.
  */
 public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
   /** Files one native call frees or asks about. */
