@@ -85,6 +85,9 @@ fn load_fetches_files_in_parallel_within_its_bound() {
     assert!(out.iter().all(|b| *b == 7));
 }
 
+/// What a batch reports of one file: its index and two counts.
+type Done<'a> = dyn Fn(usize, Result<(u64, u64)>) + Sync + 'a;
+
 /// `cached_files`, `free_files` and `load_footers` over many files, each reported once, and
 /// `load_files` with a file that names no version (loaded in the store's current one).
 #[test]
@@ -106,7 +109,7 @@ fn batches_of_files_are_counted_freed_and_reported_each_once() {
     files[3].version = None;
     files[3].etag = None;
 
-    let each = |f: &dyn Fn(&(dyn Fn(usize, Result<(u64, u64)>) + Sync))| {
+    let each = |f: &dyn Fn(&Done<'_>)| {
         let out = Mutex::new(vec![None; n]);
         f(&|i, r| {
             let mut o = out.lock().unwrap();
