@@ -2,7 +2,7 @@
 """The Spark load job (`ShoalTool load`) of many small files from a local S3 server, jar against
 jar in the same run: wall time, object GETs and how many were in flight at once.
 
-    benchmarks/loadjob.py --jar before=/path/main.jar --jar after=build/libs/shoal-0.1.0.jar \
+    benchmarks/loadjob/spark_load.py --jar before=/path/main.jar --jar after=build/libs/shoal-0.1.0.jar \
         --files 2000 --rounds 2
 
 The dataset (ImageNet-shaped sizes: 2 KB to 110 KB) sits in s3s-fs on 127.0.0.1 behind the
@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(HERE))
