@@ -41,6 +41,19 @@ pub const DEFAULT_LOAD_PARALLEL: usize = 32;
 /// Files `free_files` and `cached_files` work on at once: local disk work, a few threads.
 const LOCAL_PARALLEL: usize = 4;
 
+/// Runs `work` on `threads` threads at once (this one among them) and returns when all are
+/// done; a thread that cannot start leaves its share to the others.
+fn on_threads(threads: usize, name: &str, work: impl Fn() + Sync) {
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            let _ = std::thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(s, &work);
+        }
+        work();
+    });
+}
+
 /// A file or directory as front ends see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
@@ -704,16 +717,7 @@ impl Namespace {
                 }
             }
         };
-        let helpers = self.load_parallel.min(units.len()).saturating_sub(1);
-        std::thread::scope(|s| {
-            for _ in 0..helpers {
-                // A thread that cannot start leaves its share to the others.
-                let _ = std::thread::Builder::new()
-                    .name("shoal-load".into())
-                    .spawn_scoped(s, work);
-            }
-            work();
-        });
+        on_threads(self.load_parallel.min(units.len()), "shoal-load", work);
     }
 
     /// Brings a file's Parquet footer (the version `known` names, else the current one) into
@@ -799,16 +803,7 @@ impl Namespace {
             let known = f.version.is_some().then(|| f.clone());
             done(i, op(f, known));
         };
-        let helpers = parallel.min(files.len()).saturating_sub(1);
-        std::thread::scope(|s| {
-            for _ in 0..helpers {
-                // A thread that cannot start leaves its share to the others.
-                let _ = std::thread::Builder::new()
-                    .name("shoal-files".into())
-                    .spawn_scoped(s, work);
-            }
-            work();
-        });
+        on_threads(parallel.min(files.len()), "shoal-files", work);
     }
 
     /// Drops a file's pages (the version `known` names, else the current one) from this

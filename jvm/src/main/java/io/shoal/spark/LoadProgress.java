@@ -118,11 +118,6 @@ final class LoadProgress extends SparkListener implements AutoCloseable {
     }
   }
 
-  /** Files done, as the bar shows them. */
-  long filesDone() {
-    return Math.min(count.done(filesDone.value(), bytesDone.value())[0], totalFiles);
-  }
-
   private void run() {
     long every = terminal ? 500 : LOG_EVERY_SECONDS * 1000;
     try {

@@ -100,4 +100,22 @@ public class TestLoadPlan {
     double perFile = (double) plan.payloadBytes() / files;
     assertTrue("bytes per planned file: " + perFile, perFile < 60);
   }
+
+  @Test
+  public void progressCountsRunningTasksUntilTheirEnd() {
+    ProgressCount c = new ProgressCount();
+    assertEquals(0, c.done(0, 0)[0]);
+    // Heartbeats: two running tasks, the later report of a task replacing its earlier one.
+    c.running(1, 10, 1000);
+    c.running(2, 5, 500);
+    c.running(1, 30, 3000);
+    assertEquals(35, c.done(0, 0)[0]);
+    assertEquals(3500, c.done(0, 0)[1]);
+    // Task 1 ends: its 40 files are in the finished total now, not counted twice.
+    c.ended(1);
+    assertEquals(45, c.done(40, 4000)[0]);
+    assertEquals(4500, c.done(40, 4000)[1]);
+    c.ended(2);
+    assertEquals(40, c.done(40, 4000)[0]);
+  }
 }
