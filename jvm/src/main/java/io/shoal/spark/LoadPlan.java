@@ -14,12 +14,12 @@ import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.mapreduce.InputSplit;
 
 /**
- * The tasks of a distributed load, built while the listing streams past: each file goes to the open
- * group of its owner host (the first block's host, as {@code getFileBlockLocations} placed it), and
- * a group becomes a task ({@link FileGroupSplit}) as soon as it holds {@value #TASK_FILES} files or
- * {@value #TASK_SIZE} bytes. No {@code FileStatus} is kept: at most one open group per host, and
- * the finished tasks, each file in it packed as its path, length, ETag and version. Zero-length
- * files are counted, not loaded.
+ * The tasks of a distributed load, built while the listing streams past: each file goes to an open
+ * group of its owner host (the first block's host, as {@code getFileBlockLocations} placed it;
+ * {@value #GROUPS_PER_HOST} groups per host, filled in turn), and a group becomes a task ({@link
+ * FileGroupSplit}) as soon as it holds {@value #TASK_FILES} files or {@value #TASK_SIZE} bytes. No
+ * {@code FileStatus} is kept: only the open groups and the finished tasks, each file in them packed
+ * as its path, length, ETag and version. Zero-length files are counted, not loaded.
  */
 final class LoadPlan {
   /** Files one task loads at most. */
@@ -31,9 +31,18 @@ final class LoadPlan {
   static final int DEFAULT_TASK_FILES = 1000;
   static final long DEFAULT_TASK_SIZE = 1L << 30;
 
+  /**
+   * Groups open at once per host, filled in turn, so that a host's files make at least this many
+   * tasks (for its task slots) even when they would fit in fewer; set by {@link ShoalTool} from
+   * Spark's default parallelism.
+   */
+  static final String GROUPS_PER_HOST = "io.shoal.spark.load.groups.per.host";
+
   private final int maxFiles;
   private final long maxBytes;
-  private final Map<String, FileGroupSplit.Builder> open = new HashMap<>();
+  private final int groupsPerHost;
+  private final Map<String, FileGroupSplit.Builder[]> open = new HashMap<>();
+  private final Map<String, Integer> turn = new HashMap<>();
   private final List<InputSplit> splits = new ArrayList<>();
   private long files;
   private long bytes;
@@ -46,6 +55,7 @@ final class LoadPlan {
     long n = conf.getTrimmed(TASK_FILES, "").isEmpty() ? DEFAULT_TASK_FILES : count(conf);
     this.maxFiles = (int) n;
     this.maxBytes = Sizes.get(conf, TASK_SIZE, DEFAULT_TASK_SIZE, 1, Long.MAX_VALUE);
+    this.groupsPerHost = Math.max(1, Math.min(1024, conf.getInt(GROUPS_PER_HOST, 1)));
   }
 
   private static long count(Configuration conf) {
@@ -85,14 +95,17 @@ final class LoadPlan {
     files++;
     bytes += len;
     String host = ownerOf(st);
-    FileGroupSplit.Builder g = open.get(host);
+    FileGroupSplit.Builder[] groups =
+        open.computeIfAbsent(host, h -> new FileGroupSplit.Builder[groupsPerHost]);
+    int slot = turn.merge(host, 1, Integer::sum) % groupsPerHost;
+    FileGroupSplit.Builder g = groups[slot];
     if (g != null && g.count() > 0 && g.bytes() + len > maxBytes) {
-      close(host, g);
+      close(groups, slot);
       g = null;
     }
     if (g == null) {
       g = new FileGroupSplit.Builder(host);
-      open.put(host, g);
+      groups[slot] = g;
     }
     g.add(
         st.getPath().toUri().getPath(),
@@ -102,16 +115,17 @@ final class LoadPlan {
     pending++;
     peakPending = Math.max(peakPending, pending);
     if (g.count() >= maxFiles || g.bytes() >= maxBytes) {
-      close(host, g);
+      close(groups, slot);
     }
   }
 
-  private void close(String host, FileGroupSplit.Builder g) {
+  private void close(FileGroupSplit.Builder[] groups, int slot) {
+    FileGroupSplit.Builder g = groups[slot];
     FileGroupSplit s = g.build();
     splits.add(s);
     payloadBytes += s.payloadBytes();
     pending -= g.count();
-    open.remove(host);
+    groups[slot] = null;
   }
 
   /** The first block's host, as the listing placed the file; "" when none is known. */
@@ -134,9 +148,14 @@ final class LoadPlan {
 
   /** Ends the listing: the groups still open become tasks. The plan's splits, in order built. */
   List<InputSplit> finish() {
-    for (Map.Entry<String, FileGroupSplit.Builder> e : new ArrayList<>(open.entrySet())) {
-      close(e.getKey(), e.getValue());
+    for (FileGroupSplit.Builder[] groups : open.values()) {
+      for (int i = 0; i < groups.length; i++) {
+        if (groups[i] != null) {
+          close(groups, i);
+        }
+      }
     }
+    open.clear();
     return splits;
   }
 

@@ -93,6 +93,9 @@ public final class ShoalTool {
     conf.setBoolean(LoadInputFormat.FOOTERS, footers);
     Path p = NodeCache.shoalPath(path, conf);
     awaitExecutors(sc);
+    // At least as many tasks per host as it has task slots, where the files allow.
+    int hosts = Math.max(1, executorHosts(sc).size());
+    conf.setInt(LoadPlan.GROUPS_PER_HOST, Math.max(1, sc.defaultParallelism() / hosts));
     long t0 = System.nanoTime();
     FileSystem fs = p.getFileSystem(conf);
     // One listing, streamed: the tasks are built as it goes and no FileStatus is kept.

@@ -26,25 +26,27 @@ public class TestLoadPlan {
   /** A listing of {@code n} files made one at a time, placed round the hosts by a hash. */
   private static final class Listing implements RemoteIterator<LocatedFileStatus> {
     private final LoadPlan plan;
+    private final int files;
     private int next;
     long peakPending;
     int splitsAtHalf = -1;
     long filesAtHalf = -1;
 
-    Listing(LoadPlan plan) {
+    Listing(LoadPlan plan, int files) {
       this.plan = plan;
+      this.files = files;
     }
 
     @Override
     public boolean hasNext() {
-      return next < FILES;
+      return next < files;
     }
 
     @Override
     public LocatedFileStatus next() {
       // What the plan holds before it sees this file.
       peakPending = Math.max(peakPending, plan.pendingFiles());
-      if (next == FILES / 2) {
+      if (next == files / 2) {
         splitsAtHalf = plan.splitCount();
         filesAtHalf = plan.files();
       }
@@ -66,7 +68,7 @@ public class TestLoadPlan {
     conf.set(LoadPlan.TASK_FILES, "1000");
     conf.set(LoadPlan.TASK_SIZE, "64m");
     LoadPlan plan = new LoadPlan(conf);
-    Listing listing = new Listing(plan);
+    Listing listing = new Listing(plan, FILES);
     List<InputSplit> splits = plan.addAll(listing).finish();
 
     long empty = (FILES + 96) / 97;
@@ -117,5 +119,21 @@ public class TestLoadPlan {
     assertEquals(4500, c.done(40, 4000)[1]);
     c.ended(2);
     assertEquals(40, c.done(40, 4000)[0]);
+  }
+
+  @Test
+  public void aHostsFilesFillSeveralGroupsInTurn() throws Exception {
+    Configuration conf = new Configuration(false);
+    conf.setInt(LoadPlan.GROUPS_PER_HOST, 4);
+    LoadPlan plan = new LoadPlan(conf);
+    Listing listing = new Listing(plan, 2_000);
+    List<InputSplit> splits = plan.addAll(listing).finish();
+    // 2,000 files over 4 hosts fit one task each; four groups per host make 16 tasks.
+    assertEquals(16, splits.size());
+    for (InputSplit s : splits) {
+      int n = ((FileGroupSplit) s).count();
+      assertTrue(s.toString(), n > 50 && n < 250);
+    }
+    assertTrue(plan.peakPendingFiles() <= plan.files());
   }
 }
