@@ -76,7 +76,9 @@ class Proxy:
         # requests_by_kind: "GET object", "GET bucket", "HEAD object", ... by the request line
         # (path-style: /bucket/key is an object, /bucket or / is a bucket or the service)
         self.stats = {"connections": 0, "requests": 0, "bytes_down": 0, "bytes_up": 0,
-                      "dir_head_fixed": 0, "requests_by_kind": {}}
+                      "dir_head_fixed": 0, "requests_by_kind": {},
+                      # object GETs sent and not yet answered: now, and the most at once
+                      "object_gets_in_flight": 0, "object_gets_in_flight_peak": 0}
 
     def count_request(self, data: bytes):
         """Counts one request by its method and whether it names an object (path-style)."""
@@ -87,6 +89,7 @@ class Proxy:
         kind = f"{method} {'object' if b'/' in target.strip(b'/') else 'bucket'}"
         by_kind = self.stats["requests_by_kind"]
         by_kind[kind] = by_kind.get(kind, 0) + 1
+        return kind
 
     def write_stats(self, path: str):
         """Writes the counters so far to ``path`` at once (a reader never sees half a file)."""
@@ -120,7 +123,12 @@ class Proxy:
                         state["responded"] = False
                         state["method"] = data[:8].split(b" ", 1)[0]
                         state["response_start"] = True
-                        self.count_request(data)
+                        if self.count_request(data) == "GET object":
+                            state["object_get"] = True
+                            n = self.stats["object_gets_in_flight"] + 1
+                            self.stats["object_gets_in_flight"] = n
+                            self.stats["object_gets_in_flight_peak"] = max(
+                                n, self.stats["object_gets_in_flight_peak"])
                         if self.delay:
                             await asyncio.sleep(self.delay)
                     self.stats["bytes_up"] += len(data)
@@ -154,6 +162,8 @@ class Proxy:
                     if not data:
                         break
                     state["responded"] = True
+                    if state.pop("object_get", False):
+                        self.stats["object_gets_in_flight"] -= 1
                     if state["response_start"]:
                         state["response_start"] = False
                         if (self.fix_dir_head and state["method"] == b"HEAD"

@@ -100,7 +100,7 @@ def test_load_warms_every_file_once(job, dataset):
     assert first["fetched_bytes"] == total
     assert first["cached_bytes_before"] == 0
     nonempty = sum(1 for n in dataset["sizes"].values() if n > 0)
-    assert sum(first["files_by_host"].values()) == nonempty, "one task per non-empty file"
+    assert sum(first["files_by_host"].values()) == nonempty, "every non-empty file, on its host"
     second = step(job, "load2")
     assert second["failures"] == {}
     assert second["fetched_bytes"] == 0, "a second load fetches nothing"

@@ -292,10 +292,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             .map_err(w)?;
             let files = ns.walk_files(&path)?;
             let total: u64 = files.iter().map(|f| f.len).sum();
-            let mut cached = 0;
-            for f in &files {
-                cached += ns.cached_bytes(&f.path, Some(f.clone()))?;
+            let cached = std::sync::atomic::AtomicU64::new(0);
+            let failed = std::sync::Mutex::new(None);
+            ns.cached_files(&files, |_, r| match r {
+                Ok(n) => {
+                    cached.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => {
+                    failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                }
+            });
+            if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                return Err(e);
             }
+            let cached = cached.into_inner();
             if info.is_dir {
                 writeln!(out, "files:     {}", files.len()).map_err(w)?;
             } else {
@@ -432,32 +445,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `load --footers`: every file's Parquet footer, 16 files at a time (one or two small GETs
-/// each: latency, not bandwidth, is what they cost).
+/// `load --footers`: every file's Parquet footer, `shoal.load.parallel` files at a time (one or
+/// two small GETs each: latency, not bandwidth, is what they cost).
 fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
     let w = output_error;
     let started = Instant::now();
     let files: Vec<FileInfo> = ns.walk_files(path)?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<(usize, Result<u64>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..16.min(files.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(f) = files.get(i) else { break };
-                        mine.push((i, ns.load_footer(&f.path, Some(f.clone()))));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let results = std::sync::Mutex::new(Vec::with_capacity(files.len()));
+    ns.load_footers(&files, |i, r| {
+        results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((i, r.map(|l| l.fetched)))
     });
+    let results: Vec<(usize, Result<u64>)> =
+        results.into_inner().unwrap_or_else(|p| p.into_inner());
     let before = ns.stats();
     let fetched: u64 = results.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
     let failures: Vec<_> = results

@@ -84,3 +84,70 @@ fn load_fetches_files_in_parallel_within_its_bound() {
     r.read_at(0, &mut out).unwrap();
     assert!(out.iter().all(|b| *b == 7));
 }
+
+/// What a batch reports of one file: its index and two counts.
+type Done<'a> = dyn Fn(usize, Result<(u64, u64)>) + Sync + 'a;
+
+/// `cached_files`, `free_files` and `load_footers` over many files, each reported once, and
+/// `load_files` with a file that names no version (loaded in the store's current one).
+#[test]
+fn batches_of_files_are_counted_freed_and_reported_each_once() {
+    let server = HttpServer::start();
+    let dir = server.root().join("many");
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 40;
+    for i in 0..n {
+        std::fs::write(dir.join(format!("f{i:02}")), vec![i as u8; 100 + i]).unwrap();
+    }
+    let conf = server.mount_conf("m", "/m", "many");
+    let ns = Namespace::new(&Config::from_pairs(conf)).unwrap();
+    let mut files: Vec<FileInfo> = (0..n)
+        .map(|i| ns.status(&format!("/m/f{i:02}")).unwrap())
+        .collect();
+    let total: u64 = files.iter().map(|f| f.len).sum();
+    // No version: the store is asked for it.
+    files[3].version = None;
+    files[3].etag = None;
+
+    let each = |f: &dyn Fn(&Done<'_>)| {
+        let out = Mutex::new(vec![None; n]);
+        f(&|i, r| {
+            let mut o = out.lock().unwrap();
+            assert!(o[i].is_none(), "file {i} reported twice");
+            o[i] = Some(r.unwrap());
+        });
+        out.into_inner()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.expect("every file is reported"))
+            .collect::<Vec<_>>()
+    };
+    let cached = |ns: &Namespace| {
+        each(&|done| ns.cached_files(&files, |i, r| done(i, r.map(|c| (c, 0)))))
+            .iter()
+            .map(|r| r.0)
+            .sum::<u64>()
+    };
+    assert_eq!(cached(&ns), 0);
+    let loaded = load(&ns, &files);
+    assert_eq!(
+        loaded
+            .iter()
+            .map(|r| r.as_ref().unwrap().fetched)
+            .sum::<u64>(),
+        total
+    );
+    assert_eq!(cached(&ns), total);
+    // Footers: none of these is Parquet; each costs its (one) page, which is cached already.
+    let footers = each(&|done| {
+        ns.load_footers(&files, |i, r| {
+            done(i, r.map(|l| (l.cached_before, l.fetched)))
+        })
+    });
+    assert_eq!(footers.iter().map(|r| r.0).sum::<u64>(), total);
+    assert_eq!(footers.iter().map(|r| r.1).sum::<u64>(), 0);
+    let freed = each(&|done| ns.free_files(&files, done));
+    assert_eq!(freed.iter().map(|r| r.0).sum::<u64>(), total);
+    assert!(freed.iter().all(|r| r.1 >= r.0), "{freed:?}");
+    assert_eq!(cached(&ns), 0);
+}

@@ -481,6 +481,141 @@ fs_file_op!(fsLoadFooter, load_footer);
 fs_file_op!(fsFree, free);
 fs_file_op!(fsCachedBytes, cached_bytes);
 
+// ---- many files in one call (the Spark jobs' tasks) ----------------------------------------
+
+/// `fsFiles`'s operations, as `io.shoal.jni.NativeFs.FileOp` numbers them.
+const FILES_LOAD: jint = 0;
+const FILES_LOAD_FOOTERS: jint = 1;
+const FILES_FREE: jint = 2;
+const FILES_CACHED: jint = 3;
+
+/// One file of a batch: the length, ETag and version of a listed status (the current version
+/// when the version is null).
+fn batch_file(
+    env: &mut Env<'_>,
+    arrays: [&JObjectArray<'_, JString<'_>>; 3],
+    len: jlong,
+    i: usize,
+) -> BridgeResult<FileInfo> {
+    env.with_local_frame(4, |env| -> BridgeResult<FileInfo> {
+        let [paths, etags, versions] = arrays;
+        let (p, e, v) = (
+            paths.get_element(env, i)?,
+            etags.get_element(env, i)?,
+            versions.get_element(env, i)?,
+        );
+        let path = string(env, &p, "path")?;
+        let version = opt_string(env, &v)?;
+        if len < 0 && version.is_some() {
+            return Err(invalid(format!("negative length {len} for {path}")));
+        }
+        Ok(FileInfo {
+            path,
+            is_dir: false,
+            len: len.max(0) as u64,
+            mtime_ms: 0,
+            etag: opt_string(env, &e)?,
+            version,
+        })
+    })
+}
+
+export! {
+    /// Runs one cache operation over many files, in parallel as the core does it (`op`: 0 load,
+    /// 1 load footers, 2 free, 3 cached bytes), and calls `batch.done(index, a, b, errorCode,
+    /// errorMessage)` on this (Java) thread as each file finishes: `a, b` are the bytes cached
+    /// before and fetched (loads), cached before and freed (free), or cached and 0 (cached
+    /// bytes). A file that fails gets its error's kind code and message; the others go on.
+    fn fsFiles<'l>(
+        |env|,
+        fs: jlong,
+        op: jint,
+        paths: JObjectArray<'l, JString<'l>>,
+        lengths: JLongArray<'l>,
+        etags: JObjectArray<'l, JString<'l>>,
+        versions: JObjectArray<'l, JString<'l>>,
+        batch: JObject<'l>,
+    ) -> () {
+        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
+        if !(FILES_LOAD..=FILES_CACHED).contains(&op) {
+            return Err(invalid(format!("unknown file operation {op}")));
+        }
+        if batch.is_null() {
+            return Err(invalid("batch is null"));
+        }
+        let n = paths.len(env)?;
+        if lengths.len(env)? != n || etags.len(env)? != n || versions.len(env)? != n {
+            return Err(invalid("paths, lengths, ETags and versions differ in number"));
+        }
+        let mut lens = vec![0i64; n];
+        lengths.get_region(env, 0, &mut lens)?;
+        let mut files = Vec::with_capacity(n);
+        for (i, len) in lens.into_iter().enumerate() {
+            files.push(batch_file(env, [&paths, &etags, &versions], len, i)?);
+        }
+        type Done = (usize, shoal_core::Result<(u64, u64)>);
+        let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        std::thread::scope(|s| -> BridgeResult<()> {
+            let files = &files;
+            let worker = std::thread::Builder::new()
+                .name("shoal-files".into())
+                .spawn_scoped(s, move || {
+                    let send = |i, r| {
+                        let _ = tx.send((i, r));
+                    };
+                    match op {
+                        FILES_LOAD => ns.load_files(files, |i, r| {
+                            send(i, r.map(|l| (l.cached_before, l.fetched)))
+                        }),
+                        FILES_LOAD_FOOTERS => ns.load_footers(files, |i, r| {
+                            send(i, r.map(|l| (l.cached_before, l.fetched)))
+                        }),
+                        FILES_FREE => ns.free_files(files, send),
+                        _ => ns.cached_files(files, |i, r| send(i, r.map(|n| (n, 0)))),
+                    }
+                })
+                .map_err(|e| invalid(format!("cannot start a thread: {e}")))?;
+            // Every callback runs here, on the Java thread; after one fails (its exception
+            // pending), the rest are drained unseen.
+            let mut failed = None;
+            for (i, r) in rx {
+                if failed.is_some() {
+                    continue;
+                }
+                let (a, b, code, message) = match r {
+                    Ok((a, b)) => (a, b, 0, None),
+                    Err(e) => (0, 0, e.kind().code(), Some(e.message().to_string())),
+                };
+                let called = env.with_local_frame(4, |env| -> BridgeResult<()> {
+                    let message = match message {
+                        Some(m) => JObject::from(JString::from_str(env, &m)?),
+                        None => JObject::null(),
+                    };
+                    env.call_method(
+                        &batch,
+                        jni_str!("done"),
+                        jni_sig!("(IJJILjava/lang/String;)V"),
+                        &[
+                            JValue::Int(i as jint),
+                            JValue::Long(a as jlong),
+                            JValue::Long(b as jlong),
+                            JValue::Int(code),
+                            JValue::Object(&message),
+                        ],
+                    )?;
+                    Ok(())
+                });
+                failed = called.err();
+            }
+            if let Err(panic) = worker.join() {
+                // Caught by `with_env`, as a panic on this thread is.
+                std::panic::resume_unwind(panic);
+            }
+            failed.map_or(Ok(()), Err)
+        })
+    }
+}
+
 export! {
     fn readerStats<'l>(|env|, reader: jlong) -> JLongArray<'l> {
         let r = unsafe { borrow::<FileReader>(reader, "stream")? };

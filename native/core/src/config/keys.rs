@@ -113,6 +113,9 @@ pub const KEYS: &[Key] = &[
     size("shoal.read.buffer.size", 1, JAVA_BUFFER_MAX),
     size("shoal.write.buffer.size", 1, JAVA_BUFFER_MAX),
     size("shoal.block.size", 1, MAX_SIZE),
+    // Read by the Spark load job (io.shoal.spark.LoadInputFormat): how files form tasks.
+    count("shoal.load.task.files", 1, 1 << 20),
+    size("shoal.load.task.size", 1, MAX_SIZE),
 ];
 
 /// The attributes of `shoal.mount.<name>.<attribute>`, besides `option.<key>`.

@@ -38,6 +38,22 @@ pub struct Loaded {
 /// Page fetches `load_files` keeps in flight by default (`shoal.load.parallel`).
 pub const DEFAULT_LOAD_PARALLEL: usize = 32;
 
+/// Files `free_files` and `cached_files` work on at once: local disk work, a few threads.
+const LOCAL_PARALLEL: usize = 4;
+
+/// Runs `work` on `threads` threads at once (this one among them) and returns when all are
+/// done; a thread that cannot start leaves its share to the others.
+fn on_threads(threads: usize, name: &str, work: impl Fn() + Sync) {
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            let _ = std::thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(s, &work);
+        }
+        work();
+    });
+}
+
 /// A file or directory as front ends see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
@@ -607,7 +623,8 @@ impl Namespace {
     /// `shoal.load.parallel` page fetches at a time for the whole call, across as many files:
     /// a small file is one fetch, a large one is many, so at most that many GETs (each of at
     /// most one page) are in flight, whatever the files' sizes. `done` is called once per
-    /// file, with its index in `files`, from the thread that finished it.
+    /// file, with its index in `files`, from the thread that finished it. A file whose
+    /// `FileInfo` names no version is loaded in the version its status reports now.
     pub fn load_files<F>(&self, files: &[FileInfo], done: F)
     where
         F: Fn(usize, Result<Loaded>) + Sync,
@@ -625,7 +642,8 @@ impl Namespace {
         // (file, page): a unit of work, one page fetch at most.
         let mut units: Vec<(usize, u64)> = Vec::new();
         for (i, f) in files.iter().enumerate() {
-            let job = match self.cached_source("load", &f.path, Some(f.clone())) {
+            let known = f.version.is_some().then(|| f.clone());
+            let job = match self.cached_source("load", &f.path, known) {
                 Err(e) => {
                     done(i, Err(e));
                     None
@@ -699,16 +717,7 @@ impl Namespace {
                 }
             }
         };
-        let helpers = self.load_parallel.min(units.len()).saturating_sub(1);
-        std::thread::scope(|s| {
-            for _ in 0..helpers {
-                // A thread that cannot start leaves its share to the others.
-                let _ = std::thread::Builder::new()
-                    .name("shoal-load".into())
-                    .spawn_scoped(s, work);
-            }
-            work();
-        });
+        on_threads(self.load_parallel.min(units.len()), "shoal-load", work);
     }
 
     /// Brings a file's Parquet footer (the version `known` names, else the current one) into
@@ -722,6 +731,79 @@ impl Namespace {
         cache
             .load_footer(&source, &self.counters())
             .map_err(|e| e.context("load", &r.path))
+    }
+
+    /// `load_footer` of many files, `shoal.load.parallel` of them at a time (one or two small
+    /// GETs each: latency, not bandwidth, is what they cost), each in the version its
+    /// `FileInfo` names (the current one where it names none). `done` is called once per file,
+    /// with its index, the bytes of the file cached before and those fetched, from the thread
+    /// that finished it.
+    pub fn load_footers<F>(&self, files: &[FileInfo], done: F)
+    where
+        F: Fn(usize, Result<Loaded>) + Sync,
+    {
+        self.each_file(
+            files,
+            self.load_parallel,
+            |f, known| {
+                let cached_before = self.cached_bytes(&f.path, known.clone())?;
+                let fetched = self.load_footer(&f.path, known)?;
+                Ok(Loaded {
+                    cached_before,
+                    fetched,
+                })
+            },
+            done,
+        );
+    }
+
+    /// What this node's cache holds of many files: `cached_bytes` of each (the version its
+    /// `FileInfo` names, the current one where it names none), a few files at a time. `done`
+    /// is called once per file, with its index, from the thread that finished it.
+    pub fn cached_files<F>(&self, files: &[FileInfo], done: F)
+    where
+        F: Fn(usize, Result<u64>) + Sync,
+    {
+        self.each_file(
+            files,
+            LOCAL_PARALLEL,
+            |f, known| self.cached_bytes(&f.path, known),
+            done,
+        );
+    }
+
+    /// Frees many files from this node's cache (each the version its `FileInfo` names, the
+    /// current one where it names none), a few at a time; `done` gets each file's index and
+    /// `(bytes cached before, bytes freed on disk)`.
+    pub fn free_files<F>(&self, files: &[FileInfo], done: F)
+    where
+        F: Fn(usize, Result<(u64, u64)>) + Sync,
+    {
+        self.each_file(
+            files,
+            LOCAL_PARALLEL,
+            |f, known| {
+                let before = self.cached_bytes(&f.path, known.clone())?;
+                Ok((before, self.free(&f.path, known)?))
+            },
+            done,
+        );
+    }
+
+    /// Runs `op` on every file, at most `parallel` at a time, and hands each outcome to `done`.
+    fn each_file<T, O, F>(&self, files: &[FileInfo], parallel: usize, op: O, done: F)
+    where
+        O: Fn(&FileInfo, Option<FileInfo>) -> Result<T> + Sync,
+        F: Fn(usize, Result<T>) + Sync,
+    {
+        let next = AtomicUsize::new(0);
+        let work = || loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(f) = files.get(i) else { break };
+            let known = f.version.is_some().then(|| f.clone());
+            done(i, op(f, known));
+        };
+        on_threads(parallel.min(files.len()), "shoal-files", work);
     }
 
     /// Drops a file's pages (the version `known` names, else the current one) from this

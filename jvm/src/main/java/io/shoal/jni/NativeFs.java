@@ -157,4 +157,62 @@ public final class NativeFs extends NativeObject {
   public long[] cacheUsage() throws IOException {
     return call(h -> NativeMethods.fsCacheUsage(h));
   }
+
+  /** What {@link #files} does to each file. */
+  public enum FileOp {
+    /**
+     * Brings the whole file into this node's cache: {@code a} bytes cached before, {@code b}
+     * fetched.
+     */
+    LOAD,
+    /** Brings and parses a Parquet footer: {@code a} bytes cached before, {@code b} fetched. */
+    LOAD_FOOTERS,
+    /** Drops the file's pages: {@code a} bytes cached before, {@code b} freed on disk. */
+    FREE,
+    /** Asks what is cached: {@code a} bytes this node holds, {@code b} 0. */
+    CACHED
+  }
+
+  /** Told of each file of a {@link #files} call as it finishes, on the calling thread. */
+  public interface FileDone {
+    /** {@code error} is null when the operation succeeded on file {@code index}. */
+    void done(int index, long a, long b, IOException error);
+  }
+
+  /**
+   * Runs {@code op} over many files in one native call, in parallel ({@code LOAD}: {@code
+   * shoal.load.parallel} page fetches in flight across the files), each in the version its listed
+   * length, ETag and version name (the store's current one where {@code versions[i]} is null).
+   * {@code done} hears of each file as it finishes, on this thread; a file that fails is reported
+   * to it and the others go on. Returns when every file has been reported.
+   */
+  public void files(
+      FileOp op, String[] paths, long[] lengths, String[] etags, String[] versions, FileDone done)
+      throws IOException {
+    Batch batch = new Batch(done);
+    this.<Void>call(
+        h -> {
+          NativeMethods.fsFiles(h, op.ordinal(), paths, lengths, etags, versions, batch);
+          return null;
+        });
+  }
+
+  /** What the native side calls back: an error code and message become the mapped exception. */
+  static final class Batch {
+    private final FileDone done;
+
+    Batch(FileDone done) {
+      this.done = done;
+    }
+
+    /** Called from native code on the thread of {@link #files}. */
+    void done(int index, long a, long b, int errorCode, String message) {
+      IOException error = null;
+      if (message != null) {
+        Throwable t = NativeErrors.create(errorCode, message);
+        error = t instanceof IOException ? (IOException) t : new IOException(message, t);
+      }
+      done.done(index, a, b, error);
+    }
+  }
 }

@@ -167,4 +167,21 @@ public final class NativeMethods {
   /** Bytes of a file (of the version named as for {@link #fsLoad}) this node's cache holds. */
   public static native long fsCachedBytes(
       long fs, String path, long length, String etag, String version) throws IOException;
+
+  /**
+   * Runs one cache operation ({@code op}: 0 load, 1 load footers, 2 free, 3 cached bytes) over many
+   * files in parallel, each of the version {@code lengths[i]} and {@code versions[i]} name (from a
+   * listing; the store's current one where the version is null), and calls {@code batch.done} on
+   * this thread as each file finishes. One file's failure is passed to {@code done} and the others
+   * go on.
+   */
+  public static native void fsFiles(
+      long fs,
+      int op,
+      String[] paths,
+      long[] lengths,
+      String[] etags,
+      String[] versions,
+      NativeFs.Batch batch)
+      throws IOException;
 }

@@ -6,7 +6,10 @@ import java.io.IOException;
 import java.io.Serializable;
 import org.apache.hadoop.io.Writable;
 
-/** What loading one file on its node did: one record of the distributed load. */
+/**
+ * What loading one file on its node did: one record of the distributed load, its path the Shoal
+ * path ({@code /data/a.jpg}).
+ */
 public final class FileLoad implements Writable, Serializable {
   private static final long serialVersionUID = 1L;
 
@@ -20,6 +23,7 @@ public final class FileLoad implements Writable, Serializable {
   /** Bytes fetched from the store. */
   long fetched;
 
+  /** Milliseconds from the start of the task's load until this file was done. */
   long millis;
 
   /** Null when the load succeeded. */

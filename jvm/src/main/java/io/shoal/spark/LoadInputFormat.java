@@ -1,51 +1,72 @@
 package io.shoal.spark;
 
+import io.shoal.jni.NativeFs;
 import java.io.IOException;
-import java.util.ArrayList;
+import java.io.InterruptedIOException;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.io.Text;
+import org.apache.hadoop.mapreduce.InputFormat;
 import org.apache.hadoop.mapreduce.InputSplit;
 import org.apache.hadoop.mapreduce.JobContext;
 import org.apache.hadoop.mapreduce.RecordReader;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
 import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
-import org.apache.hadoop.mapreduce.lib.input.FileSplit;
 
 /**
- * The input of the distributed load: one split per file under the input paths (hidden files
- * included; nothing is split), located on the file's owner host as {@code getFileBlockLocations}
- * reports it, so Spark runs each load where the file belongs. Each split yields one record, the
- * {@link FileLoad} of loading the file into the cache of the node the task ran on; a file that
- * cannot be loaded yields a record with its error rather than failing the task.
+ * The input of the distributed load: the files under the input paths (hidden files included),
+ * grouped by owner host into tasks of at most {@value LoadPlan#TASK_FILES} files and {@value
+ * LoadPlan#TASK_SIZE} bytes ({@link LoadPlan}), each located on its owner, so Spark runs each load
+ * where its files belong. A task loads its whole group in one native call, {@code
+ * shoal.load.parallel} page fetches in flight across the files, and yields one {@link FileLoad}
+ * record per file as that file finishes; a file that cannot be loaded yields a record with its
+ * error rather than failing the task.
+ *
+ * <p>{@link ShoalTool} plans the tasks while it lists (one listing) and hands the plan over under
+ * {@value #PLAN}; otherwise the input paths ({@code FileInputFormat.INPUT_DIR}) are listed here.
  */
-public final class LoadInputFormat extends FileInputFormat<Text, FileLoad> {
-  /** When true, each task loads only its file's Parquet footer ({@code load --footers}). */
+public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
+  /** When true, each task loads only its files' Parquet footers ({@code load --footers}). */
   static final String FOOTERS = "io.shoal.spark.load.footers";
 
-  @Override
-  protected boolean isSplitable(JobContext context, Path file) {
-    return false;
+  /** The id of a plan made by {@link #plan} in this JVM (the driver). */
+  static final String PLAN = "io.shoal.spark.load.plan";
+
+  private static final Map<String, List<InputSplit>> PLANS = new ConcurrentHashMap<>();
+
+  /** Makes a plan's tasks the splits of jobs whose configuration names {@code id}. */
+  static void offer(String id, List<InputSplit> splits) {
+    PLANS.put(id, splits);
   }
 
-  /** Every file under the input paths, recursively, with its block locations. */
+  /** Forgets a plan once its job is over. */
+  static void withdraw(String id) {
+    PLANS.remove(id);
+  }
+
   @Override
-  protected List<FileStatus> listStatus(JobContext job) throws IOException {
-    List<FileStatus> out = new ArrayList<>();
+  public List<InputSplit> getSplits(JobContext job) throws IOException {
     Configuration conf = job.getConfiguration();
-    for (Path p : getInputPaths(job)) {
-      FileSystem fs = p.getFileSystem(conf);
-      RemoteIterator<LocatedFileStatus> it = fs.listFiles(p, true);
-      while (it.hasNext()) {
-        out.add(it.next());
+    String id = conf.get(PLAN);
+    if (id != null) {
+      List<InputSplit> planned = PLANS.get(id);
+      if (planned == null) {
+        throw new IOException("no load plan " + id + " in this JVM");
       }
+      return planned;
     }
-    return out;
+    LoadPlan plan = new LoadPlan(conf);
+    for (Path p : FileInputFormat.getInputPaths(job)) {
+      FileSystem fs = p.getFileSystem(conf);
+      plan.addAll(fs.listFiles(p, true));
+    }
+    return plan.finish();
   }
 
   @Override
@@ -54,36 +75,99 @@ public final class LoadInputFormat extends FileInputFormat<Text, FileLoad> {
     return new Reader();
   }
 
-  /** Loads the split's file when the first record is asked for. */
-  static final class Reader extends OneRecordReader<FileSplit, FileLoad> {
-    Reader() {
-      super(FileSplit.class);
+  /**
+   * Loads the split's files in one native call on a thread of its own when the first record is
+   * asked for, and yields each file's record as the native call reports it finished.
+   */
+  static final class Reader extends RecordReader<Text, FileLoad> {
+    private FileGroupSplit split;
+    private Configuration conf;
+    private BlockingQueue<FileLoad> finished;
+    private int returned;
+    private Text key;
+    private FileLoad value;
+
+    @Override
+    public void initialize(InputSplit split, TaskAttemptContext context) {
+      this.split = (FileGroupSplit) split;
+      this.conf = context.getConfiguration();
     }
 
     @Override
-    FileLoad compute(FileSplit split, Configuration conf) {
-      Path path = split.getPath();
-      FileLoad r = new FileLoad(path.toString(), NodeCache.localHost(), split.getLength());
-      long t0 = System.nanoTime();
-      try {
-        FileStatus st = path.getFileSystem(conf).getFileStatus(path);
-        r.length = st.getLen();
-        long[] done =
-            conf.getBoolean(FOOTERS, false)
-                ? NodeCache.loadFooter(conf, st)
-                : NodeCache.load(conf, st);
-        r.cachedBefore = done[0];
-        r.fetched = done[1];
-      } catch (IOException | RuntimeException e) {
-        r.error = e.toString();
+    public boolean nextKeyValue() throws IOException {
+      if (split == null || returned >= split.count()) {
+        return false;
       }
-      r.millis = (System.nanoTime() - t0) / 1_000_000L;
-      return r;
+      if (finished == null) {
+        finished = new LinkedBlockingQueue<>();
+        Thread t = new Thread(this::loadAll, "shoal-load-task");
+        t.setDaemon(true);
+        t.start();
+      }
+      try {
+        value = finished.take();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while loading " + split);
+      }
+      returned++;
+      key = new Text(value.path);
+      return true;
+    }
+
+    /** The native call; every file gets exactly one record, also when the call fails. */
+    private void loadAll() {
+      FileGroupSplit.Files f = split.decode();
+      String host = NodeCache.localHost();
+      boolean[] reported = new boolean[f.paths.length];
+      long[] started = {System.nanoTime()};
+      NativeFs.FileOp op =
+          conf.getBoolean(FOOTERS, false) ? NativeFs.FileOp.LOAD_FOOTERS : NativeFs.FileOp.LOAD;
+      try {
+        NodeCache.fs(conf)
+            .files(
+                op,
+                f.paths,
+                f.lengths,
+                f.etags,
+                f.versions,
+                (i, before, fetched, error) -> {
+                  FileLoad r = new FileLoad(f.paths[i], host, f.lengths[i]);
+                  r.cachedBefore = before;
+                  r.fetched = fetched;
+                  r.error = error == null ? null : error.toString();
+                  r.millis = (System.nanoTime() - started[0]) / 1_000_000L;
+                  reported[i] = true;
+                  finished.add(r);
+                });
+      } catch (Throwable e) {
+        // Also an Error: the task's reader waits for one record per file.
+        for (int i = 0; i < reported.length; i++) {
+          if (!reported[i]) {
+            FileLoad r = new FileLoad(f.paths[i], host, f.lengths[i]);
+            r.error = e.toString();
+            finished.add(r);
+          }
+        }
+      }
     }
 
     @Override
-    String keyOf(FileLoad value) {
-      return value.path;
+    public Text getCurrentKey() {
+      return key;
     }
+
+    @Override
+    public FileLoad getCurrentValue() {
+      return value;
+    }
+
+    @Override
+    public float getProgress() {
+      return split == null || split.count() == 0 ? 1 : (float) returned / split.count();
+    }
+
+    @Override
+    public void close() {}
   }
 }

@@ -25,46 +25,36 @@ public final class LoadSummary implements Serializable {
 
   /**
    * From the records of the loaded files; {@code emptyFiles} is the number of zero-length files
-   * under the path, which have no split (Spark drops empty splits) and count as cached.
+   * under the path, which have no task and count as cached.
    */
   LoadSummary(String path, List<FileLoad> loads, long emptyFiles, double seconds) {
+    this(path, tally(loads), emptyFiles, seconds);
+  }
+
+  private static LoadReport tally(List<FileLoad> loads) {
+    LoadReport r = new LoadReport();
+    for (FileLoad l : loads) {
+      r.add(l);
+    }
+    return r;
+  }
+
+  /**
+   * From the tasks' reports summed; {@code emptyFiles} is the number of zero-length files under the
+   * path, which have no task and count as cached.
+   */
+  LoadSummary(String path, LoadReport done, long emptyFiles, double seconds) {
     this.path = path;
     this.seconds = seconds;
-    long b = 0;
-    long fetched = 0;
-    long before = 0;
-    long already = 0;
-    Map<String, String> failed = new TreeMap<>();
-    Map<String, Long> byHost = new TreeMap<>();
-    for (FileLoad l : loads) {
-      b += l.length;
-      if (l.error != null) {
-        failed.put(l.path, l.error);
-        continue;
-      }
-      fetched += l.fetched;
-      before += Math.min(l.cachedBefore, l.length);
-      if (l.cachedBefore >= l.length) {
-        already++;
-      }
-      byHost.merge(l.host, 1L, Long::sum);
-    }
-    long empty = 0;
-    for (FileLoad l : loads) {
-      if (l.length == 0) {
-        empty++;
-      }
-    }
-    // Empty files Spark did run a task for are counted already.
-    long skipped = Math.max(0, emptyFiles - empty);
-    already += skipped;
-    this.files = loads.size() + skipped;
-    this.bytes = b;
-    this.fetchedBytes = fetched;
-    this.cachedBytesBefore = before;
-    this.alreadyCachedFiles = already;
-    this.failures = Collections.unmodifiableMap(failed);
-    this.filesByHost = Collections.unmodifiableMap(byHost);
+    // Empty files a task did load are counted already.
+    long skipped = Math.max(0, emptyFiles - done.emptyFiles);
+    this.files = done.files + skipped;
+    this.bytes = done.bytes;
+    this.fetchedBytes = done.fetched;
+    this.cachedBytesBefore = done.cachedBefore;
+    this.alreadyCachedFiles = done.alreadyCached + skipped;
+    this.failures = Collections.unmodifiableMap(new TreeMap<>(done.failures));
+    this.filesByHost = Collections.unmodifiableMap(new TreeMap<>(done.filesByHost));
   }
 
   public String path() {

@@ -1,9 +1,11 @@
 package io.shoal.spark;
 
+import io.shoal.jni.NativeFs;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.apache.hadoop.conf.Configuration;
@@ -22,10 +24,15 @@ import org.apache.hadoop.mapreduce.TaskAttemptContext;
 /**
  * The input of the per-node jobs (free, stat): one split per host in {@value #HOSTS}, located on
  * that host, each yielding the {@link NodeReport} of running {@value #OP} over every file under
- * {@value #PATH} in the cache of the node the task ran on. Spark only prefers the location, so the
- * report names the host that answered; the caller runs the hosts that did not answer again.
+ * {@value #PATH} in the cache of the node the task ran on, {@value #BATCH} files per native call
+ * (which works on several at once), each in the version the listing gives it. Spark only prefers
+ * the location, so the report names the host that answered; the caller runs the hosts that did not
+ * answer again.
  */
 public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
+  /** Files one native call frees or asks about. */
+  static final int BATCH = 1000;
+
   /** Comma-separated hosts, one task each; empty for one task anywhere. */
   public static final String HOSTS = "io.shoal.spark.node.hosts";
 
@@ -109,28 +116,51 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
       r.target = split.host();
       r.host = NodeCache.localHost();
       RemoteIterator<LocatedFileStatus> it = path.getFileSystem(conf).listFiles(path, true);
+      NativeFs.FileOp what = op.equals("free") ? NativeFs.FileOp.FREE : NativeFs.FileOp.CACHED;
+      NativeFs fs = NodeCache.fs(conf);
+      // Up to BATCH files at a time, each batch one native call working on several files at once.
+      FileGroupSplit.Files batch = new FileGroupSplit.Files(BATCH);
+      int n = 0;
       while (it.hasNext()) {
         FileStatus st = it.next();
-        r.files++;
-        r.bytes += st.getLen();
-        try {
-          long cached;
-          if (op.equals("free")) {
-            long[] done = NodeCache.free(conf, st);
-            cached = done[0];
-            r.freedBytes += done[1];
-          } else {
-            cached = NodeCache.cachedBytes(conf, st);
-          }
-          r.cachedBytes += cached;
-          if (cached >= st.getLen()) {
-            r.cachedFiles++;
-          }
-        } catch (IOException | RuntimeException e) {
-          r.error(st.getPath().toString(), e);
+        batch.paths[n] = st.getPath().toUri().getPath();
+        batch.lengths[n] = st.getLen();
+        batch.etags[n] = FileGroupSplit.etagOf(st);
+        batch.versions[n] = FileGroupSplit.versionOf(st);
+        n++;
+        if (n == BATCH || !it.hasNext()) {
+          run(fs, what, batch, n, r);
+          n = 0;
         }
       }
       return r;
+    }
+
+    /** The operation on the first {@code n} files of {@code batch}, counted into {@code r}. */
+    private static void run(
+        NativeFs fs, NativeFs.FileOp what, FileGroupSplit.Files batch, int n, NodeReport r)
+        throws IOException {
+      String[] paths = Arrays.copyOf(batch.paths, n);
+      long[] lengths = Arrays.copyOf(batch.lengths, n);
+      fs.files(
+          what,
+          paths,
+          lengths,
+          Arrays.copyOf(batch.etags, n),
+          Arrays.copyOf(batch.versions, n),
+          (i, cached, freed, error) -> {
+            r.files++;
+            r.bytes += lengths[i];
+            if (error != null) {
+              r.error(paths[i], error);
+              return;
+            }
+            r.cachedBytes += cached;
+            r.freedBytes += freed;
+            if (cached >= lengths[i]) {
+              r.cachedFiles++;
+            }
+          });
     }
 
     @Override

@@ -3,6 +3,8 @@ package io.shoal.spark;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -12,19 +14,16 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.io.Text;
-import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
-import org.apache.hadoop.util.StringUtils;
+import org.apache.hadoop.mapreduce.InputSplit;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.SparkExecutorInfo;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.Function;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.BlockManagerId;
 import org.apache.spark.util.LongAccumulator;
@@ -34,9 +33,12 @@ import org.apache.spark.util.LongAccumulator;
  * distributedLoad}, {@code free} and the in-Alluxio percentage of {@code stat}):
  *
  * <ul>
- *   <li>{@link #load}: every file under the path is loaded into the cache of its owner node (one
- *       task per file, placed by {@code getFileBlockLocations}); only missing pages are fetched, so
- *       running it again fetches nothing. A progress bar runs on stderr.
+ *   <li>{@link #load}: every file under the path is loaded into the cache of its owner node; the
+ *       files are grouped by owner (placed by {@code getFileBlockLocations}) into tasks of at most
+ *       {@code shoal.load.task.files} files and {@code shoal.load.task.size} bytes, each task
+ *       loading its group in one native call with {@code shoal.load.parallel} fetches in flight;
+ *       only missing pages are fetched, so running it again fetches nothing. A progress bar runs on
+ *       stderr, counting files as they finish.
  *   <li>{@link #free}: every node drops the path's pages; the store is left alone.
  *   <li>{@link #stat}: how many of the path's bytes each node caches, and in total.
  * </ul>
@@ -91,52 +93,53 @@ public final class ShoalTool {
     conf.setBoolean(LoadInputFormat.FOOTERS, footers);
     Path p = NodeCache.shoalPath(path, conf);
     awaitExecutors(sc);
+    // At least as many tasks per host as it has task slots, where the files allow.
+    int hosts = Math.max(1, executorHosts(sc).size());
+    conf.setInt(LoadPlan.GROUPS_PER_HOST, Math.max(1, sc.defaultParallelism() / hosts));
     long t0 = System.nanoTime();
     FileSystem fs = p.getFileSystem(conf);
-    long files = 0;
-    long emptyFiles = 0;
-    long bytes = 0;
-    RemoteIterator<LocatedFileStatus> it = fs.listFiles(p, true);
-    while (it.hasNext()) {
-      long len = it.next().getLen();
-      if (len == 0) {
-        emptyFiles++;
-      } else {
-        files++;
-        bytes += len;
+    // One listing, streamed: the tasks are built as it goes and no FileStatus is kept.
+    LoadPlan plan = new LoadPlan(conf).addAll(fs.listFiles(p, true));
+    List<InputSplit> splits = plan.finish();
+    LoadReport done = new LoadReport();
+    if (!splits.isEmpty()) {
+      String id = "shoal-load-" + UUID.randomUUID();
+      conf.set(LoadInputFormat.PLAN, id);
+      LoadInputFormat.offer(id, splits);
+      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
+      LongAccumulator filesDone = sc.longAccumulator("shoal load files");
+      LongAccumulator bytesDone = sc.longAccumulator("shoal load bytes");
+      try {
+        List<LoadReport> reports =
+            inJobGroup(
+                sc,
+                id,
+                "Shoal load " + p + ": " + plan.files() + " files in " + splits.size() + " tasks",
+                () -> {
+                  JavaRDD<LoadReport> rdd =
+                      jsc.newAPIHadoopRDD(conf, LoadInputFormat.class, Text.class, FileLoad.class)
+                          .values()
+                          .mapPartitions(new Tally(filesDone, bytesDone));
+                  if (!sc.getConf().getBoolean(PROGRESS, true)) {
+                    return rdd.collect();
+                  }
+                  LoadProgress progress =
+                      new LoadProgress(
+                          sc, id, "Shoal load", plan.files(), plan.bytes(), filesDone, bytesDone);
+                  try {
+                    return rdd.collect();
+                  } finally {
+                    progress.close();
+                  }
+                });
+        for (LoadReport r : reports) {
+          done.merge(r);
+        }
+      } finally {
+        LoadInputFormat.withdraw(id);
       }
     }
-    List<FileLoad> loads = new ArrayList<>();
-    if (files > 0) {
-      conf.set(FileInputFormat.INPUT_DIR, StringUtils.escapeString(p.toString()));
-      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
-      LongAccumulator done = sc.longAccumulator("shoal load bytes");
-      String group = "shoal-load-" + UUID.randomUUID();
-      long totalFiles = files;
-      long totalBytes = bytes;
-      loads =
-          inJobGroup(
-              sc,
-              group,
-              "Shoal load " + p,
-              () -> {
-                JavaRDD<FileLoad> rdd =
-                    jsc.newAPIHadoopRDD(conf, LoadInputFormat.class, Text.class, FileLoad.class)
-                        .values()
-                        .map(new CountBytes(done));
-                if (!sc.getConf().getBoolean(PROGRESS, true)) {
-                  return rdd.collect();
-                }
-                LoadProgress progress =
-                    new LoadProgress(sc, group, "Shoal load", totalFiles, totalBytes, done);
-                try {
-                  return rdd.collect();
-                } finally {
-                  progress.close();
-                }
-              });
-    }
-    return new LoadSummary(path, loads, emptyFiles, (System.nanoTime() - t0) / 1e9);
+    return new LoadSummary(path, done, plan.emptyFiles(), (System.nanoTime() - t0) / 1e9);
   }
 
   public static NodeSummary free(SparkSession spark, String path) throws IOException {
@@ -267,19 +270,31 @@ public final class ShoalTool {
     }
   }
 
-  /** Adds each file's bytes to the progress accumulator, in the task that loaded it. */
-  static final class CountBytes implements Function<FileLoad, FileLoad> {
+  /**
+   * Sums a task's records into its {@link LoadReport}, and adds each file to the progress
+   * accumulators as its record arrives (as the file finishes), so that the executor's heartbeats
+   * carry the task's progress to the driver before the task ends.
+   */
+  static final class Tally implements FlatMapFunction<Iterator<FileLoad>, LoadReport> {
     private static final long serialVersionUID = 1L;
-    private final LongAccumulator done;
+    private final LongAccumulator files;
+    private final LongAccumulator bytes;
 
-    CountBytes(LongAccumulator done) {
-      this.done = done;
+    Tally(LongAccumulator files, LongAccumulator bytes) {
+      this.files = files;
+      this.bytes = bytes;
     }
 
     @Override
-    public FileLoad call(FileLoad r) {
-      done.add(r.length);
-      return r;
+    public Iterator<LoadReport> call(Iterator<FileLoad> records) {
+      LoadReport r = new LoadReport();
+      while (records.hasNext()) {
+        FileLoad l = records.next();
+        r.add(l);
+        files.add(1);
+        bytes.add(l.length);
+      }
+      return Collections.singletonList(r).iterator();
     }
   }
 

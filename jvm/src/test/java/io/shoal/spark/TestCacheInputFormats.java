@@ -30,7 +30,6 @@ import org.apache.hadoop.mapreduce.RecordReader;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
 import org.apache.hadoop.mapreduce.TaskAttemptID;
 import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
-import org.apache.hadoop.mapreduce.lib.input.FileSplit;
 import org.apache.hadoop.mapreduce.task.JobContextImpl;
 import org.apache.hadoop.mapreduce.task.TaskAttemptContextImpl;
 import org.junit.After;
@@ -132,20 +131,49 @@ public class TestCacheInputFormats {
     return r;
   }
 
+  private long nonEmpty() {
+    return sizes.values().stream().filter(n -> n > 0).count();
+  }
+
   @Test
-  public void oneUnsplitSplitPerFileOnItsOwner() throws IOException {
+  public void filesAreGroupedIntoTasksOnTheirOwners() throws IOException {
     List<InputSplit> splits = loadSplits();
-    assertEquals("hidden files too", sizes.size(), splits.size());
+    Map<String, String> seen = new HashMap<>();
     for (InputSplit s : splits) {
-      FileSplit f = (FileSplit) s;
-      String path = f.getPath().toUri().getPath();
-      assertEquals(path, (long) sizes.get(path), f.getLength());
-      assertEquals(0, f.getStart());
-      if (f.getLength() > 0) {
-        String owner = fs.getFileBlockLocations(f.getPath(), 0, 1)[0].getHosts()[0];
-        assertEquals(path, Arrays.asList(owner), Arrays.asList(f.getLocations()));
-        assertTrue(HOSTS.contains(owner));
+      FileGroupSplit g = (FileGroupSplit) s;
+      assertTrue(g.toString(), HOSTS.contains(g.host()));
+      assertEquals(Arrays.asList(g.host()), Arrays.asList(g.getLocations()));
+      FileGroupSplit.Files f = g.decode();
+      long bytes = 0;
+      for (int i = 0; i < g.count(); i++) {
+        String path = f.paths[i];
+        assertEquals(path, (long) sizes.get(path), f.lengths[i]);
+        assertTrue(path, f.versions[i] != null);
+        String owner = fs.getFileBlockLocations(new Path(path), 0, 1)[0].getHosts()[0];
+        assertEquals(path, owner, g.host());
+        assertNull(path + " in two tasks", seen.put(path, g.host()));
+        bytes += f.lengths[i];
       }
+      assertEquals(bytes, g.bytes());
+    }
+    assertEquals("every non-empty file once, hidden ones too", nonEmpty(), seen.size());
+    assertTrue(seen.containsKey("/data/.hidden"));
+
+    // Bounded per task, in files and in bytes (a larger file is a task of its own).
+    conf.set(LoadPlan.TASK_FILES, "1");
+    assertEquals(nonEmpty(), loadSplits().size());
+    conf.set(LoadPlan.TASK_FILES, "1000");
+    conf.set(LoadPlan.TASK_SIZE, "100k");
+    for (InputSplit s : loadSplits()) {
+      FileGroupSplit g = (FileGroupSplit) s;
+      assertTrue(g.toString(), g.count() == 1 || g.bytes() <= 100 << 10);
+    }
+    conf.set(LoadPlan.TASK_FILES, "0");
+    try {
+      loadSplits();
+      org.junit.Assert.fail("task.files 0 accepted");
+    } catch (IllegalArgumentException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains(LoadPlan.TASK_FILES));
     }
   }
 
@@ -156,7 +184,7 @@ public class TestCacheInputFormats {
       total += n;
     }
     List<FileLoad> first = runLoad(loadSplits());
-    assertEquals(sizes.size(), first.size());
+    assertEquals(nonEmpty(), first.size());
     long fetched = 0;
     for (FileLoad l : first) {
       assertNull(l.toString(), l.error());
@@ -164,6 +192,7 @@ public class TestCacheInputFormats {
       assertEquals(l.toString(), 0, l.cachedBefore());
       assertEquals(l.toString(), l.length(), l.fetched());
       assertEquals(NodeCache.localHost(), l.host());
+      assertTrue(l.path(), l.path().startsWith("/data/"));
       fetched += l.fetched();
     }
     assertEquals(total, fetched);
@@ -187,7 +216,7 @@ public class TestCacheInputFormats {
   public void loadFootersFetchesOnlyEachFilesLastPage() throws Exception {
     conf.setBoolean(LoadInputFormat.FOOTERS, true);
     List<FileLoad> loads = runLoad(loadSplits());
-    assertEquals(sizes.size(), loads.size());
+    assertEquals(nonEmpty(), loads.size());
     for (FileLoad l : loads) {
       assertNull(l.toString(), l.error());
       // None is Parquet: the last page (1 MiB pages) is read, found not to end in PAR1, and kept;
@@ -238,6 +267,46 @@ public class TestCacheInputFormats {
   }
 
   @Test
+  public void statAndFreeOverManyFilesInBatches() throws Exception {
+    // More files than one native call takes, in many directories.
+    int many = NodeInputFormat.BATCH * 2 + 345;
+    File root = new File(tmp.getRoot(), "data/many");
+    for (int i = 0; i < many; i++) {
+      File f = new File(root, "d" + (i % 50) + "/f" + i);
+      Files.createDirectories(f.getParentFile().toPath());
+      Files.write(f.toPath(), new byte[1 + i % 300]);
+    }
+    long manyBytes = 0;
+    for (int i = 0; i < many; i++) {
+      manyBytes += 1 + i % 300;
+    }
+    conf.set(LoadPlan.TASK_FILES, "500");
+    Configuration c = new Configuration(conf);
+    c.set(FileInputFormat.INPUT_DIR, "shoal:///data/many");
+    List<InputSplit> splits = new LoadInputFormat().getSplits(new JobContextImpl(c, new JobID()));
+    assertTrue(splits.size() + " tasks", splits.size() >= many / 500);
+    LoadSummary loaded = new LoadSummary("shoal:///data/many", runLoad(splits), 0, 1.0);
+    assertEquals(many, loaded.files());
+    assertEquals(manyBytes, loaded.fetchedBytes());
+    assertTrue(loaded.failures().toString(), loaded.failures().isEmpty());
+
+    NodeReport stat = runNode("stat", "shoal:///data/many");
+    assertEquals(many, stat.files());
+    assertEquals(manyBytes, stat.bytes());
+    assertEquals(manyBytes, stat.cachedBytes());
+    assertEquals(many, stat.cachedFiles());
+    assertEquals(0, stat.errorCount());
+
+    NodeReport freed = runNode("free", "shoal:///data/many");
+    assertEquals(many, freed.files());
+    assertEquals(manyBytes, freed.cachedBytes());
+    assertTrue(freed.toString(), freed.freedBytes() >= manyBytes);
+    assertEquals(0, runNode("stat", "shoal:///data/many").cachedBytes());
+    // The files outside the path are untouched.
+    assertEquals(0, runNode("stat", "shoal:///data/a").cachedBytes());
+  }
+
+  @Test
   public void recordsSurviveWritableAndJavaSerialization() throws IOException {
     FileLoad l = new FileLoad("shoal:///data/x", "h1", 10);
     l.fetched = 7;
@@ -256,6 +325,21 @@ public class TestCacheInputFormats {
     roundTrip(r, rc);
     assertEquals(r.toString(), rc.toString());
     assertEquals(r.errors(), rc.errors());
+
+    FileGroupSplit.Builder b = new FileGroupSplit.Builder("h3");
+    b.add("/data/é/x", 5, "abc", "etag:abc");
+    b.add("/data/y", 7, null, "lm:7:9");
+    b.add("/data/z", 9, "q", null);
+    FileGroupSplit g = b.build();
+    FileGroupSplit gc = new FileGroupSplit();
+    roundTrip(g, gc);
+    assertEquals(g.toString(), gc.toString());
+    FileGroupSplit.Files f = gc.decode();
+    assertEquals(Arrays.asList("/data/é/x", "/data/y", "/data/z"), Arrays.asList(f.paths));
+    assertEquals(Arrays.asList("etag:abc", "lm:7:9", null), Arrays.asList(f.versions));
+    assertEquals(Arrays.asList("abc", null, "q"), Arrays.asList(f.etags));
+    assertEquals(21, gc.bytes());
+    assertEquals(Arrays.asList("h3"), Arrays.asList(gc.getLocations()));
   }
 
   private static void roundTrip(Writable from, Writable to) throws IOException {

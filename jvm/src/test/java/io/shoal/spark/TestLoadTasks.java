@@ -1,0 +1,162 @@
+package io.shoal.spark;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+
+import io.shoal.hadoop.CountingProxy;
+import io.shoal.hadoop.S3Server;
+import java.io.File;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.io.Text;
+import org.apache.hadoop.mapreduce.InputSplit;
+import org.apache.hadoop.mapreduce.JobID;
+import org.apache.hadoop.mapreduce.RecordReader;
+import org.apache.hadoop.mapreduce.TaskAttemptContext;
+import org.apache.hadoop.mapreduce.TaskAttemptID;
+import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
+import org.apache.hadoop.mapreduce.task.JobContextImpl;
+import org.apache.hadoop.mapreduce.task.TaskAttemptContextImpl;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.ClassRule;
+import org.junit.Rule;
+import org.junit.Test;
+import org.junit.rules.TemporaryFolder;
+
+/**
+ * One task of the distributed load over a real S3 server (s3s-fs) behind a {@link CountingProxy}
+ * that counts the object GETs the server is sent: the task's files are fetched several at once
+ * ({@code shoal.load.parallel}), each file's record comes as that file finishes, and a file deleted
+ * between the listing and the load is a failed record naming it while the others load.
+ */
+public class TestLoadTasks {
+  @ClassRule public static final S3Server S3 = new S3Server();
+  @Rule public TemporaryFolder tmp = new TemporaryFolder();
+
+  /** Files listed; one is deleted before the load. */
+  private static final int FILES = 45;
+
+  private static final int PARALLEL = 8;
+  private static final int SIZE = 20_000;
+  private CountingProxy proxy;
+  private Configuration conf;
+  private File data;
+
+  @Before
+  public void setUp() throws IOException {
+    String bucket = "load-" + System.nanoTime();
+    data = new File(S3.bucket(bucket), "data");
+    for (int i = 0; i < FILES; i++) {
+      File f = new File(data, String.format("d%d/f%02d.bin", i % 3, i));
+      Files.createDirectories(f.getParentFile().toPath());
+      byte[] b = new byte[SIZE];
+      Arrays.fill(b, (byte) i);
+      Files.write(f.toPath(), b);
+    }
+    proxy = new CountingProxy(URI.create(S3.endpoint()).getPort());
+    conf = S3.mount(new Configuration(), "s3", "/s3", bucket + "/data");
+    conf.set("shoal.mount.s3.option.aws_endpoint", proxy.endpoint());
+    conf.set("shoal.cache.dirs", tmp.newFolder("cache").getAbsolutePath() + ":256m");
+    conf.set("shoal.cache.memory.size", "0");
+    conf.set("shoal.load.parallel", Integer.toString(PARALLEL));
+    conf.setBoolean("fs.shoal.impl.disable.cache", true);
+  }
+
+  @After
+  public void tearDown() {
+    proxy.close();
+  }
+
+  private List<InputSplit> plan() throws IOException {
+    Configuration c = new Configuration(conf);
+    c.set(FileInputFormat.INPUT_DIR, "shoal:///s3");
+    return new LoadInputFormat().getSplits(new JobContextImpl(c, new JobID()));
+  }
+
+  @Test
+  public void oneTaskLoadsItsFilesSeveralAtOnceAndReportsEachAsItFinishes() throws Exception {
+    List<InputSplit> splits = plan();
+    assertEquals("no owner is known: one group", 1, splits.size());
+    FileGroupSplit split = (FileGroupSplit) splits.get(0);
+    assertEquals(FILES, split.count());
+    assertEquals((long) FILES * SIZE, split.bytes());
+    File gone = new File(data, "d1/f07.bin");
+    assertTrue(gone.delete());
+
+    // Each GET is held until PARALLEL are in flight, and those after the first FILES - HELD
+    // until the test lets them go: the records of the files before them must come meanwhile,
+    // as those files finish, not when the task's native call ends.
+    int held = 5;
+    proxy.reset();
+    proxy.gate(PARALLEL, 10_000);
+    proxy.holdAfter(FILES - held);
+    TaskAttemptContext ctx = new TaskAttemptContextImpl(conf, new TaskAttemptID());
+    RecordReader<Text, FileLoad> reader = new LoadInputFormat().createRecordReader(split, ctx);
+    reader.initialize(split, ctx);
+    List<FileLoad> records = new ArrayList<>();
+    while (records.size() < FILES - held) {
+      assertTrue(reader.nextKeyValue());
+      records.add(reader.getCurrentValue());
+    }
+    // The workers that finished the last records send the held GETs next.
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (proxy.getsInFlight() < held && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals("the last GETs are held", held, proxy.getsInFlight());
+    assertEquals(FILES - held, Math.round(reader.getProgress() * FILES));
+    proxy.gate(0, 0);
+    proxy.release();
+    while (reader.nextKeyValue()) {
+      records.add(reader.getCurrentValue());
+    }
+    reader.close();
+
+    assertEquals(FILES, records.size());
+    assertEquals("GETs in flight at once", PARALLEL, proxy.peakGetsInFlight());
+    assertEquals("one GET a file", FILES, proxy.gets());
+    int failed = 0;
+    for (FileLoad r : records) {
+      if (r.path().equals("/s3/d1/f07.bin")) {
+        failed++;
+        assertNotNull(r.toString(), r.error());
+        assertTrue(r.error(), r.error().startsWith("java.io.FileNotFoundException"));
+        assertTrue(r.error(), r.error().contains("/s3/d1/f07.bin"));
+      } else {
+        assertNull(r.toString(), r.error());
+        assertEquals(r.toString(), SIZE, r.fetched());
+        assertEquals(r.toString(), 0, r.cachedBefore());
+      }
+    }
+    assertEquals(1, failed);
+    LoadSummary s = new LoadSummary("shoal:///s3", records, 0, 1.0);
+    assertEquals(Arrays.asList("/s3/d1/f07.bin"), new ArrayList<>(s.failures().keySet()));
+    assertEquals((long) (FILES - 1) * SIZE, s.fetchedBytes());
+
+    // Again, with nothing to fetch: every file is reported cached and the store sees no GET.
+    proxy.reset();
+    reader = new LoadInputFormat().createRecordReader(split, ctx);
+    reader.initialize(split, ctx);
+    int cached = 0;
+    while (reader.nextKeyValue()) {
+      FileLoad r = reader.getCurrentValue();
+      if (r.error() == null) {
+        assertEquals(r.toString(), 0, r.fetched());
+        assertEquals(r.toString(), SIZE, r.cachedBefore());
+        cached++;
+      }
+    }
+    assertEquals(FILES - 1, cached);
+    assertEquals("only the deleted file is asked for again", 1, proxy.gets());
+    assertFalse(reader.nextKeyValue());
+  }
+}
