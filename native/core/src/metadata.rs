@@ -46,9 +46,11 @@ use crate::store::Entry;
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_SIZE: u64 = 256 << 20;
-/// Directories with more entries than this are revalidated one status at a time: listing them
-/// costs more than the statuses a process asks for again (1,000 entries per S3 listing page).
-pub const DEFAULT_RELIST_MAX_ENTRIES: u64 = 10_000;
+/// Directories with more entries than this are revalidated one status at a time. By default
+/// every directory whose listing the cache holds is revalidated by listing it again, page by
+/// page (bounded memory): only a process that listed the whole directory holds its listing, and
+/// listing it again costs the requests that listing did.
+pub const DEFAULT_RELIST_MAX_ENTRIES: u64 = 1 << 32;
 /// Background listings one cache runs at once; an entry that finds them all busy is refreshed
 /// when it expires.
 pub const MAX_BACKGROUND: usize = 8;
@@ -167,7 +169,7 @@ pub struct Flight {
     started: Instant,
     /// The process that runs it: a forked child does not wait for its parent's threads.
     pid: u32,
-    done: Mutex<Option<Result<Arc<Vec<Entry>>>>>,
+    done: Mutex<Option<Result<()>>>,
     cv: Condvar,
 }
 
@@ -189,6 +191,72 @@ pub enum Relist {
     Busy,
 }
 
+/// The copy of a listing the cache will keep, filled page by page as the listing is read:
+/// while its entries weigh at most `room` (a quarter of the cache for a directory's listing,
+/// half of it for a flat listing of a tree). Past that it drops what it held and takes no more,
+/// and the listing is not kept: so a listing read for a caller holds one page and at most
+/// `room` bytes of copy, whatever its size, and never evicts itself.
+#[derive(Debug)]
+pub struct ListingCopy {
+    /// `None` once the listing outgrew `room`.
+    entries: Option<Arc<Vec<Entry>>>,
+    weight: u64,
+    room: u64,
+    started: Instant,
+    generation: u64,
+}
+
+impl ListingCopy {
+    fn new(room: u64, started: Instant, generation: u64) -> Self {
+        ListingCopy {
+            entries: Some(Arc::default()),
+            weight: 0,
+            room,
+            started,
+            generation,
+        }
+    }
+
+    /// A listing read whole (no room limit here: `put_relisted` decides).
+    fn whole(entries: Arc<Vec<Entry>>, started: Instant) -> Self {
+        ListingCopy {
+            entries: Some(entries),
+            weight: 0,
+            room: u64::MAX,
+            started,
+            generation: 0,
+        }
+    }
+
+    /// Copies one page; false once the listing is past what the cache keeps.
+    pub fn add(&mut self, page: &[Entry]) -> bool {
+        let Some(held) = self.entries.as_mut() else {
+            return false;
+        };
+        let add: u64 = page
+            .iter()
+            .map(|e| entry_weight(e) + std::mem::size_of::<Entry>() as u64)
+            .sum();
+        if self.weight + add > self.room {
+            self.entries = None;
+            return false;
+        }
+        self.weight += add;
+        Arc::make_mut(held).extend_from_slice(page);
+        true
+    }
+
+    /// Entries the copy holds now.
+    pub fn held(&self) -> usize {
+        self.entries.as_ref().map_or(0, |e| e.len())
+    }
+
+    /// Whether the whole listing so far fits.
+    pub fn fits(&self) -> bool {
+        self.entries.is_some()
+    }
+}
+
 /// Held by whoever lists a directory for the cache; dropping it unfinished fails the waiters.
 #[derive(Debug)]
 pub struct RelistGuard {
@@ -205,26 +273,45 @@ pub struct RelistGuard {
 
 impl RelistGuard {
     /// Caches the listing (on success), wakes the lookups waiting for it and returns it.
-    pub fn finish(mut self, listed: Result<Vec<Entry>>) -> Result<Arc<Vec<Entry>>> {
+    pub fn finish(self, listed: Result<Vec<Entry>>) -> Result<Arc<Vec<Entry>>> {
         let listed = listed.map(|v| sorted(Arc::new(v)));
-        self.complete(listed.clone());
+        let started = self.flight.started;
+        self.finish_copy(listed.clone().map(|v| ListingCopy::whole(v, started)))?;
         listed
     }
 
-    fn complete(&mut self, listed: Result<Arc<Vec<Entry>>>) {
+    /// Caches a listing read page by page into `copy` (on success; forgetting the directory
+    /// when the listing grew past what the cache keeps) and wakes the lookups waiting for it,
+    /// which then look again.
+    pub fn finish_copy(mut self, copy: Result<ListingCopy>) -> Result<()> {
+        let done = copy.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.complete(copy.map(|c| c.entries));
+        done
+    }
+
+    /// A copy for the listing this guard leads: started when the flight did.
+    pub fn copy(&self) -> ListingCopy {
+        ListingCopy::new(self.cache.settings.max_size / 4, self.flight.started, self.generation)
+    }
+
+    fn complete(&mut self, listed: Result<Option<Arc<Vec<Entry>>>>) {
         self.finished = true;
         let (mount, dir) = &self.key;
         if let Ok(entries) = &listed {
             if self.cache.generation.load(Ordering::Acquire) == self.generation {
-                self.cache.put_relisted(
-                    mount,
-                    dir,
-                    entries.clone(),
-                    self.flight.started,
-                    self.immutable,
-                );
+                match entries {
+                    Some(entries) => self.cache.put_relisted(
+                        mount,
+                        dir,
+                        entries.clone(),
+                        self.flight.started,
+                        self.immutable,
+                    ),
+                    None => self.cache.forget_dir(mount, dir),
+                }
             }
         }
+        let listed = listed.map(|_| ());
         {
             let mut f = self.cache.flights.lock().unwrap_or_else(|p| p.into_inner());
             if f.running
@@ -262,8 +349,8 @@ impl Drop for RelistGuard {
 }
 
 impl Flight {
-    /// Waits for the listing's outcome.
-    pub fn wait(&self) -> Result<Arc<Vec<Entry>>> {
+    /// Waits for the listing's outcome (its entries are in the cache, where they fit).
+    pub fn wait(&self) -> Result<()> {
         let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(r) = done.as_ref() {
@@ -482,12 +569,23 @@ impl Shared {
             fetched,
         };
         self.entries.invalidate(&files_key(mount, dir));
-        self.mark_listed(mount, dir, entries.len());
         if weight(&k, &listing) <= self.settings.max_size / 4 {
             self.entries.insert(k, listing);
+            self.mark_listed(mount, dir, entries.len());
         } else {
+            self.forget_dir(mount, dir);
+        }
+    }
+
+    /// Drops what is held for directory `dir`: its listing, the files a flat listing gave of
+    /// it, and that it was listed (so its files are asked for one by one, not relisted).
+    fn forget_dir(&self, mount: &str, dir: &str) {
+        for k in [
+            listing_key(mount, dir),
+            files_key(mount, dir),
+            listed_key(mount, dir),
+        ] {
             self.entries.invalidate(&k);
-            self.put_files(mount, &entries, ttl, fetched, self.settings.max_size / 4);
         }
     }
 }
@@ -659,6 +757,55 @@ impl MetadataCache {
             generation: self.shared.generation.load(Ordering::Acquire),
             finished: false,
         })
+    }
+
+    /// Starts a copy of a directory's listing that a caller reads page by page
+    /// ([`ListingCopy`]); room: a quarter of the cache.
+    pub fn listing_copy(&self) -> ListingCopy {
+        ListingCopy::new(
+            self.shared.settings.max_size / 4,
+            Instant::now(),
+            self.shared.generation.load(Ordering::Acquire),
+        )
+    }
+
+    /// Starts a copy of a flat listing of a tree; room: half of the cache.
+    pub fn files_copy(&self) -> ListingCopy {
+        ListingCopy::new(
+            self.shared.settings.max_size / 2,
+            Instant::now(),
+            self.shared.generation.load(Ordering::Acquire),
+        )
+    }
+
+    /// Keeps a directory's listing read whole into `copy`, unless a change was made through
+    /// Shoal since it started; a listing that outgrew the copy drops what was held for the
+    /// directory instead.
+    pub fn keep_listing(&self, mount: &str, dir: &str, copy: ListingCopy, immutable: bool) {
+        if self.shared.generation.load(Ordering::Acquire) != copy.generation {
+            return;
+        }
+        match copy.entries {
+            Some(entries) => {
+                self.shared
+                    .put_relisted(mount, dir, sorted(entries), copy.started, immutable)
+            }
+            None => self.shared.forget_dir(mount, dir),
+        }
+    }
+
+    /// Keeps the files' statuses of a flat listing read whole into `copy` (as
+    /// [`MetadataCache::put_statuses`]); nothing of one that outgrew it.
+    pub fn keep_files(&self, mount: &str, copy: ListingCopy, immutable: bool) -> usize {
+        let (Some(entries), Some(ttl)) = (copy.entries, self.shared.ttl(true, immutable)) else {
+            return 0;
+        };
+        if self.shared.generation.load(Ordering::Acquire) != copy.generation {
+            return 0;
+        }
+        let room = self.shared.settings.max_size / 2;
+        self.shared
+            .put_files(mount, &entries, ttl, copy.started, room)
     }
 
     pub fn put_status(&self, mount: &str, key: &str, entry: Option<Entry>, immutable: bool) {

@@ -24,6 +24,7 @@ pub(super) fn build(m: &MountArgs, url: &url::Url) -> Result<Backend> {
         m.retry.clone()
     );
     Ok(Backend {
+        paged: None,
         store,
         identity: format!("http|{}", redact_uri(&spec.uri)),
         markers: None,
