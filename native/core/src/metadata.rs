@@ -291,7 +291,11 @@ impl RelistGuard {
 
     /// A copy for the listing this guard leads: started when the flight did.
     pub fn copy(&self) -> ListingCopy {
-        ListingCopy::new(self.cache.settings.max_size / 4, self.flight.started, self.generation)
+        ListingCopy::new(
+            self.cache.settings.max_size / 4,
+            self.flight.started,
+            self.generation,
+        )
     }
 
     fn complete(&mut self, listed: Result<Option<Arc<Vec<Entry>>>>) {

@@ -77,7 +77,10 @@ fn a_listing_larger_than_the_metadata_budget_holds_one_page_and_is_not_kept() {
 fn a_listing_that_fits_is_kept_and_served_from_the_cache_in_batches() {
     let n = 3_500;
     let (_dir, ns) = local(n, "64m");
-    assert_eq!(ns.list_stream("/m/d").unwrap().flatten().flatten().count(), n);
+    assert_eq!(
+        ns.list_stream("/m/d").unwrap().flatten().flatten().count(),
+        n
+    );
     let before = requests(&ns);
     let batches: Vec<usize> = ns
         .list_stream("/m/d")
@@ -140,7 +143,10 @@ fn a_store_failing_mid_listing_fails_the_batch_naming_the_directory() {
         drop(server);
         let e = listing.next_batch(LIST_PAGE).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("list /s3/big") && msg.contains("s3://bucket"), "{msg}");
+        assert!(
+            msg.contains("list /s3/big") && msg.contains("s3://bucket"),
+            "{msg}"
+        );
         // The error ends the listing, and nothing of it was kept.
         assert!(listing.next_batch(LIST_PAGE).unwrap().is_empty());
         assert!(ns.status("/s3/big/f00001").is_err());

@@ -113,6 +113,7 @@ pub const KEYS: &[Key] = &[
     size("shoal.read.buffer.size", 1, JAVA_BUFFER_MAX),
     size("shoal.write.buffer.size", 1, JAVA_BUFFER_MAX),
     size("shoal.block.size", 1, MAX_SIZE),
+    count("shoal.list.batch", 1, 1 << 20),
 ];
 
 /// The attributes of `shoal.mount.<name>.<attribute>`, besides `option.<key>`.

@@ -122,8 +122,8 @@ impl Listing {
         dir: Dir,
         ns: &super::Namespace,
     ) -> Result<Self> {
-        let pages =
-            crate::store::list_pages(&dir.r.mount.store, &dir.r.key).map_err(|e| list_error(&dir.r, e))?;
+        let pages = crate::store::list_pages(&dir.r.mount.store, &dir.r.key)
+            .map_err(|e| list_error(&dir.r, e))?;
         let mut l = Listing::of(first, ns);
         l.source = Source::Store {
             dir,
@@ -219,18 +219,16 @@ impl Listing {
                     Ok((Source::Done, false))
                 }
             },
-            Source::Files {
-                mut parts,
-                current,
-            } => {
+            Source::Files { mut parts, current } => {
                 let (part, mut pages, mut copy) = match current {
                     Some(c) => c,
                     None => {
                         let Some(part) = parts.pop_front() else {
                             return Ok((Source::Done, false));
                         };
-                        let pages = crate::store::list_files_pages(&part.r.mount.store, &part.r.key)
-                            .map_err(|e| list_error(&part.r, e))?;
+                        let pages =
+                            crate::store::list_files_pages(&part.r.mount.store, &part.r.key)
+                                .map_err(|e| list_error(&part.r, e))?;
                         (part, pages, self.metadata.files_copy())
                     }
                 };

@@ -405,7 +405,12 @@ impl Namespace {
 
     /// A directory's listing, from the metadata cache when it holds it, else from the store,
     /// after the entries in `first`; names in `hidden` (mount points) are left out.
-    fn listing_of(&self, r: Resolved, hidden: Vec<String>, first: Vec<FileInfo>) -> Result<Listing> {
+    fn listing_of(
+        &self,
+        r: Resolved,
+        hidden: Vec<String>,
+        first: Vec<FileInfo>,
+    ) -> Result<Listing> {
         let dir = listing::Dir { r, hidden };
         match self.metadata.lookup_listing(&dir.r.mount.name, &dir.r.key) {
             Lookup::Hit(hit, refresh) => {

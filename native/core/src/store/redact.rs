@@ -309,7 +309,6 @@ impl UnderStore for Redacting {
         Ok(pages.map(|p| self.scrubbing(p)))
     }
 
-
     fn read_at(
         &self,
         key: &str,
