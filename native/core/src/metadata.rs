@@ -18,11 +18,15 @@
 //!   (single-flight per directory).
 //!
 //! So what a lookup returns was answered by the store at most the TTL plus one listing's
-//! duration ago (a listing is one call, bounded by `shoal.store.timeout`). A status the store
-//! gave alone (a HEAD), a file that is not in its directory's listing and a directory of more
-//! than `shoal.metadata.relist.max.entries` entries are asked for again one by one. A
-//! background listing that fails leaves the entries to expire at their TTL (no retry before
-//! that); the lookup after that lists again itself and returns the store's error.
+//! duration ago (each page of a listing is one call, bounded by `shoal.store.timeout`). A
+//! directory is relisted page by page whatever its size (a copy of at most a quarter of the
+//! cache is held while it is read; one that outgrows it is dropped and the directory
+//! forgotten, so its files are then asked for one by one rather than relisted again). A status
+//! the store gave alone (a HEAD), a file that is not in its directory's listing and a
+//! directory of more than `shoal.metadata.relist.max.entries` entries (unlimited by default)
+//! are asked for again one by one. A background listing that fails leaves the entries to
+//! expire at their TTL (no retry before that); the lookup after that lists again itself and
+//! returns the store's error.
 //!
 //! The cache is bounded in bytes (`shoal.metadata.max.size`, default 256 MiB), each entry
 //! weighed by what it holds; an expired entry is held at most one more TTL. A listing keeps the
@@ -31,8 +35,14 @@
 //! gave (one entry per directory), by binary search; the most recently fetched answer wins. So
 //! a listed file's status costs its `Entry` and its strings, about 150 bytes for an object
 //! with a 20-character key (`benchmarks/scale` measures it), and a status asked for alone
-//! `STATUS_OVERHEAD` more. A listing over a quarter of the cache is not kept (a flat listing
-//! keeps the directories that fit in half of it), so a listing never evicts itself.
+//! `STATUS_OVERHEAD` more.
+//!
+//! **A listing never evicts itself.** Listings reach the caller page by page
+//! (`crate::namespace::Listing`) and are copied for the cache as they go ([`ListingCopy`]): a
+//! directory's listing is kept when it ends whole within a quarter of the cache, a flat listing
+//! of a tree when it fits in half of it (one entry per directory, as many directories as fit).
+//! A copy that outgrows its room is dropped at once and nothing of that listing is kept, so a
+//! listing holds at most one page plus its room, whatever the directory's size.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

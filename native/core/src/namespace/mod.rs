@@ -456,6 +456,8 @@ impl Namespace {
             out.extend(batch?);
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
+        // A name that is both an object and a prefix (`x` and `x/...`) is listed once.
+        out.dedup_by(|a, b| a.path == b.path);
         Ok(out)
     }
 

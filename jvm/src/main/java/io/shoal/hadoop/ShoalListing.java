@@ -4,7 +4,12 @@ import io.shoal.jni.NativeFileInfo;
 import io.shoal.jni.NativeListing;
 import java.io.Closeable;
 import java.io.IOException;
+import java.lang.ref.PhantomReference;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
 import java.util.NoSuchElementException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
 
@@ -14,8 +19,8 @@ import org.apache.hadoop.fs.RemoteIterator;
  * shoal.list.batch} entries, so that a directory of a million objects is never one array in the
  * JVM nor one list in native memory. It releases the native listing when it reaches the end or an
  * error, or when closed ({@link Closeable}, which Hadoop's {@code
- * RemoteIterators.cleanupRemoteIterator} calls); one dropped half-way keeps its page of native
- * memory until the filesystem's process ends.
+ * RemoteIterators.cleanupRemoteIterator} calls). One dropped half-way is released once the garbage
+ * collector has found it, by the next listing made in the process (no finalizer, no thread).
  *
  * @param <T> what each entry becomes
  */
@@ -26,6 +31,39 @@ final class ShoalListing<T> implements RemoteIterator<T>, Closeable {
   }
 
   private static final NativeFileInfo[] NONE = new NativeFileInfo[0];
+
+  /** Iterators the garbage collector found unreachable, their native listings still open. */
+  private static final ReferenceQueue<ShoalListing<?>> DROPPED = new ReferenceQueue<>();
+
+  /** The trackers of open listings (a tracker must stay reachable to be enqueued). */
+  private static final Set<Tracker> OPEN = ConcurrentHashMap.newKeySet();
+
+  /** Closes the native listing of an iterator that was dropped without being closed. */
+  private static final class Tracker extends PhantomReference<ShoalListing<?>> {
+    final NativeListing listing;
+
+    Tracker(ShoalListing<?> owner, NativeListing listing) {
+      super(owner, DROPPED);
+      this.listing = listing;
+    }
+  }
+
+  /** Releases the native listings of iterators dropped half-way. */
+  static void releaseDropped() {
+    Reference<? extends ShoalListing<?>> r;
+    while ((r = DROPPED.poll()) != null) {
+      Tracker t = (Tracker) r;
+      OPEN.remove(t);
+      t.listing.close();
+    }
+  }
+
+  /** Native listings of iterators neither finished nor closed (nor yet released as dropped). */
+  static int open() {
+    return OPEN.size();
+  }
+
+  private final Tracker tracker;
 
   private final NativeListing listing;
   private final int batch;
@@ -41,6 +79,9 @@ final class ShoalListing<T> implements RemoteIterator<T>, Closeable {
     this.batch = batch;
     this.path = path;
     this.entry = entry;
+    releaseDropped();
+    this.tracker = new Tracker(this, listing);
+    OPEN.add(tracker);
   }
 
   @Override
@@ -88,5 +129,6 @@ final class ShoalListing<T> implements RemoteIterator<T>, Closeable {
   public void close() {
     done = true;
     listing.close();
+    OPEN.remove(tracker);
   }
 }

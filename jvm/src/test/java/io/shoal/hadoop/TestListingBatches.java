@@ -146,4 +146,25 @@ public class TestListingBatches {
       assertEquals(FILES + 1, fs.listStatus(new Path("/m/flat")).length);
     }
   }
+
+  @Test
+  public void anIteratorDroppedHalfWayIsReleasedOnceCollected() throws Exception {
+    try (FileSystem fs = newFs()) {
+      int before = ShoalListing.open();
+      RemoteIterator<FileStatus> it = fs.listStatusIterator(new Path("/m/flat"));
+      it.next();
+      assertEquals(before + 1, ShoalListing.open());
+      it = null;
+      // Bounded: the collector is asked at most 100 times.
+      for (int i = 0; i < 100 && ShoalListing.open() > before; i++) {
+        System.gc();
+        Thread.sleep(10);
+        ShoalListing.releaseDropped();
+      }
+      assertThat(ShoalListing.open()).isLessThanOrEqualTo(before);
+      // A drained iterator released its listing itself.
+      drain(fs.listStatusIterator(new Path("/m/flat/sub")));
+      assertThat(ShoalListing.open()).isLessThanOrEqualTo(before);
+    }
+  }
 }
