@@ -427,13 +427,12 @@ fn find(entries: &[Entry], key: &str) -> Option<Entry> {
         .map(|i| entries[i].clone())
 }
 
-fn sorted(entries: Arc<Vec<Entry>>) -> Arc<Vec<Entry>> {
-    if entries.windows(2).all(|w| w[0].key <= w[1].key) {
-        return entries;
+fn sorted(mut entries: Arc<Vec<Entry>>) -> Arc<Vec<Entry>> {
+    if !entries.windows(2).all(|w| w[0].key <= w[1].key) {
+        // In place when nothing else holds them (a listing read for the cache).
+        Arc::make_mut(&mut entries).sort_by(|a, b| a.key.cmp(&b.key));
     }
-    let mut v = (*entries).clone();
-    v.sort_by(|a, b| a.key.cmp(&b.key));
-    Arc::new(v)
+    entries
 }
 
 /// An answer found for a lookup: when it was fetched, for how long, and whether a listing of
@@ -528,24 +527,25 @@ impl Shared {
     fn put_files(
         &self,
         mount: &str,
-        entries: &[Entry],
+        entries: Vec<Entry>,
         ttl: Option<Duration>,
         fetched: Instant,
         room: u64,
     ) -> usize {
-        let mut order: Vec<&Entry> = entries.iter().filter(|e| !e.is_dir).collect();
+        let mut order: Vec<Entry> = entries.into_iter().filter(|e| !e.is_dir).collect();
         order.sort_by(|a, b| (parent(&a.key), &a.key).cmp(&(parent(&b.key), &b.key)));
         let mut used = 0u64;
         let mut kept = 0;
-        let mut start = 0;
-        while start < order.len() {
-            let dir = parent(&order[start].key);
-            let mut end = start + 1;
-            while end < order.len() && parent(&order[end].key) == dir {
-                end += 1;
+        // Each entry moves into its directory's group: no status is copied.
+        let mut rest = order.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let dir = parent(&first.key).to_string();
+            let mut files = vec![first];
+            while let Some(e) = rest.next_if(|e| parent(&e.key) == dir) {
+                files.push(e);
             }
-            let k = files_key(mount, dir);
-            let files: Vec<Entry> = order[start..end].iter().map(|e| (*e).clone()).collect();
+            let n = files.len();
+            let k = files_key(mount, &dir);
             let group = Timed {
                 value: Value::Listing(Arc::new(files)),
                 ttl,
@@ -556,9 +556,8 @@ impl Shared {
                 break;
             }
             self.entries.insert(k, group);
-            self.mark_listed(mount, dir, end - start);
-            kept += end - start;
-            start = end;
+            self.mark_listed(mount, &dir, n);
+            kept += n;
         }
         kept
     }
@@ -818,8 +817,9 @@ impl MetadataCache {
             return 0;
         }
         let room = self.shared.settings.max_size / 2;
+        let entries = Arc::try_unwrap(entries).unwrap_or_else(|shared| (*shared).clone());
         self.shared
-            .put_files(mount, &entries, ttl, copy.started, room)
+            .put_files(mount, entries, ttl, copy.started, room)
     }
 
     pub fn put_status(&self, mount: &str, key: &str, entry: Option<Entry>, immutable: bool) {
@@ -862,7 +862,7 @@ impl MetadataCache {
         };
         let room = self.shared.settings.max_size / 2;
         self.shared
-            .put_files(mount, entries, ttl, Instant::now(), room)
+            .put_files(mount, entries.to_vec(), ttl, Instant::now(), room)
     }
 
     /// Entries held (approximate until the cache has caught up with recent inserts).

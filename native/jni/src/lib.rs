@@ -224,14 +224,6 @@ export! {
     }
 }
 
-export! {
-    fn fsListFiles<'l>(|env|, fs: jlong, path: JString<'l>) -> JObjectArray<'l> {
-        let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
-        let infos = ns.walk_files(&string(env, &path, "path")?)?;
-        info_array(env, &infos)
-    }
-}
-
 // ---- listings -------------------------------------------------------------------------------
 
 /// A listing in progress, handed to Java batch by batch; one Java iterator uses it at a time.

@@ -38,12 +38,6 @@ public final class NativeMethods {
   public static native NativeFileInfo[] fsList(long fs, String path) throws IOException;
 
   /**
-   * Every file at any depth under {@code path} (or the file itself), sorted by path: one flat
-   * listing per mount involved, not a directory walk.
-   */
-  public static native NativeFileInfo[] fsListFiles(long fs, String path) throws IOException;
-
-  /**
    * Starts a listing of a directory (with {@code recursive}, of every file under it), read from
    * the store page by page; its first page is read here, so a missing path throws
    * FileNotFoundException here. Returns a handle for {@link #listingNext}, freed by {@link
