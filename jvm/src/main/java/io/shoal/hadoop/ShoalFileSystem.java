@@ -150,6 +150,7 @@ public class ShoalFileSystem extends FileSystem {
 
   /** Entries a listing iterator fetches from native code at a time (one JNI crossing). */
   public static final String LIST_BATCH = "shoal.list.batch";
+
   public static final int DEFAULT_LIST_BATCH = 1000;
 
   /** Options of {@code openFile()} that are accepted even when mandatory. */
@@ -200,7 +201,9 @@ public class ShoalFileSystem extends FileSystem {
     listBatch = conf.getInt(LIST_BATCH, DEFAULT_LIST_BATCH);
     if (listBatch < 1 || listBatch > 1 << 20) {
       throw new IllegalArgumentException(
-          LIST_BATCH + " must be a whole number between 1 and 1048576, not " + conf.get(LIST_BATCH));
+          LIST_BATCH
+              + " must be a whole number between 1 and 1048576, not "
+              + conf.get(LIST_BATCH));
     }
     nativeFs = NativeFs.open(nativeConfig(conf));
     storageStatistics = new ShoalStorageStatistics(ShoalStorageStatistics.NAME, this::counters);
@@ -479,7 +482,8 @@ public class ShoalFileSystem extends FileSystem {
       return super.listFiles(f, false);
     }
     statistics.incrementReadOps(1);
-    return this.<LocatedFileStatus>listing(f, true, info -> located(toStatus(info, qualify(info.path))));
+    return this.<LocatedFileStatus>listing(
+        f, true, info -> located(toStatus(info, qualify(info.path))));
   }
 
   @Override

@@ -16,8 +16,8 @@ import org.apache.hadoop.fs.RemoteIterator;
 /**
  * The iterator of {@link ShoalFileSystem#listStatusIterator}, {@code listLocatedStatus} and {@code
  * listFiles}: it pages through a native listing, one JNI crossing per batch of at most {@code
- * shoal.list.batch} entries, so that a directory of a million objects is never one array in the
- * JVM nor one list in native memory. It releases the native listing when it reaches the end or an
+ * shoal.list.batch} entries, so that a directory of a million objects is never one array in the JVM
+ * nor one list in native memory. It releases the native listing when it reaches the end or an
  * error, or when closed ({@link Closeable}, which Hadoop's {@code
  * RemoteIterators.cleanupRemoteIterator} calls). One dropped half-way is released once the garbage
  * collector has found it, by the next listing made in the process (no finalizer, no thread).

@@ -73,9 +73,9 @@ public final class NativeFs extends NativeObject {
   }
 
   /**
-   * A listing of {@code path} (with {@code recursive}, every file under it) handed over in
-   * batches, as the store pages, instead of one array of the whole directory. The first page is
-   * read here: a missing path throws FileNotFoundException here.
+   * A listing of {@code path} (with {@code recursive}, every file under it) handed over in batches,
+   * as the store pages, instead of one array of the whole directory. The first page is read here: a
+   * missing path throws FileNotFoundException here.
    */
   public NativeListing openListing(String path, boolean recursive) throws IOException {
     return call(h -> new NativeListing(NativeMethods.listingOpen(h, path, recursive)));

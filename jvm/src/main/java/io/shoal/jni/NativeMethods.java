@@ -38,13 +38,11 @@ public final class NativeMethods {
   public static native NativeFileInfo[] fsList(long fs, String path) throws IOException;
 
   /**
-   * Starts a listing of a directory (with {@code recursive}, of every file under it), read from
-   * the store page by page; its first page is read here, so a missing path throws
-   * FileNotFoundException here. Returns a handle for {@link #listingNext}, freed by {@link
-   * #listingClose}.
+   * Starts a listing of a directory (with {@code recursive}, of every file under it), read from the
+   * store page by page; its first page is read here, so a missing path throws FileNotFoundException
+   * here. Returns a handle for {@link #listingNext}, freed by {@link #listingClose}.
    */
-  public static native long listingOpen(long fs, String path, boolean recursive)
-      throws IOException;
+  public static native long listingOpen(long fs, String path, boolean recursive) throws IOException;
 
   /** The next at most {@code max} entries of a listing; an empty array once it is over. */
   public static native NativeFileInfo[] listingNext(long listing, int max) throws IOException;
