@@ -96,7 +96,20 @@ def free_gb(path):
     return st.f_bavail * st.f_frsize / 1e9
 
 
-def run_size(work, n, keep):
+def listing(data, cache, big):
+    """The flat listing held whole against streamed, each in a new process, median of 3."""
+    out = {}
+    for name, mode, meta in [("whole", "whole", "1g"), ("stream", "stream", "1g"),
+                             ("stream_16m", "stream", "16m")]:
+        runs = [probe(mode, data, cache, big, meta) for _ in range(3)]
+        runs.sort(key=lambda r: r["list_s"])
+        r = runs[1]
+        r["growth"] = r["rss_peak"] - r["rss_before"]
+        out[name] = r
+    return out
+
+
+def run_size(work, n, keep, only_listing=False):
     data = os.path.join(work, "data-%d" % n)
     cache = os.path.join(work, "cache-%d" % n)
     print("== %d objects (free disk %.1f GB)" % (n, free_gb(work)), flush=True)
@@ -105,6 +118,14 @@ def run_size(work, n, keep):
     shutil.rmtree(cache, ignore_errors=True)
     big = str(data_alloc * 4 + (1 << 30))
     res = {"objects": n, "data_bytes": data_bytes, "data_alloc": data_alloc}
+    res["listing"] = listing(data, cache, big)
+    if only_listing:
+        if not keep:
+            shutil.rmtree(cache, ignore_errors=True)
+            shutil.rmtree(data, ignore_errors=True)
+            os.remove(data + ".complete")
+        print(json.dumps(res), flush=True)
+        return res
     paths = os.path.join(work, "paths-%d.txt" % n)
     res["list"] = probe("list", data, cache, big, paths)
     res["load"] = probe("load", data, cache, big)
@@ -134,7 +155,14 @@ def run_size(work, n, keep):
     return res
 
 
-def table(results):
+LISTING_ROWS = [
+    ("listing held whole (walk_files): time / peak memory growth", lambda r: "%.2f s / %.1f MB" % (r["listing"]["whole"]["list_s"], r["listing"]["whole"]["growth"] / 1e6)),
+    ("listing streamed (walk_stream): time / peak memory growth", lambda r: "%.2f s / %.1f MB" % (r["listing"]["stream"]["list_s"], r["listing"]["stream"]["growth"] / 1e6)),
+    ("  the same, metadata cache 16 MiB (not kept)", lambda r: "%.2f s / %.1f MB" % (r["listing"]["stream_16m"]["list_s"], r["listing"]["stream_16m"]["growth"] / 1e6)),
+]
+
+
+def table(results, only_listing=False):
     rows = [
         ("objects", lambda r: "{:,}".format(r["objects"])),
         ("data (apparent / allocated)", lambda r: "%.0f / %.0f MB" % (r["data_bytes"] / 1e6, r["data_alloc"] / 1e6)),
@@ -152,7 +180,9 @@ def table(results):
         ("cache on disk", lambda r: "%.0f MB" % (r["cache"]["alloc"] / 1e6)),
         ("eviction pass to 90% of 80% (time / pages / entries examined)", lambda r: "%.2f s / %d / %d" % (r["evict"]["evict_s"], r["evict"]["evictions"], r["evict"]["dir_entries_examined"])),
         ("  peak memory of the evicting process", lambda r: "%.1f MB" % (r["evict"]["peak_rss"] / 1e6)),
-    ]
+    ] + LISTING_ROWS
+    if only_listing:
+        rows = rows[:2] + LISTING_ROWS
     out = ["| | " + " | ".join("{:,}".format(r["objects"]) for r in results) + " |",
            "|---" * (len(results) + 1) + "|"]
     for name, f in rows[1:]:
@@ -167,6 +197,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="2,000 objects only (CI smoke)")
     ap.add_argument("--keep", action="store_true", help="keep datasets and cache directories")
     ap.add_argument("--out", default=None, help="write the results table (markdown) here")
+    ap.add_argument("--listing-only", action="store_true",
+                    help="only the listing held whole against streamed (no cache fill)")
     a = ap.parse_args()
     sizes = [2000] if a.quick else [int(s) for s in a.sizes.split(",")]
     os.makedirs(a.work, exist_ok=True)
@@ -178,8 +210,8 @@ def main():
           "also the local peer; no S3 server holds the objects at these sizes)" % (
               platform.platform(), os.cpu_count(), platform.python_version())
     print(env, flush=True)
-    results = [run_size(a.work, n, a.keep) for n in sizes]
-    text = "Environment: %s\n\n%s\n" % (env, table(results))
+    results = [run_size(a.work, n, a.keep, a.listing_only) for n in sizes]
+    text = "Environment: %s\n\n%s\n" % (env, table(results, a.listing_only))
     print(text)
     if a.out:
         with open(a.out, "w") as f:

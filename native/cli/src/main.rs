@@ -46,7 +46,7 @@ struct Cli {
 enum Command {
     /// List the mounts: name, Shoal path, store, flags.
     Mounts,
-    /// List a directory (or show a file).
+    /// List a directory (or show a file), printed as the store pages its listing.
     Ls {
         /// Recurse into subdirectories.
         #[arg(short = 'R')]
@@ -251,33 +251,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Ls { recursive, path } => {
-            let path = shoal_path(&path)?;
-            let entries = if recursive {
-                let mut all = Vec::new();
-                let mut stack = vec![path];
-                while let Some(p) = stack.pop() {
-                    for e in ns.list(&p)? {
-                        if e.is_dir && e.path != p {
-                            stack.push(e.path.clone());
+            // Printed as the store's listing pages, never held whole: a directory at a time
+            // with -R (its entries, then each subdirectory's, depth first).
+            let mut dirs = vec![shoal_path(&path)?];
+            while let Some(p) = dirs.pop() {
+                let mut below = Vec::new();
+                for batch in ns.list_stream(&p)? {
+                    for e in batch? {
+                        writeln!(
+                            out,
+                            "{} {:>12} {} {}",
+                            if e.is_dir { 'd' } else { '-' },
+                            e.len,
+                            time(e.mtime_ms),
+                            e.path
+                        )
+                        .map_err(w)?;
+                        if recursive && e.is_dir && e.path != p {
+                            below.push(e.path);
                         }
-                        all.push(e);
                     }
                 }
-                all.sort_by(|a, b| a.path.cmp(&b.path));
-                all
-            } else {
-                ns.list(&path)?
-            };
-            for e in entries {
-                writeln!(
-                    out,
-                    "{} {:>12} {} {}",
-                    if e.is_dir { 'd' } else { '-' },
-                    e.len,
-                    time(e.mtime_ms),
-                    e.path
-                )
-                .map_err(w)?;
+                below.sort();
+                dirs.extend(below.into_iter().rev());
             }
         }
         Command::Stat { path } => {

@@ -18,6 +18,10 @@
 //! - `evict`: one eviction pass over the cache directory (CAPACITY below what it holds).
 //! - `meta`: resident memory before and after caching every file's status (the listing), per
 //!   status.
+//! - `whole` / `stream`: the flat listing of `/d` held whole (`walk_files`, as every listing
+//!   was before listings streamed) or streamed batch by batch and dropped (`walk_stream`, as
+//!   Hadoop's `listFiles` iterator now gets it); its time and the process's resident memory
+//!   before and at its peak. PATH_FILE is then the metadata cache's size (default `1g`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,10 @@ use std::time::Instant;
 use shoal_core::{Config, FileInfo, Namespace};
 
 fn namespace(data: &Path, cache: &Path, capacity: &str) -> Namespace {
+    namespace_with(data, cache, capacity, "1g")
+}
+
+fn namespace_with(data: &Path, cache: &Path, capacity: &str, metadata: &str) -> Namespace {
     let conf = Config::from_pairs([
         ("shoal.mount.d.path", "/d".to_string()),
         ("shoal.mount.d.uri", format!("file://{}", data.display())),
@@ -36,7 +44,7 @@ fn namespace(data: &Path, cache: &Path, capacity: &str) -> Namespace {
             format!("{}:{capacity}", cache.display()),
         ),
         ("shoal.cache.page.size", "1m".to_string()),
-        ("shoal.metadata.max.size", "1g".to_string()),
+        ("shoal.metadata.max.size", metadata.to_string()),
     ]);
     Namespace::new(&conf).expect("namespace")
 }
@@ -224,6 +232,30 @@ fn main() {
                 "{{\"files\":{n},\"rss_before\":{before},\"rss_after\":{after},\
                  \"bytes_per_status\":{:.0}}}",
                 (after as f64 - before as f64) / n as f64
+            )
+        }
+        "whole" | "stream" => {
+            let metadata = args.get(5).map_or("1g", |s| s.as_str());
+            let ns = namespace_with(data, cache, capacity, metadata);
+            unsafe { libc::malloc_trim(0) };
+            let (before, _) = rss();
+            let t = Instant::now();
+            let (n, batches) = if mode == "whole" {
+                (ns.walk_files("/d").expect("list").len(), 1)
+            } else {
+                let mut n = 0;
+                let mut batches = 0;
+                for b in ns.walk_stream("/d").expect("list") {
+                    n += b.expect("list").len();
+                    batches += 1;
+                }
+                (n, batches)
+            };
+            let s = t.elapsed().as_secs_f64();
+            let (_, peak) = rss();
+            format!(
+                "{{\"files\":{n},\"batches\":{batches},\"list_s\":{s:.4},\
+                 \"rss_before\":{before},\"rss_peak\":{peak},\"metadata\":\"{metadata}\"}}"
             )
         }
         other => {

@@ -18,11 +18,15 @@
 //!   (single-flight per directory).
 //!
 //! So what a lookup returns was answered by the store at most the TTL plus one listing's
-//! duration ago (a listing is one call, bounded by `shoal.store.timeout`). A status the store
-//! gave alone (a HEAD), a file that is not in its directory's listing and a directory of more
-//! than `shoal.metadata.relist.max.entries` entries are asked for again one by one. A
-//! background listing that fails leaves the entries to expire at their TTL (no retry before
-//! that); the lookup after that lists again itself and returns the store's error.
+//! duration ago (each page of a listing is one call, bounded by `shoal.store.timeout`). A
+//! directory is relisted page by page whatever its size (a copy of at most a quarter of the
+//! cache is held while it is read; one that outgrows it is dropped and the directory
+//! forgotten, so its files are then asked for one by one rather than relisted again). A status
+//! the store gave alone (a HEAD), a file that is not in its directory's listing and a
+//! directory of more than `shoal.metadata.relist.max.entries` entries (unlimited by default)
+//! are asked for again one by one. A background listing that fails leaves the entries to
+//! expire at their TTL (no retry before that); the lookup after that lists again itself and
+//! returns the store's error.
 //!
 //! The cache is bounded in bytes (`shoal.metadata.max.size`, default 256 MiB), each entry
 //! weighed by what it holds; an expired entry is held at most one more TTL. A listing keeps the
@@ -31,8 +35,14 @@
 //! gave (one entry per directory), by binary search; the most recently fetched answer wins. So
 //! a listed file's status costs its `Entry` and its strings, about 150 bytes for an object
 //! with a 20-character key (`benchmarks/scale` measures it), and a status asked for alone
-//! `STATUS_OVERHEAD` more. A listing over a quarter of the cache is not kept (a flat listing
-//! keeps the directories that fit in half of it), so a listing never evicts itself.
+//! `STATUS_OVERHEAD` more.
+//!
+//! **A listing never evicts itself.** Listings reach the caller page by page
+//! (`crate::namespace::Listing`) and are copied for the cache as they go ([`ListingCopy`]): a
+//! directory's listing is kept when it ends whole within a quarter of the cache, a flat listing
+//! of a tree when it fits in half of it (one entry per directory, as many directories as fit).
+//! A copy that outgrows its room is dropped at once and nothing of that listing is kept, so a
+//! listing holds at most one page plus its room, whatever the directory's size.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -46,9 +56,11 @@ use crate::store::Entry;
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_SIZE: u64 = 256 << 20;
-/// Directories with more entries than this are revalidated one status at a time: listing them
-/// costs more than the statuses a process asks for again (1,000 entries per S3 listing page).
-pub const DEFAULT_RELIST_MAX_ENTRIES: u64 = 10_000;
+/// Directories with more entries than this are revalidated one status at a time. By default
+/// every directory whose listing the cache holds is revalidated by listing it again, page by
+/// page (bounded memory): only a process that listed the whole directory holds its listing, and
+/// listing it again costs the requests that listing did.
+pub const DEFAULT_RELIST_MAX_ENTRIES: u64 = 1 << 32;
 /// Background listings one cache runs at once; an entry that finds them all busy is refreshed
 /// when it expires.
 pub const MAX_BACKGROUND: usize = 8;
@@ -167,7 +179,7 @@ pub struct Flight {
     started: Instant,
     /// The process that runs it: a forked child does not wait for its parent's threads.
     pid: u32,
-    done: Mutex<Option<Result<Arc<Vec<Entry>>>>>,
+    done: Mutex<Option<Result<()>>>,
     cv: Condvar,
 }
 
@@ -189,6 +201,72 @@ pub enum Relist {
     Busy,
 }
 
+/// The copy of a listing the cache will keep, filled page by page as the listing is read:
+/// while its entries weigh at most `room` (a quarter of the cache for a directory's listing,
+/// half of it for a flat listing of a tree). Past that it drops what it held and takes no more,
+/// and the listing is not kept: so a listing read for a caller holds one page and at most
+/// `room` bytes of copy, whatever its size, and never evicts itself.
+#[derive(Debug)]
+pub struct ListingCopy {
+    /// `None` once the listing outgrew `room`.
+    entries: Option<Arc<Vec<Entry>>>,
+    weight: u64,
+    room: u64,
+    started: Instant,
+    generation: u64,
+}
+
+impl ListingCopy {
+    fn new(room: u64, started: Instant, generation: u64) -> Self {
+        ListingCopy {
+            entries: Some(Arc::default()),
+            weight: 0,
+            room,
+            started,
+            generation,
+        }
+    }
+
+    /// A listing read whole (no room limit here: `put_relisted` decides).
+    fn whole(entries: Arc<Vec<Entry>>, started: Instant) -> Self {
+        ListingCopy {
+            entries: Some(entries),
+            weight: 0,
+            room: u64::MAX,
+            started,
+            generation: 0,
+        }
+    }
+
+    /// Copies one page; false once the listing is past what the cache keeps.
+    pub fn add(&mut self, page: &[Entry]) -> bool {
+        let Some(held) = self.entries.as_mut() else {
+            return false;
+        };
+        let add: u64 = page
+            .iter()
+            .map(|e| entry_weight(e) + std::mem::size_of::<Entry>() as u64)
+            .sum();
+        if self.weight + add > self.room {
+            self.entries = None;
+            return false;
+        }
+        self.weight += add;
+        Arc::make_mut(held).extend_from_slice(page);
+        true
+    }
+
+    /// Entries the copy holds now.
+    pub fn held(&self) -> usize {
+        self.entries.as_ref().map_or(0, |e| e.len())
+    }
+
+    /// Whether the whole listing so far fits.
+    pub fn fits(&self) -> bool {
+        self.entries.is_some()
+    }
+}
+
 /// Held by whoever lists a directory for the cache; dropping it unfinished fails the waiters.
 #[derive(Debug)]
 pub struct RelistGuard {
@@ -205,26 +283,49 @@ pub struct RelistGuard {
 
 impl RelistGuard {
     /// Caches the listing (on success), wakes the lookups waiting for it and returns it.
-    pub fn finish(mut self, listed: Result<Vec<Entry>>) -> Result<Arc<Vec<Entry>>> {
+    pub fn finish(self, listed: Result<Vec<Entry>>) -> Result<Arc<Vec<Entry>>> {
         let listed = listed.map(|v| sorted(Arc::new(v)));
-        self.complete(listed.clone());
+        let started = self.flight.started;
+        self.finish_copy(listed.clone().map(|v| ListingCopy::whole(v, started)))?;
         listed
     }
 
-    fn complete(&mut self, listed: Result<Arc<Vec<Entry>>>) {
+    /// Caches a listing read page by page into `copy` (on success; forgetting the directory
+    /// when the listing grew past what the cache keeps) and wakes the lookups waiting for it,
+    /// which then look again.
+    pub fn finish_copy(mut self, copy: Result<ListingCopy>) -> Result<()> {
+        let done = copy.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.complete(copy.map(|c| c.entries));
+        done
+    }
+
+    /// A copy for the listing this guard leads: started when the flight did.
+    pub fn copy(&self) -> ListingCopy {
+        ListingCopy::new(
+            self.cache.settings.max_size / 4,
+            self.flight.started,
+            self.generation,
+        )
+    }
+
+    fn complete(&mut self, listed: Result<Option<Arc<Vec<Entry>>>>) {
         self.finished = true;
         let (mount, dir) = &self.key;
         if let Ok(entries) = &listed {
             if self.cache.generation.load(Ordering::Acquire) == self.generation {
-                self.cache.put_relisted(
-                    mount,
-                    dir,
-                    entries.clone(),
-                    self.flight.started,
-                    self.immutable,
-                );
+                match entries {
+                    Some(entries) => self.cache.put_relisted(
+                        mount,
+                        dir,
+                        entries.clone(),
+                        self.flight.started,
+                        self.immutable,
+                    ),
+                    None => self.cache.forget_dir(mount, dir),
+                }
             }
         }
+        let listed = listed.map(|_| ());
         {
             let mut f = self.cache.flights.lock().unwrap_or_else(|p| p.into_inner());
             if f.running
@@ -262,8 +363,8 @@ impl Drop for RelistGuard {
 }
 
 impl Flight {
-    /// Waits for the listing's outcome.
-    pub fn wait(&self) -> Result<Arc<Vec<Entry>>> {
+    /// Waits for the listing's outcome (its entries are in the cache, where they fit).
+    pub fn wait(&self) -> Result<()> {
         let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(r) = done.as_ref() {
@@ -326,13 +427,12 @@ fn find(entries: &[Entry], key: &str) -> Option<Entry> {
         .map(|i| entries[i].clone())
 }
 
-fn sorted(entries: Arc<Vec<Entry>>) -> Arc<Vec<Entry>> {
-    if entries.windows(2).all(|w| w[0].key <= w[1].key) {
-        return entries;
+fn sorted(mut entries: Arc<Vec<Entry>>) -> Arc<Vec<Entry>> {
+    if !entries.windows(2).all(|w| w[0].key <= w[1].key) {
+        // In place when nothing else holds them (a listing read for the cache).
+        Arc::make_mut(&mut entries).sort_by(|a, b| a.key.cmp(&b.key));
     }
-    let mut v = (*entries).clone();
-    v.sort_by(|a, b| a.key.cmp(&b.key));
-    Arc::new(v)
+    entries
 }
 
 /// An answer found for a lookup: when it was fetched, for how long, and whether a listing of
@@ -427,24 +527,25 @@ impl Shared {
     fn put_files(
         &self,
         mount: &str,
-        entries: &[Entry],
+        entries: Vec<Entry>,
         ttl: Option<Duration>,
         fetched: Instant,
         room: u64,
     ) -> usize {
-        let mut order: Vec<&Entry> = entries.iter().filter(|e| !e.is_dir).collect();
+        let mut order: Vec<Entry> = entries.into_iter().filter(|e| !e.is_dir).collect();
         order.sort_by(|a, b| (parent(&a.key), &a.key).cmp(&(parent(&b.key), &b.key)));
         let mut used = 0u64;
         let mut kept = 0;
-        let mut start = 0;
-        while start < order.len() {
-            let dir = parent(&order[start].key);
-            let mut end = start + 1;
-            while end < order.len() && parent(&order[end].key) == dir {
-                end += 1;
+        // Each entry moves into its directory's group: no status is copied.
+        let mut rest = order.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let dir = parent(&first.key).to_string();
+            let mut files = vec![first];
+            while let Some(e) = rest.next_if(|e| parent(&e.key) == dir) {
+                files.push(e);
             }
-            let k = files_key(mount, dir);
-            let files: Vec<Entry> = order[start..end].iter().map(|e| (*e).clone()).collect();
+            let n = files.len();
+            let k = files_key(mount, &dir);
             let group = Timed {
                 value: Value::Listing(Arc::new(files)),
                 ttl,
@@ -455,9 +556,8 @@ impl Shared {
                 break;
             }
             self.entries.insert(k, group);
-            self.mark_listed(mount, dir, end - start);
-            kept += end - start;
-            start = end;
+            self.mark_listed(mount, &dir, n);
+            kept += n;
         }
         kept
     }
@@ -482,12 +582,23 @@ impl Shared {
             fetched,
         };
         self.entries.invalidate(&files_key(mount, dir));
-        self.mark_listed(mount, dir, entries.len());
         if weight(&k, &listing) <= self.settings.max_size / 4 {
             self.entries.insert(k, listing);
+            self.mark_listed(mount, dir, entries.len());
         } else {
+            self.forget_dir(mount, dir);
+        }
+    }
+
+    /// Drops what is held for directory `dir`: its listing, the files a flat listing gave of
+    /// it, and that it was listed (so its files are asked for one by one, not relisted).
+    fn forget_dir(&self, mount: &str, dir: &str) {
+        for k in [
+            listing_key(mount, dir),
+            files_key(mount, dir),
+            listed_key(mount, dir),
+        ] {
             self.entries.invalidate(&k);
-            self.put_files(mount, &entries, ttl, fetched, self.settings.max_size / 4);
         }
     }
 }
@@ -661,6 +772,56 @@ impl MetadataCache {
         })
     }
 
+    /// Starts a copy of a directory's listing that a caller reads page by page
+    /// ([`ListingCopy`]); room: a quarter of the cache.
+    pub fn listing_copy(&self) -> ListingCopy {
+        ListingCopy::new(
+            self.shared.settings.max_size / 4,
+            Instant::now(),
+            self.shared.generation.load(Ordering::Acquire),
+        )
+    }
+
+    /// Starts a copy of a flat listing of a tree; room: half of the cache.
+    pub fn files_copy(&self) -> ListingCopy {
+        ListingCopy::new(
+            self.shared.settings.max_size / 2,
+            Instant::now(),
+            self.shared.generation.load(Ordering::Acquire),
+        )
+    }
+
+    /// Keeps a directory's listing read whole into `copy`, unless a change was made through
+    /// Shoal since it started; a listing that outgrew the copy drops what was held for the
+    /// directory instead.
+    pub fn keep_listing(&self, mount: &str, dir: &str, copy: ListingCopy, immutable: bool) {
+        if self.shared.generation.load(Ordering::Acquire) != copy.generation {
+            return;
+        }
+        match copy.entries {
+            Some(entries) => {
+                self.shared
+                    .put_relisted(mount, dir, sorted(entries), copy.started, immutable)
+            }
+            None => self.shared.forget_dir(mount, dir),
+        }
+    }
+
+    /// Keeps the files' statuses of a flat listing read whole into `copy` (as
+    /// [`MetadataCache::put_statuses`]); nothing of one that outgrew it.
+    pub fn keep_files(&self, mount: &str, copy: ListingCopy, immutable: bool) -> usize {
+        let (Some(entries), Some(ttl)) = (copy.entries, self.shared.ttl(true, immutable)) else {
+            return 0;
+        };
+        if self.shared.generation.load(Ordering::Acquire) != copy.generation {
+            return 0;
+        }
+        let room = self.shared.settings.max_size / 2;
+        let entries = Arc::try_unwrap(entries).unwrap_or_else(|shared| (*shared).clone());
+        self.shared
+            .put_files(mount, entries, ttl, copy.started, room)
+    }
+
     pub fn put_status(&self, mount: &str, key: &str, entry: Option<Entry>, immutable: bool) {
         if let Some(ttl) = self.shared.ttl(entry.is_some(), immutable) {
             self.entries().insert(
@@ -701,7 +862,7 @@ impl MetadataCache {
         };
         let room = self.shared.settings.max_size / 2;
         self.shared
-            .put_files(mount, entries, ttl, Instant::now(), room)
+            .put_files(mount, entries.to_vec(), ttl, Instant::now(), room)
     }
 
     /// Entries held (approximate until the cache has caught up with recent inserts).

@@ -217,3 +217,25 @@ fn large_directories_and_lone_statuses_are_revalidated_one_by_one() {
     }
     assert_eq!(metadata_requests(&proxy), (0, 3), "{:?}", proxy.seen());
 }
+
+#[test]
+fn a_huge_flat_directory_is_revalidated_by_a_paginated_listing_not_heads() {
+    // Several pages of S3's 1,000 keys, read one by one (the old default answered
+    // directories of over 10,000 entries with a HEAD per file; now no size is too large:
+    // the listing streams). 2,500 keeps the test short on s3s-fs, which reads the whole
+    // directory for every page.
+    let n = 2_500;
+    let (_server, proxy, ns) = setup(n, &[]);
+    let listed_at = Instant::now();
+    proxy.reset();
+    assert_eq!(ns.list("/s3/d").unwrap().len(), n);
+    let (pages, heads) = metadata_requests(&proxy);
+    assert!(pages >= 3 && heads == 0, "{:?}", proxy.seen());
+    sleep_until(listed_at + TTL + Duration::from_millis(100));
+    proxy.reset();
+    for p in paths(n).iter().step_by(25) {
+        assert_eq!(ns.status(p).unwrap().len, 100);
+    }
+    // Expired: revalidated by listing the directory again, page by page; no HEAD.
+    assert_eq!(metadata_requests(&proxy), (pages, 0), "{:?}", proxy.seen());
+}

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use jni::objects::{JByteBuffer, JClass, JLongArray, JObject, JObjectArray, JString, JValue};
 use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
+use shoal_core::namespace::Listing;
 use shoal_core::pread::AlignedBuf;
 use shoal_core::{Config, FileInfo, FileReader, FileWriter, Namespace};
 
@@ -223,11 +224,46 @@ export! {
     }
 }
 
+// ---- listings -------------------------------------------------------------------------------
+
+/// A listing in progress, handed to Java batch by batch; one Java iterator uses it at a time.
+type ListingHandle = Mutex<Listing>;
+
 export! {
-    fn fsListFiles<'l>(|env|, fs: jlong, path: JString<'l>) -> JObjectArray<'l> {
+    /// Starts listing a directory (`recursive`: every file under it), reading its first page:
+    /// a missing path fails here.
+    fn listingOpen<'l>(|env|, fs: jlong, path: JString<'l>, recursive: jboolean) -> jlong {
         let ns = unsafe { borrow::<Namespace>(fs, "filesystem")? };
-        let infos = ns.walk_files(&string(env, &path, "path")?)?;
-        info_array(env, &infos)
+        let path = string(env, &path, "path")?;
+        let listing = if recursive as u8 != 0 {
+            ns.walk_stream(&path)?
+        } else {
+            ns.list_stream(&path)?
+        };
+        Ok(into_handle::<ListingHandle>(Mutex::new(listing)))
+    }
+}
+
+export! {
+    /// The next batch of at most `max` entries; an empty array once the listing is over.
+    fn listingNext<'l>(|env|, listing: jlong, max: jint) -> JObjectArray<'l> {
+        let listing = unsafe { borrow::<ListingHandle>(listing, "listing")? };
+        if max <= 0 {
+            return Err(invalid(format!("batch size {max} is not positive")));
+        }
+        let batch = listing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .next_batch(max as usize)?;
+        info_array(env, &batch)
+    }
+}
+
+export! {
+    fn listingClose<'l>(|_|, listing: jlong) -> () {
+        // Safety: the Java owner closes once.
+        unsafe { free::<ListingHandle>(listing) };
+        Ok(())
     }
 }
 

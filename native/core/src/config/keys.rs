@@ -116,6 +116,7 @@ pub const KEYS: &[Key] = &[
     // Read by the Spark load job (io.shoal.spark.LoadInputFormat): how files form tasks.
     count("shoal.load.task.files", 1, 1 << 20),
     size("shoal.load.task.size", 1, MAX_SIZE),
+    count("shoal.list.batch", 1, 1 << 20),
 ];
 
 /// The attributes of `shoal.mount.<name>.<attribute>`, besides `option.<key>`.

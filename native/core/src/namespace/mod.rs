@@ -5,12 +5,14 @@
 //! Reading (`reader`) and writing (`writer`) a file have modules of their own; what a read does
 //! with the node cache is the cache's (`crate::cache::read`).
 
+mod listing;
 mod reader;
 mod writer;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use listing::Listing;
 pub use reader::FileReader;
 pub use writer::FileWriter;
 
@@ -204,47 +206,42 @@ impl Namespace {
 
     /// Every file at or under `path` (the file itself when it is one), sorted by path: one flat
     /// listing per mount involved (mounts nested below `path` included), not a directory walk.
+    /// Held whole: [`Namespace::walk_stream`] hands the same files on batch by batch.
     pub fn walk_files(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let mut out = Vec::new();
+        for batch in self.walk_stream(path)? {
+            out.extend(batch?);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Every file at or under `path` (the file itself when it is one), batch by batch as the
+    /// stores' flat listings page (one per mount involved, mounts nested below `path`
+    /// included), each mount's files in its store's key order. A missing `path` fails here;
+    /// a store's error later fails the batch that meets it.
+    pub fn walk_stream(&self, path: &str) -> Result<Listing> {
         let top = self.status(path)?;
         if !top.is_dir {
-            return Ok(vec![top]);
+            return Ok(Listing::of(vec![top], self));
         }
         let base = crate::path::join(&crate::path::segments(path)?);
-        let mut out = Vec::new();
+        // The mounts strictly below `dir`, whose files its listing does not show.
+        let nested_in = |dir: &str| -> Vec<String> {
+            let prefix = format!("{}/", dir.trim_end_matches('/'));
+            self.mounts
+                .mounts()
+                .filter(|m| m.path != dir && m.path.starts_with(&prefix))
+                .map(|m| m.path.clone())
+                .collect()
+        };
+        let mut parts = Vec::new();
         // The mount holding `path` itself (none when it is above every mount).
         if let Location::Mounted(r) = self.mounts.locate(&base)? {
-            let nested: Vec<&str> = self
-                .mounts
-                .mounts()
-                .filter(|m| {
-                    m.path != r.mount.path
-                        && m.path
-                            .starts_with(&format!("{}/", r.path.trim_end_matches('/')))
-                })
-                .map(|m| m.path.as_str())
-                .collect();
-            crate::bump!(
-                store_metadata_requests,
-                1,
-                self.stats,
-                crate::stats::process()
-            );
-            let files = r.mount.store.list_files(&r.key).map_err(|e| {
-                e.context(
-                    "list",
-                    &format!("{} (in {})", r.path, r.mount.store.describe()),
-                )
-            })?;
-            self.remember_files(&r.mount, &files);
-            out.extend(
-                files
-                    .into_iter()
-                    .map(|e| FileInfo::from_entry(&r, e))
-                    // What a nested mount shadows is not visible.
-                    .filter(|f| !nested.iter().any(|n| f.path.starts_with(&format!("{n}/")))),
-            );
+            let nested = nested_in(&r.mount.path);
+            parts.push(listing::Part { r, nested });
         }
-        // Mounts below `path`.
+        // Mounts below `path`; deeper mounts nested inside each are listed on their own turn.
         let prefix = if base == "/" {
             "/".to_string()
         } else {
@@ -257,45 +254,19 @@ impl Namespace {
                     key: String::new(),
                     path: m.path.clone(),
                 };
-                // Deeper mounts nested inside this one are listed on their own turn.
-                let nested: Vec<&str> = self
-                    .mounts
-                    .mounts()
-                    .filter(|n| n.path.starts_with(&format!("{}/", m.path)))
-                    .map(|n| n.path.as_str())
-                    .collect();
-                crate::bump!(
-                    store_metadata_requests,
-                    1,
-                    self.stats,
-                    crate::stats::process()
-                );
-                let files = m.store.list_files("").map_err(|e| {
-                    e.context("list", &format!("{} (in {})", m.path, m.store.describe()))
-                })?;
-                self.remember_files(m, &files);
-                out.extend(
-                    files
-                        .into_iter()
-                        .map(|e| FileInfo::from_entry(&r, e))
-                        .filter(|f| !nested.iter().any(|n| f.path.starts_with(&format!("{n}/")))),
-                );
+                parts.push(listing::Part {
+                    nested: nested_in(&m.path),
+                    r,
+                });
             }
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        Ok(Listing::files(parts, self))
     }
 
     /// (bytes held, capacity) of this namespace's cache directories together, as counted by
     /// every process sharing them; (0, 0) when caching is off.
     pub fn cache_usage(&self) -> (u64, u64) {
         self.cache.as_ref().map_or((0, 0), |c| c.usage())
-    }
-
-    /// Caches the status of files a recursive listing returned, so opening them asks nothing.
-    fn remember_files(&self, mount: &crate::mount::Mount, files: &[Entry]) {
-        self.metadata
-            .put_statuses(&mount.name, files, mount.immutable);
     }
 
     /// Drops cached metadata after a change made through this namespace.
@@ -409,16 +380,14 @@ impl Namespace {
     }
 
     /// Lists directory `dir` of a mount for the metadata cache, or waits for the listing of it
-    /// that is running (single-flight per directory); the cache keeps what it returns.
-    fn relist(&self, mount: &Arc<Mount>, dir: &str) -> Result<Arc<Vec<Entry>>> {
+    /// that is running (single-flight per directory); the cache keeps what it returns, where it
+    /// fits (see `crate::metadata`).
+    fn relist(&self, mount: &Arc<Mount>, dir: &str) -> Result<()> {
         match self
             .metadata
             .start_relist(&mount.name, dir, false, mount.immutable)
         {
-            Relist::Lead(guard) => {
-                self.count_metadata_request();
-                guard.finish(list_dir(mount, dir))
-            }
+            Relist::Lead(guard) => relist_into(guard, mount, dir, &self.stats),
             Relist::Join(flight) => flight.wait(),
             Relist::Busy => unreachable!("only a background listing is refused"),
         }
@@ -433,14 +402,14 @@ impl Namespace {
         else {
             return;
         };
-        self.count_metadata_request();
         let mount = mount.clone();
         let dir = dir.to_string();
+        let stats = self.stats.clone();
         // A thread that cannot start drops the guard, which ends the listing as failed.
         let _ = std::thread::Builder::new()
             .name("shoal-relist".into())
             .spawn(move || {
-                if let Err(e) = guard.finish(list_dir(&mount, &dir)) {
+                if let Err(e) = relist_into(guard, &mount, &dir, &stats) {
                     tracing::warn!(
                         "revalidating the metadata of {} failed, its cached entries expire \
                          at their TTL: {e}",
@@ -450,18 +419,26 @@ impl Namespace {
             });
     }
 
-    fn list_resolved(&self, r: &Resolved) -> Result<Arc<Vec<Entry>>> {
-        match self.metadata.lookup_listing(&r.mount.name, &r.key) {
+    /// A directory's listing, from the metadata cache when it holds it, else from the store,
+    /// after the entries in `first`; names in `hidden` (mount points) are left out.
+    fn listing_of(
+        &self,
+        r: Resolved,
+        hidden: Vec<String>,
+        first: Vec<FileInfo>,
+    ) -> Result<Listing> {
+        let dir = listing::Dir { r, hidden };
+        match self.metadata.lookup_listing(&dir.r.mount.name, &dir.r.key) {
             Lookup::Hit(hit, refresh) => {
                 self.count_metadata(true);
-                if let Some(dir) = refresh {
-                    self.relist_in_background(&r.mount, &dir);
+                if let Some(d) = refresh {
+                    self.relist_in_background(&dir.r.mount, &d);
                 }
-                Ok(hit)
+                Ok(Listing::cached(first, dir, hit, self))
             }
             Lookup::Relist(_) | Lookup::Miss => {
                 crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
-                self.relist(&r.mount, &r.key)
+                Listing::from_store(first, dir, self)
             }
         }
     }
@@ -487,46 +464,58 @@ impl Namespace {
     }
 
     /// The entries of a directory, or the file itself. Mount points below `path` appear as
-    /// directories, and hide whatever the enclosing store has under the same name.
+    /// directories, and hide whatever the enclosing store has under the same name. Sorted by
+    /// path, held whole: [`Namespace::list_stream`] hands the same entries on batch by batch.
     pub fn list(&self, path: &str) -> Result<Vec<FileInfo>> {
+        let mut out = Vec::new();
+        for batch in self.list_stream(path)? {
+            out.extend(batch?);
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        // A name that is both an object and a prefix (`x` and `x/...`) is listed once.
+        out.dedup_by(|a, b| a.path == b.path);
+        Ok(out)
+    }
+
+    /// The entries of a directory (or the file itself), batch by batch as the store's listing
+    /// pages: mount points below `path` first, then the store's entries in its key order. A
+    /// missing `path` fails here; a store's error later fails the batch that meets it.
+    pub fn list_stream(&self, path: &str) -> Result<Listing> {
         let children = self
             .mounts
             .child_mount_points(path)
             .map_err(|e| e.context("list", path))?;
-        let mut out = match self
+        let base = crate::path::join(&crate::path::segments(path)?);
+        let points: Vec<FileInfo> = children
+            .iter()
+            .map(|c| {
+                FileInfo::synthetic_dir(if base == "/" {
+                    format!("/{c}")
+                } else {
+                    format!("{base}/{c}")
+                })
+            })
+            .collect();
+        match self
             .mounts
             .locate(path)
             .map_err(|e| e.context("list", path))?
         {
-            Location::Ancestor(_) => Vec::new(),
-            Location::Outside(p) => return Err(not_mounted("list", &p)),
+            Location::Ancestor(_) => Ok(Listing::of(points, self)),
+            Location::Outside(p) => Err(not_mounted("list", &p)),
             Location::Mounted(r) => {
-                let entries = self.list_resolved(&r)?;
-                if entries.is_empty() && children.is_empty() && !r.key.is_empty() {
+                let (key, at) = (r.key.clone(), r.path.clone());
+                let mut listing = self.listing_of(r, children, points)?;
+                if !key.is_empty() && !listing.fill()? {
                     // Empty directory, a file, or nothing at all.
-                    let st = self.status(&r.path)?;
+                    let st = self.status(&at)?;
                     if !st.is_dir {
-                        return Ok(vec![st]);
+                        return Ok(Listing::of(vec![st], self));
                     }
                 }
-                entries
-                    .iter()
-                    .filter(|e| !children.iter().any(|c| c == e.name()))
-                    .map(|e| FileInfo::from_entry(&r, e.clone()))
-                    .collect()
+                Ok(listing)
             }
-        };
-        let base = crate::path::join(&crate::path::segments(path)?);
-        for c in children {
-            let p = if base == "/" {
-                format!("/{c}")
-            } else {
-                format!("{base}/{c}")
-            };
-            out.push(FileInfo::synthetic_dir(p));
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
     }
 
     /// Opens a file for positioned reads. With `known` (from an earlier status) no metadata
@@ -957,8 +946,8 @@ impl Namespace {
                     format!("delete {}: it holds mount points", r.path),
                 ));
             }
-            let children = self.list_resolved(&r)?;
-            if !children.is_empty() && !recursive {
+            let empty = !self.listing_of(r.clone(), Vec::new(), Vec::new())?.fill()?;
+            if !empty && !recursive {
                 return Err(Error::new(
                     ErrorKind::NotEmpty,
                     format!(
@@ -967,7 +956,7 @@ impl Namespace {
                     ),
                 ));
             }
-            if r.key.is_empty() && children.is_empty() {
+            if r.key.is_empty() && empty {
                 return Ok(false);
             }
         }
@@ -1071,14 +1060,33 @@ impl Namespace {
     }
 }
 
-/// One listing of directory `dir` of a mount, its error naming the Shoal path and the store.
-fn list_dir(mount: &Mount, dir: &str) -> Result<Vec<Entry>> {
-    mount.store.list(dir).map_err(|e| {
+/// Lists directory `dir` of a mount page by page for the metadata cache, as the leader of its
+/// single-flight `guard`: the listing is copied while it fits (and not read further once it
+/// does not), and the lookups waiting for it then look again.
+fn relist_into(
+    guard: crate::metadata::RelistGuard,
+    mount: &Mount,
+    dir: &str,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let mut copy = guard.copy();
+    let listed = (|| {
+        let mut pages = crate::store::list_pages(&mount.store, dir)?;
+        while let Some(page) = pages.next_page()? {
+            crate::bump!(store_metadata_requests, 1, stats, crate::stats::process());
+            if !copy.add(&page) {
+                break;
+            }
+        }
+        Ok(())
+    })()
+    .map_err(|e: Error| {
         e.context(
             "list",
             &format!("{} (in {})", mount.shoal_path(dir), mount.store.describe()),
         )
-    })
+    });
+    guard.finish_copy(listed.map(|_| copy))
 }
 
 fn not_mounted(op: &str, path: &str) -> Error {

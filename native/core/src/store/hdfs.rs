@@ -19,7 +19,7 @@ use futures::{FutureExt, StreamExt};
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
 
 use super::limit::Limit;
-use super::{join_key, redact_uri, Entry, Fetched, StoreWriter, UnderStore};
+use super::{join_key, redact_uri, Entry, Fetched, ListPages, StoreWriter, UnderStore, LIST_PAGE};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -144,24 +144,76 @@ impl HdfsStore {
                 }
             }
         };
-        let mut out = Vec::with_capacity(statuses.len());
-        for st in &statuses {
-            // A file "lists" itself under its own path.
-            let Some(name) = st
-                .path
-                .strip_prefix(path.trim_end_matches('/'))
-                .and_then(|rest| rest.strip_prefix('/'))
-                .filter(|n| !n.is_empty() && !n.contains('/'))
-            else {
-                continue;
-            };
-            if name.contains(TMP_MARK) {
-                continue;
-            }
-            out.push(Self::entry(join_key(key, name), st));
+        Ok(Some(entries_listed(&path, key, &statuses)))
+    }
+}
+
+/// The entries of directory `key` (at HDFS path `path`) among statuses its listing gave,
+/// sorted by key: a file "lists" itself under its own path, and is left out.
+fn entries_listed(
+    path: &str,
+    key: &str,
+    statuses: &[hdfs_native::client::FileStatus],
+) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(statuses.len());
+    for st in statuses {
+        let Some(name) = st
+            .path
+            .strip_prefix(path.trim_end_matches('/'))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+        else {
+            continue;
+        };
+        if name.contains(TMP_MARK) {
+            continue;
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(Some(out))
+        out.push(HdfsStore::entry(join_key(key, name), st));
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// A directory's listing, [`LIST_PAGE`] entries at a time from the client's paged listing (one
+/// `getListing` call per batch the NameNode hands out, `dfs.ls.limit`, 1,000 by default).
+struct HdfsPages {
+    stream: Option<
+        futures::stream::BoxStream<'static, hdfs_native::Result<hdfs_native::client::FileStatus>>,
+    >,
+    path: String,
+    key: String,
+    limit: Limit,
+}
+
+impl ListPages for HdfsPages {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        let Some(mut stream) = self.stream.take() else {
+            return Ok(None);
+        };
+        let limit = self.limit.clone();
+        let what = format!("a listing of '{}'", self.key);
+        let (stream, statuses, failed) = crate::runtime::block_on(async move {
+            let mut statuses = Vec::new();
+            while statuses.len() < LIST_PAGE {
+                match limit.wait(&what, stream.next()).await? {
+                    Some(Ok(st)) => statuses.push(st),
+                    Some(Err(e)) => return Ok::<_, Error>((None, statuses, Some(e))),
+                    None => return Ok((None, statuses, None)),
+                }
+            }
+            Ok((Some(stream), statuses, None))
+        })??;
+        self.stream = stream;
+        match failed {
+            // Not there, or not a directory: nothing under it, as `list` says.
+            Some(e) if matches!(kind_of(&e), ErrorKind::NotFound | ErrorKind::NotADirectory) => {}
+            Some(e) => return Err(hdfs_error(e)),
+            None => {}
+        }
+        if statuses.is_empty() && self.stream.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(entries_listed(&self.path, &self.key, &statuses)))
     }
 }
 
@@ -233,6 +285,16 @@ impl UnderStore for HdfsStore {
 
     fn list(&self, key: &str) -> Result<Vec<Entry>> {
         Ok(self.list_dir(key)?.unwrap_or_default())
+    }
+
+    fn list_pages(&self, key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        let path = self.path(key);
+        Ok(Some(Box::new(HdfsPages {
+            stream: Some(self.client.list_status_iter(&path, false).into_stream()),
+            path,
+            key: key.to_string(),
+            limit: self.limit.clone(),
+        })))
     }
 
     fn fetch_range(

@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
-use super::{join_key, Entry, Fetched, StoreWriter, UnderStore};
+use super::{join_key, Entry, Fetched, ListPages, OnePage, StoreWriter, UnderStore, LIST_PAGE};
 use crate::error::{Error, ErrorKind, Result};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
 }
@@ -73,6 +73,86 @@ impl LocalStore {
     }
 }
 
+/// A directory read [`LIST_PAGE`] entries at a time.
+struct DirPages {
+    store: LocalStore,
+    key: String,
+    dir: Option<fs::ReadDir>,
+    /// (device, inode) of every directory from the mount root to this one, once needed.
+    on_path: Option<Vec<(u64, u64)>>,
+}
+
+impl LocalStore {
+    /// The pages of directory `key`; `None` when it is not there or not a directory.
+    fn dir_pages(&self, key: &str) -> Result<Option<DirPages>> {
+        let dir = match fs::read_dir(self.path(key)) {
+            Ok(d) => d,
+            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(DirPages {
+            store: self.clone(),
+            key: key.to_string(),
+            dir: Some(dir),
+            on_path: None,
+        }))
+    }
+}
+
+impl ListPages for DirPages {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        let Some(dir) = self.dir.as_mut() else {
+            return Ok(None);
+        };
+        let key = self.key.as_str();
+        let mut out = Vec::new();
+        while out.len() < LIST_PAGE {
+            let Some(item) = dir.next() else {
+                self.dir = None;
+                break;
+            };
+            let item = item?;
+            let Ok(name) = item.file_name().into_string() else {
+                continue; // not UTF-8: not addressable as a Shoal path
+            };
+            if name.contains(TMP_MARK) {
+                continue;
+            }
+            // Follow symlinks like a reader would; skip dangling and looping ones.
+            let Ok(meta) = fs::metadata(item.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                use std::os::unix::fs::MetadataExt;
+                if self.on_path.is_none() {
+                    self.on_path = Some(self.store.directories_on_path(key)?);
+                }
+                if self
+                    .on_path
+                    .as_ref()
+                    .is_some_and(|a| a.contains(&(meta.dev(), meta.ino())))
+                {
+                    tracing::warn!(
+                        store = %self.store.describe(),
+                        key = %join_key(key, &name),
+                        "left out of the listing: it leads back to a directory on its own path \
+                         (a symbolic link or bind mount loop)"
+                    );
+                    continue;
+                }
+            }
+            out.push(LocalStore::entry(&join_key(key, &name), &meta));
+        }
+        if out.is_empty() && self.dir.is_none() {
+            return Ok(None);
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Some(out))
+    }
+}
+
 /// Temporary files of unfinished writes; hidden from listings.
 const TMP_MARK: &str = ".shoal-tmp-";
 
@@ -90,50 +170,22 @@ impl UnderStore for LocalStore {
     }
 
     fn list(&self, key: &str) -> Result<Vec<Entry>> {
-        let dir = match fs::read_dir(self.path(key)) {
-            Ok(d) => d,
-            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => {
-                return Ok(Vec::new())
-            }
-            Err(e) => return Err(e.into()),
+        let Some(mut pages) = self.dir_pages(key)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        // (device, inode) of every directory from the mount root to this one, once needed.
-        let mut on_path: Option<Vec<(u64, u64)>> = None;
-        for item in dir {
-            let item = item?;
-            let Ok(name) = item.file_name().into_string() else {
-                continue; // not UTF-8: not addressable as a Shoal path
-            };
-            if name.contains(TMP_MARK) {
-                continue;
-            }
-            // Follow symlinks like a reader would; skip dangling and looping ones.
-            let Ok(meta) = fs::metadata(item.path()) else {
-                continue;
-            };
-            if meta.is_dir() {
-                use std::os::unix::fs::MetadataExt;
-                if on_path.is_none() {
-                    on_path = Some(self.directories_on_path(key)?);
-                }
-                if on_path
-                    .as_ref()
-                    .is_some_and(|a| a.contains(&(meta.dev(), meta.ino())))
-                {
-                    tracing::warn!(
-                        store = %self.describe(),
-                        key = %join_key(key, &name),
-                        "left out of the listing: it leads back to a directory on its own path \
-                         (a symbolic link or bind mount loop)"
-                    );
-                    continue;
-                }
-            }
-            out.push(Self::entry(&join_key(key, &name), &meta));
+        while let Some(page) = pages.next_page()? {
+            out.extend(page);
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    fn list_pages(&self, key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        Ok(Some(match self.dir_pages(key)? {
+            Some(p) => Box::new(p),
+            None => Box::new(OnePage(None)),
+        }))
     }
 
     fn read_at(

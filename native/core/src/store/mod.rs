@@ -96,6 +96,85 @@ impl Entry {
     }
 }
 
+/// Entries a listing hands on at a time, at most: S3's page (`max-keys` 1,000), the batch a
+/// directory of the local filesystem is read in.
+pub const LIST_PAGE: usize = 1000;
+
+/// A listing read page by page: each `next_page` makes at most one request to the store (one
+/// S3 `ListObjectsV2` page, one HDFS `getListing` batch) or reads at most [`LIST_PAGE`]
+/// entries of a local directory, so a listing holds one page, whatever the directory's size.
+/// Entries come in the store's order, each page sorted by key.
+pub trait ListPages: Send {
+    /// The next page; `None` once the listing is over. A page may be empty (a page of
+    /// directory markers) before the end.
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>>;
+}
+
+/// The pages of a listing that a store answers in one piece (`list`), or of a walk.
+pub(crate) struct OnePage(pub(crate) Option<Vec<Entry>>);
+
+impl ListPages for OnePage {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        Ok(self.0.take())
+    }
+}
+
+/// The files under a directory of a store with no flat listing, page by page of each
+/// directory's listing (each directory listed once, as `UnderStore::list_files` walks). It
+/// holds one page and the names of the directories still to list.
+struct Walk {
+    store: Arc<dyn UnderStore>,
+    stack: Vec<String>,
+    current: Option<Box<dyn ListPages>>,
+}
+
+impl ListPages for Walk {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        loop {
+            let pages = match &mut self.current {
+                Some(p) => p,
+                None => {
+                    let Some(dir) = self.stack.pop() else {
+                        return Ok(None);
+                    };
+                    self.current.insert(list_pages(&self.store, &dir)?)
+                }
+            };
+            match pages.next_page()? {
+                Some(page) => {
+                    let (dirs, files): (Vec<Entry>, Vec<Entry>) =
+                        page.into_iter().partition(|e| e.is_dir);
+                    self.stack.extend(dirs.into_iter().rev().map(|d| d.key));
+                    return Ok(Some(files));
+                }
+                None => self.current = None,
+            }
+        }
+    }
+}
+
+/// The listing of directory `key` (as `UnderStore::list`), page by page where the store
+/// pages, else in one page.
+pub fn list_pages(store: &Arc<dyn UnderStore>, key: &str) -> Result<Box<dyn ListPages>> {
+    Ok(match store.list_pages(key)? {
+        Some(p) => p,
+        None => Box::new(OnePage(Some(store.list(key)?))),
+    })
+}
+
+/// Every file at any depth under directory `key` (as `UnderStore::list_files`), page by page:
+/// one flat listing where the store has one, else a walk that lists one directory per page.
+pub fn list_files_pages(store: &Arc<dyn UnderStore>, key: &str) -> Result<Box<dyn ListPages>> {
+    Ok(match store.list_files_pages(key)? {
+        Some(p) => p,
+        None => Box::new(Walk {
+            store: store.clone(),
+            stack: vec![key.to_string()],
+            current: None,
+        }),
+    })
+}
+
 /// Bytes read from a store, with the ETag of the object they were read from where the store's
 /// answer carries one.
 #[derive(Debug, Clone)]
@@ -147,6 +226,18 @@ pub trait UnderStore: Send + Sync + Debug {
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    /// The listing of directory `key` page by page (see [`ListPages`]); `None` where the store
+    /// answers a listing in one piece (`list`, which [`list_pages`] then calls).
+    fn list_pages(&self, _key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        Ok(None)
+    }
+
+    /// Every file under directory `key` page by page, from one flat listing; `None` where the
+    /// store has none ([`list_files_pages`] then walks the directories).
+    fn list_files_pages(&self, _key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        Ok(None)
     }
 
     /// Reads `out.len()` bytes at `pos`, fewer only at the end of the object; returns how many,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{Entry, Fetched, StoreWriter, UnderStore};
+use super::{Entry, Fetched, ListPages, StoreWriter, UnderStore};
 use crate::config::MountSpec;
 use crate::error::{Error, Result};
 
@@ -247,6 +247,27 @@ impl Redacting {
     fn scrub<T>(&self, r: Result<T>) -> Result<T> {
         r.map_err(|e| scrub_error(&self.secrets, e))
     }
+
+    fn scrubbing(&self, pages: Box<dyn ListPages>) -> Box<dyn ListPages> {
+        Box::new(RedactingPages {
+            inner: pages,
+            secrets: self.secrets.clone(),
+        })
+    }
+}
+
+/// The pages of a listing, every error scrubbed of the mount's secrets.
+struct RedactingPages {
+    inner: Box<dyn ListPages>,
+    secrets: Arc<Vec<String>>,
+}
+
+impl ListPages for RedactingPages {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        self.inner
+            .next_page()
+            .map_err(|e| scrub_error(&self.secrets, e))
+    }
 }
 
 impl std::fmt::Debug for Redacting {
@@ -276,6 +297,16 @@ impl UnderStore for Redacting {
 
     fn identity(&self) -> String {
         self.inner.identity()
+    }
+
+    fn list_pages(&self, key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        let pages = self.scrub(self.inner.list_pages(key))?;
+        Ok(pages.map(|p| self.scrubbing(p)))
+    }
+
+    fn list_files_pages(&self, key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        let pages = self.scrub(self.inner.list_files_pages(key))?;
+        Ok(pages.map(|p| self.scrubbing(p)))
     }
 
     fn read_at(

@@ -19,9 +19,10 @@ pub(super) fn build(m: &MountArgs, url: &url::Url) -> Result<Built> {
         m.retry.clone()
     );
     Ok(Built {
+        paged: None,
         store,
         identity: format!("http|{}", redact_uri(&spec.uri)),
-        backend: Box::new(Http),
+        backend: std::sync::Arc::new(Http),
     })
 }
 

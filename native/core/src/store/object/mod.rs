@@ -19,14 +19,17 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::path::Path as OsPath;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutPayload,
+    GetOptions, GetRange, ListResult, ObjectMeta, ObjectStore, ObjectStoreExt, ObjectStoreScheme,
+    PutPayload,
 };
 
 use super::limit::Limit;
-use super::{redact_uri, Entry, Fetched, StoreWriter, UnderStore};
+use super::{redact_uri, Entry, Fetched, ListPages, OnePage, StoreWriter, UnderStore, LIST_PAGE};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -123,18 +126,22 @@ struct MountArgs<'a> {
 /// What one backend's module builds: the client, and the backend's own behaviour.
 struct Built {
     store: Arc<dyn ObjectStore>,
+    /// The same client's listing page by page (S3, GCS, Azure; not HTTP).
+    paged: Option<Arc<dyn PaginatedListStore>>,
     /// What decides which bytes a key names (`UnderStore::identity`).
     identity: String,
-    backend: Box<dyn Backend>,
+    backend: Arc<dyn Backend>,
 }
 
 impl Built {
-    /// A backend with no particulars (`Plain`).
-    fn plain(store: impl ObjectStore, identity: String) -> Self {
+    /// A backend with no particulars (`Plain`), listed page by page.
+    fn plain(store: impl ObjectStore + PaginatedListStore, identity: String) -> Self {
+        let store = Arc::new(store);
         Built {
-            store: Arc::new(store),
+            store: store.clone(),
+            paged: Some(store),
             identity,
-            backend: Box::new(Plain),
+            backend: Arc::new(Plain),
         }
     }
 }
@@ -197,8 +204,12 @@ struct Plain;
 
 impl Backend for Plain {}
 
+/// Cheap to clone (a listing read page by page holds a clone); clones share what they learn.
+#[derive(Clone)]
 pub struct ObjectStoreUfs {
     store: Arc<dyn ObjectStore>,
+    /// `store`, listing page by page; `None` for HTTP servers.
+    paged: Option<Arc<dyn PaginatedListStore>>,
     /// The prefix inside the bucket/container the mount starts at.
     root: OsPath,
     uri: String,
@@ -210,9 +221,9 @@ pub struct ObjectStoreUfs {
     /// ETags only on HEAD. Where listings have none, pages are keyed by length + mtime whatever
     /// the source of the metadata, so a file opened after a listing and one opened by HEAD
     /// (another process, the CLI) share their cached pages.
-    listing_etags: std::sync::OnceLock<bool>,
+    listing_etags: Arc<std::sync::OnceLock<bool>>,
     /// What this backend does differently (read-only, directory markers, listings).
-    backend: Box<dyn Backend>,
+    backend: Arc<dyn Backend>,
     /// `shoal.store.timeout`, which every request here waits at most.
     limit: Limit,
 }
@@ -268,11 +279,12 @@ impl ObjectStoreUfs {
         })?;
         Ok(ObjectStoreUfs {
             store: built.store,
+            paged: built.paged,
             root,
             limit: Limit::new(settings.timeout, &redact_uri(uri)),
             uri: redact_uri(uri),
             identity: built.identity,
-            listing_etags: std::sync::OnceLock::new(),
+            listing_etags: Arc::default(),
             backend: built.backend,
         })
     }
@@ -379,6 +391,119 @@ impl ObjectStoreUfs {
     /// Which of the listed objects are only directory markers (`Backend::markers_among`).
     fn markers_among(&self, metas: &[&object_store::ObjectMeta]) -> Result<Vec<bool>> {
         self.backend.markers_among(self, metas)
+    }
+}
+
+impl ObjectStoreUfs {
+    /// The entries of one listing (or page) of the directory at `loc`, sorted by key: its
+    /// subdirectories and files, less the directory's own marker.
+    fn entries_listed(&self, loc: &OsPath, listed: &ListResult) -> Vec<Entry> {
+        self.learn_from_listing(listed.objects.iter().filter(|m| m.location != *loc));
+        let mut out = Vec::with_capacity(listed.objects.len() + listed.common_prefixes.len());
+        for p in &listed.common_prefixes {
+            if let Some(k) = self.key_of(p) {
+                out.push(Entry::dir(k, 0));
+            }
+        }
+        for m in &listed.objects {
+            // A directory marker ("dir/") parses to the directory's own location: skip it.
+            if m.location == *loc {
+                continue;
+            }
+            if let Some(k) = self.key_of(&m.location) {
+                out.push(self.file_entry(k, m));
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.dedup_by(|a, b| a.key == b.key);
+        out
+    }
+
+    /// The files among objects a flat listing (or a page of it) of the directory at `loc`
+    /// gave, sorted by key: less its own marker, and less the markers of directories below.
+    fn files_listed(&self, loc: &OsPath, metas: &[ObjectMeta]) -> Result<Vec<Entry>> {
+        self.learn_from_listing(metas.iter().filter(|m| m.location != *loc));
+        // The listed directory's own marker ("dir/") parses to its location.
+        let files: Vec<_> = metas.iter().filter(|m| m.location != *loc).collect();
+        let is_marker = self.markers_among(&files)?;
+        let mut out: Vec<Entry> = files
+            .into_iter()
+            .zip(is_marker)
+            .filter(|(_, marker)| !marker)
+            .filter_map(|(m, _)| self.key_of(&m.location).map(|k| self.file_entry(k, m)))
+            .collect();
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.dedup_by(|a, b| a.key == b.key);
+        Ok(out)
+    }
+}
+
+/// A directory's listing, one request (`ListObjectsV2` with a delimiter, or GCS's and Azure's
+/// equivalent) per page.
+struct DirPages {
+    ufs: ObjectStoreUfs,
+    key: String,
+    loc: OsPath,
+    prefix: Option<String>,
+    token: Option<String>,
+    done: bool,
+}
+
+impl ListPages for DirPages {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        let Some(paged) = self.ufs.paged.clone().filter(|_| !self.done) else {
+            return Ok(None);
+        };
+        let asked = self.token.take();
+        let opts = PaginatedListOptions {
+            delimiter: Some("/".into()),
+            page_token: asked.clone(),
+            ..Default::default()
+        };
+        let prefix = self.prefix.clone();
+        let what = format!("a listing of '{}'", self.key);
+        self.done = true;
+        let page = self.ufs.limit.block(&what, async move {
+            paged.list_paginated(prefix.as_deref(), opts).await
+        })??;
+        // A server that hands the same token back would never end the listing.
+        self.token = page.page_token.filter(|t| Some(t) != asked.as_ref());
+        self.done = self.token.is_none();
+        Ok(Some(self.ufs.entries_listed(&self.loc, &page.result)))
+    }
+}
+
+/// A flat listing of every object under a directory, [`LIST_PAGE`] objects at a time from the
+/// client's paginated stream (which holds one page of the store's answer).
+struct FilePages {
+    ufs: ObjectStoreUfs,
+    key: String,
+    loc: OsPath,
+    stream: Option<BoxStream<'static, object_store::Result<ObjectMeta>>>,
+}
+
+impl ListPages for FilePages {
+    fn next_page(&mut self) -> Result<Option<Vec<Entry>>> {
+        let Some(mut stream) = self.stream.take() else {
+            return Ok(None);
+        };
+        let limit = self.ufs.limit.clone();
+        let what = format!("a listing of '{}'", self.key);
+        let (stream, metas) = crate::runtime::block_on(async move {
+            let mut metas = Vec::new();
+            while metas.len() < LIST_PAGE {
+                match limit.wait(&what, stream.next()).await? {
+                    Some(m) => metas.push(m?),
+                    None => return Ok::<_, Error>((None, metas)),
+                }
+            }
+            Ok((Some(stream), metas))
+        })??;
+        self.stream = stream;
+        if metas.is_empty() && self.stream.is_none() {
+            return Ok(None);
+        }
+        self.ufs.files_listed(&self.loc, &metas).map(Some)
     }
 }
 
@@ -519,25 +644,39 @@ impl UnderStore for ObjectStoreUfs {
             Err(e) if self.backend.does_not_list(&e) => return self.http_list_failed(key, e),
             Err(e) => return Err(e.into()),
         };
-        self.learn_from_listing(listed.objects.iter().filter(|m| m.location != loc));
-        let mut out = Vec::with_capacity(listed.objects.len() + listed.common_prefixes.len());
-        for p in &listed.common_prefixes {
-            if let Some(k) = self.key_of(p) {
-                out.push(Entry::dir(k, 0));
-            }
+        Ok(self.entries_listed(&loc, &listed))
+    }
+
+    fn list_pages(&self, key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        if self.paged.is_none() {
+            return Ok(None);
         }
-        for m in &listed.objects {
-            // A directory marker ("dir/") parses to the directory's own location: skip it.
-            if m.location == loc {
-                continue;
-            }
-            if let Some(k) = self.key_of(&m.location) {
-                out.push(self.file_entry(k, m));
-            }
+        let loc = self.location(key)?;
+        // A paginated listing adds no delimiter to its prefix.
+        let prefix = (!loc.as_ref().is_empty()).then(|| format!("{loc}/"));
+        Ok(Some(Box::new(DirPages {
+            ufs: self.clone(),
+            key: key.to_string(),
+            loc,
+            prefix,
+            token: None,
+            done: false,
+        })))
+    }
+
+    fn list_files_pages(&self, key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        if self.paged.is_none() {
+            return Ok(Some(Box::new(OnePage(Some(self.list_files(key)?)))));
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        out.dedup_by(|a, b| a.key == b.key);
-        Ok(out)
+        let loc = self.location(key)?;
+        let prefix = (!loc.as_ref().is_empty()).then_some(loc.clone());
+        let stream = self.store.list(prefix.as_ref());
+        Ok(Some(Box::new(FilePages {
+            ufs: self.clone(),
+            key: key.to_string(),
+            loc,
+            stream: Some(stream),
+        })))
     }
 
     fn list_files(&self, key: &str) -> Result<Vec<Entry>> {
@@ -566,19 +705,7 @@ impl UnderStore for ObjectStoreUfs {
             }
             Err(e) => return Err(e.into()),
         };
-        self.learn_from_listing(metas.iter().filter(|m| m.location != loc));
-        // The listed directory's own marker ("dir/") parses to its location.
-        let files: Vec<_> = metas.iter().filter(|m| m.location != loc).collect();
-        let is_marker = self.markers_among(&files)?;
-        let mut out: Vec<Entry> = files
-            .into_iter()
-            .zip(is_marker)
-            .filter(|(_, marker)| !marker)
-            .filter_map(|(m, _)| self.key_of(&m.location).map(|k| self.file_entry(k, m)))
-            .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        out.dedup_by(|a, b| a.key == b.key);
-        Ok(out)
+        self.files_listed(&loc, &metas)
     }
 
     fn fetch_range(

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use object_store::aws;
+use object_store::list::PaginatedListStore;
 use object_store::path::Path as OsPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
@@ -33,10 +34,12 @@ pub(super) fn build(m: &MountArgs) -> Result<Built> {
     let s3 = b.clone().build().map_err(|e| setup_error(spec, e))?;
     let markers =
         S3Markers::new(&b, s3.clone(), m.settings.max_retries).map_err(|e| setup_error(spec, e))?;
+    let s3 = Arc::new(s3);
     Ok(Built {
-        store: Arc::new(s3) as Arc<dyn ObjectStore>,
+        store: s3.clone() as Arc<dyn ObjectStore>,
+        paged: Some(s3 as Arc<dyn PaginatedListStore>),
         identity,
-        backend: Box::new(S3 {
+        backend: Arc::new(S3 {
             markers: Arc::new(markers),
         }),
     })

@@ -12,11 +12,9 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.BlockLocation;
@@ -150,6 +148,11 @@ public class ShoalFileSystem extends FileSystem {
   public static final String BLOCK_SIZE = "shoal.block.size";
   public static final long DEFAULT_BLOCK_SIZE = 128L << 20;
 
+  /** Entries a listing iterator fetches from native code at a time (one JNI crossing). */
+  public static final String LIST_BATCH = "shoal.list.batch";
+
+  public static final int DEFAULT_LIST_BATCH = 1000;
+
   /** Options of {@code openFile()} that are accepted even when mandatory. */
   static final String OPENFILE_OPTION_PREFIX = "fs.option.openfile.";
 
@@ -167,6 +170,7 @@ public class ShoalFileSystem extends FileSystem {
   private int readBufferSize;
   private int writeBufferSize;
   private long blockSize;
+  private int listBatch;
   private volatile boolean closing;
   private ShoalStorageStatistics storageStatistics;
 
@@ -194,6 +198,13 @@ public class ShoalFileSystem extends FileSystem {
     readBufferSize = intSize(conf, READ_BUFFER_SIZE, DEFAULT_READ_BUFFER_SIZE);
     writeBufferSize = intSize(conf, WRITE_BUFFER_SIZE, DEFAULT_WRITE_BUFFER_SIZE);
     blockSize = Sizes.get(conf, BLOCK_SIZE, DEFAULT_BLOCK_SIZE, 1, Long.MAX_VALUE);
+    listBatch = conf.getInt(LIST_BATCH, DEFAULT_LIST_BATCH);
+    if (listBatch < 1 || listBatch > 1 << 20) {
+      throw new IllegalArgumentException(
+          LIST_BATCH
+              + " must be a whole number between 1 and 1048576, not "
+              + conf.get(LIST_BATCH));
+    }
     nativeFs = NativeFs.open(nativeConfig(conf));
     storageStatistics = new ShoalStorageStatistics(ShoalStorageStatistics.NAME, this::counters);
     GlobalStorageStatistics.INSTANCE.put(
@@ -362,6 +373,10 @@ public class ShoalFileSystem extends FileSystem {
     return toStatus(fs().status(shoalPath(qualified)), qualified);
   }
 
+  /**
+   * The whole listing as one array (Hadoop's contract); {@link #listStatusIterator} hands the same
+   * entries over in batches, for directories too large to hold at once.
+   */
   @Override
   public FileStatus[] listStatus(Path f) throws IOException {
     statistics.incrementReadOps(1);
@@ -414,41 +429,51 @@ public class ShoalFileSystem extends FileSystem {
     return out.toArray(new BlockLocation[0]);
   }
 
-  /** As Hadoop's, but each status keeps its ETag ({@link ShoalLocatedFileStatus}). */
+  /**
+   * The entries of a directory (or the file itself), fetched from native code {@value
+   * #DEFAULT_LIST_BATCH} at a time ({@code shoal.list.batch}) as the store's listing pages: mount
+   * points first, then the store's entries in its order (S3: key order). A missing path throws
+   * {@link FileNotFoundException} here; a store failing later throws from {@code hasNext}.
+   */
+  @Override
+  public RemoteIterator<FileStatus> listStatusIterator(Path f) throws IOException {
+    statistics.incrementReadOps(1);
+    return this.<FileStatus>listing(f, false, info -> toStatus(info, qualify(info.path)));
+  }
+
+  /**
+   * As Hadoop's, but each status keeps its ETag ({@link ShoalLocatedFileStatus}), and it pages as
+   * {@link #listStatusIterator} does.
+   */
   @Override
   protected RemoteIterator<LocatedFileStatus> listLocatedStatus(Path f, PathFilter filter)
       throws IOException {
-    FileStatus[] statuses = listStatus(f);
-    List<LocatedFileStatus> out = new ArrayList<>(statuses.length);
-    for (FileStatus st : statuses) {
-      if (!filter.accept(st.getPath())) {
-        continue;
-      }
-      BlockLocation[] locations = st.isFile() ? getFileBlockLocations(st, 0, st.getLen()) : null;
-      out.add(HadoopFeatures.locatedStatus((ShoalFileStatus) st, locations));
-    }
-    Iterator<LocatedFileStatus> it = out.iterator();
-    return new RemoteIterator<LocatedFileStatus>() {
-      @Override
-      public boolean hasNext() {
-        return it.hasNext();
-      }
+    statistics.incrementReadOps(1);
+    return this.<LocatedFileStatus>listing(
+        f,
+        false,
+        info -> {
+          Path p = qualify(info.path);
+          return filter.accept(p) ? located(toStatus(info, p)) : null;
+        });
+  }
 
-      @Override
-      public LocatedFileStatus next() {
-        if (!it.hasNext()) {
-          throw new NoSuchElementException("no more entries in " + f);
-        }
-        return it.next();
-      }
-    };
+  private LocatedFileStatus located(ShoalFileStatus st) throws IOException {
+    BlockLocation[] locations = st.isFile() ? getFileBlockLocations(st, 0, st.getLen()) : null;
+    return HadoopFeatures.locatedStatus(st, locations);
+  }
+
+  private <T> ShoalListing<T> listing(Path f, boolean recursive, ShoalListing.Entry<T> entry)
+      throws IOException {
+    return new ShoalListing<>(fs().openListing(shoalPath(f), recursive), listBatch, f, entry);
   }
 
   /**
    * Every file under {@code f}, with its block locations as {@link #listLocatedStatus} gives them.
    * Recursive, this is one flat listing of the store per mount involved (S3: {@code ListObjectsV2}
-   * without a delimiter, paginated by the store client), not Hadoop's walk that lists every
-   * directory; files come sorted by path. A file lists itself; a missing path throws {@link
+   * without a delimiter), not Hadoop's walk that lists every directory, and it streams: files are
+   * fetched from native code in batches as the store pages, in each store's order (S3: key order),
+   * one mount after the other. A file lists itself; a missing path throws {@link
    * FileNotFoundException}. Block locations are computed as the iterator reaches each file.
    */
   @Override
@@ -457,25 +482,8 @@ public class ShoalFileSystem extends FileSystem {
       return super.listFiles(f, false);
     }
     statistics.incrementReadOps(1);
-    NativeFileInfo[] infos = fs().listFiles(shoalPath(f));
-    return new RemoteIterator<LocatedFileStatus>() {
-      private int next;
-
-      @Override
-      public boolean hasNext() {
-        return next < infos.length;
-      }
-
-      @Override
-      public LocatedFileStatus next() throws IOException {
-        if (next >= infos.length) {
-          throw new NoSuchElementException("no more files under " + f);
-        }
-        NativeFileInfo info = infos[next++];
-        ShoalFileStatus st = toStatus(info, qualify(info.path));
-        return HadoopFeatures.locatedStatus(st, getFileBlockLocations(st, 0, st.getLen()));
-      }
-    };
+    return this.<LocatedFileStatus>listing(
+        f, true, info -> located(toStatus(info, qualify(info.path))));
   }
 
   @Override

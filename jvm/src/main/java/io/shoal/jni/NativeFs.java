@@ -73,11 +73,12 @@ public final class NativeFs extends NativeObject {
   }
 
   /**
-   * Every file at any depth under {@code path} (or the file itself), sorted by path: one flat store
-   * listing per mount involved, not a directory walk.
+   * A listing of {@code path} (with {@code recursive}, every file under it) handed over in batches,
+   * as the store pages, instead of one array of the whole directory. The first page is read here: a
+   * missing path throws FileNotFoundException here.
    */
-  public NativeFileInfo[] listFiles(String path) throws IOException {
-    return call(h -> NativeMethods.fsListFiles(h, path));
+  public NativeListing openListing(String path, boolean recursive) throws IOException {
+    return call(h -> new NativeListing(NativeMethods.listingOpen(h, path, recursive)));
   }
 
   public boolean mkdirs(String path) throws IOException {

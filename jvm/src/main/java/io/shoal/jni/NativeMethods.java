@@ -38,10 +38,16 @@ public final class NativeMethods {
   public static native NativeFileInfo[] fsList(long fs, String path) throws IOException;
 
   /**
-   * Every file at any depth under {@code path} (or the file itself), sorted by path: one flat
-   * listing per mount involved, not a directory walk.
+   * Starts a listing of a directory (with {@code recursive}, of every file under it), read from the
+   * store page by page; its first page is read here, so a missing path throws FileNotFoundException
+   * here. Returns a handle for {@link #listingNext}, freed by {@link #listingClose}.
    */
-  public static native NativeFileInfo[] fsListFiles(long fs, String path) throws IOException;
+  public static native long listingOpen(long fs, String path, boolean recursive) throws IOException;
+
+  /** The next at most {@code max} entries of a listing; an empty array once it is over. */
+  public static native NativeFileInfo[] listingNext(long listing, int max) throws IOException;
+
+  public static native void listingClose(long listing);
 
   /** Creates a directory and its parents; true when it exists as a directory afterwards. */
   public static native boolean fsMkdirs(long fs, String path) throws IOException;

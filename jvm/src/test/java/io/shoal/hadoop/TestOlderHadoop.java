@@ -182,6 +182,10 @@ public class TestOlderHadoop {
         put("located", located.getClass().getSimpleName() + ":" + located.getPath());
         put("located_etag_source", isA(located, "org.apache.hadoop.fs.EtagSource"));
         put("listing", fs.listStatus(new Path("/m/dir")).length);
+        // The paged iterators, as Spark's file index and Hadoop's non-recursive listFiles use.
+        RemoteIterator<FileStatus> paged = fs.listStatusIterator(new Path("/m/dir"));
+        put("listing_iterator", paged.next().getPath().getName() + ":" + paged.hasNext());
+        put("listing_located", fs.listFiles(new Path("/m/dir"), false).next().getLen());
         for (int round = 0; round < 2; round++) {
           try (FSDataInputStream in = fs.open(file)) {
             put("read_" + round, Arrays.equals(expected, readAll(in)));
@@ -339,6 +343,8 @@ public class TestOlderHadoop {
     }
     assertEquals(log, "false", v.get("append_capability"));
     assertEquals(log, "1", v.get("listing"));
+    assertEquals(log, "f.bin:false", v.get("listing_iterator"));
+    assertEquals(log, String.valueOf(3 << 20), v.get("listing_located"));
     assertThat(v.get("located")).as(log).endsWith(":shoal:/m/dir/f.bin");
   }
 
