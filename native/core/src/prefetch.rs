@@ -2,15 +2,28 @@
 //! will be asked for next are fetched into the node cache ahead of the reader, several at once,
 //! so that a cold epoch is bound by the link's bandwidth rather than by one round trip per file.
 //!
-//! Which files: the files of the directory that this node owns on the placement ring (the ring
+//! Which files: those of the directory that this node owns on the placement ring (the ring
 //! Spark's scheduler follows through `getFileBlockLocations`, so these are the files Spark sends
-//! here); every file of it when no ring is known (local mode, FUSE, the C API). In which order:
-//! largest first, the order in which Spark's file sources hand out their splits. A reader that
-//! reads in another order still gets every byte; it fetches what it reaches first itself.
+//! here); every file of it when no ring is known (local mode, FUSE, the C API). When the process
+//! listed the directory itself, the whole tree it listed is taken at once: the directories
+//! above it whose listings it holds, up to the highest, and every directory below that one whose
+//! listing it holds (Spark's recursive listing of `train/` lists `train/` and each class
+//! directory), so that the order below holds across them. In which order: largest first, the
+//! order in which Spark's file sources hand out their splits (two tasks of `local[2]` read the
+//! two largest files, then the next ones). A reader that reads in another order still gets every
+//! byte; it fetches what it reaches first itself. A file that a reader opened before its
+//! prefetch began is fetched whole as well when it has more than one page (a Parquet reader
+//! reads its footer first, then its row groups); a file of one page is its reader's.
 //!
-//! Bounds: the bytes in flight from the stores (`shoal.prefetch.max.bytes`), the files fetched
-//! ahead and not opened yet (`shoal.prefetch.files`), and a quarter of the cache's capacity for
-//! the bytes of those files, so prefetching never evicts what it has just fetched.
+//! Bounds: the bytes in flight from the stores (`shoal.prefetch.max.bytes`, taken in the order
+//! of the files, so the next file's pages go before those of the files after it), the files
+//! fetched ahead and not opened yet (`shoal.prefetch.files`), a quarter of the cache's capacity
+//! for the bytes of those files, so prefetching never evicts what it has just fetched, and
+//! `MAX_QUEUED` files waiting (the largest of a bigger tree).
+//!
+//! A directory the process did not list (an executor whose driver listed) is listed on a thread
+//! of its own when its second file is opened; its files are queued at the next open after the
+//! listing arrived, so no reader waits for a listing it did not ask for.
 //!
 //! Guarantees are the cache's: a prefetch is `PageCache::fetch`, single flight in the process
 //! and across the node's processes, pages keyed by the version the listing gave and bound to
@@ -32,7 +45,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::cache::{FileSource, PageCache, PageId, StatsSet};
 use crate::config::Config;
 use crate::error::Result;
-use crate::namespace::Namespace;
+use crate::namespace::{FileInfo, Namespace};
 use crate::stats::Stats;
 
 /// Files fetched ahead and not opened yet, at most.
@@ -41,8 +54,13 @@ pub const DEFAULT_FILES_AHEAD: usize = 64;
 pub const DEFAULT_MAX_BYTES: u64 = 32 << 20;
 /// The bytes in flight are counted in units of this size (semaphore permits).
 const UNIT: u64 = 1024;
-/// Pages of one file fetched at once (the byte bound applies across all of them).
-const PAGES_AT_ONCE: usize = 8;
+/// Pages of one file waiting for the byte bound at once; the bound decides how many are in
+/// flight, first come first served, so a file's pages go before those of the files after it.
+const PAGES_AT_ONCE: usize = 64;
+/// Files waiting for their turn, at most: the largest of a bigger tree are kept.
+pub const MAX_QUEUED: usize = 1 << 16;
+/// Directories of a listed tree looked at, at most, when its prefetch starts.
+const MAX_TREE_DIRS: usize = 4096;
 
 /// `shoal.prefetch.*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +95,12 @@ impl PrefetchSettings {
 /// Where one file of an activated directory stands.
 #[derive(Debug)]
 enum Phase {
-    /// Waiting for its turn.
-    Queued(Arc<FileSource>),
+    /// Waiting for its turn; `opened` (the version a reader opened) when a reader had opened
+    /// it before it was queued.
+    Queued {
+        src: Arc<FileSource>,
+        opened: Option<u128>,
+    },
     /// Being fetched ahead (the version `file`, of `len` bytes); `opened` once a reader
     /// opened it meanwhile, `read` when it opened that version.
     Fetching {
@@ -99,8 +121,15 @@ enum Phase {
 struct State {
     /// Directories whose files are prefetched (or were looked at for it).
     dirs: HashSet<String>,
-    /// Directories of which one file was opened (that one), whose listing was not at hand.
-    opened_once: HashMap<String, String>,
+    /// Directories of which one file was opened (that one, and the version opened), whose
+    /// listing was not at hand.
+    opened_once: HashMap<String, (String, u128)>,
+    /// Directories being listed in the background, and the files opened in them meanwhile
+    /// (with the version opened).
+    listing: HashMap<String, HashMap<String, u128>>,
+    /// Listings made in the background, to be queued at the next open (where the namespace is
+    /// at hand): the directory's files and the files opened in it before.
+    listed: Vec<(Vec<FileInfo>, HashMap<String, u128>)>,
     files: HashMap<String, Phase>,
     /// Files to fetch, largest first.
     queue: BinaryHeap<(u64, Reverse<String>)>,
@@ -176,39 +205,74 @@ impl Prefetcher {
 
     /// A reader opened `path` (read through the cache as `src`): its prefetch, if any, is
     /// counted as read. Opening a file of a directory whose listing the metadata cache holds
-    /// (the process listed it), or a second file of a directory, starts the prefetch of the
-    /// others (with a listing, when none was at hand): one file read alone costs nothing more.
+    /// (the process listed it) starts the prefetch of the tree the process listed; opening a
+    /// second file of a directory it did not list starts a listing of it in the background,
+    /// whose files are queued at the next open. One file read alone costs nothing more.
     pub fn opened(self: &Arc<Self>, ns: &Namespace, path: &str, src: &FileSource) {
         let dir = parent(path);
         // A node that is on no placement ring's list of hosts is sent no file of it: nothing to
         // fetch ahead, so not even a listing.
         let on_ring = ns.on_placement_ring(self.me());
-        let activate = {
+        let mut listed = None;
+        let mut list = None;
+        let ready = {
             let mut st = self.state();
             self.note_open(&mut st, path, src);
+            if let Some(opened) = st.listing.get_mut(dir) {
+                opened.insert(path.to_string(), src.file_id);
+            }
             if !on_ring || st.dirs.contains(dir) {
-                None
-            } else if ns.listing_cached(dir) {
+            } else if let Some(l) = ns.cached_listing(dir) {
                 st.dirs.insert(dir.to_string());
-                Some(None)
+                listed = Some(l);
             } else {
                 match st.opened_once.get(dir) {
                     // The same file again is not reading the directory.
-                    Some(first) if first == path => None,
+                    Some((first, _)) if first == path => {}
                     Some(_) => {
-                        let first = st.opened_once.remove(dir);
+                        let first = st.opened_once.remove(dir).unwrap_or_default();
                         st.dirs.insert(dir.to_string());
-                        Some(first)
+                        let opened = HashMap::from([(path.to_string(), src.file_id), first]);
+                        st.listing.insert(dir.to_string(), opened);
+                        list = Some(dir.to_string());
                     }
                     None => {
-                        st.opened_once.insert(dir.to_string(), path.to_string());
-                        None
+                        st.opened_once
+                            .insert(dir.to_string(), (path.to_string(), src.file_id));
                     }
                 }
             }
+            std::mem::take(&mut st.listed)
         };
-        if let Some(first) = activate {
-            self.activate(ns, dir, [Some(path), first.as_deref()]);
+        for (files, mut opened) in ready {
+            opened.insert(path.to_string(), src.file_id);
+            self.queue(ns, files, &opened);
+        }
+        if let Some(first) = listed {
+            let files = self.listed_tree(ns, dir, first);
+            self.queue(ns, files, &HashMap::from([(path.to_string(), src.file_id)]));
+        }
+        if let Some(dir) = list {
+            let me = Arc::downgrade(self);
+            let d = dir.clone();
+            let started = ns.list_in_background(&dir, move |listed| {
+                let Some(me) = me.upgrade() else {
+                    return;
+                };
+                let mut st = me.state();
+                let opened = st.listing.remove(&d).unwrap_or_default();
+                match listed {
+                    Ok(files) => st.listed.push((files, opened)),
+                    Err(e) => tracing::debug!(dir = d, "no prefetch: not listed: {e}"),
+                }
+            });
+            if !started {
+                // A listing of it runs already (or no thread could start): a later open
+                // tries again.
+                let mut st = self.state();
+                st.listing.remove(&dir);
+                st.dirs.remove(&dir);
+            }
         }
         self.pump();
     }
@@ -219,7 +283,8 @@ impl Prefetcher {
         };
         match phase {
             // The reader got there first: it fetches the file itself.
-            Phase::Queued(_) => *phase = Phase::Done,
+            Phase::Queued { opened: None, .. } => *phase = Phase::Done,
+            Phase::Queued { opened, .. } => *opened = Some(src.file_id),
             Phase::Fetching {
                 file,
                 len,
@@ -251,29 +316,73 @@ impl Prefetcher {
         }
     }
 
-    /// Queues the files of `dir` this node owns that the cache does not hold yet.
-    fn activate(&self, ns: &Namespace, dir: &str, opened: [Option<&str>; 2]) {
-        let listing = match ns.list(dir) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::debug!(dir, "no prefetch: the directory could not be listed: {e}");
-                return;
+    /// The files of the tree the process listed around `dir` (whose listing is `first`): from
+    /// the highest directory above it whose listing the metadata cache holds and that lists
+    /// the one below, every directory under that one whose listing it holds. No request.
+    fn listed_tree(&self, ns: &Namespace, dir: &str, first: Vec<FileInfo>) -> Vec<FileInfo> {
+        let (mut top, mut listing) = (dir.to_string(), first);
+        loop {
+            let up = parent(&top);
+            if up == top {
+                break;
             }
-        };
+            match ns.cached_listing(up) {
+                Some(l) if l.iter().any(|e| e.is_dir && e.path == top) => {
+                    top = up.to_string();
+                    listing = l;
+                }
+                _ => break,
+            }
+        }
+        self.state().dirs.insert(top);
+        let mut files = Vec::new();
+        let mut below = Vec::new();
+        let mut seen = 1;
+        loop {
+            for e in listing {
+                if !e.is_dir {
+                    files.push(e);
+                } else if seen < MAX_TREE_DIRS {
+                    seen += 1;
+                    below.push(e.path);
+                }
+            }
+            let Some(next) = below.pop() else {
+                break;
+            };
+            listing = match ns.cached_listing(&next) {
+                Some(l) => {
+                    self.state().dirs.insert(next);
+                    l
+                }
+                None => Vec::new(),
+            };
+        }
+        files
+    }
+
+    /// Queues the files this node owns, largest first (at most `MAX_QUEUED` of them waiting);
+    /// `opened`: files a reader opened already, with the version it opened. Whether the cache
+    /// holds them already is looked at when their turn comes, off the reader's thread.
+    fn queue(&self, ns: &Namespace, mut files: Vec<FileInfo>, opened: &HashMap<String, u128>) {
+        let page = self.cache.page_size();
+        files.retain(|f| {
+            // A file of one page that a reader opened is being fetched by that reader.
+            let mine = !opened.contains_key(&f.path) || f.len > page;
+            !f.is_dir && f.len > 0 && mine && self.owns(ns, f)
+        });
+        let room = MAX_QUEUED.saturating_sub(self.state().queue.len());
+        if files.len() > room {
+            files.select_nth_unstable_by(room.saturating_sub(1), |a, b| b.len.cmp(&a.len));
+            files.truncate(room);
+        }
         let mut picked = Vec::new();
-        for info in listing {
-            if info.is_dir
-                || info.len == 0
-                || opened.contains(&Some(info.path.as_str()))
-                || !self.owns(ns, &info)
-            {
-                continue;
-            }
+        for info in files {
             let path = info.path.clone();
             let Ok((r, src)) = ns.source("prefetch", &path, Some(info)) else {
                 continue;
             };
-            if r.mount.cached && !self.missing_pages(&src).is_empty() {
+            if r.mount.cached {
                 picked.push((path, src));
             }
         }
@@ -283,7 +392,8 @@ impl Prefetcher {
                 continue;
             }
             st.queue.push((src.entry.len, Reverse(path.clone())));
-            st.files.insert(path, Phase::Queued(src));
+            let opened = opened.get(&path).copied();
+            st.files.insert(path, Phase::Queued { src, opened });
         }
     }
 
@@ -333,21 +443,24 @@ impl Prefetcher {
             let Some(phase) = st
                 .files
                 .get_mut(&path)
-                .filter(|p| matches!(p, Phase::Queued(_)))
+                .filter(|p| matches!(p, Phase::Queued { .. }))
             else {
                 continue;
             };
-            let Phase::Queued(src) = std::mem::replace(phase, Phase::Done) else {
+            let Phase::Queued { src, opened } = std::mem::replace(phase, Phase::Done) else {
                 continue;
             };
+            // One its reader opened first is not ahead of it.
             *phase = Phase::Fetching {
                 file: src.file_id,
                 len,
-                opened: false,
-                read: false,
+                opened: opened.is_some(),
+                read: opened == Some(src.file_id),
             };
-            st.ahead_files += 1;
-            st.ahead_bytes += len;
+            if opened.is_none() {
+                st.ahead_files += 1;
+                st.ahead_bytes += len;
+            }
             let me = self.clone();
             crate::runtime::handle().spawn(async move { me.fetch_file(path, src).await });
         }
@@ -441,8 +554,9 @@ impl Prefetcher {
                     .files
                     .values()
                     .any(|p| matches!(p, Phase::Fetching { .. }))
+                    || !st.listing.is_empty()
                     || (st.ahead_files < self.settings.files_ahead
-                        && st.files.values().any(|p| matches!(p, Phase::Queued(_))));
+                        && st.files.values().any(|p| matches!(p, Phase::Queued { .. })));
                 if !busy {
                     return true;
                 }
