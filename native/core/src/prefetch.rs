@@ -54,9 +54,6 @@ pub const DEFAULT_FILES_AHEAD: usize = 64;
 pub const DEFAULT_MAX_BYTES: u64 = 32 << 20;
 /// The bytes in flight are counted in units of this size (semaphore permits).
 const UNIT: u64 = 1024;
-/// Pages of one file waiting for the byte bound at once; the bound decides how many are in
-/// flight, first come first served, so a file's pages go before those of the files after it.
-const PAGES_AT_ONCE: usize = 64;
 /// Files waiting for their turn, at most: the largest of a bigger tree are kept.
 pub const MAX_QUEUED: usize = 1 << 16;
 /// Directories of a listed tree looked at, at most, when its prefetch starts.
@@ -136,6 +133,8 @@ struct State {
     /// Files being fetched or fetched ahead, not opened yet, and their length.
     ahead_files: usize,
     ahead_bytes: u64,
+    /// The turn the next file started gets (see `Prefetcher::admitted`).
+    next_turn: u64,
 }
 
 /// The prefetcher of one namespace (one filesystem instance).
@@ -146,6 +145,10 @@ pub struct Prefetcher {
     stats: StatsSet,
     /// Bytes in flight, in `UNIT`s.
     budget: Arc<tokio::sync::Semaphore>,
+    /// The files started so far whose pages have all taken their share of `budget`: files take
+    /// it in turn, in the order they were started (largest first), so the next file's pages go
+    /// before those of the files after it.
+    admitted: tokio::sync::watch::Sender<u64>,
     units: u32,
     /// The most bytes of files ahead: a quarter of the cache.
     ahead_cap: u64,
@@ -189,6 +192,7 @@ impl Prefetcher {
         };
         Some(Arc::new(Prefetcher {
             budget: Arc::new(tokio::sync::Semaphore::new(units as usize)),
+            admitted: tokio::sync::watch::Sender::new(0),
             units,
             ahead_cap: capacity / 4,
             settings,
@@ -461,36 +465,51 @@ impl Prefetcher {
                 st.ahead_files += 1;
                 st.ahead_bytes += len;
             }
+            let turn = st.next_turn;
+            st.next_turn += 1;
             let me = self.clone();
-            crate::runtime::handle().spawn(async move { me.fetch_file(path, src).await });
+            crate::runtime::handle().spawn(async move { me.fetch_file(path, src, turn).await });
         }
     }
 
-    async fn fetch_file(self: Arc<Self>, path: String, src: Arc<FileSource>) {
-        use futures::StreamExt;
+    async fn fetch_file(self: Arc<Self>, path: String, src: Arc<FileSource>, turn: u64) {
         let mine = Arc::new(Stats::default());
         let stats: StatsSet = self.stats.iter().cloned().chain([mine.clone()]).collect();
-        let pages = self.missing_pages(&src);
-        let results: Vec<Result<()>> = futures::stream::iter(pages)
-            .map(|index| {
-                let (me, src, stats) = (self.clone(), src.clone(), stats.clone());
-                async move {
-                    let range = me.cache.page_range(src.entry.len, index);
-                    let units = (range.end - range.start)
-                        .div_ceil(UNIT)
-                        .clamp(1, me.units as u64) as u32;
-                    let _permit = me.budget.clone().acquire_many_owned(units).await;
-                    let page = me.cache.fetch(&src, index, &stats).await?;
-                    if page.fits(&src) {
-                        Ok(())
-                    } else {
-                        Err(src.changed())
-                    }
-                }
-            })
-            .buffer_unordered(PAGES_AT_ONCE)
-            .collect()
-            .await;
+        let mut results: Vec<Result<()>> = Vec::new();
+        {
+            // This file's turn: its pages take the byte bound after those of the files started
+            // before it, and before those of the files after it.
+            let _ = self.admitted.subscribe().wait_for(|a| *a >= turn).await;
+            let _next = Turn(&self.admitted, turn);
+            let mut pages = Vec::new();
+            for index in self.missing_pages(&src) {
+                let range = self.cache.page_range(src.entry.len, index);
+                let units = (range.end - range.start)
+                    .div_ceil(UNIT)
+                    .clamp(1, self.units as u64) as u32;
+                let Ok(permit) = self.budget.clone().acquire_many_owned(units).await else {
+                    break;
+                };
+                let page = self.cache.fetch(&src, index, &stats);
+                pages.push(crate::runtime::handle().spawn(async move {
+                    let page = page.await;
+                    drop(permit);
+                    page
+                }));
+            }
+            drop(_next);
+            for p in pages {
+                results.push(match p.await {
+                    Ok(Ok(page)) if page.fits(&src) => Ok(()),
+                    Ok(Ok(_)) => Err(src.changed()),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(crate::Error::new(
+                        crate::ErrorKind::Other,
+                        format!("prefetch task: {e}"),
+                    )),
+                });
+            }
+        }
         let failed = results.into_iter().find_map(|r| r.err());
         if let Some(e) = &failed {
             tracing::debug!(path, "prefetch failed; the reader fetches the file: {e}");
@@ -586,6 +605,17 @@ impl Drop for Prefetcher {
                 100.0 * read as f64 / fetched as f64
             );
         }
+    }
+}
+
+/// A file's turn to take the byte bound; the next file's comes when it is dropped (all its pages
+/// have their share, or its task ended early).
+struct Turn<'a>(&'a tokio::sync::watch::Sender<u64>, u64);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let next = self.1 + 1;
+        self.0.send_modify(|a| *a = (*a).max(next));
     }
 }
 

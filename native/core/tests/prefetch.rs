@@ -491,3 +491,162 @@ fn a_node_prefetches_the_files_it_owns_on_the_placement_ring() {
     let (fetched, owned) = run("node-z");
     assert!(owned.is_empty() && fetched.is_empty(), "{fetched:?}");
 }
+
+#[test]
+fn a_listed_tree_is_fetched_largest_first_across_its_directories() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    // Three class directories of 8 files, sizes interleaved across them (one page each).
+    let mut sizes = std::collections::BTreeMap::new();
+    for (d, class) in ["a", "b", "c"].iter().enumerate() {
+        for i in 0..8 {
+            let len = 10_000 + ((i * 3 + d) * 1_500);
+            let path = format!("t/{class}/f{i}.bin");
+            put(&server, &path, &pattern(len, (d * 8 + i) as u64));
+            sizes.insert(format!("/{path}"), len);
+        }
+    }
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.files", "5")],
+    );
+    let ns = namespace(&c);
+    // The listing Spark's recursive file lookup makes: the top, then each directory.
+    for d in ["/s3/t", "/s3/t/a", "/s3/t/b", "/s3/t/c"] {
+        ns.list(d).unwrap();
+    }
+    let by_size = |skip: &[&str]| -> Vec<String> {
+        let mut v: Vec<(&String, &usize)> = sizes
+            .iter()
+            .filter(|(p, _)| !skip.contains(&p.as_str()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(a.1));
+        v.into_iter().map(|(p, _)| p.clone()).collect()
+    };
+    let fetched = || -> std::collections::BTreeSet<String> {
+        proxy
+            .seen()
+            .iter()
+            .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/t/"))
+            .map(|r| r.target.trim_start_matches("/bucket").to_string())
+            .collect()
+    };
+    // The reader opens the smallest file of a: the five largest of the whole tree are fetched
+    // ahead (of a alone, they would be a's five largest).
+    let first = by_size(&[]).pop().unwrap();
+    assert!(first.starts_with("/t/a/"), "{first}");
+    assert_eq!(
+        read_all(&ns, &format!("/s3{first}")).unwrap().len(),
+        sizes[&first]
+    );
+    idle(&ns);
+    let mut want: std::collections::BTreeSet<String> =
+        by_size(&[&first]).into_iter().take(5).collect();
+    want.insert(first.clone());
+    assert_eq!(fetched(), want);
+    assert!(
+        want.iter().any(|p| p.starts_with("/t/b/")) && want.iter().any(|p| p.starts_with("/t/c/"))
+    );
+    // Opening the largest takes it off the five ahead: the sixth largest is next.
+    let largest = by_size(&[]).remove(0);
+    assert!(read_all(&ns, &format!("/s3{largest}")).unwrap().len() == sizes[&largest]);
+    idle(&ns);
+    want.insert(by_size(&[&first])[5].clone());
+    assert_eq!(fetched(), want);
+    // Every file crossed the link once, and no directory was listed again.
+    assert_eq!(proxy.count("GET", "/bucket/t/"), want.len());
+    assert_eq!(counter(&ns, "store_metadata_requests"), 4);
+}
+
+#[test]
+fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    // A file of 24 pages (a Parquet file, say: its reader reads the footer first) and three
+    // small ones.
+    let big = pattern(24 * (64 << 10) - 1_000, 7);
+    put(&server, "p/big.bin", &big);
+    let small: Vec<Vec<u8>> = (0..3)
+        .map(|i| {
+            let d = pattern(30_000, 20 + i);
+            put(&server, &format!("p/s{i}.bin"), &d);
+            d
+        })
+        .collect();
+    // Few bytes in flight, so that most of the big file's pages wait for their turn while its
+    // reader reads it.
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.max.bytes", "128k")],
+    );
+    let ns = namespace(&c);
+    ns.list("/s3/p").unwrap();
+    let r = ns.open("/s3/p/big.bin", None).unwrap();
+    // The footer first (which binds the reader to the object's ETag), then the whole file,
+    // while the prefetch (bound by no ETag before its first page) fetches it too.
+    let mut tail = [0u8; 8];
+    assert_eq!(r.read_at(big.len() as u64 - 8, &mut tail).unwrap(), 8);
+    assert_eq!(tail[..], big[big.len() - 8..]);
+    let mut out = vec![0u8; big.len()];
+    let mut pos = 0;
+    while pos < out.len() {
+        let end = (pos + 100_000).min(out.len());
+        pos += r.read_at(pos as u64, &mut out[pos..end]).unwrap();
+    }
+    assert!(out == big);
+    idle(&ns);
+    // Whoever fetched them, each page of it crossed the link once, and all are cached.
+    assert_eq!(proxy.count("GET", "/bucket/p/big.bin"), 24);
+    let st = ns.status("/s3/p/big.bin").unwrap();
+    assert_eq!(
+        ns.cached_bytes("/s3/p/big.bin", Some(st)).unwrap(),
+        big.len() as u64
+    );
+    for (i, d) in small.iter().enumerate() {
+        assert!(read_all(&ns, &format!("/s3/p/s{i}.bin")).unwrap() == *d);
+    }
+    assert_eq!(proxy.count("GET", "/bucket/p/s"), 3);
+    // The small files were fetched ahead and then read; nothing is left unread.
+    assert!(counter(&ns, "prefetch_bytes") >= 3 * 30_000);
+    assert_eq!(counter(&ns, "prefetch_unread_bytes"), 0);
+    drop(r);
+}
+
+#[test]
+fn files_take_the_bytes_in_flight_in_turn_largest_first() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    put(&server, "q/big1.bin", &pattern(10 * (64 << 10), 1));
+    put(&server, "q/big2.bin", &pattern(8 * (64 << 10), 2));
+    put(&server, "q/small.bin", &pattern(1_000, 3));
+    // One page in flight at a time.
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.max.bytes", "64k")],
+    );
+    let ns = namespace(&c);
+    ns.list("/s3/q").unwrap();
+    assert_eq!(read_all(&ns, "/s3/q/small.bin").unwrap(), pattern(1_000, 3));
+    idle(&ns);
+    let order: Vec<String> = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/q/big"))
+        .map(|r| r.target.clone())
+        .collect();
+    // Every page of the larger file went before any of the other's, not in turns between them.
+    let want: Vec<String> = std::iter::repeat_n("/bucket/q/big1.bin".to_string(), 10)
+        .chain(std::iter::repeat_n("/bucket/q/big2.bin".to_string(), 8))
+        .collect();
+    assert_eq!(order, want);
+    assert_eq!(counter(&ns, "prefetch_bytes"), 18 * (64 << 10));
+}
