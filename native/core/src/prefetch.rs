@@ -39,6 +39,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,6 +53,8 @@ use crate::stats::Stats;
 pub const DEFAULT_FILES_AHEAD: usize = 64;
 /// Bytes in flight from the stores for prefetching, at most (per filesystem instance).
 pub const DEFAULT_MAX_BYTES: u64 = 32 << 20;
+/// `shoal.block.size`'s default, as the Hadoop FileSystem's (`getFileBlockLocations`).
+pub const DEFAULT_BLOCK_SIZE: u64 = 128 << 20;
 /// The bytes in flight are counted in units of this size (semaphore permits).
 const UNIT: u64 = 1024;
 /// Files waiting for their turn, at most: the largest of a bigger tree are kept.
@@ -67,6 +70,8 @@ pub struct PrefetchSettings {
     pub max_bytes: u64,
     /// The name this node has on the placement ring; its host names and addresses when unset.
     pub host: Option<String>,
+    /// `shoal.block.size`: the blocks of a large file are placed on the ring one by one.
+    pub block_size: u64,
 }
 
 impl PrefetchSettings {
@@ -80,6 +85,7 @@ impl PrefetchSettings {
                 .map(str::trim)
                 .filter(|h| !h.is_empty())
                 .map(String::from),
+            block_size: c.get_size("shoal.block.size", DEFAULT_BLOCK_SIZE)?.max(1),
         })
     }
 
@@ -97,6 +103,7 @@ enum Phase {
     Queued {
         src: Arc<FileSource>,
         opened: Option<u128>,
+        blocks: Option<Arc<[Range<u64>]>>,
     },
     /// Being fetched ahead (the version `file`, of `len` bytes); `opened` once a reader
     /// opened it meanwhile, `read` when it opened that version.
@@ -373,7 +380,7 @@ impl Prefetcher {
         files.retain(|f| {
             // A file of one page that a reader opened is being fetched by that reader.
             let mine = !opened.contains_key(&f.path) || f.len > page;
-            !f.is_dir && f.len > 0 && mine && self.owns(ns, f)
+            !f.is_dir && f.len > 0 && mine
         });
         let room = MAX_QUEUED.saturating_sub(self.state().queue.len());
         if files.len() > room {
@@ -382,32 +389,55 @@ impl Prefetcher {
         }
         let mut picked = Vec::new();
         for info in files {
+            let Some(blocks) = self.owned(ns, &info) else {
+                continue;
+            };
             let path = info.path.clone();
             let Ok((r, src)) = ns.source("prefetch", &path, Some(info)) else {
                 continue;
             };
             if r.mount.cached {
-                picked.push((path, src));
+                picked.push((path, src, blocks));
             }
         }
         let mut st = self.state();
-        for (path, src) in picked {
+        for (path, src, blocks) in picked {
             if st.files.contains_key(&path) {
                 continue;
             }
             st.queue.push((src.entry.len, Reverse(path.clone())));
             let opened = opened.get(&path).copied();
-            st.files.insert(path, Phase::Queued { src, opened });
+            st.files.insert(
+                path,
+                Phase::Queued {
+                    src,
+                    opened,
+                    blocks,
+                },
+            );
         }
     }
 
-    /// Whether this node owns the file on the placement ring (always, with no ring).
-    fn owns(&self, ns: &Namespace, info: &crate::FileInfo) -> bool {
-        let owners = ns.block_owners(&info.path, 1, 1);
-        let Some(owner) = owners.first() else {
-            return true;
-        };
-        self.me().contains(owner)
+    /// The parts of a file this node owns on the placement ring: `None` when it owns no block
+    /// of it, `Some(None)` for all of it (always, with no ring), else the byte ranges of the
+    /// blocks it owns (a large file's blocks are placed one by one, and Spark sends the task
+    /// reading each block to the block's owner).
+    fn owned(&self, ns: &Namespace, info: &FileInfo) -> Option<Option<Arc<[Range<u64>]>>> {
+        let bs = self.settings.block_size;
+        let owners = ns.block_owners(&info.path, info.len, bs);
+        if owners.is_empty() {
+            return Some(None);
+        }
+        let me = self.me();
+        let mine: Vec<Range<u64>> = (0..owners.len() as u64)
+            .filter(|b| me.contains(&owners[*b as usize]))
+            .map(|b| b * bs..((b + 1) * bs).min(info.len))
+            .collect();
+        match mine.len() {
+            0 => None,
+            n if n == owners.len() => Some(None),
+            _ => Some(Some(mine.into())),
+        }
     }
 
     /// The names this node has on the placement ring.
@@ -418,10 +448,18 @@ impl Prefetcher {
         })
     }
 
-    /// Pages of `src` that no tier holds and none is fetching, and that a tier could keep.
-    fn missing_pages(&self, src: &FileSource) -> Vec<u64> {
-        let pages = src.entry.len.div_ceil(self.cache.page_size());
+    /// Pages of `src` (of its `blocks` only, when given) that no tier holds and none is
+    /// fetching, and that a tier could keep.
+    fn missing_pages(&self, src: &FileSource, blocks: Option<&[Range<u64>]>) -> Vec<u64> {
+        let ps = self.cache.page_size();
+        let pages = src.entry.len.div_ceil(ps);
         (0..pages)
+            .filter(|&index| {
+                blocks.is_none_or(|b| {
+                    b.iter()
+                        .any(|r| r.start < (index + 1) * ps && index * ps < r.end)
+                })
+            })
             .filter(|&index| {
                 let id = PageId {
                     file: src.file_id,
@@ -451,7 +489,12 @@ impl Prefetcher {
             else {
                 continue;
             };
-            let Phase::Queued { src, opened } = std::mem::replace(phase, Phase::Done) else {
+            let Phase::Queued {
+                src,
+                opened,
+                blocks,
+            } = std::mem::replace(phase, Phase::Done)
+            else {
                 continue;
             };
             // One its reader opened first is not ahead of it.
@@ -468,11 +511,18 @@ impl Prefetcher {
             let turn = st.next_turn;
             st.next_turn += 1;
             let me = self.clone();
-            crate::runtime::handle().spawn(async move { me.fetch_file(path, src, turn).await });
+            crate::runtime::handle()
+                .spawn(async move { me.fetch_file(path, src, blocks, turn).await });
         }
     }
 
-    async fn fetch_file(self: Arc<Self>, path: String, src: Arc<FileSource>, turn: u64) {
+    async fn fetch_file(
+        self: Arc<Self>,
+        path: String,
+        src: Arc<FileSource>,
+        blocks: Option<Arc<[Range<u64>]>>,
+        turn: u64,
+    ) {
         let mine = Arc::new(Stats::default());
         let stats: StatsSet = self.stats.iter().cloned().chain([mine.clone()]).collect();
         let mut results: Vec<Result<()>> = Vec::new();
@@ -482,7 +532,7 @@ impl Prefetcher {
             let _ = self.admitted.subscribe().wait_for(|a| *a >= turn).await;
             let _next = Turn(&self.admitted, turn);
             let mut pages = Vec::new();
-            for index in self.missing_pages(&src) {
+            for index in self.missing_pages(&src, blocks.as_deref()) {
                 let range = self.cache.page_range(src.entry.len, index);
                 let units = (range.end - range.start)
                     .div_ceil(UNIT)

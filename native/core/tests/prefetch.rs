@@ -677,3 +677,208 @@ fn files_take_the_bytes_in_flight_in_turn_largest_first() {
     assert_eq!(order, want);
     assert_eq!(counter(&ns, "prefetch_bytes"), 18 * (64 << 10));
 }
+
+/// An S3 endpoint on 127.0.0.1 that lists `files` (key and size) for any listing and never
+/// answers a GET of an object: a store that hangs rather than fails. It counts those GETs.
+struct HungStore {
+    port: u16,
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HungStore {
+    fn start(files: &[(&str, usize)]) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let contents: String = files
+            .iter()
+            .map(|(k, n)| {
+                format!(
+                    "<Contents><Key>{k}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>\
+                     <ETag>&quot;e-{k}&quot;</ETag><Size>{n}</Size></Contents>"
+                )
+            })
+            .collect();
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult \
+             xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>bucket</Name>\
+             <KeyCount>{}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>\
+             {contents}</ListBucketResult>",
+            files.len()
+        );
+        let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (g, s) = (gets.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let (body, gets) = (body.clone(), g.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    loop {
+                        let mut head = Vec::new();
+                        loop {
+                            let mut line = String::new();
+                            match reader.read_line(&mut line) {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) if line == "\r\n" => break,
+                                Ok(_) => head.push(line),
+                            }
+                        }
+                        if head.first().is_some_and(|l| l.contains("list-type=2")) {
+                            let _ = write!(
+                                conn,
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\
+                                 Content-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            continue;
+                        }
+                        // Any other request: read and drop what comes, never answer.
+                        gets.fetch_add(1, Ordering::Relaxed);
+                        let mut sink = [0u8; 4096];
+                        while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                        return;
+                    }
+                });
+            }
+        });
+        HungStore { port, gets, stop }
+    }
+
+    fn gets(&self) -> usize {
+        self.gets.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for HungStore {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+#[test]
+fn a_hung_store_holds_only_its_share_of_the_prefetch_and_other_readers_go_on() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 8);
+    let hung = HungStore::start(&[
+        ("h/f0.bin", 60_000),
+        ("h/f1.bin", 60_000),
+        ("h/f2.bin", 60_000),
+        ("h/f3.bin", 60_000),
+    ]);
+    let mut c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[
+            // Three pages of 64 KiB in flight; a call the store does not answer fails after 3 s.
+            ("shoal.prefetch.max.bytes", "192k"),
+            ("shoal.store.timeout", "3s"),
+            ("shoal.store.max.retries", "0"),
+        ],
+    );
+    c.extend(
+        server
+            .mount_conf("hung", "/hung", "bucket")
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("shoal.mount."))
+            .map(|(k, v)| match k.ends_with("option.aws_endpoint") {
+                true => (k, format!("http://127.0.0.1:{}", hung.port)),
+                false => (k, v),
+            }),
+    );
+    let ns = namespace(&c);
+    // The hung store lists; opening one of its files starts the prefetch of the other three,
+    // whose GETs take the whole byte bound and hang.
+    assert_eq!(ns.list("/hung/h").unwrap().len(), 4);
+    let stuck = ns.open("/hung/h/f0.bin", None).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while hung.gets() < 3 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(hung.gets(), 3);
+    // Meanwhile a reader of the other store reads every file, whole, from the store itself.
+    ns.list("/s3/d").unwrap();
+    for (i, f) in files.iter().enumerate() {
+        assert!(read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == *f);
+    }
+    // ... while the hung GETs were still held (no more than the bound allows), none answered.
+    assert_eq!(hung.gets(), 3);
+    assert_eq!(
+        counter(&ns, "bytes_from_store"),
+        files.iter().map(|f| f.len() as u64).sum::<u64>()
+    );
+    // After shoal.store.timeout the hung prefetches fail, cache nothing, and free the bound;
+    // a reader of a hung file gets an error naming it.
+    idle(&ns);
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+    let st = ns.status("/hung/h/f1.bin").unwrap();
+    assert_eq!(ns.cached_bytes("/hung/h/f1.bin", Some(st)).unwrap(), 0);
+    let mut buf = [0u8; 16];
+    let e = stuck.read_at(0, &mut buf).unwrap_err();
+    assert!(e.to_string().contains("/hung/h/f0.bin"), "{e}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+}
+
+#[test]
+fn a_node_prefetches_the_blocks_of_a_large_file_it_owns() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    // Blocks of 128 KiB (two pages); a file of eight blocks, and a small one to open.
+    let big = pattern(8 * (128 << 10), 5);
+    put(&server, "b/big.bin", &big);
+    put(&server, "b/small.bin", &pattern(1_000, 6));
+    let hosts = ["node-a", "node-b", "node-c"];
+    let conf_for = |cache: &Path, me: &str| {
+        conf(
+            &server,
+            &proxy,
+            cache,
+            &[
+                ("shoal.cluster.hosts", "node-a,node-b,node-c"),
+                ("shoal.prefetch.host", me),
+                ("shoal.block.size", "128k"),
+            ],
+        )
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let owners = namespace(&conf_for(cache.path(), "node-a")).block_owners(
+        "/s3/b/big.bin",
+        big.len() as u64,
+        128 << 10,
+    );
+    assert_eq!(owners.len(), 8);
+    let mut fetched_blocks = 0;
+    for me in hosts {
+        let cache = tempfile::tempdir().unwrap();
+        proxy.reset();
+        let ns = namespace(&conf_for(cache.path(), me));
+        ns.list("/s3/b").unwrap();
+        assert_eq!(read_all(&ns, "/s3/b/small.bin").unwrap().len(), 1_000);
+        idle(&ns);
+        // Two pages of each block this node owns, and nothing of the others' blocks.
+        let mine = owners.iter().filter(|o| *o == me).count();
+        assert_eq!(
+            proxy.count("GET", "/bucket/b/big.bin"),
+            2 * mine,
+            "{me}: {owners:?}"
+        );
+        let st = ns.status("/s3/b/big.bin").unwrap();
+        assert_eq!(
+            ns.cached_bytes("/s3/b/big.bin", Some(st)).unwrap(),
+            mine as u64 * (128 << 10)
+        );
+        fetched_blocks += mine;
+    }
+    // Between them the nodes fetched every block once.
+    assert_eq!(fetched_blocks, 8);
+}
