@@ -142,6 +142,10 @@ struct State {
     ahead_bytes: u64,
     /// The turn the next file started gets (see `Prefetcher::admitted`).
     next_turn: u64,
+    /// Readers queueing files now (outside the lock), and the files other readers opened
+    /// meanwhile, which those count as opened.
+    queueing: usize,
+    opened_meanwhile: HashMap<String, u128>,
 }
 
 /// The prefetcher of one namespace (one filesystem instance).
@@ -232,6 +236,9 @@ impl Prefetcher {
             if let Some(opened) = st.listing.get_mut(dir) {
                 opened.insert(path.to_string(), src.file_id);
             }
+            if st.queueing > 0 && !st.files.contains_key(path) {
+                st.opened_meanwhile.insert(path.to_string(), src.file_id);
+            }
             if !on_ring || st.dirs.contains(dir) {
             } else if let Some(l) = ns.cached_listing(dir) {
                 st.dirs.insert(dir.to_string());
@@ -253,8 +260,13 @@ impl Prefetcher {
                     }
                 }
             }
-            std::mem::take(&mut st.listed)
+            let ready = std::mem::take(&mut st.listed);
+            if !ready.is_empty() || listed.is_some() {
+                st.queueing += 1;
+            }
+            ready
         };
+        let queueing = !ready.is_empty() || listed.is_some();
         for (files, mut opened) in ready {
             opened.insert(path.to_string(), src.file_id);
             self.queue(ns, files, &opened);
@@ -262,6 +274,13 @@ impl Prefetcher {
         if let Some(first) = listed {
             let files = self.listed_tree(ns, dir, first);
             self.queue(ns, files, &HashMap::from([(path.to_string(), src.file_id)]));
+        }
+        if queueing {
+            let mut st = self.state();
+            st.queueing -= 1;
+            if st.queueing == 0 {
+                st.opened_meanwhile.clear();
+            }
         }
         if let Some(dir) = list {
             let me = Arc::downgrade(self);
@@ -406,7 +425,11 @@ impl Prefetcher {
                 continue;
             }
             st.queue.push((src.entry.len, Reverse(path.clone())));
-            let opened = opened.get(&path).copied();
+            // Opened by this reader, or by another one while this one was queueing.
+            let opened = opened
+                .get(&path)
+                .or_else(|| st.opened_meanwhile.get(&path))
+                .copied();
             st.files.insert(
                 path,
                 Phase::Queued {
