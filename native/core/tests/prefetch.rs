@@ -780,9 +780,9 @@ fn a_hung_store_holds_only_its_share_of_the_prefetch_and_other_readers_go_on() {
         &proxy,
         cache.path(),
         &[
-            // Three pages of 64 KiB in flight; a call the store does not answer fails after 3 s.
+            // Three pages of 64 KiB in flight; a call the store does not answer fails after 2 s.
             ("shoal.prefetch.max.bytes", "192k"),
-            ("shoal.store.timeout", "3s"),
+            ("shoal.store.timeout", "2s"),
             ("shoal.store.max.retries", "0"),
         ],
     );
