@@ -223,9 +223,12 @@ fn exercise(env: &mut Env<'_>, data: &Path, cache: &Path) -> jni::errors::Result
             "shoal.mount.d.cache",
             "shoal.cache.dirs",
             "shoal.cache.page.size",
+            // The file is listed, then opened: a prefetch would fetch all of it, and `fsLoad`
+            // below is to fetch what the reader left.
+            "shoal.prefetch.enabled",
         ],
     );
-    let values = strings(env, &["/d", &uri, "true", &dirs, "64k"]);
+    let values = strings(env, &["/d", &uri, "true", &dirs, "64k", "false"]);
     let fs = env
         .call_static_method(
             NM,
