@@ -1571,11 +1571,14 @@ mod tests {
         // to the second).
         assert!(d.has_page(id(2499)));
         assert!((1000..1300u64).filter(|i| d.has_page(id(*i))).count() < 150);
-        // Work: at most the sample (here every page) and the sweep per pass; per page evicted
-        // a bounded number of entries, whatever the directory holds.
+        // Work: the sample (here every page) and a sweep per pass, the sweep repeated with a
+        // looser plan when the first frees too little (pages written within the same second
+        // as the sample's oldest are told apart only by the next sweep; how many passes need
+        // that depends on how the scan's writes fall across seconds): per page evicted a
+        // bounded number of entries, whatever the directory holds.
         let examined = d.entries_examined() - examined_before;
         assert!(
-            examined <= passes * 2 * 320,
+            examined <= passes * 4 * 320,
             "{examined} entries examined for {evicted} pages evicted in {passes} passes"
         );
         assert!(d.usage().unwrap() <= d.capacity());
