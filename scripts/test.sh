@@ -23,10 +23,13 @@
 #   e2e spark 3.3    pytest tests/e2e --spark spark33  (smoke subset on the middle ones: the read
 #   e2e spark 3.5    pytest tests/e2e --spark spark35   and write suites in one application,
 #                                                     every API, reading once)
-#   cluster          pytest tests/cluster             (the Spark plugin and --jars alone in
+#   cluster          pytest tests/cluster --spark spark35
+#                                                     (the Spark plugin and --jars alone in
 #                                                      local-cluster mode, and a standalone cluster
 #                                                      whose workers live in network namespaces;
-#                                                      Spark 3.5 and 4)
+#                                                      on Spark 3.5, whose e2e run is the smoke
+#                                                      subset; `--spark spark4` or no option runs
+#                                                      them on Spark 4 or both, by hand)
 #   front ends       pytest tests/front                (the FUSE mount over a real S3 server, the C
 #                                                      API from a C program, the Python package:
 #                                                      pip install ./python, fsspec, pandas; in
@@ -127,8 +130,8 @@ step "e2e spark 3.1" e2e "$SHOAL_SPARK35_VENV" spark31
 step "e2e spark 4" e2e "$SHOAL_SPARK35_VENV" spark4
 step "e2e spark 3.3" e2e "$SHOAL_SPARK35_VENV" spark33
 step "e2e spark 3.5" e2e "$SHOAL_SPARK35_VENV" spark35
-step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" -v -rs \
-  --durations=5
+step "cluster" "$SHOAL_SPARK35_VENV/bin/python" -m pytest "$SHOAL_ROOT/tests/cluster" \
+  --spark spark35 -v -rs --durations=5
 # The front ends: the debug `shoal` binary and libshoal.so that `cargo test` built; the Python
 # package builds libshoal in release (its dependencies are built in release for the jar already).
 front() {
