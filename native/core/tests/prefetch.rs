@@ -867,3 +867,71 @@ fn a_node_prefetches_the_blocks_of_a_large_file_it_owns() {
     // Between them the nodes fetched every block once.
     assert_eq!(fetched_blocks, 8);
 }
+
+/// The cluster's `load`, then `read`: executors that listed the tree in a `stat` job, loaded
+/// their files from the driver's listing, then read them (and a second executor process
+/// that did the same listing) find every page in the node cache: no GET, no prefetch, the
+/// shared usage figure unchanged.
+#[test]
+fn a_loaded_tree_read_by_executors_that_listed_it_costs_no_request() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for d in ["a", "b"] {
+        for i in 0..6 {
+            let data = pattern(30_000 + i * 70_000, i as u64 + d.len() as u64 * 100);
+            put(&server, &format!("t/{d}/f{i}.bin"), &data);
+            files.push((format!("/s3/t/{d}/f{i}.bin"), data));
+        }
+    }
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.cache.memory.size", "0")],
+    );
+    let walk = |ns: &Namespace| -> Vec<shoal_core::FileInfo> {
+        ns.walk_stream("/s3/t")
+            .unwrap()
+            .flat_map(|b| b.unwrap())
+            .filter(|f| !f.is_dir)
+            .collect()
+    };
+    // The driver lists and plans; a task loads the files (path, length, ETag and version).
+    let driver = namespace(&c);
+    let planned: Vec<_> = walk(&driver)
+        .into_iter()
+        .map(|f| shoal_core::FileInfo { mtime_ms: 0, ..f })
+        .collect();
+    assert_eq!(planned.len(), files.len());
+    let exec1 = namespace(&c);
+    let _ = walk(&exec1); // a `stat` job's task on this executor
+    exec1.load_files(&planned, |i, r| {
+        r.unwrap_or_else(|e| panic!("{}: {e}", planned[i].path));
+    });
+    let gets = proxy.count("GET", "/bucket/t/");
+    let used = exec1.page_cache().unwrap().usage().0;
+    assert!(used > 0);
+    let exec2 = namespace(&c);
+    let _ = walk(&exec2);
+    for (n, ns) in [&exec1, &exec2].into_iter().enumerate() {
+        for (path, data) in &files {
+            assert!(read_all(ns, path).unwrap() == *data, "{path}");
+        }
+        idle(ns);
+        assert_eq!(
+            proxy.count("GET", "/bucket/t/"),
+            gets,
+            "executor {}: GETs after load",
+            n + 1
+        );
+        assert_eq!(counter(ns, "prefetch_bytes"), 0, "executor {}", n + 1);
+        assert_eq!(
+            ns.page_cache().unwrap().usage().0,
+            used,
+            "executor {}",
+            n + 1
+        );
+    }
+}
