@@ -24,6 +24,12 @@ Counters (connections, requests by method and by object or bucket, bytes each wa
 ``--stats-file`` at exit and whenever the proxy gets SIGUSR1, so a caller can tell what crossed the
 link between two moments (the demo does, per Spark application).
 
+With ``$SHOAL_PROXY_TRACE`` set to a file name, every request is also appended to that file as
+one JSON line when its response ends: ``t`` (when its first byte arrived, seconds on the
+monotonic clock), ``first`` and ``end`` (seconds after ``t`` to the response's first and last
+byte), ``method``, ``target`` and ``bytes`` (of the response). It shows the order in which a
+reader asks for objects and how long each waited (a diagnosis aid; nothing reads it).
+
 Only 127.0.0.1 is listened on; the upstream is given by the caller (127.0.0.1 or an address of the
 network namespace the harness made itself).
 
@@ -79,6 +85,19 @@ class Proxy:
                       "dir_head_fixed": 0, "requests_by_kind": {},
                       # object GETs sent and not yet answered: now, and the most at once
                       "object_gets_in_flight": 0, "object_gets_in_flight_peak": 0}
+        trace = os.environ.get("SHOAL_PROXY_TRACE")
+        self.trace = open(trace, "a", buffering=1) if trace else None
+
+    def trace_request(self, state):
+        """Appends the request that just ended to the trace (see the module's doc)."""
+        if self.trace is None or "t" not in state:
+            return
+        t = state.pop("t")
+        last = state.get("last", t)
+        self.trace.write(json.dumps({
+            "t": round(t, 6), "first": round(state.get("first", last) - t, 6),
+            "end": round(last - t, 6), "method": state["method"].decode("ascii", "replace"),
+            "target": state["target"], "bytes": state["bytes"]}) + "\n")
 
     def count_request(self, data: bytes):
         """Counts one request by its method and whether it names an object (path-style)."""
@@ -120,6 +139,13 @@ class Proxy:
                     if not data:
                         break
                     if state["responded"]:
+                        self.trace_request(state)
+                        if self.trace is not None:
+                            line = data.split(b"\r\n", 1)[0].split(b" ")
+                            state.update(t=time.monotonic(), bytes=0, target=(
+                                line[1].decode("ascii", "replace") if len(line) > 1 else ""))
+                            state.pop("first", None)
+                            state.pop("last", None)
                         state["responded"] = False
                         state["method"] = data[:8].split(b" ", 1)[0]
                         state["response_start"] = True
@@ -164,6 +190,9 @@ class Proxy:
                     state["responded"] = True
                     if state.pop("object_get", False):
                         self.stats["object_gets_in_flight"] -= 1
+                    if self.trace is not None:
+                        state.setdefault("first", time.monotonic())
+                        state["bytes"] = state.get("bytes", 0) + len(data)
                     if state["response_start"]:
                         state["response_start"] = False
                         if (self.fix_dir_head and state["method"] == b"HEAD"
@@ -181,6 +210,8 @@ class Proxy:
                     self.stats["bytes_down"] += len(data)
                     cwriter.write(data)
                     await cwriter.drain()
+                    if self.trace is not None:
+                        state["last"] = time.monotonic()
             except (OSError, asyncio.IncompleteReadError):
                 pass
             finally:
@@ -192,6 +223,7 @@ class Proxy:
         try:
             await asyncio.gather(up(), down())
         finally:
+            self.trace_request(state)
             for w in (uwriter, cwriter):
                 try:
                     w.close()

@@ -2,15 +2,28 @@
 //! will be asked for next are fetched into the node cache ahead of the reader, several at once,
 //! so that a cold epoch is bound by the link's bandwidth rather than by one round trip per file.
 //!
-//! Which files: the files of the directory that this node owns on the placement ring (the ring
+//! Which files: those of the directory that this node owns on the placement ring (the ring
 //! Spark's scheduler follows through `getFileBlockLocations`, so these are the files Spark sends
-//! here); every file of it when no ring is known (local mode, FUSE, the C API). In which order:
-//! largest first, the order in which Spark's file sources hand out their splits. A reader that
-//! reads in another order still gets every byte; it fetches what it reaches first itself.
+//! here); every file of it when no ring is known (local mode, FUSE, the C API). When the process
+//! listed the directory itself, the whole tree it listed is taken at once: the directories
+//! above it whose listings it holds, up to the highest, and every directory below that one whose
+//! listing it holds (Spark's recursive listing of `train/` lists `train/` and each class
+//! directory), so that the order below holds across them. In which order: largest first, the
+//! order in which Spark's file sources hand out their splits (two tasks of `local[2]` read the
+//! two largest files, then the next ones). A reader that reads in another order still gets every
+//! byte; it fetches what it reaches first itself. A file that a reader opened before its
+//! prefetch began is fetched whole as well when it has more than one page (a Parquet reader
+//! reads its footer first, then its row groups); a file of one page is its reader's.
 //!
-//! Bounds: the bytes in flight from the stores (`shoal.prefetch.max.bytes`), the files fetched
-//! ahead and not opened yet (`shoal.prefetch.files`), and a quarter of the cache's capacity for
-//! the bytes of those files, so prefetching never evicts what it has just fetched.
+//! Bounds: the bytes in flight from the stores (`shoal.prefetch.max.bytes`, taken in the order
+//! of the files, so the next file's pages go before those of the files after it), the files
+//! fetched ahead and not opened yet (`shoal.prefetch.files`), a quarter of the cache's capacity
+//! for the bytes of those files, so prefetching never evicts what it has just fetched, and
+//! `MAX_QUEUED` files waiting (the largest of a bigger tree).
+//!
+//! A directory the process did not list (an executor whose driver listed) is listed on a thread
+//! of its own when its second file is opened; its files are queued at the next open after the
+//! listing arrived, so no reader waits for a listing it did not ask for.
 //!
 //! Guarantees are the cache's: a prefetch is `PageCache::fetch`, single flight in the process
 //! and across the node's processes, pages keyed by the version the listing gave and bound to
@@ -26,23 +39,28 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::cache::{FileSource, PageCache, PageId, StatsSet};
 use crate::config::Config;
 use crate::error::Result;
-use crate::namespace::Namespace;
+use crate::namespace::{FileInfo, Namespace};
 use crate::stats::Stats;
 
 /// Files fetched ahead and not opened yet, at most.
 pub const DEFAULT_FILES_AHEAD: usize = 64;
 /// Bytes in flight from the stores for prefetching, at most (per filesystem instance).
 pub const DEFAULT_MAX_BYTES: u64 = 32 << 20;
+/// `shoal.block.size`'s default, as the Hadoop FileSystem's (`getFileBlockLocations`).
+pub const DEFAULT_BLOCK_SIZE: u64 = 128 << 20;
 /// The bytes in flight are counted in units of this size (semaphore permits).
 const UNIT: u64 = 1024;
-/// Pages of one file fetched at once (the byte bound applies across all of them).
-const PAGES_AT_ONCE: usize = 8;
+/// Files waiting for their turn, at most: the largest of a bigger tree are kept.
+pub const MAX_QUEUED: usize = 1 << 16;
+/// Directories of a listed tree looked at, at most, when its prefetch starts.
+const MAX_TREE_DIRS: usize = 4096;
 
 /// `shoal.prefetch.*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +70,8 @@ pub struct PrefetchSettings {
     pub max_bytes: u64,
     /// The name this node has on the placement ring; its host names and addresses when unset.
     pub host: Option<String>,
+    /// `shoal.block.size`: the blocks of a large file are placed on the ring one by one.
+    pub block_size: u64,
 }
 
 impl PrefetchSettings {
@@ -65,6 +85,7 @@ impl PrefetchSettings {
                 .map(str::trim)
                 .filter(|h| !h.is_empty())
                 .map(String::from),
+            block_size: c.get_size("shoal.block.size", DEFAULT_BLOCK_SIZE)?.max(1),
         })
     }
 
@@ -77,8 +98,13 @@ impl PrefetchSettings {
 /// Where one file of an activated directory stands.
 #[derive(Debug)]
 enum Phase {
-    /// Waiting for its turn.
-    Queued(Arc<FileSource>),
+    /// Waiting for its turn; `opened` (the version a reader opened) when a reader had opened
+    /// it before it was queued.
+    Queued {
+        src: Arc<FileSource>,
+        opened: Option<u128>,
+        blocks: Option<Arc<[Range<u64>]>>,
+    },
     /// Being fetched ahead (the version `file`, of `len` bytes); `opened` once a reader
     /// opened it meanwhile, `read` when it opened that version.
     Fetching {
@@ -99,14 +125,27 @@ enum Phase {
 struct State {
     /// Directories whose files are prefetched (or were looked at for it).
     dirs: HashSet<String>,
-    /// Directories of which one file was opened (that one), whose listing was not at hand.
-    opened_once: HashMap<String, String>,
+    /// Directories of which one file was opened (that one, and the version opened), whose
+    /// listing was not at hand.
+    opened_once: HashMap<String, (String, u128)>,
+    /// Directories being listed in the background, and the files opened in them meanwhile
+    /// (with the version opened).
+    listing: HashMap<String, HashMap<String, u128>>,
+    /// Listings made in the background, to be queued at the next open (where the namespace is
+    /// at hand): the directory's files and the files opened in it before.
+    listed: Vec<(Vec<FileInfo>, HashMap<String, u128>)>,
     files: HashMap<String, Phase>,
     /// Files to fetch, largest first.
     queue: BinaryHeap<(u64, Reverse<String>)>,
     /// Files being fetched or fetched ahead, not opened yet, and their length.
     ahead_files: usize,
     ahead_bytes: u64,
+    /// The turn the next file started gets (see `Prefetcher::admitted`).
+    next_turn: u64,
+    /// Readers queueing files now (outside the lock), and the files other readers opened
+    /// meanwhile, which those count as opened.
+    queueing: usize,
+    opened_meanwhile: HashMap<String, u128>,
 }
 
 /// The prefetcher of one namespace (one filesystem instance).
@@ -117,6 +156,10 @@ pub struct Prefetcher {
     stats: StatsSet,
     /// Bytes in flight, in `UNIT`s.
     budget: Arc<tokio::sync::Semaphore>,
+    /// The files started so far whose pages have all taken their share of `budget`: files take
+    /// it in turn, in the order they were started (largest first), so the next file's pages go
+    /// before those of the files after it.
+    admitted: tokio::sync::watch::Sender<u64>,
     units: u32,
     /// The most bytes of files ahead: a quarter of the cache.
     ahead_cap: u64,
@@ -160,6 +203,7 @@ impl Prefetcher {
         };
         Some(Arc::new(Prefetcher {
             budget: Arc::new(tokio::sync::Semaphore::new(units as usize)),
+            admitted: tokio::sync::watch::Sender::new(0),
             units,
             ahead_cap: capacity / 4,
             settings,
@@ -176,39 +220,89 @@ impl Prefetcher {
 
     /// A reader opened `path` (read through the cache as `src`): its prefetch, if any, is
     /// counted as read. Opening a file of a directory whose listing the metadata cache holds
-    /// (the process listed it), or a second file of a directory, starts the prefetch of the
-    /// others (with a listing, when none was at hand): one file read alone costs nothing more.
+    /// (the process listed it) starts the prefetch of the tree the process listed; opening a
+    /// second file of a directory it did not list starts a listing of it in the background,
+    /// whose files are queued at the next open. One file read alone costs nothing more.
     pub fn opened(self: &Arc<Self>, ns: &Namespace, path: &str, src: &FileSource) {
         let dir = parent(path);
         // A node that is on no placement ring's list of hosts is sent no file of it: nothing to
         // fetch ahead, so not even a listing.
         let on_ring = ns.on_placement_ring(self.me());
-        let activate = {
+        let mut listed = None;
+        let mut list = None;
+        let ready = {
             let mut st = self.state();
             self.note_open(&mut st, path, src);
+            if let Some(opened) = st.listing.get_mut(dir) {
+                opened.insert(path.to_string(), src.file_id);
+            }
+            if st.queueing > 0 && !st.files.contains_key(path) {
+                st.opened_meanwhile.insert(path.to_string(), src.file_id);
+            }
             if !on_ring || st.dirs.contains(dir) {
-                None
-            } else if ns.listing_cached(dir) {
+            } else if let Some(l) = ns.cached_listing(dir) {
                 st.dirs.insert(dir.to_string());
-                Some(None)
+                listed = Some(l);
             } else {
                 match st.opened_once.get(dir) {
                     // The same file again is not reading the directory.
-                    Some(first) if first == path => None,
+                    Some((first, _)) if first == path => {}
                     Some(_) => {
-                        let first = st.opened_once.remove(dir);
+                        let first = st.opened_once.remove(dir).unwrap_or_default();
                         st.dirs.insert(dir.to_string());
-                        Some(first)
+                        let opened = HashMap::from([(path.to_string(), src.file_id), first]);
+                        st.listing.insert(dir.to_string(), opened);
+                        list = Some(dir.to_string());
                     }
                     None => {
-                        st.opened_once.insert(dir.to_string(), path.to_string());
-                        None
+                        st.opened_once
+                            .insert(dir.to_string(), (path.to_string(), src.file_id));
                     }
                 }
             }
+            let ready = std::mem::take(&mut st.listed);
+            if !ready.is_empty() || listed.is_some() {
+                st.queueing += 1;
+            }
+            ready
         };
-        if let Some(first) = activate {
-            self.activate(ns, dir, [Some(path), first.as_deref()]);
+        let queueing = !ready.is_empty() || listed.is_some();
+        for (files, mut opened) in ready {
+            opened.insert(path.to_string(), src.file_id);
+            self.queue(ns, files, &opened);
+        }
+        if let Some(first) = listed {
+            let files = self.listed_tree(ns, dir, first);
+            self.queue(ns, files, &HashMap::from([(path.to_string(), src.file_id)]));
+        }
+        if queueing {
+            let mut st = self.state();
+            st.queueing -= 1;
+            if st.queueing == 0 {
+                st.opened_meanwhile.clear();
+            }
+        }
+        if let Some(dir) = list {
+            let me = Arc::downgrade(self);
+            let d = dir.clone();
+            let started = ns.list_in_background(&dir, move |listed| {
+                let Some(me) = me.upgrade() else {
+                    return;
+                };
+                let mut st = me.state();
+                let opened = st.listing.remove(&d).unwrap_or_default();
+                match listed {
+                    Ok(files) => st.listed.push((files, opened)),
+                    Err(e) => tracing::debug!(dir = d, "no prefetch: not listed: {e}"),
+                }
+            });
+            if !started {
+                // A listing of it runs already (or no thread could start): a later open
+                // tries again.
+                let mut st = self.state();
+                st.listing.remove(&dir);
+                st.dirs.remove(&dir);
+            }
         }
         self.pump();
     }
@@ -219,7 +313,8 @@ impl Prefetcher {
         };
         match phase {
             // The reader got there first: it fetches the file itself.
-            Phase::Queued(_) => *phase = Phase::Done,
+            Phase::Queued { opened: None, .. } => *phase = Phase::Done,
+            Phase::Queued { opened, .. } => *opened = Some(src.file_id),
             Phase::Fetching {
                 file,
                 len,
@@ -251,49 +346,121 @@ impl Prefetcher {
         }
     }
 
-    /// Queues the files of `dir` this node owns that the cache does not hold yet.
-    fn activate(&self, ns: &Namespace, dir: &str, opened: [Option<&str>; 2]) {
-        let listing = match ns.list(dir) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::debug!(dir, "no prefetch: the directory could not be listed: {e}");
-                return;
+    /// The files of the tree the process listed around `dir` (whose listing is `first`): from
+    /// the highest directory above it whose listing the metadata cache holds and that lists
+    /// the one below, every directory under that one whose listing it holds. No request.
+    fn listed_tree(&self, ns: &Namespace, dir: &str, first: Vec<FileInfo>) -> Vec<FileInfo> {
+        let (mut top, mut listing) = (dir.to_string(), first);
+        loop {
+            let up = parent(&top);
+            if up == top {
+                break;
             }
-        };
+            match ns.cached_listing(up) {
+                Some(l) if l.iter().any(|e| e.is_dir && e.path == top) => {
+                    top = up.to_string();
+                    listing = l;
+                }
+                _ => break,
+            }
+        }
+        self.state().dirs.insert(top);
+        let mut files = Vec::new();
+        let mut below = Vec::new();
+        let mut seen = 1;
+        loop {
+            for e in listing {
+                if !e.is_dir {
+                    files.push(e);
+                } else if seen < MAX_TREE_DIRS {
+                    seen += 1;
+                    below.push(e.path);
+                }
+            }
+            let Some(next) = below.pop() else {
+                break;
+            };
+            listing = match ns.cached_listing(&next) {
+                Some(l) => {
+                    self.state().dirs.insert(next);
+                    l
+                }
+                None => Vec::new(),
+            };
+        }
+        files
+    }
+
+    /// Queues the files this node owns, largest first (at most `MAX_QUEUED` of them waiting);
+    /// `opened`: files a reader opened already, with the version it opened. Whether the cache
+    /// holds them already is looked at when their turn comes, off the reader's thread.
+    fn queue(&self, ns: &Namespace, mut files: Vec<FileInfo>, opened: &HashMap<String, u128>) {
+        let page = self.cache.page_size();
+        files.retain(|f| {
+            // A file of one page that a reader opened is being fetched by that reader.
+            let mine = !opened.contains_key(&f.path) || f.len > page;
+            !f.is_dir && f.len > 0 && mine
+        });
+        let room = MAX_QUEUED.saturating_sub(self.state().queue.len());
+        if files.len() > room {
+            files.select_nth_unstable_by(room.saturating_sub(1), |a, b| b.len.cmp(&a.len));
+            files.truncate(room);
+        }
         let mut picked = Vec::new();
-        for info in listing {
-            if info.is_dir
-                || info.len == 0
-                || opened.contains(&Some(info.path.as_str()))
-                || !self.owns(ns, &info)
-            {
+        for info in files {
+            let Some(blocks) = self.owned(ns, &info) else {
                 continue;
-            }
+            };
             let path = info.path.clone();
             let Ok((r, src)) = ns.source("prefetch", &path, Some(info)) else {
                 continue;
             };
-            if r.mount.cached && !self.missing_pages(&src).is_empty() {
-                picked.push((path, src));
+            if r.mount.cached {
+                picked.push((path, src, blocks));
             }
         }
         let mut st = self.state();
-        for (path, src) in picked {
+        for (path, src, blocks) in picked {
             if st.files.contains_key(&path) {
                 continue;
             }
             st.queue.push((src.entry.len, Reverse(path.clone())));
-            st.files.insert(path, Phase::Queued(src));
+            // Opened by this reader, or by another one while this one was queueing.
+            let opened = opened
+                .get(&path)
+                .or_else(|| st.opened_meanwhile.get(&path))
+                .copied();
+            st.files.insert(
+                path,
+                Phase::Queued {
+                    src,
+                    opened,
+                    blocks,
+                },
+            );
         }
     }
 
-    /// Whether this node owns the file on the placement ring (always, with no ring).
-    fn owns(&self, ns: &Namespace, info: &crate::FileInfo) -> bool {
-        let owners = ns.block_owners(&info.path, 1, 1);
-        let Some(owner) = owners.first() else {
-            return true;
-        };
-        self.me().contains(owner)
+    /// The parts of a file this node owns on the placement ring: `None` when it owns no block
+    /// of it, `Some(None)` for all of it (always, with no ring), else the byte ranges of the
+    /// blocks it owns (a large file's blocks are placed one by one, and Spark sends the task
+    /// reading each block to the block's owner).
+    fn owned(&self, ns: &Namespace, info: &FileInfo) -> Option<Option<Arc<[Range<u64>]>>> {
+        let bs = self.settings.block_size;
+        let owners = ns.block_owners(&info.path, info.len, bs);
+        if owners.is_empty() {
+            return Some(None);
+        }
+        let me = self.me();
+        let mine: Vec<Range<u64>> = (0..owners.len() as u64)
+            .filter(|b| me.contains(&owners[*b as usize]))
+            .map(|b| b * bs..((b + 1) * bs).min(info.len))
+            .collect();
+        match mine.len() {
+            0 => None,
+            n if n == owners.len() => Some(None),
+            _ => Some(Some(mine.into())),
+        }
     }
 
     /// The names this node has on the placement ring.
@@ -304,10 +471,18 @@ impl Prefetcher {
         })
     }
 
-    /// Pages of `src` that no tier holds and none is fetching, and that a tier could keep.
-    fn missing_pages(&self, src: &FileSource) -> Vec<u64> {
-        let pages = src.entry.len.div_ceil(self.cache.page_size());
+    /// Pages of `src` (of its `blocks` only, when given) that no tier holds and none is
+    /// fetching, and that a tier could keep.
+    fn missing_pages(&self, src: &FileSource, blocks: Option<&[Range<u64>]>) -> Vec<u64> {
+        let ps = self.cache.page_size();
+        let pages = src.entry.len.div_ceil(ps);
         (0..pages)
+            .filter(|&index| {
+                blocks.is_none_or(|b| {
+                    b.iter()
+                        .any(|r| r.start < (index + 1) * ps && index * ps < r.end)
+                })
+            })
             .filter(|&index| {
                 let id = PageId {
                     file: src.file_id,
@@ -333,51 +508,81 @@ impl Prefetcher {
             let Some(phase) = st
                 .files
                 .get_mut(&path)
-                .filter(|p| matches!(p, Phase::Queued(_)))
+                .filter(|p| matches!(p, Phase::Queued { .. }))
             else {
                 continue;
             };
-            let Phase::Queued(src) = std::mem::replace(phase, Phase::Done) else {
+            let Phase::Queued {
+                src,
+                opened,
+                blocks,
+            } = std::mem::replace(phase, Phase::Done)
+            else {
                 continue;
             };
+            // One its reader opened first is not ahead of it.
             *phase = Phase::Fetching {
                 file: src.file_id,
                 len,
-                opened: false,
-                read: false,
+                opened: opened.is_some(),
+                read: opened == Some(src.file_id),
             };
-            st.ahead_files += 1;
-            st.ahead_bytes += len;
+            if opened.is_none() {
+                st.ahead_files += 1;
+                st.ahead_bytes += len;
+            }
+            let turn = st.next_turn;
+            st.next_turn += 1;
             let me = self.clone();
-            crate::runtime::handle().spawn(async move { me.fetch_file(path, src).await });
+            crate::runtime::handle()
+                .spawn(async move { me.fetch_file(path, src, blocks, turn).await });
         }
     }
 
-    async fn fetch_file(self: Arc<Self>, path: String, src: Arc<FileSource>) {
-        use futures::StreamExt;
+    async fn fetch_file(
+        self: Arc<Self>,
+        path: String,
+        src: Arc<FileSource>,
+        blocks: Option<Arc<[Range<u64>]>>,
+        turn: u64,
+    ) {
         let mine = Arc::new(Stats::default());
         let stats: StatsSet = self.stats.iter().cloned().chain([mine.clone()]).collect();
-        let pages = self.missing_pages(&src);
-        let results: Vec<Result<()>> = futures::stream::iter(pages)
-            .map(|index| {
-                let (me, src, stats) = (self.clone(), src.clone(), stats.clone());
-                async move {
-                    let range = me.cache.page_range(src.entry.len, index);
-                    let units = (range.end - range.start)
-                        .div_ceil(UNIT)
-                        .clamp(1, me.units as u64) as u32;
-                    let _permit = me.budget.clone().acquire_many_owned(units).await;
-                    let page = me.cache.fetch(&src, index, &stats).await?;
-                    if page.fits(&src) {
-                        Ok(())
-                    } else {
-                        Err(src.changed())
-                    }
-                }
-            })
-            .buffer_unordered(PAGES_AT_ONCE)
-            .collect()
-            .await;
+        let mut results: Vec<Result<()>> = Vec::new();
+        {
+            // This file's turn: its pages take the byte bound after those of the files started
+            // before it, and before those of the files after it.
+            let _ = self.admitted.subscribe().wait_for(|a| *a >= turn).await;
+            let _next = Turn(&self.admitted, turn);
+            let mut pages = Vec::new();
+            for index in self.missing_pages(&src, blocks.as_deref()) {
+                let range = self.cache.page_range(src.entry.len, index);
+                let units = (range.end - range.start)
+                    .div_ceil(UNIT)
+                    .clamp(1, self.units as u64) as u32;
+                let Ok(permit) = self.budget.clone().acquire_many_owned(units).await else {
+                    break;
+                };
+                let page = self.cache.fetch(&src, index, &stats);
+                pages.push(crate::runtime::handle().spawn(async move {
+                    let page = page.await;
+                    drop(permit);
+                    page
+                }));
+            }
+            drop(_next);
+            for p in pages {
+                results.push(match p.await {
+                    Ok(Ok(page)) if page.fits(&src) => Ok(()),
+                    Ok(Ok(_)) => Err(src.changed()),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(crate::Error::new(
+                        crate::ErrorKind::Other,
+                        format!("prefetch task: {e}"),
+                    )),
+                });
+            }
+        }
         let failed = results.into_iter().find_map(|r| r.err());
         if let Some(e) = &failed {
             tracing::debug!(path, "prefetch failed; the reader fetches the file: {e}");
@@ -441,8 +646,9 @@ impl Prefetcher {
                     .files
                     .values()
                     .any(|p| matches!(p, Phase::Fetching { .. }))
+                    || !st.listing.is_empty()
                     || (st.ahead_files < self.settings.files_ahead
-                        && st.files.values().any(|p| matches!(p, Phase::Queued(_))));
+                        && st.files.values().any(|p| matches!(p, Phase::Queued { .. })));
                 if !busy {
                     return true;
                 }
@@ -472,6 +678,17 @@ impl Drop for Prefetcher {
                 100.0 * read as f64 / fetched as f64
             );
         }
+    }
+}
+
+/// A file's turn to take the byte bound; the next file's comes when it is dropped (all its pages
+/// have their share, or its task ended early).
+struct Turn<'a>(&'a tokio::sync::watch::Sender<u64>, u64);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let next = self.1 + 1;
+        self.0.send_modify(|a| *a = (*a).max(next));
     }
 }
 

@@ -151,9 +151,13 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
         &[("shoal.prefetch.files", "4")],
     );
     let ns = namespace(&c);
-    // The reader reads two files and stops.
+    // The reader reads three files and stops: the second starts a listing in the background,
+    // the third (after it arrived) the prefetch.
     assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
     assert!(read_all(&ns, "/s3/d/f11.bin").unwrap() == files[11]);
+    idle(&ns);
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+    assert!(read_all(&ns, "/s3/d/f07.bin").unwrap() == files[7]);
     idle(&ns);
     let ahead = counter(&ns, "prefetch_bytes");
     let read = counter(&ns, "prefetch_read_bytes");
@@ -163,7 +167,7 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
     let mut sizes: Vec<u64> = files
         .iter()
         .enumerate()
-        .filter(|(i, _)| ![3, 11].contains(i))
+        .filter(|(i, _)| ![3, 7, 11].contains(i))
         .map(|(_, f)| f.len() as u64)
         .collect();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
@@ -175,12 +179,12 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
         .map(|r| r.target.clone())
         .collect::<std::collections::HashSet<_>>()
         .len();
-    // The two read, four ahead, and one more for each open that took a file off the four.
-    assert!(fetched_files <= 2 + 4 + 2, "{fetched_files} files fetched");
+    // The three read and four ahead.
+    assert!(fetched_files <= 3 + 4, "{fetched_files} files fetched");
     // Reading one of them moves its bytes from unread to read.
     let opened_before = counter(&ns, "prefetch_read_bytes");
     let largest = (0..20)
-        .filter(|i| ![3, 11].contains(i))
+        .filter(|i| ![3, 7, 11].contains(i))
         .max_by_key(|&i| files[i].len())
         .unwrap();
     assert!(read_all(&ns, &format!("/s3/d/f{largest:02}.bin")).unwrap() == files[largest]);
@@ -204,9 +208,12 @@ fn a_replaced_object_is_read_in_its_new_version() {
         &[("shoal.metadata.ttl", "0")],
     );
     let ns = namespace(&c);
-    // No listing at hand: the second file opened in the directory starts the prefetch.
+    // No listing at hand: the second file opened in the directory starts a listing of it in
+    // the background, the next open the prefetch.
     assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
     assert!(read_all(&ns, "/s3/d/f08.bin").unwrap() == files[8]);
+    idle(&ns);
+    assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
     idle(&ns);
     assert!(counter(&ns, "prefetch_bytes") > 0);
     // f05 is replaced after it was fetched ahead, with another length and a later mtime.
@@ -468,4 +475,463 @@ fn a_node_prefetches_the_files_it_owns_on_the_placement_ring() {
     // A node that is not on the ring prefetches nothing.
     let (fetched, owned) = run("node-z");
     assert!(owned.is_empty() && fetched.is_empty(), "{fetched:?}");
+}
+
+#[test]
+fn a_listed_tree_is_fetched_largest_first_across_its_directories() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    // Three class directories of 8 files, sizes interleaved across them (one page each).
+    let mut sizes = std::collections::BTreeMap::new();
+    for (d, class) in ["a", "b", "c"].iter().enumerate() {
+        for i in 0..8 {
+            let len = 10_000 + ((i * 3 + d) * 1_500);
+            let path = format!("t/{class}/f{i}.bin");
+            put(&server, &path, &pattern(len, (d * 8 + i) as u64));
+            sizes.insert(format!("/{path}"), len);
+        }
+    }
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.files", "5")],
+    );
+    let ns = namespace(&c);
+    // The listing Spark's recursive file lookup makes: the top, then each directory.
+    for d in ["/s3/t", "/s3/t/a", "/s3/t/b", "/s3/t/c"] {
+        ns.list(d).unwrap();
+    }
+    let by_size = |skip: &[&str]| -> Vec<String> {
+        let mut v: Vec<(&String, &usize)> = sizes
+            .iter()
+            .filter(|(p, _)| !skip.contains(&p.as_str()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(a.1));
+        v.into_iter().map(|(p, _)| p.clone()).collect()
+    };
+    let fetched = || -> std::collections::BTreeSet<String> {
+        proxy
+            .seen()
+            .iter()
+            .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/t/"))
+            .map(|r| r.target.trim_start_matches("/bucket").to_string())
+            .collect()
+    };
+    // The reader opens the smallest file of a: the five largest of the whole tree are fetched
+    // ahead (of a alone, they would be a's five largest).
+    let first = by_size(&[]).pop().unwrap();
+    assert!(first.starts_with("/t/a/"), "{first}");
+    assert_eq!(
+        read_all(&ns, &format!("/s3{first}")).unwrap().len(),
+        sizes[&first]
+    );
+    idle(&ns);
+    let mut want: std::collections::BTreeSet<String> =
+        by_size(&[&first]).into_iter().take(5).collect();
+    want.insert(first.clone());
+    assert_eq!(fetched(), want);
+    assert!(
+        want.iter().any(|p| p.starts_with("/t/b/")) && want.iter().any(|p| p.starts_with("/t/c/"))
+    );
+    // Opening the largest takes it off the five ahead: the sixth largest is next.
+    let largest = by_size(&[]).remove(0);
+    assert!(read_all(&ns, &format!("/s3{largest}")).unwrap().len() == sizes[&largest]);
+    idle(&ns);
+    want.insert(by_size(&[&first])[5].clone());
+    assert_eq!(fetched(), want);
+    // Every file crossed the link once, and no directory was listed again.
+    assert_eq!(proxy.count("GET", "/bucket/t/"), want.len());
+    assert_eq!(counter(&ns, "store_metadata_requests"), 4);
+}
+
+#[test]
+fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    // Files of 24 pages (Parquet files, say: their readers read the footer first; big1 the
+    // larger, so the first fetched ahead) and three small ones.
+    let bigs: Vec<Vec<u8>> = (0..2)
+        .map(|i| {
+            let d = pattern(24 * (64 << 10) - 1_000 + 500 * i, 7 + i as u64);
+            put(&server, &format!("p/big{i}.bin"), &d);
+            d
+        })
+        .collect();
+    let small: Vec<Vec<u8>> = (0..3)
+        .map(|i| {
+            let d = pattern(30_000, 20 + i);
+            put(&server, &format!("p/s{i}.bin"), &d);
+            d
+        })
+        .collect();
+    // Few bytes in flight, so that most pages wait for their turn while a reader reads.
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.max.bytes", "128k")],
+    );
+    let ns = namespace(&c);
+    let listed = ns.list("/s3/p").unwrap();
+    let tail = |r: &shoal_core::FileReader, data: &[u8]| {
+        let mut t = [0u8; 8];
+        assert_eq!(r.read_at(data.len() as u64 - 8, &mut t).unwrap(), 8);
+        assert_eq!(t[..], data[data.len() - 8..]);
+    };
+    // The reader of big0 reads its footer only: the rest of it is fetched ahead all the same.
+    let r0 = ns.open("/s3/p/big0.bin", None).unwrap();
+    tail(&r0, &bigs[0]);
+    idle(&ns);
+    let st = ns.status("/s3/p/big0.bin").unwrap();
+    assert_eq!(
+        ns.cached_bytes("/s3/p/big0.bin", Some(st)).unwrap(),
+        bigs[0].len() as u64
+    );
+    assert_eq!(proxy.count("GET", "/bucket/p/big0.bin"), 24);
+    // big1 was fetched ahead too; the small files as well.
+    assert_eq!(proxy.count("GET", "/bucket/p/big1.bin"), 24);
+    // The same with its reader reading all of it at once after its footer: the footer binds
+    // the reader to the object's ETag, and a prefetch that began before (bound to none while
+    // the listing carries none) is joined page by page, never fetched again beside it.
+    let cache = tempfile::tempdir().unwrap();
+    proxy.reset();
+    let ns = namespace(&conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.max.bytes", "128k")],
+    ));
+    ns.list("/s3/p").unwrap();
+    let r1 = ns.open("/s3/p/big1.bin", None).unwrap();
+    tail(&r1, &bigs[1]);
+    let mut out = vec![0u8; bigs[1].len()];
+    let mut pos = 0;
+    while pos < out.len() {
+        let end = (pos + 100_000).min(out.len());
+        pos += r1.read_at(pos as u64, &mut out[pos..end]).unwrap();
+    }
+    assert!(out == bigs[1]);
+    idle(&ns);
+    assert_eq!(proxy.count("GET", "/bucket/p/big1.bin"), 24);
+    for (i, d) in small.iter().enumerate() {
+        assert!(read_all(&ns, &format!("/s3/p/s{i}.bin")).unwrap() == *d);
+    }
+    assert!(read_all(&ns, "/s3/p/big0.bin").unwrap() == bigs[0]);
+    // Each page of every file crossed the link once; what was fetched ahead was read.
+    assert_eq!(proxy.count("GET", "/bucket/p/"), 24 + 24 + 3);
+    assert!(counter(&ns, "prefetch_bytes") >= 3 * 30_000);
+    assert_eq!(counter(&ns, "prefetch_unread_bytes"), 0);
+    eprintln!(
+        "listed with ETags: {:?}",
+        listed.iter().map(|f| f.etag.is_some()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn files_take_the_bytes_in_flight_in_turn_largest_first() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    put(&server, "q/big1.bin", &pattern(10 * (64 << 10), 1));
+    put(&server, "q/big2.bin", &pattern(8 * (64 << 10), 2));
+    put(&server, "q/small.bin", &pattern(1_000, 3));
+    // One page in flight at a time.
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.prefetch.max.bytes", "64k")],
+    );
+    let ns = namespace(&c);
+    ns.list("/s3/q").unwrap();
+    assert_eq!(read_all(&ns, "/s3/q/small.bin").unwrap(), pattern(1_000, 3));
+    idle(&ns);
+    let order: Vec<String> = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/q/big"))
+        .map(|r| r.target.clone())
+        .collect();
+    // Every page of the larger file went before any of the other's, not in turns between them.
+    let want: Vec<String> = std::iter::repeat_n("/bucket/q/big1.bin".to_string(), 10)
+        .chain(std::iter::repeat_n("/bucket/q/big2.bin".to_string(), 8))
+        .collect();
+    assert_eq!(order, want);
+    assert_eq!(counter(&ns, "prefetch_bytes"), 18 * (64 << 10));
+}
+
+/// An S3 endpoint on 127.0.0.1 that lists `files` (key and size) for any listing and never
+/// answers a GET of an object: a store that hangs rather than fails. It counts those GETs.
+struct HungStore {
+    port: u16,
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HungStore {
+    fn start(files: &[(&str, usize)]) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let contents: String = files
+            .iter()
+            .map(|(k, n)| {
+                format!(
+                    "<Contents><Key>{k}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>\
+                     <ETag>&quot;e-{k}&quot;</ETag><Size>{n}</Size></Contents>"
+                )
+            })
+            .collect();
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult \
+             xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>bucket</Name>\
+             <KeyCount>{}</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>\
+             {contents}</ListBucketResult>",
+            files.len()
+        );
+        let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (g, s) = (gets.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let (body, gets) = (body.clone(), g.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    loop {
+                        let mut head = Vec::new();
+                        loop {
+                            let mut line = String::new();
+                            match reader.read_line(&mut line) {
+                                Ok(0) | Err(_) => return,
+                                Ok(_) if line == "\r\n" => break,
+                                Ok(_) => head.push(line),
+                            }
+                        }
+                        if head.first().is_some_and(|l| l.contains("list-type=2")) {
+                            let _ = write!(
+                                conn,
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\
+                                 Content-Length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            continue;
+                        }
+                        // Any other request: read and drop what comes, never answer.
+                        gets.fetch_add(1, Ordering::Relaxed);
+                        let mut sink = [0u8; 4096];
+                        while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+                        return;
+                    }
+                });
+            }
+        });
+        HungStore { port, gets, stop }
+    }
+
+    fn gets(&self) -> usize {
+        self.gets.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for HungStore {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+#[test]
+fn a_hung_store_holds_only_its_share_of_the_prefetch_and_other_readers_go_on() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let files = dataset(&server, 8);
+    let hung = HungStore::start(&[
+        ("h/f0.bin", 60_000),
+        ("h/f1.bin", 60_000),
+        ("h/f2.bin", 60_000),
+        ("h/f3.bin", 60_000),
+    ]);
+    let mut c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[
+            // Three pages of 64 KiB in flight; a call the store does not answer fails after 2 s.
+            ("shoal.prefetch.max.bytes", "192k"),
+            ("shoal.store.timeout", "2s"),
+            ("shoal.store.max.retries", "0"),
+        ],
+    );
+    c.extend(
+        server
+            .mount_conf("hung", "/hung", "bucket")
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("shoal.mount."))
+            .map(|(k, v)| match k.ends_with("option.aws_endpoint") {
+                true => (k, format!("http://127.0.0.1:{}", hung.port)),
+                false => (k, v),
+            }),
+    );
+    let ns = namespace(&c);
+    // The hung store lists; opening one of its files starts the prefetch of the other three,
+    // whose GETs take the whole byte bound and hang.
+    assert_eq!(ns.list("/hung/h").unwrap().len(), 4);
+    let stuck = ns.open("/hung/h/f0.bin", None).unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while hung.gets() < 3 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(hung.gets(), 3);
+    // Meanwhile a reader of the other store reads every file, whole, from the store itself.
+    ns.list("/s3/d").unwrap();
+    for (i, f) in files.iter().enumerate() {
+        assert!(read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == *f);
+    }
+    // ... while the hung GETs were still held (no more than the bound allows), none answered.
+    assert_eq!(hung.gets(), 3);
+    assert_eq!(
+        counter(&ns, "bytes_from_store"),
+        files.iter().map(|f| f.len() as u64).sum::<u64>()
+    );
+    // After shoal.store.timeout the hung prefetches fail, cache nothing, and free the bound;
+    // a reader of a hung file gets an error naming it.
+    idle(&ns);
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+    let st = ns.status("/hung/h/f1.bin").unwrap();
+    assert_eq!(ns.cached_bytes("/hung/h/f1.bin", Some(st)).unwrap(), 0);
+    let mut buf = [0u8; 16];
+    let e = stuck.read_at(0, &mut buf).unwrap_err();
+    assert!(e.to_string().contains("/hung/h/f0.bin"), "{e}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+}
+
+#[test]
+fn a_node_prefetches_the_blocks_of_a_large_file_it_owns() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    // Blocks of 128 KiB (two pages); a file of eight blocks, and a small one to open.
+    let big = pattern(8 * (128 << 10), 5);
+    put(&server, "b/big.bin", &big);
+    put(&server, "b/small.bin", &pattern(1_000, 6));
+    let hosts = ["node-a", "node-b", "node-c"];
+    let conf_for = |cache: &Path, me: &str| {
+        conf(
+            &server,
+            &proxy,
+            cache,
+            &[
+                ("shoal.cluster.hosts", "node-a,node-b,node-c"),
+                ("shoal.prefetch.host", me),
+                ("shoal.block.size", "128k"),
+            ],
+        )
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let owners = namespace(&conf_for(cache.path(), "node-a")).block_owners(
+        "/s3/b/big.bin",
+        big.len() as u64,
+        128 << 10,
+    );
+    assert_eq!(owners.len(), 8);
+    let mut fetched_blocks = 0;
+    for me in hosts {
+        let cache = tempfile::tempdir().unwrap();
+        proxy.reset();
+        let ns = namespace(&conf_for(cache.path(), me));
+        ns.list("/s3/b").unwrap();
+        assert_eq!(read_all(&ns, "/s3/b/small.bin").unwrap().len(), 1_000);
+        idle(&ns);
+        // Two pages of each block this node owns, and nothing of the others' blocks.
+        let mine = owners.iter().filter(|o| *o == me).count();
+        assert_eq!(
+            proxy.count("GET", "/bucket/b/big.bin"),
+            2 * mine,
+            "{me}: {owners:?}"
+        );
+        let st = ns.status("/s3/b/big.bin").unwrap();
+        assert_eq!(
+            ns.cached_bytes("/s3/b/big.bin", Some(st)).unwrap(),
+            mine as u64 * (128 << 10)
+        );
+        fetched_blocks += mine;
+    }
+    // Between them the nodes fetched every block once.
+    assert_eq!(fetched_blocks, 8);
+}
+
+/// The cluster's `load`, then `read`: executors that listed the tree in a `stat` job, loaded
+/// their files from the driver's listing, then read them (and a second executor process
+/// that did the same listing) find every page in the node cache: no GET, no prefetch, the
+/// shared usage figure unchanged.
+#[test]
+fn a_loaded_tree_read_by_executors_that_listed_it_costs_no_request() {
+    let server = S3Server::start();
+    let proxy = CountingProxy::start(&server.endpoint());
+    let cache = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for d in ["a", "b"] {
+        for i in 0..6 {
+            let data = pattern(30_000 + i * 70_000, i as u64 + d.len() as u64 * 100);
+            put(&server, &format!("t/{d}/f{i}.bin"), &data);
+            files.push((format!("/s3/t/{d}/f{i}.bin"), data));
+        }
+    }
+    let c = conf(
+        &server,
+        &proxy,
+        cache.path(),
+        &[("shoal.cache.memory.size", "0")],
+    );
+    let walk = |ns: &Namespace| -> Vec<shoal_core::FileInfo> {
+        ns.walk_stream("/s3/t")
+            .unwrap()
+            .flat_map(|b| b.unwrap())
+            .filter(|f| !f.is_dir)
+            .collect()
+    };
+    // The driver lists and plans; a task loads the files (path, length, ETag and version).
+    let driver = namespace(&c);
+    let planned: Vec<_> = walk(&driver)
+        .into_iter()
+        .map(|f| shoal_core::FileInfo { mtime_ms: 0, ..f })
+        .collect();
+    assert_eq!(planned.len(), files.len());
+    let exec1 = namespace(&c);
+    let _ = walk(&exec1); // a `stat` job's task on this executor
+    exec1.load_files(&planned, |i, r| {
+        r.unwrap_or_else(|e| panic!("{}: {e}", planned[i].path));
+    });
+    let gets = proxy.count("GET", "/bucket/t/");
+    let used = exec1.page_cache().unwrap().usage().0;
+    assert!(used > 0);
+    let exec2 = namespace(&c);
+    let _ = walk(&exec2);
+    for (n, ns) in [&exec1, &exec2].into_iter().enumerate() {
+        for (path, data) in &files {
+            assert!(read_all(ns, path).unwrap() == *data, "{path}");
+        }
+        idle(ns);
+        assert_eq!(
+            proxy.count("GET", "/bucket/t/"),
+            gets,
+            "executor {}: GETs after load",
+            n + 1
+        );
+        assert_eq!(counter(ns, "prefetch_bytes"), 0, "executor {}", n + 1);
+        assert_eq!(
+            ns.page_cache().unwrap().usage().0,
+            used,
+            "executor {}",
+            n + 1
+        );
+    }
 }

@@ -72,7 +72,9 @@ def main():
         return int(df.selectExpr("coalesce(sum(length(content)), 0) AS n").collect()[0]["n"])
 
     def read_step():
-        before = settle(args.metrics, 0)
+        # Settled too: a reporter's last row may predate the end of the job before (a load's
+        # GETs are counted when they start, its bytes when they arrive).
+        before = settle(args.metrics)
         n = read_all()
         after = settle(args.metrics)
         delta = {k: executor_sum(after, k) - executor_sum(before, k) for k in NAMES}

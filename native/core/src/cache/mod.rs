@@ -292,6 +292,25 @@ impl Page {
 
 type PageFuture = Shared<BoxFuture<'static, Result<Page>>>;
 
+/// The fetch in flight that a reader of `id` bound to the ETag binding `bound` may wait on:
+/// one for the same binding; else, for a bound reader, one of an unbound reader, and for an
+/// unbound reader, any. Pages of another ETag than a reader's are refused by `Page::fits`, as
+/// if it had fetched them itself; without this, two readers of one listed version, one bound
+/// by its first page and one not yet (a prefetch), fetch the same page twice.
+fn joinable(
+    map: &HashMap<(PageId, u64), PageFuture>,
+    id: PageId,
+    bound: u64,
+) -> Option<&PageFuture> {
+    map.get(&(id, bound)).or_else(|| {
+        if bound != 0 {
+            map.get(&(id, 0))
+        } else {
+            map.iter().find(|((i, _), _)| *i == id).map(|(_, f)| f)
+        }
+    })
+}
+
 /// Counters to bump for one request: its filesystem's and its stream's.
 pub type StatsSet = Arc<[Arc<Stats>]>;
 
@@ -462,7 +481,7 @@ impl PageCache {
         };
         let bound = src.bound_tag();
         let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = map.get(&(id, bound)) {
+        if let Some(f) = joinable(&map, id, bound) {
             return f.clone();
         }
         let me = self.clone();

@@ -495,7 +495,7 @@ impl PageCache {
         let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
         let mut runs: Vec<Range<u64>> = Vec::new();
         for index in pages {
-            if inflight.contains_key(&(PageId { file, index }, bound)) {
+            if super::joinable(&inflight, PageId { file, index }, bound).is_some() {
                 continue;
             }
             match runs.last_mut() {

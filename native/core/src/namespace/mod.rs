@@ -158,12 +158,53 @@ impl Namespace {
         self.cache.as_ref()
     }
 
-    /// Whether the metadata cache holds the listing of the directory `path` (no request).
-    pub(crate) fn listing_cached(&self, path: &str) -> bool {
+    /// The listing of the directory `path` that the metadata cache holds, with no request
+    /// (mount points below it left out); `None` when it holds none.
+    pub(crate) fn cached_listing(&self, path: &str) -> Option<Vec<FileInfo>> {
         match self.mounts.locate(path) {
-            Ok(Location::Mounted(r)) => self.metadata.listing(&r.mount.name, &r.key).is_some(),
-            _ => false,
+            Ok(Location::Mounted(r)) => self.metadata.listing(&r.mount.name, &r.key).map(|l| {
+                l.iter()
+                    .map(|e| FileInfo::from_entry(&r, e.clone()))
+                    .collect()
+            }),
+            _ => None,
         }
+    }
+
+    /// Lists the directory `path` on a thread of its own, for the metadata cache and for
+    /// `then` (the prefetch of a directory this process did not list, which must not hold up
+    /// the reader that opened its file); false when none started (a listing of it runs).
+    pub(crate) fn list_in_background(
+        &self,
+        path: &str,
+        then: impl FnOnce(Result<Vec<FileInfo>>) + Send + 'static,
+    ) -> bool {
+        let Ok(Location::Mounted(r)) = self.mounts.locate(path) else {
+            return false;
+        };
+        let Relist::Lead(guard) =
+            self.metadata
+                .start_relist(&r.mount.name, &r.key, true, r.mount.immutable)
+        else {
+            return false;
+        };
+        self.count_metadata_request();
+        std::thread::Builder::new()
+            .name("shoal-prefetch-list".into())
+            .spawn(move || {
+                // Cached as any listing is, only while it fits (`MetadataCache`'s bound).
+                let listed = list_dir(&r.mount, &r.key).and_then(|l| {
+                    let mut copy = guard.copy();
+                    copy.add(&l);
+                    guard.finish_copy(Ok(copy)).map(|()| l)
+                });
+                then(listed.map(|l| {
+                    l.iter()
+                        .map(|e| FileInfo::from_entry(&r, e.clone()))
+                        .collect()
+                }))
+            })
+            .is_ok()
     }
 
     /// The prefetcher, when prefetching across files is on.
@@ -1087,6 +1128,16 @@ fn relist_into(
         )
     });
     guard.finish_copy(listed.map(|_| copy))
+}
+
+/// Directory `dir` of a mount, listed whole, with the error naming it.
+fn list_dir(mount: &Mount, dir: &str) -> Result<Vec<Entry>> {
+    mount.store.list(dir).map_err(|e| {
+        e.context(
+            "list",
+            &format!("{} (in {})", mount.shoal_path(dir), mount.store.describe()),
+        )
+    })
 }
 
 fn not_mounted(op: &str, path: &str) -> Error {
