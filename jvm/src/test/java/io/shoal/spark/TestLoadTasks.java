@@ -5,16 +5,19 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
 
 import io.shoal.hadoop.CountingProxy;
 import io.shoal.hadoop.S3Server;
 import java.io.File;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.io.Text;
 import org.apache.hadoop.mapreduce.InputSplit;
@@ -36,7 +39,8 @@ import org.junit.rules.TemporaryFolder;
  * One task of the distributed load over a real S3 server (s3s-fs) behind a {@link CountingProxy}
  * that counts the object GETs the server is sent: the task's files are fetched several at once
  * ({@code shoal.load.parallel}), each file's record comes as that file finishes, and a file deleted
- * between the listing and the load is a failed record naming it while the others load.
+ * between the listing and the load is a failed record naming it while the others load. A task
+ * Spark kills stops its native load (no GET after the ones in flight).
  */
 public class TestLoadTasks {
   @ClassRule public static final S3Server S3 = new S3Server();
@@ -158,5 +162,80 @@ public class TestLoadTasks {
     assertEquals(FILES - 1, cached);
     assertEquals("only the deleted file is asked for again", 1, proxy.gets());
     assertFalse(reader.nextKeyValue());
+  }
+
+  /** Waits (at most 10 s) until no object GET is in flight, then a little more for stragglers. */
+  private void settle() throws InterruptedException {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (proxy.getsInFlight() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(300);
+  }
+
+  @Test
+  public void aKilledTaskStopsItsNativeLoadAndALaterLoadFinishesIt() throws Exception {
+    FileGroupSplit split = (FileGroupSplit) plan().get(0);
+    assertEquals(FILES, split.count());
+    // The first GETs pass; those after them are held, so the kill comes while PARALLEL are in
+    // flight and most files are still to be fetched.
+    int first = 10;
+    proxy.reset();
+    proxy.holdAfter(first);
+    TaskAttemptContext ctx = new TaskAttemptContextImpl(conf, new TaskAttemptID());
+    LoadInputFormat.Reader reader =
+        (LoadInputFormat.Reader) new LoadInputFormat().createRecordReader(split, ctx);
+    reader.initialize(split, ctx);
+    AtomicBoolean killed = new AtomicBoolean();
+    reader.killedBy(killed::get);
+    for (int i = 0; i < first; i++) {
+      assertTrue(reader.nextKeyValue());
+      assertNull(reader.getCurrentValue().toString(), reader.getCurrentValue().error());
+    }
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (proxy.getsInFlight() < PARALLEL && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals("held GETs", PARALLEL, proxy.getsInFlight());
+
+    // Spark marks the task killed: the task's wait for its next record ends within the poll.
+    int atKill = proxy.gets();
+    killed.set(true);
+    long t0 = System.nanoTime();
+    try {
+      reader.nextKeyValue();
+      fail("a killed task goes on");
+    } catch (InterruptedIOException e) {
+      assertTrue(e.getMessage(), e.getMessage().contains("killed"));
+    }
+    long waited = (System.nanoTime() - t0) / 1_000_000;
+    assertTrue(waited + " ms", waited < 2_000);
+    reader.close();
+    // The native call sees the kill within its 20 ms poll (given 500 ms here); the held GETs
+    // then finish and no other starts.
+    Thread.sleep(500);
+    proxy.release();
+    settle();
+    int gets = proxy.gets();
+    assertEquals("GETs at the kill", first + PARALLEL, atKill);
+    assertTrue(gets + " GETs", gets <= first + PARALLEL);
+
+    // A later load fetches the rest, each file once in all.
+    proxy.reset();
+    reader = (LoadInputFormat.Reader) new LoadInputFormat().createRecordReader(split, ctx);
+    reader.initialize(split, ctx);
+    int loaded = 0;
+    long fetched = 0;
+    while (reader.nextKeyValue()) {
+      FileLoad r = reader.getCurrentValue();
+      assertNull(r.toString(), r.error());
+      assertEquals(r.toString(), SIZE, r.fetched() + r.cachedBefore());
+      fetched += r.fetched();
+      loaded++;
+    }
+    reader.close();
+    assertEquals(FILES, loaded);
+    assertEquals(FILES - gets, proxy.gets());
+    assertEquals((long) (FILES - gets) * SIZE, fetched);
   }
 }
