@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.io.Text;
 import org.apache.hadoop.mapreduce.InputSplit;
+import org.apache.hadoop.mapreduce.JobContext;
 import org.apache.hadoop.mapreduce.JobID;
 import org.apache.hadoop.mapreduce.RecordReader;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
@@ -40,7 +41,8 @@ import org.junit.rules.TemporaryFolder;
  * that counts the object GETs the server is sent: the task's files are fetched several at once
  * ({@code shoal.load.parallel}), each file's record comes as that file finishes, and a file deleted
  * between the listing and the load is a failed record naming it while the others load. A task
- * Spark kills stops its native load (no GET after the ones in flight).
+ * Spark kills stops its native load (no GET after the ones in flight); free and stat list the path
+ * once, on the driver, not in each host's task.
  */
 public class TestLoadTasks {
   @ClassRule public static final S3Server S3 = new S3Server();
@@ -237,5 +239,59 @@ public class TestLoadTasks {
     assertEquals(FILES, loaded);
     assertEquals(FILES - gets, proxy.gets());
     assertEquals((long) (FILES - gets) * SIZE, fetched);
+  }
+
+  @Test
+  public void freeAndStatListThePathOnceForEveryHost() throws Exception {
+    String hosts = "h1.example,h2.example,h3.example";
+    Configuration c = new Configuration(conf);
+    c.set(NodeInputFormat.PATH, "shoal:///s3");
+    c.set(NodeInputFormat.HOSTS, hosts);
+    c.setInt(NodeInputFormat.TASK_FILES, 20);
+    // Every file cached on this node (where every host's tasks run here).
+    FileGroupSplit all = (FileGroupSplit) plan().get(0);
+    TaskAttemptContext loadCtx = new TaskAttemptContextImpl(conf, new TaskAttemptID());
+    RecordReader<Text, FileLoad> loader = new LoadInputFormat().createRecordReader(all, loadCtx);
+    loader.initialize(all, loadCtx);
+    while (loader.nextKeyValue()) {
+      assertNull(loader.getCurrentValue().error());
+    }
+    proxy.reset();
+    NodeInputFormat format = new NodeInputFormat();
+    JobContext job = new JobContextImpl(c, new JobID());
+    List<InputSplit> splits = format.getSplits(job);
+    int lists = proxy.lists();
+    assertTrue(lists + " listing requests", lists >= 1);
+    // 45 files in groups of 20: 3 groups, each for each of 3 hosts.
+    assertEquals(9, splits.size());
+    long total = (long) FILES * SIZE;
+    String[] ops = {"stat", "free", "stat"};
+    long[] cachedWant = {3 * total, total, 0};
+    for (int k = 0; k < ops.length; k++) {
+      String op = ops[k];
+      c.set(NodeInputFormat.OP, op);
+      long files = 0;
+      long cached = 0;
+      for (InputSplit s : splits) {
+        NodeInputFormat.HostSplit h = (NodeInputFormat.HostSplit) s;
+        assertEquals(Arrays.asList(h.host()), Arrays.asList(h.getLocations()));
+        TaskAttemptContext ctx = new TaskAttemptContextImpl(c, new TaskAttemptID());
+        RecordReader<Text, NodeReport> reader = format.createRecordReader(s, ctx);
+        reader.initialize(s, ctx);
+        assertTrue(reader.nextKeyValue());
+        NodeReport r = reader.getCurrentValue();
+        assertEquals(h.host(), r.target());
+        assertEquals(h.group(), r.group);
+        files += r.files();
+        cached += r.cachedBytes();
+        assertEquals(0, r.errorCount());
+        reader.close();
+      }
+      assertEquals(op, 3L * FILES, files);
+      // free: the first host's tasks free everything, the others find nothing left.
+      assertEquals(op, cachedWant[k], cached);
+    }
+    assertEquals("the tasks list nothing", lists, proxy.lists());
+    assertEquals("nor fetch", 0, proxy.gets());
   }
 }
