@@ -316,3 +316,17 @@ def test_after_load_the_first_epoch_is_all_hits(cluster_run, dataset):
     assert set(levels) <= {"PROCESS_LOCAL", "NODE_LOCAL"}, levels
     assert sum(store.values()) == 0, store
     assert sum(cache.values()) >= ok(r, "loaded")
+
+
+def test_free_and_stat_tasks_ask_the_store_for_no_metadata(cluster_run):
+    """free and stat plan like load: the driver lists the path once, and each worker's tasks get
+    the files with the listing's versions, so they send the store no LIST (each listed the path
+    itself before) and no HEAD."""
+    r = cluster_run
+    for step, prev in (("free", "warm"), ("free2", "freed"), ("stat", "load")):
+        ok(r, step)
+        executors = delta(r["metrics"], prev, step, "store_metadata_requests")
+        driver = (r["metrics"][step]["driver"].get("store_metadata_requests", 0)
+                  - r["metrics"][prev]["driver"].get("store_metadata_requests", 0))
+        print(f"\n  {step}: metadata requests by the executors {executors}, by the driver {driver}")
+        assert len(executors) == WORKERS and all(v == 0 for v in executors.values()), executors

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use shoal_core::stats::COUNTER_NAMES;
-use shoal_core::{Config, Error, FileInfo, Namespace, Result};
+use shoal_core::{Cancel, Config, Error, FileInfo, Namespace, Result};
 
 #[derive(Parser)]
 #[command(
@@ -290,7 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let total: u64 = files.iter().map(|f| f.len).sum();
             let cached = std::sync::atomic::AtomicU64::new(0);
             let failed = std::sync::Mutex::new(None);
-            ns.cached_files(&files, |_, r| match r {
+            ns.cached_files(&files, &Cancel::new(), |_, r| match r {
                 Ok(n) => {
                     cached.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -448,7 +448,7 @@ fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<Exit
     let started = Instant::now();
     let files: Vec<FileInfo> = ns.walk_files(path)?;
     let results = std::sync::Mutex::new(Vec::with_capacity(files.len()));
-    ns.load_footers(&files, |i, r| {
+    ns.load_footers(&files, &Cancel::new(), |i, r| {
         results
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -500,7 +500,7 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
     // moves as each file is done.
     let tally = std::sync::Mutex::new((0u64, 0u64, 0usize, Vec::new()));
     bar.set_message(format!("0/{} files", files.len()));
-    ns.load_files(&files, |i, r| {
+    ns.load_files(&files, &Cancel::new(), |i, r| {
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
         match r {
             Ok(l) => {

@@ -2,6 +2,7 @@
 //! API, FUSE). It owns the namespace over mounted stores; it knows nothing of JNI.
 
 pub mod cache;
+pub mod cancel;
 pub mod conf_file;
 pub mod config;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod runtime;
 pub mod stats;
 pub mod store;
 
+pub use cancel::Cancel;
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use namespace::{FileInfo, FileReader, FileWriter, Loaded, Namespace};

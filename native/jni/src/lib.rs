@@ -19,7 +19,7 @@ use jni::sys::{jboolean, jint, jlong};
 use jni::{jni_sig, jni_str, Env, EnvUnowned};
 use shoal_core::namespace::Listing;
 use shoal_core::pread::AlignedBuf;
-use shoal_core::{Config, FileInfo, FileReader, FileWriter, Namespace};
+use shoal_core::{Cancel, Config, FileInfo, FileReader, FileWriter, Namespace};
 
 use errors::{install_panic_hook, invalid, BridgeResult, ThrowMapped};
 
@@ -519,6 +519,16 @@ fs_file_op!(fsCachedBytes, cached_bytes);
 
 // ---- many files in one call (the Spark jobs' tasks) ----------------------------------------
 
+/// How often `fsFiles` asks its Java batch whether it was cancelled.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Whether `fsFiles`'s Java batch says it was cancelled (`NativeFs.Batch.cancelled`).
+fn asked_to_cancel(env: &mut Env<'_>, batch: &JObject<'_>) -> BridgeResult<bool> {
+    Ok(env
+        .call_method(batch, jni_str!("cancelled"), jni_sig!("()Z"), &[])?
+        .z()?)
+}
+
 /// `fsFiles`'s operations, as `io.shoal.jni.NativeFs.FileOp` numbers them.
 const FILES_LOAD: jint = 0;
 const FILES_LOAD_FOOTERS: jint = 1;
@@ -562,6 +572,11 @@ export! {
     /// errorMessage)` on this (Java) thread as each file finishes: `a, b` are the bytes cached
     /// before and fetched (loads), cached before and freed (free), or cached and 0 (cached
     /// bytes). A file that fails gets its error's kind code and message; the others go on.
+    ///
+    /// `batch.cancelled()` is asked every `CANCEL_POLL` on this thread while the call runs:
+    /// once it answers true (or a callback throws), the call starts no more work, lets the
+    /// page fetches in flight finish and reports every file not done with a "cancelled"
+    /// error (`shoal_core::cancel`), then returns.
     fn fsFiles<'l>(
         |env|,
         fs: jlong,
@@ -591,8 +606,13 @@ export! {
         }
         type Done = (usize, shoal_core::Result<(u64, u64)>);
         let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        let cancel = Cancel::new();
+        if asked_to_cancel(env, &batch)? {
+            cancel.cancel();
+        }
         std::thread::scope(|s| -> BridgeResult<()> {
             let files = &files;
+            let cancel = &cancel;
             let worker = std::thread::Builder::new()
                 .name("shoal-files".into())
                 .spawn_scoped(s, move || {
@@ -600,21 +620,41 @@ export! {
                         let _ = tx.send((i, r));
                     };
                     match op {
-                        FILES_LOAD => ns.load_files(files, |i, r| {
+                        FILES_LOAD => ns.load_files(files, cancel, |i, r| {
                             send(i, r.map(|l| (l.cached_before, l.fetched)))
                         }),
-                        FILES_LOAD_FOOTERS => ns.load_footers(files, |i, r| {
+                        FILES_LOAD_FOOTERS => ns.load_footers(files, cancel, |i, r| {
                             send(i, r.map(|l| (l.cached_before, l.fetched)))
                         }),
-                        FILES_FREE => ns.free_files(files, send),
-                        _ => ns.cached_files(files, |i, r| send(i, r.map(|n| (n, 0)))),
+                        FILES_FREE => ns.free_files(files, cancel, send),
+                        _ => ns.cached_files(files, cancel, |i, r| send(i, r.map(|n| (n, 0)))),
                     }
                 })
                 .map_err(|e| invalid(format!("cannot start a thread: {e}")))?;
             // Every callback runs here, on the Java thread; after one fails (its exception
-            // pending), the rest are drained unseen.
-            let mut failed = None;
-            for (i, r) in rx {
+            // pending), the batch is cancelled and the rest are drained unseen.
+            let mut failed: Option<errors::BridgeError> = None;
+            let mut asked = std::time::Instant::now();
+            loop {
+                if failed.is_none()
+                    && !cancel.is_cancelled()
+                    && asked.elapsed() >= CANCEL_POLL
+                {
+                    asked = std::time::Instant::now();
+                    match asked_to_cancel(env, &batch) {
+                        Ok(false) => {}
+                        Ok(true) => cancel.cancel(),
+                        Err(e) => {
+                            cancel.cancel();
+                            failed = Some(e);
+                        }
+                    }
+                }
+                let (i, r) = match rx.recv_timeout(CANCEL_POLL) {
+                    Ok(done) => done,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 if failed.is_some() {
                     continue;
                 }
@@ -641,7 +681,10 @@ export! {
                     )?;
                     Ok(())
                 });
-                failed = called.err();
+                if let Err(e) = called {
+                    cancel.cancel();
+                    failed = Some(e);
+                }
             }
             if let Err(panic) = worker.join() {
                 // Caught by `with_env`, as a panic on this thread is.

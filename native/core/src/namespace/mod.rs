@@ -18,6 +18,7 @@ pub use writer::FileWriter;
 
 use crate::cache::write_stage::WriteStage;
 use crate::cache::{CacheSettings, FileSource, PageCache, StatsSet};
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::{Lookup, MetadataCache, MetadataSettings, Relist};
@@ -655,7 +656,11 @@ impl Namespace {
     /// most one page) are in flight, whatever the files' sizes. `done` is called once per
     /// file, with its index in `files`, from the thread that finished it. A file whose
     /// `FileInfo` names no version is loaded in the version its status reports now.
-    pub fn load_files<F>(&self, files: &[FileInfo], done: F)
+    ///
+    /// Once `cancel` is cancelled no page fetch starts (it is checked before each file is
+    /// planned and before each fetch); the fetches in flight finish, each page whole or not
+    /// at all (`crate::cancel`), and every file not finished is reported `Error::cancelled`.
+    pub fn load_files<F>(&self, files: &[FileInfo], cancel: &Cancel, done: F)
     where
         F: Fn(usize, Result<Loaded>) + Sync,
     {
@@ -672,6 +677,11 @@ impl Namespace {
         // (file, page): a unit of work, one page fetch at most.
         let mut units: Vec<(usize, u64)> = Vec::new();
         for (i, f) in files.iter().enumerate() {
+            if cancel.is_cancelled() {
+                done(i, Err(Error::cancelled("load", &f.path)));
+                jobs.push(None);
+                continue;
+            }
             let known = f.version.is_some().then(|| f.clone());
             let job = match self.cached_source("load", &f.path, known) {
                 Err(e) => {
@@ -716,11 +726,17 @@ impl Namespace {
         let work = || {
             while let Some(&(i, page)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let Some(job) = &jobs[i] else { continue };
-                let ok = job
+                let mut ok = job
                     .failed
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .is_none();
+                if ok && cancel.is_cancelled() {
+                    // The file's remaining pages are passed over, each counted off below.
+                    let mut failed = job.failed.lock().unwrap_or_else(|p| p.into_inner());
+                    failed.get_or_insert_with(|| Error::cancelled("load", &job.path));
+                    ok = false;
+                }
                 if ok {
                     let ps = job.cache.page_size();
                     if let Err(e) =
@@ -768,13 +784,15 @@ impl Namespace {
     /// `FileInfo` names (the current one where it names none). `done` is called once per file,
     /// with its index, the bytes of the file cached before and those fetched, from the thread
     /// that finished it.
-    pub fn load_footers<F>(&self, files: &[FileInfo], done: F)
+    pub fn load_footers<F>(&self, files: &[FileInfo], cancel: &Cancel, done: F)
     where
         F: Fn(usize, Result<Loaded>) + Sync,
     {
         self.each_file(
+            "load",
             files,
             self.load_parallel,
+            cancel,
             |f, known| {
                 let cached_before = self.cached_bytes(&f.path, known.clone())?;
                 let fetched = self.load_footer(&f.path, known)?;
@@ -790,13 +808,15 @@ impl Namespace {
     /// What this node's cache holds of many files: `cached_bytes` of each (the version its
     /// `FileInfo` names, the current one where it names none), a few files at a time. `done`
     /// is called once per file, with its index, from the thread that finished it.
-    pub fn cached_files<F>(&self, files: &[FileInfo], done: F)
+    pub fn cached_files<F>(&self, files: &[FileInfo], cancel: &Cancel, done: F)
     where
         F: Fn(usize, Result<u64>) + Sync,
     {
         self.each_file(
+            "cached bytes",
             files,
             LOCAL_PARALLEL,
+            cancel,
             |f, known| self.cached_bytes(&f.path, known),
             done,
         );
@@ -805,13 +825,15 @@ impl Namespace {
     /// Frees many files from this node's cache (each the version its `FileInfo` names, the
     /// current one where it names none), a few at a time; `done` gets each file's index and
     /// `(bytes cached before, bytes freed on disk)`.
-    pub fn free_files<F>(&self, files: &[FileInfo], done: F)
+    pub fn free_files<F>(&self, files: &[FileInfo], cancel: &Cancel, done: F)
     where
         F: Fn(usize, Result<(u64, u64)>) + Sync,
     {
         self.each_file(
+            "free",
             files,
             LOCAL_PARALLEL,
+            cancel,
             |f, known| {
                 let before = self.cached_bytes(&f.path, known.clone())?;
                 Ok((before, self.free(&f.path, known)?))
@@ -820,9 +842,18 @@ impl Namespace {
         );
     }
 
-    /// Runs `op` on every file, at most `parallel` at a time, and hands each outcome to `done`.
-    fn each_file<T, O, F>(&self, files: &[FileInfo], parallel: usize, op: O, done: F)
-    where
+    /// Runs `op` (named `name` in errors) on every file, at most `parallel` at a time, and
+    /// hands each outcome to `done`; once `cancel` is cancelled, the files not started yet are
+    /// reported `Error::cancelled` without running `op`.
+    fn each_file<T, O, F>(
+        &self,
+        name: &str,
+        files: &[FileInfo],
+        parallel: usize,
+        cancel: &Cancel,
+        op: O,
+        done: F,
+    ) where
         O: Fn(&FileInfo, Option<FileInfo>) -> Result<T> + Sync,
         F: Fn(usize, Result<T>) + Sync,
     {
@@ -830,6 +861,10 @@ impl Namespace {
         let work = || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(f) = files.get(i) else { break };
+            if cancel.is_cancelled() {
+                done(i, Err(Error::cancelled(name, &f.path)));
+                continue;
+            }
             let known = f.version.is_some().then(|| f.clone());
             done(i, op(f, known));
         };

@@ -2,6 +2,7 @@ package io.shoal.jni;
 
 import java.io.IOException;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * One native filesystem: the mount table and stores built from {@code shoal.*} configuration. Every
@@ -190,7 +191,27 @@ public final class NativeFs extends NativeObject {
   public void files(
       FileOp op, String[] paths, long[] lengths, String[] etags, String[] versions, FileDone done)
       throws IOException {
-    Batch batch = new Batch(done);
+    files(op, paths, lengths, etags, versions, null, done);
+  }
+
+  /**
+   * {@link #files}, stopped early once {@code cancelled} answers true: the native call asks it
+   * every 20 ms, on this thread (so it may ask Spark whether this thread's task was killed). Then
+   * no further file is started and no further page fetched, the fetches in flight finish (each
+   * page lands whole or not at all), every file not done is reported to {@code done} with an
+   * {@code IOException} whose message ends in "cancelled", and the call returns. A {@code done}
+   * that throws cancels the rest too. Null for never.
+   */
+  public void files(
+      FileOp op,
+      String[] paths,
+      long[] lengths,
+      String[] etags,
+      String[] versions,
+      BooleanSupplier cancelled,
+      FileDone done)
+      throws IOException {
+    Batch batch = new Batch(done, cancelled);
     this.<Void>call(
         h -> {
           NativeMethods.fsFiles(h, op.ordinal(), paths, lengths, etags, versions, batch);
@@ -201,9 +222,16 @@ public final class NativeFs extends NativeObject {
   /** What the native side calls back: an error code and message become the mapped exception. */
   static final class Batch {
     private final FileDone done;
+    private final BooleanSupplier cancelled;
 
-    Batch(FileDone done) {
+    Batch(FileDone done, BooleanSupplier cancelled) {
       this.done = done;
+      this.cancelled = cancelled;
+    }
+
+    /** Asked from native code, on the thread of {@link #files}, while the call runs. */
+    boolean cancelled() {
+      return cancelled != null && cancelled.getAsBoolean();
     }
 
     /** Called from native code on the thread of {@link #files}. */

@@ -8,6 +8,9 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -27,6 +30,11 @@ import org.apache.hadoop.mapreduce.lib.input.FileInputFormat;
  * shoal.load.parallel} page fetches in flight across the files, and yields one {@link FileLoad}
  * record per file as that file finishes; a file that cannot be loaded yields a record with its
  * error rather than failing the task.
+ *
+ * <p>A task that Spark kills (its job cancelled, a speculative copy that lost) stops its native
+ * call: no further page is fetched once the kill is seen (within about 100 ms; the fetches in
+ * flight finish, each page whole or not at all), and the task ends as killed. Closing the reader
+ * (Spark does when the task ends, however it ends) stops the call too.
  *
  * <p>{@link ShoalTool} plans the tasks while it lists (one listing) and hands the plan over under
  * {@value #PLAN}; otherwise the input paths ({@code FileInputFormat.INPUT_DIR}) are listed here.
@@ -77,9 +85,14 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
 
   /**
    * Loads the split's files in one native call on a thread of its own when the first record is
-   * asked for, and yields each file's record as the native call reports it finished.
+   * asked for, and yields each file's record as the native call reports it finished. The task's
+   * thread, waiting for records, looks at Spark's kill flag every {@value #KILL_POLL_MS} ms; once it
+   * is set (or the thread is interrupted, or the reader closed) the native call is cancelled and
+   * the wait ends with an {@link InterruptedIOException}, which Spark reports as the task killed.
    */
   static final class Reader extends RecordReader<Text, FileLoad> {
+    static final long KILL_POLL_MS = 100;
+
     private FileGroupSplit split;
     private Configuration conf;
     private BlockingQueue<FileLoad> finished;
@@ -87,10 +100,28 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
     private Text key;
     private FileLoad value;
 
+    /** Set to stop the native call (it asks every 20 ms). */
+    private final AtomicBoolean cancel = new AtomicBoolean();
+
+    /** Whether Spark killed the task: read from the task's thread and the native call's. */
+    private BooleanSupplier killed = () -> false;
+
     @Override
     public void initialize(InputSplit split, TaskAttemptContext context) {
       this.split = (FileGroupSplit) split;
       this.conf = context.getConfiguration();
+      // On the task's thread: its TaskContext.
+      this.killed = SparkTask.killedFlag();
+    }
+
+    /** Tests: stands in for Spark's kill flag. */
+    void killedBy(BooleanSupplier flag) {
+      this.killed = flag;
+    }
+
+    /** Whether the native call should stop: the reader is closed or the task was killed. */
+    private boolean cancelled() {
+      return cancel.get() || killed.getAsBoolean();
     }
 
     @Override
@@ -105,8 +136,17 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
         t.start();
       }
       try {
-        value = finished.take();
+        value = null;
+        while (value == null) {
+          if (cancelled()) {
+            cancel.set(true);
+            throw new InterruptedIOException(
+                "load task killed after " + returned + " of " + split.count() + " files");
+          }
+          value = finished.poll(KILL_POLL_MS, TimeUnit.MILLISECONDS);
+        }
       } catch (InterruptedException e) {
+        cancel.set(true);
         Thread.currentThread().interrupt();
         throw new InterruptedIOException("interrupted while loading " + split);
       }
@@ -131,6 +171,7 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
                 f.lengths,
                 f.etags,
                 f.versions,
+                this::cancelled,
                 (i, before, fetched, error) -> {
                   FileLoad r = new FileLoad(f.paths[i], host, f.lengths[i]);
                   r.cachedBefore = before;
@@ -167,7 +208,10 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
       return split == null || split.count() == 0 ? 1 : (float) returned / split.count();
     }
 
+    /** Stops the native call if it is still running (Spark closes the reader as the task ends). */
     @Override
-    public void close() {}
+    public void close() {
+      cancel.set(true);
+    }
   }
 }

@@ -4,13 +4,16 @@ import io.shoal.jni.NativeFs;
 import java.io.DataInput;
 import java.io.DataOutput;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
-import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.io.Text;
@@ -22,18 +25,30 @@ import org.apache.hadoop.mapreduce.RecordReader;
 import org.apache.hadoop.mapreduce.TaskAttemptContext;
 
 /**
- * The input of the per-node jobs (free, stat): one split per host in {@value #HOSTS}, located on
- * that host, each yielding the {@link NodeReport} of running {@value #OP} over every file under
- * {@value #PATH} in the cache of the node the task ran on, {@value #BATCH} files per native call
- * (which works on several at once), each in the version the listing gives it. Spark only prefers
- * the location, so the report names the host that answered; the caller runs the hosts that did not
- * answer again.
+ * The input of the per-node jobs (free, stat). The driver lists {@value #PATH} once ({@link
+ * #groups}: streamed into groups of at most {@value #TASK_FILES} files, each packed as its Shoal
+ * path, length, ETag and version, as the load's tasks are) and every host in {@value #HOSTS} gets
+ * every group: one split per (host, group), located on that host, each yielding the {@link
+ * NodeReport} of running {@value #OP} over the group's files in the cache of the node the task ran
+ * on, {@value #BATCH} files per native call (which works on several at once), each in the version
+ * the listing gave it. Every host gets every file because any executor may hold pages of any file:
+ * {@code load} places a file on its owner, but a Spark task reads (and prefetches, and caches) a
+ * file wherever the scheduler ran it. Spark only prefers the location, so the report names the host
+ * that answered; the caller runs the (host, group) pairs that did not answer again.
+ *
+ * <p>{@link ShoalTool} makes the splits while it lists and hands them over under {@value #PLAN};
+ * otherwise {@link #getSplits} lists {@value #PATH} here.
  */
 public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
   /** Files one native call frees or asks about. */
   static final int BATCH = 1000;
 
-  /** Comma-separated hosts, one task each; empty for one task anywhere. */
+  /** Files one task covers at most (10,000: local disk work, quick per file). */
+  static final String TASK_FILES = "io.shoal.spark.node.task.files";
+
+  static final int DEFAULT_TASK_FILES = 10_000;
+
+  /** Comma-separated hosts, each asked about every file; empty for one task per group anywhere. */
   public static final String HOSTS = "io.shoal.spark.node.hosts";
 
   /** {@code free} or {@code stat}. */
@@ -42,19 +57,82 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
   /** The path whose files the operation covers. */
   public static final String PATH = "io.shoal.spark.node.path";
 
-  @Override
-  public List<InputSplit> getSplits(JobContext context) {
-    String hosts = context.getConfiguration().getTrimmed(HOSTS, "");
-    List<InputSplit> out = new ArrayList<>();
-    for (String h : hosts.split(",")) {
-      if (!h.trim().isEmpty()) {
-        out.add(new HostSplit(h.trim()));
+  /** The id of splits made by the driver in this JVM ({@link #offer}). */
+  static final String PLAN = "io.shoal.spark.node.plan";
+
+  private static final Map<String, List<InputSplit>> PLANS = new ConcurrentHashMap<>();
+
+  /** Makes {@code splits} the splits of jobs whose configuration names {@code id}. */
+  static void offer(String id, List<InputSplit> splits) {
+    PLANS.put(id, splits);
+  }
+
+  /** Forgets splits once their job is over. */
+  static void withdraw(String id) {
+    PLANS.remove(id);
+  }
+
+  /**
+   * Lists {@code path} once, streamed, into groups of at most {@value #TASK_FILES} files (empty
+   * files included: stat counts them); no {@code FileStatus} is kept. Never empty: a path without
+   * files is one empty group, so that every node still answers.
+   */
+  static List<FileGroupSplit> groups(Configuration conf, Path path) throws IOException {
+    int max = Math.max(1, conf.getInt(TASK_FILES, DEFAULT_TASK_FILES));
+    List<FileGroupSplit> out = new ArrayList<>();
+    RemoteIterator<? extends FileStatus> it = path.getFileSystem(conf).listFiles(path, true);
+    FileGroupSplit.Builder g = new FileGroupSplit.Builder("");
+    while (it.hasNext()) {
+      FileStatus st = it.next();
+      if (!st.isFile()) {
+        continue;
+      }
+      g.add(
+          st.getPath().toUri().getPath(),
+          st.getLen(),
+          FileGroupSplit.etagOf(st),
+          FileGroupSplit.versionOf(st));
+      if (g.count() >= max) {
+        out.add(g.build());
+        g = new FileGroupSplit.Builder("");
       }
     }
-    if (out.isEmpty()) {
-      out.add(new HostSplit(""));
+    if (g.count() > 0 || out.isEmpty()) {
+      out.add(g.build());
     }
     return out;
+  }
+
+  /** One split per host and group, hosts outermost; {@code hosts} empty: one per group. */
+  static List<InputSplit> splits(List<String> hosts, List<FileGroupSplit> groups) {
+    List<String> targets = hosts.isEmpty() ? Arrays.asList("") : hosts;
+    List<InputSplit> out = new ArrayList<>(targets.size() * groups.size());
+    for (String h : targets) {
+      for (int g = 0; g < groups.size(); g++) {
+        out.add(new HostSplit(h, g, groups.get(g)));
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public List<InputSplit> getSplits(JobContext context) throws IOException {
+    Configuration conf = context.getConfiguration();
+    String id = conf.get(PLAN);
+    if (id != null) {
+      List<InputSplit> planned = PLANS.get(id);
+      if (planned == null) {
+        throw new IOException("no per-node plan " + id + " in this JVM");
+      }
+      return planned;
+    }
+    List<String> hosts = new ArrayList<>();
+    for (String h : conf.getTrimmed(HOSTS, "").split(",")) {
+      if (!h.trim().isEmpty()) {
+        hosts.add(h.trim());
+      }
+    }
+    return splits(hosts, groups(conf, new Path(conf.get(PATH))));
   }
 
   @Override
@@ -63,18 +141,31 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
     return new Reader();
   }
 
-  /** A split naming the one host it should run on (or none). */
+  /** A group of files and the one host that should run the operation on them (or none). */
   public static final class HostSplit extends InputSplit implements Writable {
     private String host = "";
+    private int group;
+    private FileGroupSplit files = new FileGroupSplit();
 
     public HostSplit() {}
 
-    HostSplit(String host) {
+    HostSplit(String host, int group, FileGroupSplit files) {
       this.host = host;
+      this.group = group;
+      this.files = files;
     }
 
     public String host() {
       return host;
+    }
+
+    /** The group's index in the listing. */
+    public int group() {
+      return group;
+    }
+
+    FileGroupSplit files() {
+      return files;
     }
 
     /** Not 0: Spark drops empty splits ({@code spark.hadoopRDD.ignoreEmptySplits}). */
@@ -91,15 +182,28 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
     @Override
     public void write(DataOutput out) throws IOException {
       out.writeUTF(host);
+      out.writeInt(group);
+      files.write(out);
     }
 
     @Override
     public void readFields(DataInput in) throws IOException {
       host = in.readUTF();
+      group = in.readInt();
+      files = new FileGroupSplit();
+      files.readFields(in);
+    }
+
+    @Override
+    public String toString() {
+      return "HostSplit{group " + group + " on " + host + ": " + files + "}";
     }
   }
 
-  /** Runs the operation over the path's files when the first record is asked for. */
+  /**
+   * Runs the operation over the split's files when the first record is asked for; stops (and
+   * fails the task) when Spark kills the task.
+   */
   static final class Reader extends OneRecordReader<HostSplit, NodeReport> {
     Reader() {
       super(HostSplit.class);
@@ -111,43 +215,46 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
       if (!op.equals("free") && !op.equals("stat")) {
         throw new IOException("unknown per-node operation '" + op + "' (" + OP + ")");
       }
-      Path path = new Path(conf.get(PATH));
       NodeReport r = new NodeReport();
       r.target = split.host();
+      r.group = split.group();
       r.host = NodeCache.localHost();
-      RemoteIterator<LocatedFileStatus> it = path.getFileSystem(conf).listFiles(path, true);
       NativeFs.FileOp what = op.equals("free") ? NativeFs.FileOp.FREE : NativeFs.FileOp.CACHED;
       NativeFs fs = NodeCache.fs(conf);
+      BooleanSupplier killed = SparkTask.killedFlag();
+      FileGroupSplit.Files f = split.files().decode();
       // Up to BATCH files at a time, each batch one native call working on several files at once.
-      FileGroupSplit.Files batch = new FileGroupSplit.Files(BATCH);
-      int n = 0;
-      while (it.hasNext()) {
-        FileStatus st = it.next();
-        batch.paths[n] = st.getPath().toUri().getPath();
-        batch.lengths[n] = st.getLen();
-        batch.etags[n] = FileGroupSplit.etagOf(st);
-        batch.versions[n] = FileGroupSplit.versionOf(st);
-        n++;
-        if (n == BATCH || !it.hasNext()) {
-          run(fs, what, batch, n, r);
-          n = 0;
+      for (int from = 0; from < f.paths.length; from += BATCH) {
+        if (killed.getAsBoolean()) {
+          throw new InterruptedIOException(op + " task killed after " + from + " files");
         }
+        run(fs, what, f, from, Math.min(f.paths.length, from + BATCH), killed, r);
+      }
+      if (killed.getAsBoolean()) {
+        throw new InterruptedIOException(op + " task killed");
       }
       return r;
     }
 
-    /** The operation on the first {@code n} files of {@code batch}, counted into {@code r}. */
+    /** The operation on files {@code [from, to)} of {@code f}, counted into {@code r}. */
     private static void run(
-        NativeFs fs, NativeFs.FileOp what, FileGroupSplit.Files batch, int n, NodeReport r)
+        NativeFs fs,
+        NativeFs.FileOp what,
+        FileGroupSplit.Files f,
+        int from,
+        int to,
+        BooleanSupplier killed,
+        NodeReport r)
         throws IOException {
-      String[] paths = Arrays.copyOf(batch.paths, n);
-      long[] lengths = Arrays.copyOf(batch.lengths, n);
+      String[] paths = Arrays.copyOfRange(f.paths, from, to);
+      long[] lengths = Arrays.copyOfRange(f.lengths, from, to);
       fs.files(
           what,
           paths,
           lengths,
-          Arrays.copyOf(batch.etags, n),
-          Arrays.copyOf(batch.versions, n),
+          Arrays.copyOfRange(f.etags, from, to),
+          Arrays.copyOfRange(f.versions, from, to),
+          killed,
           (i, cached, freed, error) -> {
             r.files++;
             r.bytes += lengths[i];

@@ -8,7 +8,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.apache.hadoop.io.Writable;
 
-/** What one node answered for a path: its cached bytes (stat) or what it freed (free). */
+/**
+ * What one node answered for a path, or for one group of its files: its cached bytes (stat) or what
+ * it freed (free). The driver adds a node's groups up ({@link #add}).
+ */
 public final class NodeReport implements Writable, Serializable {
   private static final long serialVersionUID = 1L;
 
@@ -20,6 +23,9 @@ public final class NodeReport implements Writable, Serializable {
 
   /** The host that answered. */
   String host = "";
+
+  /** The group of the listing's files the task covered ({@code NodeInputFormat.HostSplit}). */
+  int group;
 
   long files;
   long bytes;
@@ -72,6 +78,21 @@ public final class NodeReport implements Writable, Serializable {
     return errors;
   }
 
+  /** Adds another group's report of the same node to this one. */
+  void add(NodeReport other) {
+    files += other.files;
+    bytes += other.bytes;
+    cachedBytes += other.cachedBytes;
+    cachedFiles += other.cachedFiles;
+    freedBytes += other.freedBytes;
+    errorCount += other.errorCount;
+    for (String e : other.errors) {
+      if (errors.size() < MAX_ERRORS) {
+        errors.add(e);
+      }
+    }
+  }
+
   void error(String path, Throwable t) {
     errorCount++;
     if (errors.size() < MAX_ERRORS) {
@@ -83,6 +104,7 @@ public final class NodeReport implements Writable, Serializable {
   public void write(DataOutput out) throws IOException {
     out.writeUTF(target);
     out.writeUTF(host);
+    out.writeInt(group);
     out.writeLong(files);
     out.writeLong(bytes);
     out.writeLong(cachedBytes);
@@ -99,6 +121,7 @@ public final class NodeReport implements Writable, Serializable {
   public void readFields(DataInput in) throws IOException {
     target = in.readUTF();
     host = in.readUTF();
+    group = in.readInt();
     files = in.readLong();
     bytes = in.readLong();
     cachedBytes = in.readLong();

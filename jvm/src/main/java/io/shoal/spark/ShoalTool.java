@@ -4,12 +4,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
@@ -187,6 +189,13 @@ public final class ShoalTool {
     return new ArrayList<>(hosts);
   }
 
+  /**
+   * Runs {@code op} (free, stat) over every file under the path on every executor host: the driver
+   * lists the path once ({@link NodeInputFormat#groups}) and each host gets a task per group of
+   * files, placed on it (any executor may hold pages of any file: reads and prefetches cache pages
+   * wherever Spark ran them). The (host, group) pairs no task answered on that host are run again,
+   * up to {@value #NODE_ROUNDS} rounds; the hosts left with a pair are reported unreached.
+   */
   private static NodeSummary onEveryNode(SparkContext sc, String op, String path)
       throws IOException {
     Configuration conf = new Configuration(sc.hadoopConfiguration());
@@ -197,28 +206,63 @@ public final class ShoalTool {
     conf.set(NodeInputFormat.PATH, p.toString());
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
     List<String> targets = executorHosts(sc);
-    Map<String, NodeReport> answered = new TreeMap<>();
-    List<String> missing = new ArrayList<>(targets);
-    for (int round = 0; round < NODE_ROUNDS; round++) {
-      conf.set(NodeInputFormat.HOSTS, String.join(",", missing));
-      List<NodeReport> reports =
-          inJobGroup(
-              sc,
-              "shoal-" + op + "-" + UUID.randomUUID(),
-              "Shoal " + op + " " + p + " on " + (missing.isEmpty() ? "this node" : missing),
-              () ->
-                  jsc.newAPIHadoopRDD(conf, NodeInputFormat.class, Text.class, NodeReport.class)
-                      .values()
-                      .collect());
-      for (NodeReport r : reports) {
-        answered.put(r.host, r);
-      }
-      missing.removeAll(answered.keySet());
-      if (missing.isEmpty() && !answered.isEmpty()) {
-        break;
-      }
+    List<FileGroupSplit> groups = NodeInputFormat.groups(conf, p);
+    long files = 0;
+    for (FileGroupSplit g : groups) {
+      files += g.count();
     }
-    return new NodeSummary(op, path, answered, missing, (System.nanoTime() - t0) / 1e9);
+    // Host to its groups' reports added up; "host\ngroup" of every pair answered.
+    Map<String, NodeReport> answered = new TreeMap<>();
+    Set<String> done = new HashSet<>();
+    List<InputSplit> pending = NodeInputFormat.splits(targets, groups);
+    for (int round = 0; round < NODE_ROUNDS && !pending.isEmpty(); round++) {
+      String id = "shoal-" + op + "-" + UUID.randomUUID();
+      conf.set(NodeInputFormat.PLAN, id);
+      NodeInputFormat.offer(id, pending);
+      Set<String> hosts = new TreeSet<>();
+      for (InputSplit s : pending) {
+        hosts.add(((NodeInputFormat.HostSplit) s).host());
+      }
+      List<NodeReport> reports;
+      try {
+        reports =
+            inJobGroup(
+                sc,
+                id,
+                "Shoal " + op + " " + p + ": " + files + " files, " + pending.size() + " tasks on "
+                    + (targets.isEmpty() ? "this node" : hosts),
+                () ->
+                    jsc.newAPIHadoopRDD(conf, NodeInputFormat.class, Text.class, NodeReport.class)
+                        .values()
+                        .collect());
+      } finally {
+        NodeInputFormat.withdraw(id);
+      }
+      for (NodeReport r : reports) {
+        // A task answers for the host it ran on, which Spark may have chosen over its own
+        // (whose pair then stays pending); one without a host (local mode) for its group.
+        String pair = (r.target.isEmpty() ? "" : r.host) + "\n" + r.group;
+        if (done.add(pair)) {
+          NodeReport sum = answered.computeIfAbsent(r.host, h -> new NodeReport());
+          sum.host = r.host;
+          sum.add(r);
+        }
+      }
+      List<InputSplit> left = new ArrayList<>();
+      for (InputSplit s : pending) {
+        NodeInputFormat.HostSplit h = (NodeInputFormat.HostSplit) s;
+        if (!done.contains(h.host() + "\n" + h.group())) {
+          left.add(s);
+        }
+      }
+      pending = left;
+    }
+    Set<String> missing = new TreeSet<>();
+    for (InputSplit s : pending) {
+      missing.add(((NodeInputFormat.HostSplit) s).host());
+    }
+    return new NodeSummary(
+        op, path, answered, new ArrayList<>(missing), (System.nanoTime() - t0) / 1e9);
   }
 
   /**

@@ -27,6 +27,7 @@ public final class CountingProxy implements AutoCloseable {
   private int inFlight;
   private int peak;
   private int gets;
+  private int lists;
   private int gate;
   private long gateMillis;
   private int holdAfter = -1;
@@ -94,11 +95,19 @@ public final class CountingProxy implements AutoCloseable {
     }
   }
 
+  /** Listing requests (ListObjectsV2 pages) seen so far. */
+  public int lists() {
+    synchronized (lock) {
+      return lists;
+    }
+  }
+
   /** Forgets the counts (not the gate). */
   public void reset() {
     synchronized (lock) {
       peak = inFlight;
       gets = 0;
+      lists = 0;
     }
   }
 
@@ -150,6 +159,10 @@ public final class CountingProxy implements AutoCloseable {
         String[] parts = first == null ? new String[0] : first.split(" ");
         if (parts.length > 1 && parts[0].equals("GET") && !parts[1].contains("?")) {
           admit(waiting);
+        } else if (parts.length > 1 && parts[0].equals("GET") && parts[1].contains("list-type")) {
+          synchronized (lock) {
+            lists++;
+          }
         }
         out.write(head.toByteArray());
         copy(in, out, body);
