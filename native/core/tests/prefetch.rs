@@ -907,7 +907,7 @@ fn a_loaded_tree_read_by_executors_that_listed_it_costs_no_request() {
     assert_eq!(planned.len(), files.len());
     let exec1 = namespace(&c);
     let _ = walk(&exec1); // a `stat` job's task on this executor
-    exec1.load_files(&planned, |i, r| {
+    exec1.load_files(&planned, &shoal_core::Cancel::new(), |i, r| {
         r.unwrap_or_else(|e| panic!("{}: {e}", planned[i].path));
     });
     let gets = proxy.count("GET", "/bucket/t/");
