@@ -53,12 +53,11 @@ a trial come from ``pipeline_trials.py`` beside this file (copy both).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 
-from pipeline_trials import hit_ratio, report_trial, shoal_counters
+from pipeline_trials import hit_ratio, report_trial, shoal_counters, write_trials
 
 
 def build_model(classes: int, size: int):
@@ -163,9 +162,7 @@ def main(argv=None) -> int:
         train_s = time.perf_counter() - t1
         data.unpersist()
         trials.append(report_trial(trial, images, load_s, train_s, losses, cache))
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump({"spark_version": sc.version, "trials": trials}, f)
+    write_trials(args.json_out, sc.version, trials)
     sc.stop()
     return 0
 

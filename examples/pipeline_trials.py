@@ -3,6 +3,7 @@ trial's data loading, and the line and JSON record each trial reports. It runs o
 keep it next to the pipeline that imports it (Python finds it in the script's directory)."""
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -43,3 +44,10 @@ def report_trial(trial, images, load_s, train_s, losses, cache) -> dict:
         print(f"trial {trial}: the loss is not finite", file=sys.stderr)
     return {"trial": trial, "images": images, "load_seconds": round(load_s, 3),
             "train_seconds": round(train_s, 3), "losses": losses, "cache": cache}
+
+
+def write_trials(path, spark_version, trials):
+    """``--json-out``: the Spark version and every trial's record, where a path was given."""
+    if path:
+        with open(path, "w") as f:
+            json.dump({"spark_version": spark_version, "trials": trials}, f)

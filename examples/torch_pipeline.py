@@ -44,11 +44,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 import time
 
-from pipeline_trials import hit_ratio, report_trial, shoal_counters
+from pipeline_trials import hit_ratio, report_trial, shoal_counters, write_trials
 
 
 def decode(size):
@@ -146,9 +145,7 @@ def main(argv=None) -> int:
                                  args.learning_rate, trial)
         train_s = time.perf_counter() - t1
         trials.append(report_trial(trial, int(len(y)), load_s, train_s, losses, cache))
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump({"spark_version": spark.version, "trials": trials}, f)
+    write_trials(args.json_out, spark.version, trials)
     spark.stop()
     return 0
 

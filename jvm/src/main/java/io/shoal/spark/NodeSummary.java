@@ -121,27 +121,19 @@ public final class NodeSummary implements Serializable {
 
   @Override
   public String toString() {
-    StringBuilder b = new StringBuilder();
+    StringBuilder b =
+        new StringBuilder(
+            String.format(
+                "Shoal %s %s: %d files, %s; ", op, path, files(), Sizes.human(bytes())));
     if (op.equals("free")) {
       b.append(
           String.format(
-              "Shoal free %s: %d files, %s; freed %s on %d nodes in %.1f s",
-              path,
-              files(),
-              Sizes.human(bytes()),
-              Sizes.human(freedBytes()),
-              nodes.size(),
-              seconds));
+              "freed %s on %d nodes in %.1f s", Sizes.human(freedBytes()), nodes.size(), seconds));
     } else {
       b.append(
           String.format(
-              "Shoal stat %s: %d files, %s; cached %s (%.1f%%) on %d nodes",
-              path,
-              files(),
-              Sizes.human(bytes()),
-              Sizes.human(cachedBytes()),
-              cachedPercent(),
-              nodes.size()));
+              "cached %s (%.1f%%) on %d nodes",
+              Sizes.human(cachedBytes()), cachedPercent(), nodes.size()));
     }
     for (Map.Entry<String, NodeReport> e : nodes.entrySet()) {
       NodeReport r = e.getValue();

@@ -495,19 +495,20 @@ public class TestOlderHadoop {
   /** Spark 3.1's Hadoop on Java 11 (Spark 3.1 runs on Java 8 and 11 only). */
   @Test
   public void hadoop320OnJava11() throws Exception {
-    String home = javaHomes().get("11");
-    org.junit.Assume.assumeTrue("no Java 11 runtime in " + JAVA_HOMES, home != null);
-    Map<String, String> v = runChild("3.2.0", home);
-    assertEquals(v.get("log"), "11", v.get("java"));
-    check320(v);
+    check320(runChildOnJava("3.2.0", "11"));
   }
 
   @Test
   public void hadoop334OnJava21() throws Exception {
-    String home = javaHomes().get("21");
-    org.junit.Assume.assumeTrue("no Java 21 runtime in " + JAVA_HOMES, home != null);
-    Map<String, String> v = runChild("3.3.4", home);
-    assertEquals(v.get("log"), "21", v.get("java"));
-    check334(v);
+    check334(runChildOnJava("3.3.4", "21"));
+  }
+
+  /** {@link #runChild} on the Java runtime of that version the build passes; skipped without. */
+  private Map<String, String> runChildOnJava(String hadoop, String java) throws Exception {
+    String home = javaHomes().get(java);
+    org.junit.Assume.assumeTrue("no Java " + java + " runtime in " + JAVA_HOMES, home != null);
+    Map<String, String> v = runChild(hadoop, home);
+    assertEquals(v.get("log"), java, v.get("java"));
+    return v;
   }
 }
