@@ -72,16 +72,33 @@ impl Config {
 
     /// A size (`parse_size`), within the key's range in `keys::KEYS`; absent means `default`.
     pub fn get_size(&self, key: &str, default: u64) -> Result<u64> {
+        self.get_within(key, default, parse_size, fmt_size, |kind| match kind {
+            Kind::Size { min, max } => Some((min, max)),
+            _ => None,
+        })
+    }
+
+    /// A value that `parse` reads, within the range `range` finds in the key's kind in
+    /// `keys::KEYS` (any value for keys not in it), shown by `fmt` in the error; absent means
+    /// `default`.
+    fn get_within<T: PartialOrd + Copy, E: std::fmt::Display>(
+        &self,
+        key: &str,
+        default: T,
+        parse: impl Fn(&str) -> std::result::Result<T, E>,
+        fmt: impl Fn(T) -> String,
+        range: impl Fn(Kind) -> Option<(T, T)>,
+    ) -> Result<T> {
         let Some(v) = self.value(key) else {
             return Ok(default);
         };
-        let n = parse_size(v).map_err(|e| Error::config(format!("{key}: {e}")))?;
-        if let Some(Kind::Size { min, max }) = keys::lookup(key).map(|k| k.kind) {
+        let n = parse(v).map_err(|e| Error::config(format!("{key}: {e}")))?;
+        if let Some((min, max)) = keys::lookup(key).and_then(|k| range(k.kind)) {
             if !(min..=max).contains(&n) {
                 return Err(Error::config(format!(
                     "{key} must be between {} and {}, not {}",
-                    fmt_size(min),
-                    fmt_size(max),
+                    fmt(min),
+                    fmt(max),
                     shown(v)
                 )));
             }
@@ -123,21 +140,16 @@ impl Config {
     /// A duration (`parse_duration`), within the key's range in `keys::KEYS`; absent means
     /// `default`.
     pub fn get_duration(&self, key: &str, default: Duration) -> Result<Duration> {
-        let Some(v) = self.value(key) else {
-            return Ok(default);
-        };
-        let d = parse_duration(v).map_err(|e| Error::config(format!("{key}: {e}")))?;
-        if let Some(Kind::Duration { min, max }) = keys::lookup(key).map(|k| k.kind) {
-            if !(min..=max).contains(&d) {
-                return Err(Error::config(format!(
-                    "{key} must be between {} and {}, not {}",
-                    fmt_duration(min),
-                    fmt_duration(max),
-                    shown(v)
-                )));
-            }
-        }
-        Ok(d)
+        self.get_within(
+            key,
+            default,
+            parse_duration,
+            fmt_duration,
+            |kind| match kind {
+                Kind::Duration { min, max } => Some((min, max)),
+                _ => None,
+            },
+        )
     }
 
     /// How store clients behave, from `shoal.store.*`.
