@@ -467,6 +467,19 @@ fn kind_of(info: &FileInfo) -> FileType {
     }
 }
 
+/// Implements each listed `Filesystem` method as a refusal: the mount is read-only, so every
+/// change answers EROFS. A method is given as `fn name(arguments) -> ReplyType;`, its
+/// arguments without `&self` and the reply.
+macro_rules! refuse_as_read_only {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $reply:ty;)*) => {
+        $(
+            fn $name(&self, $($arg: $ty,)* reply: $reply) {
+                reply.error(Errno::EROFS);
+            }
+        )*
+    };
+}
+
 impl Filesystem for ShoalFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Optional capabilities: each is used only when the kernel offers it.
@@ -806,151 +819,46 @@ impl Filesystem for ShoalFs {
 
     // ---- every change is refused: the mount is read-only --------------------------------
 
-    fn setattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        _size: Option<u64>,
-        _atime: Option<fuser::TimeOrNow>,
-        _mtime: Option<fuser::TimeOrNow>,
-        _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
-        _crtime: Option<SystemTime>,
-        _chgtime: Option<SystemTime>,
-        _bkuptime: Option<SystemTime>,
-        _flags: Option<fuser::BsdFileFlags>,
-        reply: ReplyAttr,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn mknod(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn mkdir(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn unlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn rmdir(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn symlink(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _link_name: &OsStr,
-        _target: &std::path::Path,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn rename(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        _flags: fuser::RenameFlags,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn link(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn write(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _offset: u64,
-        _data: &[u8],
-        _write_flags: fuser::WriteFlags,
-        _flags: OpenFlags,
-        _lock_owner: Option<fuser::LockOwner>,
-        reply: fuser::ReplyWrite,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn create(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _flags: i32,
-        reply: fuser::ReplyCreate,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn setxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _value: &[u8],
-        _flags: i32,
-        _position: u32,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn fallocate(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _offset: u64,
-        _length: u64,
-        _mode: i32,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(Errno::EROFS);
+    refuse_as_read_only! {
+        fn setattr(
+            _req: &Request, _ino: INodeNo, _mode: Option<u32>, _uid: Option<u32>, _gid: Option<u32>,
+            _size: Option<u64>, _atime: Option<fuser::TimeOrNow>, _mtime: Option<fuser::TimeOrNow>,
+            _ctime: Option<SystemTime>, _fh: Option<FileHandle>, _crtime: Option<SystemTime>,
+            _chgtime: Option<SystemTime>, _bkuptime: Option<SystemTime>,
+            _flags: Option<fuser::BsdFileFlags>
+        ) -> ReplyAttr;
+        fn mknod(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32, _rdev: u32
+        ) -> ReplyEntry;
+        fn mkdir(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32
+        ) -> ReplyEntry;
+        fn unlink(_req: &Request, _parent: INodeNo, _name: &OsStr) -> ReplyEmpty;
+        fn rmdir(_req: &Request, _parent: INodeNo, _name: &OsStr) -> ReplyEmpty;
+        fn symlink(
+            _req: &Request, _parent: INodeNo, _link_name: &OsStr, _target: &std::path::Path
+        ) -> ReplyEntry;
+        fn rename(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _newparent: INodeNo, _newname: &OsStr,
+            _flags: fuser::RenameFlags
+        ) -> ReplyEmpty;
+        fn link(_req: &Request, _ino: INodeNo, _newparent: INodeNo, _newname: &OsStr) -> ReplyEntry;
+        fn write(
+            _req: &Request, _ino: INodeNo, _fh: FileHandle, _offset: u64, _data: &[u8],
+            _write_flags: fuser::WriteFlags, _flags: OpenFlags,
+            _lock_owner: Option<fuser::LockOwner>
+        ) -> fuser::ReplyWrite;
+        fn create(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32, _flags: i32
+        ) -> fuser::ReplyCreate;
+        fn setxattr(
+            _req: &Request, _ino: INodeNo, _name: &OsStr, _value: &[u8], _flags: i32,
+            _position: u32
+        ) -> ReplyEmpty;
+        fn removexattr(_req: &Request, _ino: INodeNo, _name: &OsStr) -> ReplyEmpty;
+        fn fallocate(
+            _req: &Request, _ino: INodeNo, _fh: FileHandle, _offset: u64, _length: u64, _mode: i32
+        ) -> ReplyEmpty;
     }
 }
 
