@@ -123,8 +123,7 @@ public final class NodeSummary implements Serializable {
   public String toString() {
     StringBuilder b =
         new StringBuilder(
-            String.format(
-                "Shoal %s %s: %d files, %s; ", op, path, files(), Sizes.human(bytes())));
+            String.format("Shoal %s %s: %d files, %s; ", op, path, files(), Sizes.human(bytes())));
     if (op.equals("free")) {
       b.append(
           String.format(
