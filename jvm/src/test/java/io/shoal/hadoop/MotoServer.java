@@ -5,6 +5,7 @@ import java.net.HttpURLConnection;
 import java.net.URL;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * moto's S3 server ({@code moto_server}, from PyPI) for a test class, on 127.0.0.1 and a free port:
@@ -24,7 +25,7 @@ public final class MotoServer extends S3TestServer {
   public static final String SECRET_KEY = "shoal-moto-secret";
 
   public MotoServer() {
-    super("moto_server", BIN_PROPERTY, 60, ACCESS_KEY, SECRET_KEY, 2);
+    super("moto_server", BIN_PROPERTY, 60);
   }
 
   @Override
@@ -44,5 +45,13 @@ public final class MotoServer extends S3TestServer {
     if (code != 200 && code != 409) {
       throw new IOException("create bucket " + name + " on moto: HTTP " + code);
     }
+  }
+
+  /** Adds a mount of {@code s3://bucket/prefix} at {@code path} with this server's settings. */
+  public Configuration mount(Configuration conf, String name, String path, String bucketAndPrefix) {
+    mountS3(conf, name, path, "s3://" + bucketAndPrefix, endpoint(), ACCESS_KEY, SECRET_KEY, tmp);
+    // A local server: a failure is a failure, not worth a long series of retries.
+    conf.set("shoal.store.max.retries", "2");
+    return conf;
   }
 }

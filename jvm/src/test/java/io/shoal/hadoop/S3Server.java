@@ -21,12 +21,8 @@ public final class S3Server extends S3TestServer {
 
   private File root;
 
-  /**
-   * s3s-fs answers a HEAD of a key that is a directory on its disk with a 500, which the client
-   * would retry several times for every directory status; one retry is plenty here.
-   */
   public S3Server() {
-    super("s3s-fs", BIN_PROPERTY, 30, ACCESS_KEY, SECRET_KEY, 1);
+    super("s3s-fs", BIN_PROPERTY, 30);
   }
 
   @Override
@@ -56,6 +52,15 @@ public final class S3Server extends S3TestServer {
       throw new IllegalStateException("cannot create bucket directory " + b);
     }
     return b;
+  }
+
+  /** Adds a mount of {@code s3://bucket/prefix} at {@code path} with this server's settings. */
+  public Configuration mount(Configuration conf, String name, String path, String bucketAndPrefix) {
+    mountS3(conf, name, path, "s3://" + bucketAndPrefix, endpoint(), ACCESS_KEY, SECRET_KEY, tmp);
+    // s3s-fs answers a HEAD of a key that is a directory on its disk with a 500, which the
+    // client would retry several times for every directory status; one retry is plenty here.
+    conf.set("shoal.store.max.retries", "1");
+    return conf;
   }
 
   /**

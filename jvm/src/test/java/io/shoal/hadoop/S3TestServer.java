@@ -19,29 +19,15 @@ abstract class S3TestServer extends ExternalResource {
   private final String name;
   private final String binProperty;
   private final int startSeconds;
-  private final String accessKey;
-  private final String secretKey;
-  private final String maxRetries;
 
   /**
    * The program {@code name}, whose path the system property {@code binProperty} gives (the build
-   * sets it), given {@code startSeconds} to answer. The mounts made on it use these credentials and
-   * retry a failed request {@code maxRetries} times: a local server's failure is a failure, not
-   * worth a long series of retries.
+   * sets it), given {@code startSeconds} to answer.
    */
-  S3TestServer(
-      String name,
-      String binProperty,
-      int startSeconds,
-      String accessKey,
-      String secretKey,
-      int maxRetries) {
+  S3TestServer(String name, String binProperty, int startSeconds) {
     this.name = name;
     this.binProperty = binProperty;
     this.startSeconds = startSeconds;
-    this.accessKey = accessKey;
-    this.secretKey = secretKey;
-    this.maxRetries = Integer.toString(maxRetries);
   }
 
   /** The program's command line for a port. */
@@ -83,13 +69,6 @@ abstract class S3TestServer extends ExternalResource {
   /** The endpoint, {@code http://127.0.0.1:<port>}. */
   public String endpoint() {
     return "http://127.0.0.1:" + server.port();
-  }
-
-  /** Adds a mount of {@code s3://bucket/prefix} at {@code path} with this server's settings. */
-  public Configuration mount(Configuration conf, String name, String path, String bucketAndPrefix) {
-    mountS3(conf, name, path, "s3://" + bucketAndPrefix, endpoint(), accessKey, secretKey, tmp);
-    conf.set("shoal.store.max.retries", maxRetries);
-    return conf;
   }
 
   /**
