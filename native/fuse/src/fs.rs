@@ -467,6 +467,34 @@ fn kind_of(info: &FileInfo) -> FileType {
     }
 }
 
+/// An entry of a directory stream: "." and "..", then the listing's, by name.
+enum DirEntry<'a> {
+    Dot,
+    DotDot,
+    Child(&'a str, &'a FileInfo),
+}
+
+/// Hands `add` the entries of `dir` from `offset` on, each with its offset (entry `i` is
+/// followed by `i + 1`, the offset the kernel asks for next), until `add` says the reply is
+/// full or the entries end.
+fn each_entry(dir: &DirHandle, offset: u64, mut add: impl FnMut(u64, DirEntry<'_>) -> bool) {
+    let mut i = offset;
+    loop {
+        let entry = match i {
+            0 => DirEntry::Dot,
+            1 => DirEntry::DotDot,
+            _ => match dir.entries.get((i - 2) as usize) {
+                Some((name, info)) => DirEntry::Child(name, info),
+                None => break,
+            },
+        };
+        if add(i, entry) {
+            break;
+        }
+        i += 1;
+    }
+}
+
 /// Implements each listed `Filesystem` method as a refusal: the mount is read-only, so every
 /// change answers EROFS. A method is given as `fn name(arguments) -> ReplyType;`, its
 /// arguments without `&self` and the reply.
@@ -676,27 +704,17 @@ impl Filesystem for ShoalFs {
             Ok(d) => d,
             Err(e) => return reply.error(e),
         };
-        let mut i = offset;
-        loop {
-            let full = match i {
-                0 => reply.add(ino, 1, FileType::Directory, "."),
-                1 => reply.add(INodeNo::ROOT, 2, FileType::Directory, ".."),
-                _ => match dir.entries.get((i - 2) as usize) {
-                    Some((name, info)) => {
-                        let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
-                        // The inode a later lookup will give, when the kernel knows it already.
-                        let known = self.inodes().by_path.get(&child).copied();
-                        let ino = known.unwrap_or(u64::MAX - i);
-                        reply.add(INodeNo(ino), i + 1, kind_of(info), name)
-                    }
-                    None => break,
-                },
-            };
-            if full {
-                break;
+        each_entry(&dir, offset, |i, entry| match entry {
+            DirEntry::Dot => reply.add(ino, 1, FileType::Directory, "."),
+            DirEntry::DotDot => reply.add(INodeNo::ROOT, 2, FileType::Directory, ".."),
+            DirEntry::Child(name, info) => {
+                let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
+                // The inode a later lookup will give, when the kernel knows it already.
+                let known = self.inodes().by_path.get(&child).copied();
+                let ino = known.unwrap_or(u64::MAX - i);
+                reply.add(INodeNo(ino), i + 1, kind_of(info), name)
             }
-            i += 1;
-        }
+        });
         reply.ok();
     }
 
@@ -714,47 +732,37 @@ impl Filesystem for ShoalFs {
         };
         let ttl = self.ttl(&dir.path);
         let dot = FileInfo::default_dir(&dir.path);
-        let mut i = offset;
-        loop {
-            let full = match i {
-                0 => reply.add(ino, 1, ".", &ttl, &self.attr(ino.0, &dot), Generation(0)),
-                1 => reply.add(
-                    INodeNo::ROOT,
-                    2,
-                    "..",
+        each_entry(&dir, offset, |i, entry| match entry {
+            DirEntry::Dot => reply.add(ino, 1, ".", &ttl, &self.attr(ino.0, &dot), Generation(0)),
+            DirEntry::DotDot => reply.add(
+                INodeNo::ROOT,
+                2,
+                "..",
+                &ttl,
+                &self.attr(INodeNo::ROOT.0, &dot),
+                Generation(0),
+            ),
+            DirEntry::Child(name, info) => {
+                let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
+                // Each entry the kernel accepts counts as a lookup of its inode.
+                let mut inodes = self.inodes();
+                let child_ino = inodes.lookup(&child);
+                let full = reply.add(
+                    INodeNo(child_ino),
+                    i + 1,
+                    name,
                     &ttl,
-                    &self.attr(INodeNo::ROOT.0, &dot),
+                    &self.attr(child_ino, info),
                     Generation(0),
-                ),
-                _ => match dir.entries.get((i - 2) as usize) {
-                    Some((name, info)) => {
-                        let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
-                        // Each entry the kernel accepts counts as a lookup of its inode.
-                        let mut inodes = self.inodes();
-                        let child_ino = inodes.lookup(&child);
-                        let full = reply.add(
-                            INodeNo(child_ino),
-                            i + 1,
-                            name,
-                            &ttl,
-                            &self.attr(child_ino, info),
-                            Generation(0),
-                        );
-                        if full {
-                            inodes.forget(child_ino, 1);
-                        } else {
-                            inodes.tell(child_ino, info);
-                        }
-                        full
-                    }
-                    None => break,
-                },
-            };
-            if full {
-                break;
+                );
+                if full {
+                    inodes.forget(child_ino, 1);
+                } else {
+                    inodes.tell(child_ino, info);
+                }
+                full
             }
-            i += 1;
-        }
+        });
         reply.ok();
     }
 
