@@ -95,8 +95,7 @@ fn expired_statuses_are_revalidated_by_one_listing_of_their_directory() {
 fn concurrent_expiries_share_one_listing() {
     let n = 16;
     let (_server, proxy, ns) = setup(n, &[]);
-    let listed_at = listed(&ns);
-    expire(listed_at, &proxy);
+    expire(listed(&ns), &proxy);
     let ns = Arc::new(ns);
     let start = Arc::new(Barrier::new(n));
     let threads: Vec<_> = paths(n)
