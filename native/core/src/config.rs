@@ -588,21 +588,27 @@ mod tests {
 
     #[test]
     fn mount_errors_name_the_key() {
-        let c = Config::from_pairs([("shoal.mount.data.path", "/data")]);
-        let e = c.mounts().unwrap_err();
-        assert!(e.message().contains("shoal.mount.data.uri"), "{e}");
-        let c = Config::from_pairs([("shoal.mount.data.pth", "/data")]);
-        assert!(c
-            .mounts()
-            .unwrap_err()
-            .message()
-            .contains("shoal.mount.data.pth"));
-        let c = Config::from_pairs([
-            ("shoal.mount.d.path", "/d"),
-            ("shoal.mount.d.uri", "file:///tmp"),
-            ("shoal.mount.d.readonly", "yes"),
-        ]);
-        assert!(c.mounts().unwrap_err().message().contains("true or false"));
+        let cases: [(&[(&str, &str)], &str); 3] = [
+            (
+                &[("shoal.mount.data.path", "/data")],
+                "shoal.mount.data.uri",
+            ),
+            (&[("shoal.mount.data.pth", "/data")], "shoal.mount.data.pth"),
+            (
+                &[
+                    ("shoal.mount.d.path", "/d"),
+                    ("shoal.mount.d.uri", "file:///tmp"),
+                    ("shoal.mount.d.readonly", "yes"),
+                ],
+                "true or false",
+            ),
+        ];
+        for (pairs, says) in cases {
+            let e = Config::from_pairs(pairs.iter().copied())
+                .mounts()
+                .unwrap_err();
+            assert!(e.message().contains(says), "{e}");
+        }
     }
 
     #[test]
