@@ -467,6 +467,17 @@ fn kind_of(info: &FileInfo) -> FileType {
     }
 }
 
+/// The value of `result`, or, for an error, the handler answers `reply` with it (an errno) and
+/// returns: `?` for the replies of a FUSE handler.
+macro_rules! or_reply {
+    ($reply:ident, $result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(e) => return $reply.error(e),
+        }
+    };
+}
+
 /// An entry of a directory stream: "." and "..", then the listing's, by name.
 enum DirEntry<'a> {
     Dot,
@@ -534,10 +545,7 @@ impl Filesystem for ShoalFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let path = match self.path(parent).and_then(|p| child_path(&p, name)) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
+        let path = or_reply!(reply, self.path(parent).and_then(|p| child_path(&p, name)));
         match self.ns.status(&path) {
             Ok(info) => {
                 let ttl = self.ttl(&path);
@@ -564,10 +572,7 @@ impl Filesystem for ShoalFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let path = match self.path(ino) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
+        let path = or_reply!(reply, self.path(ino));
         match self.ns.status(&path) {
             Ok(info) => {
                 self.inodes().tell(ino.0, &info);
@@ -589,14 +594,8 @@ impl Filesystem for ShoalFs {
         }
         // A kernel that asks at every open: the status now decides whether its cached pages
         // are still the file's.
-        let path = match self.path(ino) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let info = match self.ns.status(&path) {
-            Ok(i) => i,
-            Err(e) => return reply.error(fail("open", &e)),
-        };
+        let path = or_reply!(reply, self.path(ino));
+        let info = or_reply!(reply, self.ns.status(&path).map_err(|e| fail("open", &e)));
         if info.is_dir {
             return reply.error(Errno::EISDIR);
         }
@@ -622,10 +621,7 @@ impl Filesystem for ShoalFs {
         reply: ReplyData,
     ) {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let reader = match self.reader(ino) {
-            Ok(r) => r,
-            Err(e) => return reply.error(e),
-        };
+        let reader = or_reply!(reply, self.reader(ino));
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -668,14 +664,8 @@ impl Filesystem for ShoalFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let path = match self.path(ino) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let listing = match self.ns.list(&path) {
-            Ok(l) => l,
-            Err(e) => return reply.error(fail("opendir", &e)),
-        };
+        let path = or_reply!(reply, self.path(ino));
+        let listing = or_reply!(reply, self.ns.list(&path).map_err(|e| fail("opendir", &e)));
         // `list` of a file returns the file itself.
         if listing.len() == 1 && !listing[0].is_dir && listing[0].path == path {
             return reply.error(Errno::ENOTDIR);
@@ -700,10 +690,7 @@ impl Filesystem for ShoalFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let dir = match self.dir(fh) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let dir = or_reply!(reply, self.dir(fh));
         each_entry(&dir, offset, |i, entry| match entry {
             DirEntry::Dot => reply.add(ino, 1, FileType::Directory, "."),
             DirEntry::DotDot => reply.add(INodeNo::ROOT, 2, FileType::Directory, ".."),
@@ -726,10 +713,7 @@ impl Filesystem for ShoalFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let dir = match self.dir(fh) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let dir = or_reply!(reply, self.dir(fh));
         let ttl = self.ttl(&dir.path);
         let dot = FileInfo::default_dir(&dir.path);
         each_entry(&dir, offset, |i, entry| match entry {
