@@ -328,6 +328,21 @@ pub struct MountSpec {
     pub options: BTreeMap<String, String>,
 }
 
+#[cfg(test)]
+impl MountSpec {
+    /// A mount of `uri` with these store options, for tests.
+    pub(crate) fn with_options(uri: &str, options: &[(&str, &str)]) -> MountSpec {
+        MountSpec {
+            uri: uri.into(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..MountSpec::default()
+        }
+    }
+}
+
 /// Never prints option values.
 impl fmt::Debug for MountSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

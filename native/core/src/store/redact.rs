@@ -410,20 +410,16 @@ mod tests {
 
     #[test]
     fn secrets_of_a_mount() {
-        let spec = MountSpec {
-            uri: "s3://bkt/p".into(),
-            options: [
+        let spec = MountSpec::with_options(
+            "s3://bkt/p",
+            &[
                 ("aws_endpoint", "http://me:s%40cret@127.0.0.1:1"),
                 ("aws_secret_access_key", "SECRETKEY"),
                 ("aws_session_token", "TOKENVALUE"),
                 ("aws_region", "us-east-1"),
                 ("aws_allow_http", "true"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            ..MountSpec::default()
-        };
+            ],
+        );
         let s = secrets_of(&spec);
         for want in ["SECRETKEY", "TOKENVALUE", "s%40cret", "s@cret"] {
             assert!(s.iter().any(|x| x == want), "{want} not in {s:?}");
