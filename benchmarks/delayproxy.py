@@ -118,6 +118,28 @@ class Proxy:
             json.dump(self.stats, f)
         os.replace(tmp, path)
 
+    async def pump(self, reader, writer, counter, on_data, before_read=None):
+        """Copies one direction of a connection until it ends, counting the bytes in
+        ``stats[counter]``; ``on_data`` sees every chunk first, and may delay or rewrite it."""
+        try:
+            while True:
+                if before_read is not None:
+                    before_read()
+                data = await reader.read(CHUNK)
+                if not data:
+                    break
+                data = await on_data(data)
+                self.stats[counter] += len(data)
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            try:
+                writer.write_eof()
+            except (OSError, RuntimeError):
+                pass
+
     async def handle(self, creader, cwriter):
         self.stats["connections"] += 1
         try:
@@ -132,96 +154,72 @@ class Proxy:
         conn_bucket = (TokenBucket(self.conn_rate, max(CHUNK, int(self.conn_rate / 200)))
                        if self.conn_rate else None)
 
-        async def up():
-            try:
-                while True:
-                    data = await creader.read(CHUNK)
-                    if not data:
-                        break
-                    if state["responded"]:
-                        self.trace_request(state)
-                        if self.trace is not None:
-                            line = data.split(b"\r\n", 1)[0].split(b" ")
-                            state.update(t=time.monotonic(), bytes=0, target=(
-                                line[1].decode("ascii", "replace") if len(line) > 1 else ""))
-                            state.pop("first", None)
-                            state.pop("last", None)
-                        state["responded"] = False
-                        state["method"] = data[:8].split(b" ", 1)[0]
-                        state["response_start"] = True
-                        if self.count_request(data) == "GET object":
-                            state["object_get"] = True
-                            n = self.stats["object_gets_in_flight"] + 1
-                            self.stats["object_gets_in_flight"] = n
-                            self.stats["object_gets_in_flight_peak"] = max(
-                                n, self.stats["object_gets_in_flight_peak"])
-                        if self.delay:
-                            await asyncio.sleep(self.delay)
-                    self.stats["bytes_up"] += len(data)
-                    uwriter.write(data)
-                    await uwriter.drain()
-            except (OSError, asyncio.IncompleteReadError):
-                pass
-            finally:
-                try:
-                    uwriter.write_eof()
-                except (OSError, RuntimeError):
-                    pass
+        async def request(data):
+            if state["responded"]:
+                self.trace_request(state)
+                if self.trace is not None:
+                    line = data.split(b"\r\n", 1)[0].split(b" ")
+                    state.update(t=time.monotonic(), bytes=0, target=(
+                        line[1].decode("ascii", "replace") if len(line) > 1 else ""))
+                    state.pop("first", None)
+                    state.pop("last", None)
+                state["responded"] = False
+                state["method"] = data[:8].split(b" ", 1)[0]
+                state["response_start"] = True
+                if self.count_request(data) == "GET object":
+                    state["object_get"] = True
+                    n = self.stats["object_gets_in_flight"] + 1
+                    self.stats["object_gets_in_flight"] = n
+                    self.stats["object_gets_in_flight_peak"] = max(
+                        n, self.stats["object_gets_in_flight_peak"])
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+            return data
 
         usock = uwriter.get_extra_info("socket") if hasattr(socket, "TCP_QUICKACK") else None
 
-        async def down():
-            try:
-                while True:
-                    # ACK the server's segments at once. s3s-fs does not set TCP_NODELAY, so
-                    # Nagle holds the tail of each response until its earlier segments are ACKed,
-                    # and Linux delays ACKs (up to 40 ms) on a connection that looks interactive,
-                    # which the added request delay makes this one look. Measured on 200 GETs of
-                    # JPEGs with 5 ms per request: p90 43 ms -> 23 ms, 4.07 s -> 2.99 s in all. The
-                    # flag does not stick, so it is set before every read (Linux only).
-                    if usock is not None:
-                        try:
-                            usock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-                        except OSError:
-                            pass
-                    data = await ureader.read(CHUNK)
-                    if not data:
-                        break
-                    state["responded"] = True
-                    if state.pop("object_get", False):
-                        self.stats["object_gets_in_flight"] -= 1
-                    if self.trace is not None:
-                        state.setdefault("first", time.monotonic())
-                        state["bytes"] = state.get("bytes", 0) + len(data)
-                    if state["response_start"]:
-                        state["response_start"] = False
-                        if (self.fix_dir_head and state["method"] == b"HEAD"
-                                and data.startswith(b"HTTP/1.1 500 ")):
-                            # s3s-fs: HEAD of a key that is a directory on its disk fails with
-                            # 500 (EISDIR); S3 says 404 there, and S3A probes every directory
-                            # path with HEAD first. Only this answer is rewritten.
-                            eol = data.find(b"\r\n")
-                            data = b"HTTP/1.1 404 Not Found" + data[eol:]
-                            self.stats["dir_head_fixed"] += 1
-                    if conn_bucket is not None:
-                        await conn_bucket.take(len(data))
-                    if self.link is not None:
-                        await self.link.take(len(data))
-                    self.stats["bytes_down"] += len(data)
-                    cwriter.write(data)
-                    await cwriter.drain()
-                    if self.trace is not None:
-                        state["last"] = time.monotonic()
-            except (OSError, asyncio.IncompleteReadError):
-                pass
-            finally:
+        def quickack():
+            # ACK the server's segments at once. s3s-fs does not set TCP_NODELAY, so Nagle holds
+            # the tail of each response until its earlier segments are ACKed, and Linux delays
+            # ACKs (up to 40 ms) on a connection that looks interactive, which the added request
+            # delay makes this one look. Measured on 200 GETs of JPEGs with 5 ms per request: p90
+            # 43 ms -> 23 ms, 4.07 s -> 2.99 s in all. The flag does not stick, so it is set
+            # before every read (Linux only).
+            if usock is not None:
                 try:
-                    cwriter.write_eof()
-                except (OSError, RuntimeError):
+                    usock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+                except OSError:
                     pass
 
+        async def response(data):
+            state["responded"] = True
+            if state.pop("object_get", False):
+                self.stats["object_gets_in_flight"] -= 1
+            if state["response_start"]:
+                state["response_start"] = False
+                if (self.fix_dir_head and state["method"] == b"HEAD"
+                        and data.startswith(b"HTTP/1.1 500 ")):
+                    # s3s-fs: HEAD of a key that is a directory on its disk fails with 500
+                    # (EISDIR); S3 says 404 there, and S3A probes every directory path with HEAD
+                    # first. Only this answer is rewritten.
+                    eol = data.find(b"\r\n")
+                    data = b"HTTP/1.1 404 Not Found" + data[eol:]
+                    self.stats["dir_head_fixed"] += 1
+            if conn_bucket is not None:
+                await conn_bucket.take(len(data))
+            if self.link is not None:
+                await self.link.take(len(data))
+            if self.trace is not None:
+                now = time.monotonic()
+                state.setdefault("first", now)
+                state["last"] = now
+                state["bytes"] = state.get("bytes", 0) + len(data)
+            return data
+
+        up = self.pump(creader, uwriter, "bytes_up", request)
+        down = self.pump(ureader, cwriter, "bytes_down", response, before_read=quickack)
         try:
-            await asyncio.gather(up(), down())
+            await asyncio.gather(up, down)
         finally:
             self.trace_request(state)
             for w in (uwriter, cwriter):

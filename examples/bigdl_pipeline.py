@@ -47,39 +47,17 @@ Why the JVM readers: BigDL Orca's own helpers (``bigdl.orca.data.image.read_imag
 ``shoal://`` or ``alluxio://`` path. ``NNImageReader`` and ``spark.read`` go through Hadoop's
 FileSystem, which is where Shoal lives.
 
-``--json-out FILE`` writes every trial's figures and losses as JSON.
+``--json-out FILE`` writes every trial's figures and losses as JSON. The counters and the report of
+a trial come from ``pipeline_trials.py`` beside this file (copy both).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import tempfile
 import time
 
-
-def shoal_counters(sc):
-    """Shoal's process-wide counters in this JVM (the driver, and the executors in local mode);
-    None before the jar's native library is loaded. On a cluster, the plugin publishes each
-    executor's counters in Spark's metrics system (plugin.io.shoal.spark.ShoalPlugin.*)."""
-    try:
-        native = sc._jvm.io.shoal.jni.NativeMethods
-        return dict(zip(list(native.statsNames()), [int(v) for v in native.processStats()]))
-    except Exception:
-        return None
-
-
-def hit_ratio(before, after):
-    """Pages served by Shoal's cache over pages asked for, between two counter snapshots."""
-    if not after:
-        return None
-    before = before or {}
-    hits = after["cache_hits"] - before.get("cache_hits", 0)
-    misses = after["cache_misses"] - before.get("cache_misses", 0)
-    return {"hits": hits, "misses": misses,
-            "hit_ratio": round(hits / (hits + misses), 4) if hits + misses else None,
-            "bytes_from_store": after["bytes_from_store"] - before.get("bytes_from_store", 0)}
+from pipeline_trials import hit_ratio, report_trial, shoal_counters, write_trials
 
 
 def build_model(classes: int, size: int):
@@ -183,18 +161,8 @@ def main(argv=None) -> int:
         losses = train(data, int(classes), args, trial)
         train_s = time.perf_counter() - t1
         data.unpersist()
-        ratio = "n/a" if not cache or cache["hit_ratio"] is None else \
-            f"{100 * cache['hit_ratio']:.1f}% ({cache['bytes_from_store']} bytes from the store)"
-        print(f"trial {trial}: {images} images, load {load_s:.1f} s, train {train_s:.1f} s "
-              f"({len(losses)} iterations, loss {losses[0]:.3f} -> {losses[-1]:.3f}), "
-              f"Shoal hit ratio {ratio}", flush=True)
-        trials.append({"trial": trial, "images": images, "load_seconds": round(load_s, 3),
-                       "train_seconds": round(train_s, 3), "losses": losses, "cache": cache})
-        if not all(math.isfinite(v) for v in losses):
-            print(f"trial {trial}: the loss is not finite", file=sys.stderr)
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump({"spark_version": sc.version, "trials": trials}, f)
+        trials.append(report_trial(trial, images, load_s, train_s, losses, cache))
+    write_trials(args.json_out, sc.version, trials)
     sc.stop()
     return 0
 

@@ -1,6 +1,6 @@
 """What the spark-submit test suites (tests/e2e, tests/cluster) share: where the jar and the Spark
-venvs are (and the Java each Spark runs on), the `--spark` option, and running one spark-submit
-with its output in a log file.
+venvs are (and the Java each Spark runs on), the `--spark` option, the `jar` and `s3` fixtures, and running one
+spark-submit with its output in a log file.
 
 Each suite's conftest.py imports it (tests/ is put on sys.path there).
 """
@@ -65,6 +65,21 @@ def jar_copy(workdir: Path) -> Path:
     copy = workdir / JAR.name
     shutil.copyfile(JAR, copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def jar(workdir):
+    """The jar the session's jobs run with (a copy, see jar_copy)."""
+    return jar_copy(workdir)
+
+
+@pytest.fixture(scope="session")
+def s3(workdir, dataset):
+    """An S3 server (s3s-fs) over the suite's dataset["store"], logging to the workdir."""
+    from s3server import S3Server  # scripts/, which each conftest puts on sys.path
+
+    with S3Server(dataset["store"], log_path=workdir / "s3s-fs.log") as server:
+        yield server
 
 
 def java_home(spark: str) -> str | None:

@@ -21,9 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from s3server import S3Server  # noqa: E402
-from sparktest import (SPARKS, add_spark_option, jar_copy,  # noqa: E402,F401
-                       parametrize_spark, spark_env, submit, tail, temp_workdir)
+from sparktest import (SPARKS, add_spark_option, jar, parametrize_spark,  # noqa: E402,F401
+                       s3, spark_env, submit, tail, temp_workdir)
 
 JOB_TIMEOUT_S = int(os.environ.get("SHOAL_CLUSTER_JOB_TIMEOUT", "420"))
 BUCKET = "shoal-cluster"
@@ -68,17 +67,6 @@ def dataset(workdir):
     store = workdir / "store"
     sizes = make_dataset(store / BUCKET / PREFIX)
     return {"store": store, "sizes": sizes, "bytes": sum(sizes.values())}
-
-
-@pytest.fixture(scope="session")
-def s3(workdir, dataset):
-    with S3Server(dataset["store"], log_path=workdir / "s3s-fs.log") as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def jar(workdir):
-    return jar_copy(workdir)
 
 
 def spark_submit(venv: Path, jar: Path, app: list, conf: dict, workdir: Path, name: str,

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from gen_dataset import generate  # noqa: E402
 from s3server import S3Server  # noqa: E402
 from sparktest import (FS_CLASS, HADOOP, PLUGIN_CONF, SPARKS,  # noqa: E402,F401
-                       add_spark_option, jar_copy, java_home, parametrize_spark, submit, tail,
+                       add_spark_option, jar, java_home, parametrize_spark, s3, submit, tail,
                        temp_workdir)
 
 JOB_TIMEOUT_S = int(os.environ.get("SHOAL_E2E_JOB_TIMEOUT", "420"))
@@ -75,17 +75,6 @@ def dataset(workdir):
     # the manifest is not part of the dataset the jobs read
     (data / "manifest.json").unlink()
     return {"store": store, "data": data, "manifest": manifest}
-
-
-@pytest.fixture(scope="session")
-def s3(workdir, dataset):
-    with S3Server(dataset["store"], log_path=workdir / "s3s-fs.log") as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def jar(workdir):
-    return jar_copy(workdir)
 
 
 def spark_submit(spark: str, jar: Path, script: Path, args: list, conf: dict, workdir: Path,

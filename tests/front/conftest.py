@@ -105,6 +105,13 @@ class Store:
     def stop(self):
         self.server.stop()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
 
 @pytest.fixture(scope="module")
 def store():
@@ -193,7 +200,11 @@ class Mount:
             self._log = None
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # a mount that failed to start may still hold its mount point
+            raise
 
     def __exit__(self, *exc):
         self.stop()

@@ -226,8 +226,7 @@ def daemon_requests(m: Mount) -> tuple:
 
 
 def test_overwritten_object_is_read_anew_after_the_ttl(tmp_path):
-    s = Store(tmp_path)
-    try:
+    with Store(tmp_path) as s:
         conf = s.conf_file(**{"shoal.metadata.ttl": "1s", "shoal.metadata.negative.ttl": "1s"})
         with Mount(conf, tmp_path / "mnt") as m:
             f = m.mountpoint / "data" / "labels.txt"
@@ -261,13 +260,10 @@ def test_overwritten_object_is_read_anew_after_the_ttl(tmp_path):
             assert after["cache_misses"] > before["cache_misses"]
             assert os.stat(f).st_mtime_ns != mtime
             assert read(m.mountpoint / "data" / "new.txt") == b"fresh"
-    finally:
-        s.stop()
 
 
 def test_store_that_stops_answering_gives_eio_and_the_mount_survives(tmp_path):
-    s = Store(tmp_path)
-    try:
+    with Store(tmp_path) as s:
         conf = s.conf_file(**{
             "shoal.store.max.retries": "1",
             "shoal.store.retry.timeout": "3s",
@@ -312,14 +308,10 @@ def test_store_that_stops_answering_gives_eio_and_the_mount_survives(tmp_path):
             assert read(warm) == s.files["train/cat/img_000.jpg"]
             assert is_mounted(m.mountpoint)
         assert "EIO" in m.log_text() and "read" in m.log_text(), m.log_text()
-    finally:
-        s.stop()
 
 
 def test_sigterm_with_a_reader_holding_a_file(store, tmp_path):
-    m = Mount(store.conf_file(), tmp_path / "mnt")
-    try:
-        m.start()
+    with Mount(store.conf_file(), tmp_path / "mnt") as m:
         content = store.files["big.bin"]
         f = open(m.mountpoint / "data" / "big.bin", "rb", buffering=0)
         try:
@@ -335,26 +327,18 @@ def test_sigterm_with_a_reader_holding_a_file(store, tmp_path):
             f.close()
         assert head + rest == content
         assert m.wait(timeout=20) == 0, m.log_text()
-    finally:
-        m.stop()
 
 
 def test_sigint_and_fusermount_unmount_cleanly(store, tmp_path):
-    m = Mount(store.conf_file(), tmp_path / "mnt")
-    try:
-        m.start()
+    with Mount(store.conf_file(), tmp_path / "mnt") as m:
         m.signal(signal.SIGINT)
         assert m.wait() == 0, m.log_text()
         assert not is_mounted(m.mountpoint)
-    finally:
-        m.stop()
     helper = next((h for h in ("fusermount3", "fusermount") if subprocess.run(
         ["sh", "-c", f"command -v {h}"], capture_output=True).returncode == 0), None)
     if helper is None:
         pytest.fail("fusermount3 is not installed (scripts/setup.sh installs Debian's fuse3)")
-    m = Mount(store.conf_file(), tmp_path / "mnt2")
-    try:
-        m.start()
+    with Mount(store.conf_file(), tmp_path / "mnt2") as m:
         held = open(m.mountpoint / "data" / "labels.txt", "rb")
         busy = subprocess.run([helper, "-u", str(m.mountpoint)], capture_output=True, text=True)
         assert busy.returncode != 0 and is_mounted(m.mountpoint), busy
@@ -368,8 +352,6 @@ def test_sigint_and_fusermount_unmount_cleanly(store, tmp_path):
             time.sleep(0.1)
         assert m.wait() == 0, m.log_text()
         assert not is_mounted(m.mountpoint)
-    finally:
-        m.stop()
 
 
 def test_daemon_mode(store, tmp_path):

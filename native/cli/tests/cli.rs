@@ -22,17 +22,24 @@ fn setup() -> Env {
         b"hello shoal\n",
     )
     .unwrap();
+    let mut keys = server.mount_conf("data", "/data", "shoalbkt/ds");
+    keys.push(("shoal.cache.page.size".into(), "64k".into()));
+    let conf = hadoop_xml(&keys);
+    Env { server, conf }
+}
+
+/// A Hadoop XML configuration file of these keys.
+fn hadoop_xml(keys: &[(String, String)]) -> tempfile::NamedTempFile {
     let mut xml = String::from("<?xml version=\"1.0\"?>\n<configuration>\n");
-    for (k, v) in server.mount_conf("data", "/data", "shoalbkt/ds") {
+    for (k, v) in keys {
         xml.push_str(&format!(
             "  <property><name>{k}</name><value>{v}</value></property>\n"
         ));
     }
-    xml.push_str("  <property><name>shoal.cache.page.size</name><value>64k</value></property>\n");
     xml.push_str("</configuration>\n");
     let conf = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(conf.path(), xml).unwrap();
-    Env { server, conf }
+    conf
 }
 
 fn shoal(conf: &Path, args: &[&str]) -> Output {
@@ -45,13 +52,7 @@ fn shoal(conf: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    shoal_testkit::assert_success(o);
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
@@ -72,16 +73,10 @@ fn s3a_keys_in_core_site_configure_the_mount() {
     let dir = server.root().join("shoalbkt/ds");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("readme.txt"), b"hello shoal\n").unwrap();
-    let mut xml = String::from("<?xml version=\"1.0\"?>\n<configuration>\n");
-    for (k, v) in server.s3a_conf("data", "/data", "shoalbkt/ds") {
-        xml.push_str(&format!(
-            "  <property><name>{k}</name><value>{v}</value></property>\n"
-        ));
-    }
-    xml.push_str("</configuration>\n");
-    assert!(!xml.contains(".option."));
-    let conf = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(conf.path(), xml).unwrap();
+    let conf = hadoop_xml(&server.s3a_conf("data", "/data", "shoalbkt/ds"));
+    assert!(!std::fs::read_to_string(conf.path())
+        .unwrap()
+        .contains(".option."));
     assert_eq!(
         ok(&shoal(conf.path(), &["cat", "/data/readme.txt"])),
         "hello shoal\n"
@@ -261,53 +256,30 @@ fn walk(p: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn errors_exit_non_zero_with_clear_messages() {
     let e = setup();
-    fails(
-        &shoal(e.conf.path(), &["stat", "/data/nope"]),
-        1,
-        "no such file or directory",
-    );
-    fails(
-        &shoal(e.conf.path(), &["cat", "/elsewhere/x"]),
-        1,
-        "in no mount",
-    );
-    fails(
-        &shoal(e.conf.path(), &["cat", "/data/train"]),
-        1,
-        "is a directory",
-    );
-    fails(
-        &shoal(e.conf.path(), &["ls", "s3://shoalbkt/ds"]),
-        1,
-        "is not a Shoal path",
-    );
-    fails(
-        &shoal(e.conf.path(), &["stat", "/data/../../etc"]),
-        1,
-        "escapes mount 'data'",
-    );
-    fails(
-        &shoal(e.conf.path(), &["frobnicate"]),
-        2,
-        "unrecognized subcommand",
-    );
+    for (args, code, message) in [
+        (&["stat", "/data/nope"][..], 1, "no such file or directory"),
+        (&["cat", "/elsewhere/x"], 1, "in no mount"),
+        (&["cat", "/data/train"], 1, "is a directory"),
+        (&["ls", "s3://shoalbkt/ds"], 1, "is not a Shoal path"),
+        (&["stat", "/data/../../etc"], 1, "escapes mount 'data'"),
+        (&["frobnicate"], 2, "unrecognized subcommand"),
+        (
+            &["-D", "shoal.cache.page.size=huge", "mounts"],
+            1,
+            "shoal.cache.page.size",
+        ),
+    ] {
+        fails(&shoal(e.conf.path(), args), code, message);
+    }
     fails(
         &shoal(Path::new("/nonexistent.xml"), &["mounts"]),
         1,
         "cannot read configuration file",
     );
-    // A bad key in a properties file and a -D override.
+    // A bad key in a properties file (the -D override is above).
     let bad = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(bad.path(), "shoal.mount.x.path=/x\n").unwrap();
     fails(&shoal(bad.path(), &["mounts"]), 1, "shoal.mount.x.uri");
-    fails(
-        &shoal(
-            e.conf.path(),
-            &["-D", "shoal.cache.page.size=huge", "mounts"],
-        ),
-        1,
-        "shoal.cache.page.size",
-    );
     let empty = tempfile::NamedTempFile::new().unwrap();
     fails(
         &shoal(empty.path(), &["mounts"]),

@@ -49,6 +49,13 @@ impl Store {
         Store { server, proxy }
     }
 
+    /// A store holding `data` at `key`.
+    fn holding(key: &str, data: &[u8]) -> Self {
+        let s = Store::start();
+        s.put(key, data);
+        s
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         self.server.root().join(BUCKET).join(key)
     }
@@ -70,6 +77,11 @@ impl Store {
             b64(key)
         ));
         std::fs::write(side, format!("{{\"e_tag\":\"{etag}\"}}")).unwrap();
+    }
+
+    /// The properties file of the mount `s` over the bucket, caching into `cache`, with `extra`.
+    fn conf(&self, cache: &Path, extra: &[(&str, &str)]) -> Conf {
+        conf(&[self.mount("s")], cache, extra)
     }
 
     /// Object GETs that reached the server.
@@ -148,13 +160,7 @@ fn alive(o: &Output) {
 
 fn ok(o: &Output) -> Vec<u8> {
     alive(o);
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    shoal_testkit::assert_success(o);
     o.stdout.clone()
 }
 
@@ -299,11 +305,7 @@ fn an_object_overwritten_in_the_same_second_is_never_mixed() {
         .modified()
         .unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.cache.page.size", "64k")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.cache.page.size", "64k")]);
     let out = text(&shoal(&c, &["load", "/s/m.bin"]));
     assert!(out.contains("loaded 1 files"), "{out}");
     let p = pages(cache.path());
@@ -322,15 +324,10 @@ fn an_object_overwritten_in_the_same_second_is_never_mixed() {
 
 #[test]
 fn damaged_planted_and_linked_pages_are_never_served() {
-    let s = Store::start();
     let data = pattern(300_000, 5);
-    s.put("f.bin", &data);
+    let s = Store::holding("f.bin", &data);
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.cache.page.size", "64k")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.cache.page.size", "64k")]);
     ok(&shoal(&c, &["load", "/s/f.bin"]));
     let p = pages(cache.path());
     assert_eq!(p.len(), 5);
@@ -382,9 +379,8 @@ type Spoil = Box<dyn Fn(&Path)>;
 
 #[test]
 fn directories_other_users_could_write_are_not_used() {
-    let s = Store::start();
     let data = pattern(200_000, 6);
-    s.put("f.bin", &data);
+    let s = Store::holding("f.bin", &data);
     let top = tempfile::tempdir().unwrap();
     let mut cases: Vec<(&str, Spoil)> = vec![
         ("0777", Box::new(|d: &Path| chmod(d, 0o777))),
@@ -422,7 +418,7 @@ fn directories_other_users_could_write_are_not_used() {
         let parent = top.path().join(format!("p{i}"));
         let cache = parent.join("cache");
         std::fs::create_dir_all(&cache).unwrap();
-        let c = conf(&[s.mount("s")], &cache, &[("shoal.cache.page.size", "64k")]);
+        let c = s.conf(&cache, &[("shoal.cache.page.size", "64k")]);
         ok(&shoal(&c, &["load", "/s/f.bin"]));
         for p in pages(&cache) {
             plant(&p);
@@ -528,17 +524,15 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_and_odd_control_files_never_kill_the_process() {
-    let s = Store::start();
     let data = pattern(400_000, 7);
-    s.put("f.bin", &data);
+    let s = Store::holding("f.bin", &data);
     let Some(fs) = Tmpfs::mount("256k") else {
         eprintln!("cannot mount a tmpfs (not root?): the full-disk cases are not run");
         return;
     };
     // A new cache directory on a filesystem already full.
     fs.fill();
-    let c = conf(
-        &[s.mount("s")],
+    let c = s.conf(
         &fs.path().join("cache"),
         &[("shoal.cache.page.size", "64k")],
     );
@@ -547,8 +541,7 @@ fn a_full_disk_and_odd_control_files_never_kill_the_process() {
     clean(&c);
     // A directory in use when the filesystem fills up.
     std::fs::remove_file(fs.path().join("filler")).unwrap();
-    let c = conf(
-        &[s.mount("s")],
+    let c = s.conf(
         &fs.path().join("cache2"),
         &[("shoal.cache.page.size", "64k")],
     );
@@ -562,11 +555,7 @@ fn a_full_disk_and_odd_control_files_never_kill_the_process() {
 
     // Control files of every odd size and content, on a disk with room.
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.cache.page.size", "64k")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.cache.page.size", "64k")]);
     cat_is(&c, "/s/f.bin", &data);
     let v2 = cache.path().join("v2");
     for (removals, usage) in [
@@ -617,11 +606,7 @@ fn many_processes_fetch_a_file_once_and_load_stays_within_its_memory() {
     let data = pattern(len, 8);
     s.put_stored("big.bin", &data, "big-object-etag");
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.cache.readahead.max", "16m")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.cache.readahead.max", "16m")]);
     // Four processes read the same cold 100 MiB file at once: one of them fetches each page,
     // the others wait for it and read it from the directory.
     let readers: Vec<_> = (0..4)
@@ -686,15 +671,10 @@ fn many_processes_fetch_a_file_once_and_load_stays_within_its_memory() {
 
 #[test]
 fn a_fetch_held_by_a_hung_process_waits_no_longer_than_the_store_timeout() {
-    let s = Store::start();
     let data = pattern(2 << 20, 9);
-    s.put("f.bin", &data);
+    let s = Store::holding("f.bin", &data);
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.store.timeout", "1s")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.store.timeout", "1s")]);
     ok(&shoal(&c, &["cache", "stats"]));
     // Every stripe of the fetch lock held by a process that never lets go.
     let lock = std::fs::OpenOptions::new()
@@ -740,11 +720,7 @@ fn processes_killed_mid_write_leave_nothing_wrong_or_uncounted() {
         s.put(&format!("small/{i:02}.bin"), o);
     }
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.cache.page.size", "256k")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.cache.page.size", "256k")]);
     for delay_ms in [50u64, 200, 600] {
         let mut child = shoal_cmd(&c, &["load", "/s"])
             .stdout(Stdio::null())
@@ -797,8 +773,7 @@ fn capacity_is_what_du_sees() {
         s.put(&format!("small/{i:03}.bin"), o);
     }
     let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
+    let c = s.conf(
         cache.path(),
         &[(
             "shoal.cache.dirs",
@@ -838,8 +813,7 @@ fn capacity_is_what_du_sees() {
     assert_eq!(dirs, 0);
     // A directory too small for all of them holds what fits, as du sees it.
     let small = tempfile::tempdir().unwrap();
-    let c = conf(
-        &[s.mount("s")],
+    let c = s.conf(
         small.path(),
         &[
             (
@@ -864,9 +838,8 @@ fn capacity_is_what_du_sees() {
 
 #[test]
 fn settings_that_cannot_work_are_errors_naming_the_key() {
-    let s = Store::start();
     let data = pattern(100_000, 11);
-    s.put("f.bin", &data);
+    let s = Store::holding("f.bin", &data);
     let cache = tempfile::tempdir().unwrap();
     let d = cache.path().display().to_string();
     for (dirs, says) in [
@@ -874,11 +847,7 @@ fn settings_that_cannot_work_are_errors_naming_the_key() {
         (format!("{d}:100k"), "not even one page"),
         (format!("{d}\0/x:1g"), "control character"),
     ] {
-        let c = conf(
-            &[s.mount("s")],
-            cache.path(),
-            &[("shoal.cache.dirs", &dirs)],
-        );
+        let c = s.conf(cache.path(), &[("shoal.cache.dirs", &dirs)]);
         let o = shoal(&c, &["cat", "/s/f.bin"]);
         alive(&o);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -889,11 +858,7 @@ fn settings_that_cannot_work_are_errors_naming_the_key() {
         );
     }
     // open.pages=0: every hit opens its page file, as documented.
-    let c = conf(
-        &[s.mount("s")],
-        cache.path(),
-        &[("shoal.cache.open.pages", "0")],
-    );
+    let c = s.conf(cache.path(), &[("shoal.cache.open.pages", "0")]);
     cat_is(&c, "/s/f.bin", &data);
     cat_is(&c, "/s/f.bin", &data);
     clean(&c);

@@ -72,16 +72,33 @@ impl Config {
 
     /// A size (`parse_size`), within the key's range in `keys::KEYS`; absent means `default`.
     pub fn get_size(&self, key: &str, default: u64) -> Result<u64> {
+        self.get_within(key, default, parse_size, fmt_size, |kind| match kind {
+            Kind::Size { min, max } => Some((min, max)),
+            _ => None,
+        })
+    }
+
+    /// A value that `parse` reads, within the range `range` finds in the key's kind in
+    /// `keys::KEYS` (any value for keys not in it), shown by `fmt` in the error; absent means
+    /// `default`.
+    fn get_within<T: PartialOrd + Copy, E: std::fmt::Display>(
+        &self,
+        key: &str,
+        default: T,
+        parse: impl Fn(&str) -> std::result::Result<T, E>,
+        fmt: impl Fn(T) -> String,
+        range: impl Fn(Kind) -> Option<(T, T)>,
+    ) -> Result<T> {
         let Some(v) = self.value(key) else {
             return Ok(default);
         };
-        let n = parse_size(v).map_err(|e| Error::config(format!("{key}: {e}")))?;
-        if let Some(Kind::Size { min, max }) = keys::lookup(key).map(|k| k.kind) {
+        let n = parse(v).map_err(|e| Error::config(format!("{key}: {e}")))?;
+        if let Some((min, max)) = keys::lookup(key).and_then(|k| range(k.kind)) {
             if !(min..=max).contains(&n) {
                 return Err(Error::config(format!(
                     "{key} must be between {} and {}, not {}",
-                    fmt_size(min),
-                    fmt_size(max),
+                    fmt(min),
+                    fmt(max),
                     shown(v)
                 )));
             }
@@ -123,21 +140,16 @@ impl Config {
     /// A duration (`parse_duration`), within the key's range in `keys::KEYS`; absent means
     /// `default`.
     pub fn get_duration(&self, key: &str, default: Duration) -> Result<Duration> {
-        let Some(v) = self.value(key) else {
-            return Ok(default);
-        };
-        let d = parse_duration(v).map_err(|e| Error::config(format!("{key}: {e}")))?;
-        if let Some(Kind::Duration { min, max }) = keys::lookup(key).map(|k| k.kind) {
-            if !(min..=max).contains(&d) {
-                return Err(Error::config(format!(
-                    "{key} must be between {} and {}, not {}",
-                    fmt_duration(min),
-                    fmt_duration(max),
-                    shown(v)
-                )));
-            }
-        }
-        Ok(d)
+        self.get_within(
+            key,
+            default,
+            parse_duration,
+            fmt_duration,
+            |kind| match kind {
+                Kind::Duration { min, max } => Some((min, max)),
+                _ => None,
+            },
+        )
     }
 
     /// How store clients behave, from `shoal.store.*`.
@@ -314,6 +326,21 @@ pub struct MountSpec {
     /// Store options by object_store's key names, with those taken from `fs.s3a.*` for S3
     /// mounts; may hold secrets.
     pub options: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+impl MountSpec {
+    /// A mount of `uri` with these store options, for tests.
+    pub(crate) fn with_options(uri: &str, options: &[(&str, &str)]) -> MountSpec {
+        MountSpec {
+            uri: uri.into(),
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..MountSpec::default()
+        }
+    }
 }
 
 /// Never prints option values.
@@ -576,21 +603,27 @@ mod tests {
 
     #[test]
     fn mount_errors_name_the_key() {
-        let c = Config::from_pairs([("shoal.mount.data.path", "/data")]);
-        let e = c.mounts().unwrap_err();
-        assert!(e.message().contains("shoal.mount.data.uri"), "{e}");
-        let c = Config::from_pairs([("shoal.mount.data.pth", "/data")]);
-        assert!(c
-            .mounts()
-            .unwrap_err()
-            .message()
-            .contains("shoal.mount.data.pth"));
-        let c = Config::from_pairs([
-            ("shoal.mount.d.path", "/d"),
-            ("shoal.mount.d.uri", "file:///tmp"),
-            ("shoal.mount.d.readonly", "yes"),
-        ]);
-        assert!(c.mounts().unwrap_err().message().contains("true or false"));
+        let cases: [(&[(&str, &str)], &str); 3] = [
+            (
+                &[("shoal.mount.data.path", "/data")],
+                "shoal.mount.data.uri",
+            ),
+            (&[("shoal.mount.data.pth", "/data")], "shoal.mount.data.pth"),
+            (
+                &[
+                    ("shoal.mount.d.path", "/d"),
+                    ("shoal.mount.d.uri", "file:///tmp"),
+                    ("shoal.mount.d.readonly", "yes"),
+                ],
+                "true or false",
+            ),
+        ];
+        for (pairs, says) in cases {
+            let e = Config::from_pairs(pairs.iter().copied())
+                .mounts()
+                .unwrap_err();
+            assert!(e.message().contains(says), "{e}");
+        }
     }
 
     #[test]

@@ -36,6 +36,31 @@ fn conf(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Vec<(Str
     server.cache_test_conf(cache_dir, extra)
 }
 
+/// An S3 server holding `data` at `key` in `bucket`, and an empty cache directory.
+fn server_with(key: &str, data: &[u8]) -> (S3Server, tempfile::TempDir) {
+    let server = S3Server::start();
+    put(&server, key, data);
+    (server, tempfile::tempdir().unwrap())
+}
+
+/// An S3 server with an empty `bucket`, and an empty cache directory.
+fn empty_bucket() -> (S3Server, tempfile::TempDir) {
+    let server = S3Server::start();
+    std::fs::create_dir(server.root().join("bucket")).unwrap();
+    (server, tempfile::tempdir().unwrap())
+}
+
+/// No memory tier: every hit is read from a page file.
+const DISK_ONLY: (&str, &str) = ("shoal.cache.memory.size", "0");
+
+/// Writes through the node cache (`shoal.mount.s3.write`).
+const CACHE_THROUGH: (&str, &str) = ("shoal.mount.s3.write", "cache-through");
+
+/// A namespace over `conf(server, cache_dir, extra)`.
+fn namespace(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Namespace {
+    Namespace::new(&Config::from_pairs(conf(server, cache_dir, extra))).unwrap()
+}
+
 fn put(server: &S3Server, key: &str, data: &[u8]) {
     server.put("bucket", key, data);
 }
@@ -200,8 +225,7 @@ fn an_overwritten_object_is_read_anew() {
     let server = S3Server::start();
     let cache = tempfile::tempdir().unwrap();
     put(&server, "f.bin", &pattern(100_000, 1));
-    let c = conf(&server, cache.path(), &[("shoal.metadata.ttl", "0")]);
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let ns = namespace(&server, cache.path(), &[("shoal.metadata.ttl", "0")]);
     assert_eq!(read_all(&ns, "/s3/f.bin"), pattern(100_000, 1));
     // Same length, new bytes: the version differs, so cached pages are not used. s3s-fs lists
     // without ETags, so Shoal keys its pages by length + mtime in whole seconds (README, "Pages
@@ -213,7 +237,7 @@ fn an_overwritten_object_is_read_anew() {
     assert_eq!(read_all(&ns, "/s3/f.bin"), pattern(5, 3));
 
     // An immutable mount keeps its metadata, and so its version, on purpose.
-    let c = conf(
+    let ns = namespace(
         &server,
         cache.path(),
         &[
@@ -221,7 +245,6 @@ fn an_overwritten_object_is_read_anew() {
             ("shoal.metadata.negative.ttl", "0"),
         ],
     );
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
     assert_eq!(ns.status("/s3/f.bin").unwrap().len, 5);
     put(&server, "f.bin", &pattern(7, 4));
     assert_eq!(ns.status("/s3/f.bin").unwrap().len, 5);
@@ -229,11 +252,9 @@ fn an_overwritten_object_is_read_anew() {
 
 #[test]
 fn corrupt_truncated_and_foreign_pages_are_replaced() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
     let data = pattern(300_000, 5);
-    put(&server, "f.bin", &data);
-    let c = conf(&server, cache.path(), &[("shoal.cache.memory.size", "0")]);
+    let (server, cache) = server_with("f.bin", &data);
+    let c = conf(&server, cache.path(), &[DISK_ONLY]);
     {
         let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
         assert_eq!(read_all(&ns, "/s3/f.bin"), data);
@@ -257,24 +278,16 @@ fn corrupt_truncated_and_foreign_pages_are_replaced() {
     assert_eq!(counter(&s, "corrupt_pages"), 4, "{s:?}");
     assert_eq!(counter(&s, "store_get_requests"), 4);
     // The replacements are good: a third reader needs no store.
-    let ns = Namespace::new(&Config::from_pairs(conf(
-        &server,
-        cache.path(),
-        &[("shoal.cache.memory.size", "0")],
-    )))
-    .unwrap();
+    let ns = namespace(&server, cache.path(), &[DISK_ONLY]);
     assert_eq!(read_all(&ns, "/s3/f.bin"), data);
     assert_eq!(counter(&ns.stats(), "store_get_requests"), 0);
 }
 
 #[test]
 fn kept_page_files_serve_new_streams_and_go_with_their_pages() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
     let data = pattern(300_000, 11);
-    put(&server, "k.bin", &data);
-    let c = conf(&server, cache.path(), &[("shoal.cache.memory.size", "0")]);
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let (server, cache) = server_with("k.bin", &data);
+    let ns = namespace(&server, cache.path(), &[DISK_ONLY]);
     let gets = |ns: &Namespace| counter(&ns.stats(), "store_get_requests");
     assert_eq!(read_all(&ns, "/s3/k.bin"), data);
     assert_eq!(gets(&ns), 5);
@@ -294,10 +307,8 @@ fn kept_page_files_serve_new_streams_and_go_with_their_pages() {
 
 #[test]
 fn a_process_killed_mid_fetch_leaves_nothing_wrong() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
     let data = pattern(8 << 20, 6);
-    put(&server, "big.bin", &data);
+    let (server, cache) = server_with("big.bin", &data);
     let c = conf(&server, cache.path(), &[]);
     let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     for delay_ms in [30u64, 120, 400] {
@@ -324,8 +335,7 @@ fn concurrent_readers_of_a_cold_file_cause_one_get_per_page() {
     let cache = tempfile::tempdir().unwrap();
     let data = Arc::new(pattern(1 << 20, 7));
     put(&server, "cold.bin", &data);
-    let ns =
-        Arc::new(Namespace::new(&Config::from_pairs(conf(&server, cache.path(), &[]))).unwrap());
+    let ns = Arc::new(namespace(&server, cache.path(), &[]));
     let threads: Vec<_> = (0..16)
         .map(|_| {
             let ns = ns.clone();
@@ -395,7 +405,7 @@ fn a_read_only_cache_directory_still_serves_reads() {
     let cold = pattern(100_000, 9);
     put(&server, "warm.bin", &warm);
     put(&server, "cold.bin", &cold);
-    let c = conf(&server, cache.path(), &[("shoal.cache.memory.size", "0")]);
+    let c = conf(&server, cache.path(), &[DISK_ONLY]);
     {
         let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
         assert_eq!(read_all(&ns, "/s3/warm.bin"), warm);
@@ -479,14 +489,8 @@ fn temporary_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn cache_through_writes_are_read_back_without_the_store() {
-    let server = S3Server::start();
-    std::fs::create_dir(server.root().join("bucket")).unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &server,
-        cache.path(),
-        &[("shoal.mount.s3.write", "cache-through")],
-    );
+    let (server, cache) = empty_bucket();
+    let c = conf(&server, cache.path(), &[CACHE_THROUGH]);
     let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
     let mut args = Vec::new();
     let mut total = 0;
@@ -519,9 +523,7 @@ fn cache_through_writes_are_read_back_without_the_store() {
 
 #[test]
 fn through_writes_leave_the_node_cache_alone() {
-    let server = S3Server::start();
-    std::fs::create_dir(server.root().join("bucket")).unwrap();
-    let cache = tempfile::tempdir().unwrap();
+    let (server, cache) = empty_bucket();
     for write in [None, Some("through"), Some("THROUGH")] {
         let mut extra = vec![];
         if let Some(w) = write {
@@ -544,15 +546,8 @@ fn through_writes_leave_the_node_cache_alone() {
 
 #[test]
 fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
-    let server = S3Server::start();
-    std::fs::create_dir(server.root().join("bucket")).unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let c = conf(
-        &server,
-        cache.path(),
-        &[("shoal.mount.s3.write", "cache-through")],
-    );
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
+    let (server, cache) = empty_bucket();
+    let ns = namespace(&server, cache.path(), &[CACHE_THROUGH]);
     // A writer dropped before close: nothing in the store, nothing staged left.
     let mut w = ns.create("/s3/gone.bin", true).unwrap();
     w.write(&pattern(200_000, 1)).unwrap();
@@ -569,19 +564,18 @@ fn aborted_and_refused_cache_through_writes_cache_nothing_wrong() {
     // control files, which count towards capacity): the file is written whole, its first pages
     // cached, and it reads back right, the rest from the store.
     let small = tempfile::tempdir().unwrap();
-    let c = conf(
+    let ns = namespace(
         &server,
         small.path(),
         &[
-            ("shoal.mount.s3.write", "cache-through"),
+            CACHE_THROUGH,
             (
                 "shoal.cache.dirs",
                 &format!("{}:180k", small.path().display()),
             ),
-            ("shoal.cache.memory.size", "0"),
+            DISK_ONLY,
         ],
     );
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
     let data = pattern(400_000, 2);
     write_file(&ns, "/s3/big.bin", &data);
     assert_eq!(
@@ -607,10 +601,7 @@ fn a_reader_never_mixes_two_contents_of_one_version() {
     let c = conf(
         &server,
         cache.path(),
-        &[
-            ("shoal.cache.memory.size", "0"),
-            ("shoal.metadata.ttl", "0"),
-        ],
+        &[DISK_ONLY, ("shoal.metadata.ttl", "0")],
     );
     let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
     assert_eq!(read_all(&ns, "/s3/m.bin"), old);
@@ -652,20 +643,14 @@ fn a_reader_never_mixes_two_contents_of_one_version() {
 
 #[test]
 fn load_keeps_a_bounded_number_of_pages_in_flight() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
     let data = pattern(4 << 20, 31);
-    put(&server, "big.bin", &data);
+    let (server, cache) = server_with("big.bin", &data);
     // 64 KiB pages, 256 KiB of read-ahead: at most 4 pages in flight for the 64 of the file.
-    let c = conf(
+    let ns = namespace(
         &server,
         cache.path(),
-        &[
-            ("shoal.cache.memory.size", "0"),
-            ("shoal.cache.readahead.max", "256k"),
-        ],
+        &[DISK_ONLY, ("shoal.cache.readahead.max", "256k")],
     );
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
     let fetched = ns.load("/s3/big.bin", None).unwrap();
     assert_eq!(fetched, 4 << 20);
     let peak = ns.page_cache().unwrap().fetching_peak();
@@ -679,19 +664,13 @@ fn load_keeps_a_bounded_number_of_pages_in_flight() {
 
 #[test]
 fn page_files_opened_on_every_hit_when_none_are_kept() {
-    let server = S3Server::start();
-    let cache = tempfile::tempdir().unwrap();
     let data = pattern(300_000, 41);
-    put(&server, "o.bin", &data);
-    let c = conf(
+    let (server, cache) = server_with("o.bin", &data);
+    let ns = namespace(
         &server,
         cache.path(),
-        &[
-            ("shoal.cache.memory.size", "0"),
-            ("shoal.cache.open.pages", "0"),
-        ],
+        &[DISK_ONLY, ("shoal.cache.open.pages", "0")],
     );
-    let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
     assert_eq!(read_all(&ns, "/s3/o.bin"), data);
     let first = ns.stats();
     assert_eq!(counter(&first, "store_get_requests"), 5);

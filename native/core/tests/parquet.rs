@@ -72,8 +72,12 @@ fn layout_of(file: &[u8]) -> Layout {
     Layout::parse(&file[data_end..len - 8], data_end as u64).expect("a layout")
 }
 
-fn conf(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Config {
-    Config::from_pairs(server.cache_test_conf(cache_dir, extra))
+/// A namespace over the S3 mount the cache tests use (`S3Server::cache_test_conf`).
+fn namespace(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Namespace {
+    Namespace::new(&Config::from_pairs(
+        server.cache_test_conf(cache_dir, extra),
+    ))
+    .unwrap()
 }
 
 fn put(server: &S3Server, key: &str, data: &[u8]) {
@@ -134,7 +138,7 @@ fn a_row_group_comes_in_one_coalesced_get_and_every_byte_is_right() {
     put(&server, "t/part-1.parquet", &file);
 
     let cache = tempfile::tempdir().unwrap();
-    let ns = Namespace::new(&conf(&server, cache.path(), &[])).unwrap();
+    let ns = namespace(&server, cache.path(), &[]);
     let r = ns.open("/s3/t/part-0.parquet", None).unwrap();
     assert!(
         read_like_parquet_mr(&r, &layout, 64 << 10, &file),
@@ -153,12 +157,7 @@ fn a_row_group_comes_in_one_coalesced_get_and_every_byte_is_right() {
 
     // The same reads with Parquet-aware reads off: a GET per page as the reader asks.
     let off = tempfile::tempdir().unwrap();
-    let ns_off = Namespace::new(&conf(
-        &server,
-        off.path(),
-        &[("shoal.parquet.enabled", "false")],
-    ))
-    .unwrap();
+    let ns_off = namespace(&server, off.path(), &[("shoal.parquet.enabled", "false")]);
     let r = ns_off.open("/s3/t/part-1.parquet", None).unwrap();
     assert!(read_like_parquet_mr(&r, &layout, 64 << 10, &file));
     let s_off = r.stats();
@@ -170,12 +169,11 @@ fn a_row_group_comes_in_one_coalesced_get_and_every_byte_is_right() {
 
     // A small coalesce.max cuts a row group into several GETs, sent together.
     let small = tempfile::tempdir().unwrap();
-    let ns_small = Namespace::new(&conf(
+    let ns_small = namespace(
         &server,
         small.path(),
         &[("shoal.parquet.coalesce.max", "256k")],
-    ))
-    .unwrap();
+    );
     let r = ns_small.open("/s3/t/part-1.parquet", None).unwrap();
     assert!(read_like_parquet_mr(&r, &layout, 1 << 20, &file));
     let gets = counter(&r.stats(), "parquet_gets");
@@ -189,7 +187,7 @@ fn a_reader_of_some_columns_learns_them_and_counts_what_it_did_not_read() {
     let layout = layout_of(&file);
     put(&server, "p.parquet", &file);
     let cache = tempfile::tempdir().unwrap();
-    let ns = Namespace::new(&conf(&server, cache.path(), &[])).unwrap();
+    let ns = namespace(&server, cache.path(), &[]);
     let r = ns.open("/s3/p.parquet", None).unwrap();
     let len = r.len();
     let tail = read(&r, len - 8, 8);
@@ -254,7 +252,7 @@ fn files_that_are_not_parquet_are_read_as_any_file() {
         ("outside.parquet", outside),
     ];
     let cache = tempfile::tempdir().unwrap();
-    let ns = Namespace::new(&conf(&server, cache.path(), &[])).unwrap();
+    let ns = namespace(&server, cache.path(), &[]);
     for (name, data) in &cases {
         put(&server, name, data);
         let r = ns.open(&format!("/s3/{name}"), None).unwrap();
@@ -290,7 +288,7 @@ fn footers_are_kept_per_version_and_load_footer_warms_them() {
     let b = parquet_file(3, 1, 5, 25_000, 9);
     put(&server, "v.parquet", &a);
     let cache = tempfile::tempdir().unwrap();
-    let ns = Namespace::new(&conf(&server, cache.path(), &[("shoal.metadata.ttl", "0")])).unwrap();
+    let ns = namespace(&server, cache.path(), &[("shoal.metadata.ttl", "0")]);
     let footers = || counter(&ns.stats(), "parquet_footers");
 
     // load_footer: the footer's pages and layout, nothing else.

@@ -59,6 +59,19 @@ fn sleep_until(t: Instant) {
     }
 }
 
+/// Lists `/s3/d`; returns when, the time its entries expire from.
+fn listed(ns: &Namespace) -> Instant {
+    let at = Instant::now();
+    ns.list("/s3/d").unwrap();
+    at
+}
+
+/// Waits until what was listed at `since` has expired, then forgets the requests seen so far.
+fn expire(since: Instant, proxy: &CountingProxy) {
+    sleep_until(since + TTL + Duration::from_millis(100));
+    proxy.reset();
+}
+
 fn paths(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("/s3/d/f{i:02}.jpg")).collect()
 }
@@ -69,8 +82,7 @@ fn expired_statuses_are_revalidated_by_one_listing_of_their_directory() {
     let (_server, proxy, ns) = setup(n, &[]);
     let listed_at = Instant::now();
     assert_eq!(ns.list("/s3/d").unwrap().len(), n);
-    sleep_until(listed_at + TTL + Duration::from_millis(100));
-    proxy.reset();
+    expire(listed_at, &proxy);
     for p in paths(n) {
         assert_eq!(ns.status(&p).unwrap().len, 100);
         ns.open(&p, None).unwrap();
@@ -83,10 +95,7 @@ fn expired_statuses_are_revalidated_by_one_listing_of_their_directory() {
 fn concurrent_expiries_share_one_listing() {
     let n = 16;
     let (_server, proxy, ns) = setup(n, &[]);
-    let listed_at = Instant::now();
-    ns.list("/s3/d").unwrap();
-    sleep_until(listed_at + TTL + Duration::from_millis(100));
-    proxy.reset();
+    expire(listed(&ns), &proxy);
     let ns = Arc::new(ns);
     let start = Arc::new(Barrier::new(n));
     let threads: Vec<_> = paths(n)
@@ -109,8 +118,7 @@ fn concurrent_expiries_share_one_listing() {
 fn entries_due_are_refreshed_in_the_background_while_hits_are_served() {
     let n = 10;
     let (_server, proxy, ns) = setup(n, &[]);
-    let listed_at = Instant::now();
-    ns.list("/s3/d").unwrap();
+    let listed_at = listed(&ns);
     proxy.reset();
     // In the last quarter of the TTL: served at once, one listing starts in the background.
     sleep_until(listed_at + TTL * 7 / 8);
@@ -132,8 +140,7 @@ fn entries_due_are_refreshed_in_the_background_while_hits_are_served() {
 #[test]
 fn a_changed_object_is_read_anew_and_a_deleted_one_is_gone_once_revalidated() {
     let (server, proxy, ns) = setup(3, &[]);
-    let listed_at = Instant::now();
-    ns.list("/s3/d").unwrap();
+    let listed_at = listed(&ns);
     let read = |p: &str| {
         let r = ns.open(p, None).unwrap();
         let mut out = vec![0u8; r.len() as usize];
@@ -146,8 +153,7 @@ fn a_changed_object_is_read_anew_and_a_deleted_one_is_gone_once_revalidated() {
     std::fs::remove_file(server.root().join("bucket/d/f02.jpg")).unwrap();
     // Within the TTL the cached status (and its pages) are what a reader gets.
     assert_eq!(read("/s3/d/f01.jpg"), vec![1u8; 100]);
-    sleep_until(listed_at + TTL + Duration::from_millis(100));
-    proxy.reset();
+    expire(listed_at, &proxy);
     assert_eq!(read("/s3/d/f01.jpg"), vec![9u8; 150]);
     let e = ns.status("/s3/d/f02.jpg").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
@@ -166,8 +172,7 @@ fn a_failed_background_listing_keeps_hits_until_the_ttl_then_errors() {
         n,
         &[("shoal.store.timeout", "2s"), ("shoal.metadata.ttl", "6s")],
     );
-    let listed_at = Instant::now();
-    ns.list("/s3/d").unwrap();
+    let listed_at = listed(&ns);
     // The store goes away; a lookup in the last quarter of the TTL starts a listing that
     // fails, and is served from the cache.
     drop(server);
@@ -181,11 +186,11 @@ fn a_failed_background_listing_keeps_hits_until_the_ttl_then_errors() {
     std::thread::sleep(Duration::from_millis(150));
     // Hits go on until the TTL, without a listing per lookup.
     let requests = || {
-        let i = shoal_core::stats::COUNTER_NAMES
+        let names = shoal_core::stats::COUNTER_NAMES;
+        ns.stats()[names
             .iter()
             .position(|n| *n == "store_metadata_requests")
-            .unwrap();
-        ns.stats()[i]
+            .unwrap()]
     };
     let before = requests();
     for p in paths(n) {
@@ -209,8 +214,7 @@ fn large_directories_and_lone_statuses_are_revalidated_one_by_one() {
     let t = Instant::now();
     ns.status("/s3/d/f00.jpg").unwrap();
     ns.list("/s3/d").unwrap();
-    sleep_until(t + TTL + Duration::from_millis(100));
-    proxy.reset();
+    expire(t, &proxy);
     // Three entries: more than relist.max.entries, so one HEAD each.
     for p in paths(3) {
         ns.status(&p).unwrap();
@@ -231,8 +235,7 @@ fn a_huge_flat_directory_is_revalidated_by_a_paginated_listing_not_heads() {
     assert_eq!(ns.list("/s3/d").unwrap().len(), n);
     let (pages, heads) = metadata_requests(&proxy);
     assert!(pages >= 3 && heads == 0, "{:?}", proxy.seen());
-    sleep_until(listed_at + TTL + Duration::from_millis(100));
-    proxy.reset();
+    expire(listed_at, &proxy);
     for p in paths(n).iter().step_by(25) {
         assert_eq!(ns.status(p).unwrap().len, 100);
     }

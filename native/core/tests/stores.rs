@@ -47,6 +47,72 @@ fn counter(ns: &Namespace, name: &str) -> u64 {
     ns.stats()[i]
 }
 
+/// The paths of the files at or below `path`, as a recursive listing gives them.
+fn walked(ns: &Namespace, path: &str) -> Vec<String> {
+    ns.walk_files(path)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path)
+        .collect()
+}
+
+/// The listings of the tree both suites start from (`dir/a.bin`, `dir/sub/b.bin`, `top.txt`
+/// under `m`): directories from prefixes, files, sorted; and the recursive listing, flat.
+fn assert_lists_the_tree(ns: &Namespace, m: &str) {
+    assert_eq!(
+        names(ns, m),
+        vec![(format!("{m}/dir"), true), (format!("{m}/top.txt"), false)]
+    );
+    assert_eq!(
+        names(ns, &format!("{m}/dir")),
+        vec![
+            (format!("{m}/dir/a.bin"), false),
+            (format!("{m}/dir/sub"), true)
+        ]
+    );
+    assert_eq!(
+        walked(ns, m),
+        vec![
+            format!("{m}/dir/a.bin"),
+            format!("{m}/dir/sub/b.bin"),
+            format!("{m}/top.txt")
+        ]
+    );
+}
+
+/// Reads of `{m}/dir/a.bin` (`a`, 5000 bytes): whole, ranged, across the end, at and past the end.
+fn assert_reads(ns: &Namespace, m: &str, a: &[u8]) {
+    assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
+    let r = ns.open(&format!("{m}/dir/a.bin"), None).unwrap();
+    let mut buf = vec![0u8; 100];
+    assert_eq!(r.read_at(1234, &mut buf).unwrap(), 100);
+    assert_eq!(&buf[..], &a[1234..1334]);
+    assert_eq!(r.read_at(4950, &mut buf).unwrap(), 50);
+    assert_eq!(&buf[..50], &a[4950..]);
+    assert_eq!(r.read_at(5000, &mut buf).unwrap(), 0);
+    assert_eq!(r.read_at(9999, &mut buf).unwrap(), 0);
+}
+
+/// A namespace over these configuration keys.
+fn namespace(conf: Vec<(String, String)>) -> Namespace {
+    Namespace::new(&Config::from_pairs(conf)).unwrap()
+}
+
+/// Writes `data` at `path`, making its directories: another writer, for the reads suite.
+fn put_file(path: &std::path::Path, data: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// An S3 server (s3s-fs) with an empty `bucket`, and a namespace that mounts
+/// `s3://bucket/prefix` at `/s3`.
+fn s3_mount() -> (S3Server, Namespace) {
+    let server = S3Server::start();
+    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
+    let ns = namespace(server.mount_conf("s3", "/s3", "bucket/prefix"));
+    (server, ns)
+}
+
 /// What a mount must show over files that another writer put into its store with `put`
 /// (a key relative to the mount root, and the bytes): `dir/a.bin`, `dir/sub/b.bin`,
 /// `top.txt`. `lists` is false for a store that cannot list (a web server without WebDAV):
@@ -76,31 +142,7 @@ fn reads_suite(ns: &Namespace, m: &str, lists: bool, put: &dyn Fn(&str, &[u8])) 
     if lists {
         assert!(ns.status(&format!("{m}/dir")).unwrap().is_dir);
         assert!(ns.status(&format!("{m}/dir/sub")).unwrap().is_dir);
-        assert_eq!(
-            names(ns, m),
-            vec![(format!("{m}/dir"), true), (format!("{m}/top.txt"), false)]
-        );
-        assert_eq!(
-            names(ns, &format!("{m}/dir")),
-            vec![
-                (format!("{m}/dir/a.bin"), false),
-                (format!("{m}/dir/sub"), true)
-            ]
-        );
-        let walked: Vec<String> = ns
-            .walk_files(m)
-            .unwrap()
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
-        assert_eq!(
-            walked,
-            vec![
-                format!("{m}/dir/a.bin"),
-                format!("{m}/dir/sub/b.bin"),
-                format!("{m}/top.txt")
-            ]
-        );
+        assert_lists_the_tree(ns, m);
         assert_eq!(
             ns.open(&format!("{m}/dir"), None).unwrap_err().kind(),
             ErrorKind::IsADirectory
@@ -119,18 +161,9 @@ fn reads_suite(ns: &Namespace, m: &str, lists: bool, put: &dyn Fn(&str, &[u8])) 
     );
     assert_eq!(ns.walk_files(&format!("{m}/dir/a.bin")).unwrap().len(), 1);
 
-    // Reads: whole, ranged, across the end, at and past the end.
-    assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
+    assert_reads(ns, m, &a);
     assert_eq!(read_all(ns, &format!("{m}/dir/sub/b.bin")), pattern(10, 2));
     assert_eq!(read_all(ns, &format!("{m}/top.txt")), b"hello");
-    let r = ns.open(&format!("{m}/dir/a.bin"), None).unwrap();
-    let mut buf = vec![0u8; 100];
-    assert_eq!(r.read_at(1234, &mut buf).unwrap(), 100);
-    assert_eq!(&buf[..], &a[1234..1334]);
-    assert_eq!(r.read_at(4950, &mut buf).unwrap(), 50);
-    assert_eq!(&buf[..50], &a[4950..]);
-    assert_eq!(r.read_at(5000, &mut buf).unwrap(), 0);
-    assert_eq!(r.read_at(9999, &mut buf).unwrap(), 0);
 
     // Read again: the page cache answers, and no data request reaches the store.
     let (gets, hits, misses) = (
@@ -164,18 +197,8 @@ fn suite(ns: &Namespace, m: &str, persists_empty_dirs: bool) {
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.message().contains(&format!("{m}/dir/missing")), "{e}");
 
-    // Listings: directories from prefixes, files with sizes, sorted; a file lists itself.
-    assert_eq!(
-        names(ns, m),
-        vec![(format!("{m}/dir"), true), (format!("{m}/top.txt"), false)]
-    );
-    assert_eq!(
-        names(ns, &format!("{m}/dir")),
-        vec![
-            (format!("{m}/dir/a.bin"), false),
-            (format!("{m}/dir/sub"), true)
-        ]
-    );
+    // Listings, plain and recursive; a file lists itself.
+    assert_lists_the_tree(ns, m);
     assert_eq!(
         names(ns, &format!("{m}/top.txt")),
         vec![(format!("{m}/top.txt"), false)]
@@ -185,33 +208,9 @@ fn suite(ns: &Namespace, m: &str, persists_empty_dirs: bool) {
         ErrorKind::NotFound
     );
 
-    // A recursive listing is flat and sorted, and a file lists itself.
-    let walked: Vec<String> = ns
-        .walk_files(m)
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
-    assert_eq!(
-        walked,
-        vec![
-            format!("{m}/dir/a.bin"),
-            format!("{m}/dir/sub/b.bin"),
-            format!("{m}/top.txt")
-        ]
-    );
     assert_eq!(ns.walk_files(&format!("{m}/dir/a.bin")).unwrap().len(), 1);
 
-    // Reads: whole, ranged, across the end, at and past the end.
-    assert_eq!(read_all(ns, &format!("{m}/dir/a.bin")), a);
-    let r = ns.open(&format!("{m}/dir/a.bin"), None).unwrap();
-    let mut buf = vec![0u8; 100];
-    assert_eq!(r.read_at(1234, &mut buf).unwrap(), 100);
-    assert_eq!(&buf[..], &a[1234..1334]);
-    assert_eq!(r.read_at(4950, &mut buf).unwrap(), 50);
-    assert_eq!(&buf[..50], &a[4950..]);
-    assert_eq!(r.read_at(5000, &mut buf).unwrap(), 0);
-    assert_eq!(r.read_at(9999, &mut buf).unwrap(), 0);
+    assert_reads(ns, m, &a);
     assert_eq!(
         ns.open(&format!("{m}/dir"), None).unwrap_err().kind(),
         ErrorKind::IsADirectory
@@ -408,22 +407,13 @@ fn local_directory_mount() {
 
 #[test]
 fn s3_mount_on_a_real_server() {
-    let server = S3Server::start();
-    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
-    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
-        "s3",
-        "/s3",
-        "bucket/prefix",
-    )))
-    .unwrap();
+    let (server, ns) = s3_mount();
     suite(&ns, "/s3", false);
     // s3s-fs lists without ETags: a listing and a HEAD would disagree, so none is claimed.
     assert!(!ns.etags_available("/s3/dir").unwrap());
 
     // Objects put into the bucket by another writer are listed and read.
-    let d = server.root().join("bucket/prefix/external/x");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("obj.bin"), pattern(3000, 7)).unwrap();
+    server.put("bucket", "prefix/external/x/obj.bin", &pattern(3000, 7));
     assert_eq!(
         names(&ns, "/s3/external"),
         vec![("/s3/external/x".to_string(), true)]
@@ -441,12 +431,7 @@ fn s3_mount_on_a_real_server() {
 fn azure_blob_mount_on_azurite() {
     let server = AzuriteServer::start();
     server.create_container("container");
-    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
-        "az",
-        "/az",
-        "container/prefix",
-    )))
-    .unwrap();
+    let ns = namespace(server.mount_conf("az", "/az", "container/prefix"));
     suite(&ns, "/az", false);
     assert!(ns.etags_available("/az/dir").unwrap());
 
@@ -521,9 +506,7 @@ fn positioned_reads_of_one_stream_overlap() {
     c.push(("shoal.cache.page.size".into(), "64k".into()));
     let ns = Namespace::new(&Config::from_pairs(c)).unwrap();
     let data = pattern(1 << 20, 9);
-    let p = server.root().join("data").join("big.bin");
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, &data).unwrap();
+    put_file(&server.root().join("data").join("big.bin"), &data);
     let r = ns.open("/web/big.bin", None).unwrap();
     server.gate_gets(THREADS, std::time::Duration::from_secs(10));
     std::thread::scope(|s| {
@@ -547,11 +530,7 @@ fn http_mount_reads_a_web_server_and_refuses_changes() {
     let server = HttpServer::start();
     let conf = Config::from_pairs(server.mount_conf("web", "/web", "data"));
     let ns = Namespace::new(&conf).unwrap();
-    let put = |key: &str, data: &[u8]| {
-        let p = server.root().join("data").join(key);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    };
+    let put = |key: &str, data: &[u8]| put_file(&server.root().join("data").join(key), data);
     reads_suite(&ns, "/web", false, &put);
 
     // Another process on the same cache directory reads from the cache: the server sees no GET.
@@ -598,19 +577,8 @@ fn http_mount_reads_a_web_server_and_refuses_changes() {
 #[test]
 fn the_reads_suite_holds_on_s3_too() {
     // The suite the GCS and HTTP mounts run, against a store that also passes `suite`.
-    let server = S3Server::start();
-    std::fs::create_dir_all(server.root().join("bucket")).unwrap();
-    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
-        "s3",
-        "/s3",
-        "bucket/prefix",
-    )))
-    .unwrap();
-    let put = |key: &str, data: &[u8]| {
-        let p = server.root().join("bucket/prefix").join(key);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, data).unwrap();
-    };
+    let (server, ns) = s3_mount();
+    let put = |key: &str, data: &[u8]| server.put("bucket", &format!("prefix/{key}"), data);
     reads_suite(&ns, "/s3", true, &put);
 }
 
@@ -618,12 +586,7 @@ fn the_reads_suite_holds_on_s3_too() {
 fn s3_mount_on_moto_keeps_directory_markers() {
     let server = MotoServer::start();
     server.create_bucket("bucket");
-    let ns = Namespace::new(&Config::from_pairs(server.mount_conf(
-        "s3",
-        "/s3",
-        "bucket/prefix",
-    )))
-    .unwrap();
+    let ns = namespace(server.mount_conf("s3", "/s3", "bucket/prefix"));
     suite(&ns, "/s3", true);
     // moto lists with ETags, as S3 does: statuses carry the same ETag from both.
     assert!(ns.etags_available("/s3").unwrap());
@@ -688,13 +651,7 @@ fn a_listing_answers_the_status_of_what_it_listed() {
         server.mount_conf("s3", "/s3", "bucket"),
     ))
     .unwrap();
-    let requests = |ns: &Namespace| {
-        let i = shoal_core::stats::COUNTER_NAMES
-            .iter()
-            .position(|n| *n == "store_metadata_requests")
-            .unwrap();
-        ns.stats()[i]
-    };
+    let requests = |ns: &Namespace| counter(ns, "store_metadata_requests");
     let listed = ns.list("/s3/imgs/cat").unwrap();
     assert_eq!(listed.len(), 5);
     let after_list = requests(&ns);
@@ -725,13 +682,6 @@ fn pages_cached_after_a_listing_are_hits_for_a_process_that_opens_by_status() {
     let data = pattern(3 << 20, 5);
     std::fs::write(server.root().join("bucket/d/f.bin"), &data).unwrap();
     let conf = Config::from_pairs(server.mount_conf("s3", "/s3", "bucket"));
-    let counter = |ns: &Namespace, name: &str| {
-        let i = shoal_core::stats::COUNTER_NAMES
-            .iter()
-            .position(|n| *n == name)
-            .unwrap();
-        ns.stats()[i]
-    };
 
     let first = Namespace::new(&conf).unwrap();
     let listed = first.list("/s3/d").unwrap();
@@ -857,9 +807,7 @@ fn s3a_keys_alone_configure_an_s3a_mount() {
     let ns = Namespace::new(&Config::from_pairs(conf.clone())).unwrap();
     suite(&ns, "/s3", false);
     // What another writer put into the bucket.
-    let d = server.root().join("bucket/prefix/d");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("f.bin"), pattern(4000, 3)).unwrap();
+    server.put("bucket", "prefix/d/f.bin", &pattern(4000, 3));
     assert_eq!(read_all(&ns, "/s3/d/f.bin"), pattern(4000, 3));
 
     // Per-bucket keys win over the base ones: a wrong base secret is overridden for this bucket.
@@ -966,28 +914,16 @@ fn several_mounts_one_namespace() {
     std::fs::create_dir_all(server.root().join("bucket/n")).unwrap();
     std::fs::write(server.root().join("bucket/n/img.jpg"), b"jpeg").unwrap();
     // One flat listing over every mount below a path (the read-only mount shares its files).
-    let all: Vec<String> = ns
-        .walk_files("/")
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
     assert_eq!(
-        all,
+        walked(&ns, "/"),
         vec![
             "/datasets/imagenet/n/img.jpg",
             "/datasets/scratch/f",
             "/ro/f"
         ]
     );
-    let some: Vec<String> = ns
-        .walk_files("/datasets")
-        .unwrap()
-        .into_iter()
-        .map(|f| f.path)
-        .collect();
     assert_eq!(
-        some,
+        walked(&ns, "/datasets"),
         vec!["/datasets/imagenet/n/img.jpg", "/datasets/scratch/f"]
     );
     for e in [
@@ -1163,13 +1099,6 @@ mod hdfs {
         ));
         conf.push(("shoal.cache.page.size".into(), "64k".into()));
         let conf = Config::from_pairs(conf);
-        let counter = |ns: &Namespace, name: &str| {
-            let i = shoal_core::stats::COUNTER_NAMES
-                .iter()
-                .position(|n| *n == name)
-                .unwrap();
-            ns.stats()[i]
-        };
 
         let first = Namespace::new(&conf).unwrap();
         assert_eq!(read_all(&first, "/h/d/f.bin"), data);

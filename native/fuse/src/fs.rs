@@ -467,6 +467,58 @@ fn kind_of(info: &FileInfo) -> FileType {
     }
 }
 
+/// The value of `result`, or, for an error, the handler answers `reply` with it (an errno) and
+/// returns: `?` for the replies of a FUSE handler.
+macro_rules! or_reply {
+    ($reply:ident, $result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(e) => return $reply.error(e),
+        }
+    };
+}
+
+/// An entry of a directory stream: "." and "..", then the listing's, by name.
+enum DirEntry<'a> {
+    Dot,
+    DotDot,
+    Child(&'a str, &'a FileInfo),
+}
+
+/// Hands `add` the entries of `dir` from `offset` on, each with its offset (entry `i` is
+/// followed by `i + 1`, the offset the kernel asks for next), until `add` says the reply is
+/// full or the entries end.
+fn each_entry(dir: &DirHandle, offset: u64, mut add: impl FnMut(u64, DirEntry<'_>) -> bool) {
+    let mut i = offset;
+    loop {
+        let entry = match i {
+            0 => DirEntry::Dot,
+            1 => DirEntry::DotDot,
+            _ => match dir.entries.get((i - 2) as usize) {
+                Some((name, info)) => DirEntry::Child(name, info),
+                None => break,
+            },
+        };
+        if add(i, entry) {
+            break;
+        }
+        i += 1;
+    }
+}
+
+/// Implements each listed `Filesystem` method as a refusal: the mount is read-only, so every
+/// change answers EROFS. A method is given as `fn name(arguments) -> ReplyType;`, its
+/// arguments without `&self` and the reply.
+macro_rules! refuse_as_read_only {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) -> $reply:ty;)*) => {
+        $(
+            fn $name(&self, $($arg: $ty,)* reply: $reply) {
+                reply.error(Errno::EROFS);
+            }
+        )*
+    };
+}
+
 impl Filesystem for ShoalFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Optional capabilities: each is used only when the kernel offers it.
@@ -493,10 +545,7 @@ impl Filesystem for ShoalFs {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        let path = match self.path(parent).and_then(|p| child_path(&p, name)) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
+        let path = or_reply!(reply, self.path(parent).and_then(|p| child_path(&p, name)));
         match self.ns.status(&path) {
             Ok(info) => {
                 let ttl = self.ttl(&path);
@@ -523,10 +572,7 @@ impl Filesystem for ShoalFs {
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        let path = match self.path(ino) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
+        let path = or_reply!(reply, self.path(ino));
         match self.ns.status(&path) {
             Ok(info) => {
                 self.inodes().tell(ino.0, &info);
@@ -548,14 +594,8 @@ impl Filesystem for ShoalFs {
         }
         // A kernel that asks at every open: the status now decides whether its cached pages
         // are still the file's.
-        let path = match self.path(ino) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let info = match self.ns.status(&path) {
-            Ok(i) => i,
-            Err(e) => return reply.error(fail("open", &e)),
-        };
+        let path = or_reply!(reply, self.path(ino));
+        let info = or_reply!(reply, self.ns.status(&path).map_err(|e| fail("open", &e)));
         if info.is_dir {
             return reply.error(Errno::EISDIR);
         }
@@ -581,10 +621,7 @@ impl Filesystem for ShoalFs {
         reply: ReplyData,
     ) {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        let reader = match self.reader(ino) {
-            Ok(r) => r,
-            Err(e) => return reply.error(e),
-        };
+        let reader = or_reply!(reply, self.reader(ino));
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -627,14 +664,8 @@ impl Filesystem for ShoalFs {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        let path = match self.path(ino) {
-            Ok(p) => p,
-            Err(e) => return reply.error(e),
-        };
-        let listing = match self.ns.list(&path) {
-            Ok(l) => l,
-            Err(e) => return reply.error(fail("opendir", &e)),
-        };
+        let path = or_reply!(reply, self.path(ino));
+        let listing = or_reply!(reply, self.ns.list(&path).map_err(|e| fail("opendir", &e)));
         // `list` of a file returns the file itself.
         if listing.len() == 1 && !listing[0].is_dir && listing[0].path == path {
             return reply.error(Errno::ENOTDIR);
@@ -659,31 +690,18 @@ impl Filesystem for ShoalFs {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        let dir = match self.dir(fh) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
-        let mut i = offset;
-        loop {
-            let full = match i {
-                0 => reply.add(ino, 1, FileType::Directory, "."),
-                1 => reply.add(INodeNo::ROOT, 2, FileType::Directory, ".."),
-                _ => match dir.entries.get((i - 2) as usize) {
-                    Some((name, info)) => {
-                        let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
-                        // The inode a later lookup will give, when the kernel knows it already.
-                        let known = self.inodes().by_path.get(&child).copied();
-                        let ino = known.unwrap_or(u64::MAX - i);
-                        reply.add(INodeNo(ino), i + 1, kind_of(info), name)
-                    }
-                    None => break,
-                },
-            };
-            if full {
-                break;
+        let dir = or_reply!(reply, self.dir(fh));
+        each_entry(&dir, offset, |i, entry| match entry {
+            DirEntry::Dot => reply.add(ino, 1, FileType::Directory, "."),
+            DirEntry::DotDot => reply.add(INodeNo::ROOT, 2, FileType::Directory, ".."),
+            DirEntry::Child(name, info) => {
+                let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
+                // The inode a later lookup will give, when the kernel knows it already.
+                let known = self.inodes().by_path.get(&child).copied();
+                let ino = known.unwrap_or(u64::MAX - i);
+                reply.add(INodeNo(ino), i + 1, kind_of(info), name)
             }
-            i += 1;
-        }
+        });
         reply.ok();
     }
 
@@ -695,53 +713,40 @@ impl Filesystem for ShoalFs {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        let dir = match self.dir(fh) {
-            Ok(d) => d,
-            Err(e) => return reply.error(e),
-        };
+        let dir = or_reply!(reply, self.dir(fh));
         let ttl = self.ttl(&dir.path);
         let dot = FileInfo::default_dir(&dir.path);
-        let mut i = offset;
-        loop {
-            let full = match i {
-                0 => reply.add(ino, 1, ".", &ttl, &self.attr(ino.0, &dot), Generation(0)),
-                1 => reply.add(
-                    INodeNo::ROOT,
-                    2,
-                    "..",
+        each_entry(&dir, offset, |i, entry| match entry {
+            DirEntry::Dot => reply.add(ino, 1, ".", &ttl, &self.attr(ino.0, &dot), Generation(0)),
+            DirEntry::DotDot => reply.add(
+                INodeNo::ROOT,
+                2,
+                "..",
+                &ttl,
+                &self.attr(INodeNo::ROOT.0, &dot),
+                Generation(0),
+            ),
+            DirEntry::Child(name, info) => {
+                let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
+                // Each entry the kernel accepts counts as a lookup of its inode.
+                let mut inodes = self.inodes();
+                let child_ino = inodes.lookup(&child);
+                let full = reply.add(
+                    INodeNo(child_ino),
+                    i + 1,
+                    name,
                     &ttl,
-                    &self.attr(INodeNo::ROOT.0, &dot),
+                    &self.attr(child_ino, info),
                     Generation(0),
-                ),
-                _ => match dir.entries.get((i - 2) as usize) {
-                    Some((name, info)) => {
-                        let child = child_path(&dir.path, OsStr::new(name)).unwrap_or_default();
-                        // Each entry the kernel accepts counts as a lookup of its inode.
-                        let mut inodes = self.inodes();
-                        let child_ino = inodes.lookup(&child);
-                        let full = reply.add(
-                            INodeNo(child_ino),
-                            i + 1,
-                            name,
-                            &ttl,
-                            &self.attr(child_ino, info),
-                            Generation(0),
-                        );
-                        if full {
-                            inodes.forget(child_ino, 1);
-                        } else {
-                            inodes.tell(child_ino, info);
-                        }
-                        full
-                    }
-                    None => break,
-                },
-            };
-            if full {
-                break;
+                );
+                if full {
+                    inodes.forget(child_ino, 1);
+                } else {
+                    inodes.tell(child_ino, info);
+                }
+                full
             }
-            i += 1;
-        }
+        });
         reply.ok();
     }
 
@@ -806,151 +811,46 @@ impl Filesystem for ShoalFs {
 
     // ---- every change is refused: the mount is read-only --------------------------------
 
-    fn setattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        _size: Option<u64>,
-        _atime: Option<fuser::TimeOrNow>,
-        _mtime: Option<fuser::TimeOrNow>,
-        _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
-        _crtime: Option<SystemTime>,
-        _chgtime: Option<SystemTime>,
-        _bkuptime: Option<SystemTime>,
-        _flags: Option<fuser::BsdFileFlags>,
-        reply: ReplyAttr,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn mknod(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _rdev: u32,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn mkdir(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn unlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn rmdir(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn symlink(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _link_name: &OsStr,
-        _target: &std::path::Path,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn rename(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        _flags: fuser::RenameFlags,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn link(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        reply: ReplyEntry,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn write(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _offset: u64,
-        _data: &[u8],
-        _write_flags: fuser::WriteFlags,
-        _flags: OpenFlags,
-        _lock_owner: Option<fuser::LockOwner>,
-        reply: fuser::ReplyWrite,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn create(
-        &self,
-        _req: &Request,
-        _parent: INodeNo,
-        _name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _flags: i32,
-        reply: fuser::ReplyCreate,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn setxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _value: &[u8],
-        _flags: i32,
-        _position: u32,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn removexattr(&self, _req: &Request, _ino: INodeNo, _name: &OsStr, reply: ReplyEmpty) {
-        reply.error(Errno::EROFS);
-    }
-
-    fn fallocate(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _offset: u64,
-        _length: u64,
-        _mode: i32,
-        reply: ReplyEmpty,
-    ) {
-        reply.error(Errno::EROFS);
+    refuse_as_read_only! {
+        fn setattr(
+            _req: &Request, _ino: INodeNo, _mode: Option<u32>, _uid: Option<u32>, _gid: Option<u32>,
+            _size: Option<u64>, _atime: Option<fuser::TimeOrNow>, _mtime: Option<fuser::TimeOrNow>,
+            _ctime: Option<SystemTime>, _fh: Option<FileHandle>, _crtime: Option<SystemTime>,
+            _chgtime: Option<SystemTime>, _bkuptime: Option<SystemTime>,
+            _flags: Option<fuser::BsdFileFlags>
+        ) -> ReplyAttr;
+        fn mknod(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32, _rdev: u32
+        ) -> ReplyEntry;
+        fn mkdir(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32
+        ) -> ReplyEntry;
+        fn unlink(_req: &Request, _parent: INodeNo, _name: &OsStr) -> ReplyEmpty;
+        fn rmdir(_req: &Request, _parent: INodeNo, _name: &OsStr) -> ReplyEmpty;
+        fn symlink(
+            _req: &Request, _parent: INodeNo, _link_name: &OsStr, _target: &std::path::Path
+        ) -> ReplyEntry;
+        fn rename(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _newparent: INodeNo, _newname: &OsStr,
+            _flags: fuser::RenameFlags
+        ) -> ReplyEmpty;
+        fn link(_req: &Request, _ino: INodeNo, _newparent: INodeNo, _newname: &OsStr) -> ReplyEntry;
+        fn write(
+            _req: &Request, _ino: INodeNo, _fh: FileHandle, _offset: u64, _data: &[u8],
+            _write_flags: fuser::WriteFlags, _flags: OpenFlags,
+            _lock_owner: Option<fuser::LockOwner>
+        ) -> fuser::ReplyWrite;
+        fn create(
+            _req: &Request, _parent: INodeNo, _name: &OsStr, _mode: u32, _umask: u32, _flags: i32
+        ) -> fuser::ReplyCreate;
+        fn setxattr(
+            _req: &Request, _ino: INodeNo, _name: &OsStr, _value: &[u8], _flags: i32,
+            _position: u32
+        ) -> ReplyEmpty;
+        fn removexattr(_req: &Request, _ino: INodeNo, _name: &OsStr) -> ReplyEmpty;
+        fn fallocate(
+            _req: &Request, _ino: INodeNo, _fh: FileHandle, _offset: u64, _length: u64, _mode: i32
+        ) -> ReplyEmpty;
     }
 }
 

@@ -206,6 +206,19 @@ fn file_op(
     .j()
 }
 
+/// `NativeMethods.<name>(fs, path)`, of signature `sig`: the filesystem's calls on a path that
+/// answer with an object.
+fn fs_path_call<'l, 'sig, 'args>(
+    env: &mut Env<'l>,
+    name: &jni::strings::JNIStr,
+    sig: impl AsRef<jni::signature::MethodSignature<'sig, 'args>>,
+    fs: i64,
+    path: &JString<'_>,
+) -> jni::errors::Result<JObject<'l>> {
+    env.call_static_method(NM, name, sig, &[JValue::Long(fs), JValue::Object(path)])?
+        .l()
+}
+
 fn exercise(env: &mut Env<'_>, data: &Path, cache: &Path) -> jni::errors::Result<()> {
     env.call_static_method(
         jni_str!("io/shoal/jni/NativeLibrary"),
@@ -240,27 +253,25 @@ fn exercise(env: &mut Env<'_>, data: &Path, cache: &Path) -> jni::errors::Result
     assert_ne!(fs, 0);
     let path = env.new_string("/d/f.bin")?;
 
-    let info = env
-        .call_static_method(
-            NM,
-            jni_str!("fsStatus"),
-            jni_sig!("(JLjava/lang/String;)Lio/shoal/jni/NativeFileInfo;"),
-            &[JValue::Long(fs), JValue::Object(&path)],
-        )?
-        .l()?;
+    let info = fs_path_call(
+        env,
+        jni_str!("fsStatus"),
+        jni_sig!("(JLjava/lang/String;)Lio/shoal/jni/NativeFileInfo;"),
+        fs,
+        &path,
+    )?;
     let len = env
         .get_field(&info, jni_str!("length"), jni_sig!("J"))?
         .j()?;
     assert_eq!(len, 200_000);
     let dir = env.new_string("/d")?;
-    let listing = env
-        .call_static_method(
-            NM,
-            jni_str!("fsList"),
-            jni_sig!("(JLjava/lang/String;)[Lio/shoal/jni/NativeFileInfo;"),
-            &[JValue::Long(fs), JValue::Object(&dir)],
-        )?
-        .l()?;
+    let listing = fs_path_call(
+        env,
+        jni_str!("fsList"),
+        jni_sig!("(JLjava/lang/String;)[Lio/shoal/jni/NativeFileInfo;"),
+        fs,
+        &dir,
+    )?;
     let listing = env.cast_local::<JObjectArray>(listing)?;
     assert_eq!(listing.len(env)?, 1);
 

@@ -47,25 +47,21 @@ impl FaultyServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port on 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared::default());
-        let s = shared.clone();
-        let accept = std::thread::Builder::new()
-            .name(format!("faulty-server-{port}"))
-            .spawn(move || {
-                for conn in listener.incoming() {
-                    if s.stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    s.connections.fetch_add(1, Ordering::SeqCst);
-                    if let Ok(keep) = conn.try_clone() {
-                        s.open.lock().unwrap().push(keep);
-                    }
-                    let _ = std::thread::Builder::new()
-                        .name("faulty-conn".into())
-                        .spawn(move || hold(conn, behaviour));
+        let (s, stop) = (shared.clone(), shared.clone());
+        let accept = crate::wire::accept_loop(
+            format!("faulty-server-{port}"),
+            listener,
+            move || stop.stopping.load(Ordering::SeqCst),
+            move |conn| {
+                s.connections.fetch_add(1, Ordering::SeqCst);
+                if let Ok(keep) = conn.try_clone() {
+                    s.open.lock().unwrap().push(keep);
                 }
-            })
-            .expect("start the faulty server thread");
+                let _ = std::thread::Builder::new()
+                    .name("faulty-conn".into())
+                    .spawn(move || hold(conn, behaviour));
+            },
+        );
         FaultyServer {
             port,
             shared,

@@ -71,22 +71,18 @@ impl HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port on 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared::default());
-        let (dir, s) = (root.path().to_path_buf(), shared.clone());
-        let accept = std::thread::Builder::new()
-            .name(format!("http-test-server-{port}"))
-            .spawn(move || {
-                for conn in listener.incoming() {
-                    if s.stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let (dir, s) = (dir.clone(), s.clone());
-                    let _ = std::thread::Builder::new()
-                        .name("http-test-conn".into())
-                        .spawn(move || serve(conn, &dir, &s));
-                }
-            })
-            .expect("start the HTTP server thread");
+        let (dir, s, stop) = (root.path().to_path_buf(), shared.clone(), shared.clone());
+        let accept = wire::accept_loop(
+            format!("http-test-server-{port}"),
+            listener,
+            move || stop.stopping.load(Ordering::SeqCst),
+            move |conn| {
+                let (dir, s) = (dir.clone(), s.clone());
+                let _ = std::thread::Builder::new()
+                    .name("http-test-conn".into())
+                    .spawn(move || serve(conn, &dir, &s));
+            },
+        );
         HttpServer {
             port,
             root,

@@ -61,22 +61,29 @@ impl S3Server {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let uri = format!("s3://{bucket_and_prefix}");
-        let options = s3_options(self.endpoint(), ACCESS_KEY, SECRET_KEY);
-        self.process.mount_conf(name, path, uri, &options)
+        let keys = (ACCESS_KEY, SECRET_KEY);
+        s3_mount_conf(&self.process, keys, name, path, bucket_and_prefix)
     }
 }
 
-/// The store options of an S3 mount over a test server at `endpoint` (plain HTTP, path-style,
-/// `us-east-1`) with these credentials.
-fn s3_options(endpoint: String, access_key: &str, secret_key: &str) -> [(&'static str, String); 5] {
-    [
-        ("aws_endpoint", endpoint),
+/// Configuration of a mount `name` at `path` over `s3://<bucket_and_prefix>` on the S3 test
+/// server `process` (plain HTTP, path-style, `us-east-1`), with these credentials (access key,
+/// secret key).
+fn s3_mount_conf(
+    process: &wire::Process,
+    (access_key, secret_key): (&str, &str),
+    name: &str,
+    path: &str,
+    bucket_and_prefix: &str,
+) -> Vec<(String, String)> {
+    let options = [
+        ("aws_endpoint", process.endpoint()),
         ("aws_access_key_id", access_key.to_string()),
         ("aws_secret_access_key", secret_key.to_string()),
         ("aws_region", "us-east-1".to_string()),
         ("aws_allow_http", "true".to_string()),
-    ]
+    ];
+    process.mount_conf(name, path, format!("s3://{bucket_and_prefix}"), &options)
 }
 
 impl S3Server {
@@ -169,4 +176,16 @@ pub fn set_mtime(path: &Path, t: std::time::SystemTime) {
         .unwrap()
         .set_modified(t)
         .unwrap();
+}
+
+/// Fails unless the process whose output `o` is exited with status 0, showing its exit code
+/// and what it printed.
+pub fn assert_success(o: &std::process::Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

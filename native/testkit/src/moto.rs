@@ -78,8 +78,7 @@ impl MotoServer {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let uri = format!("s3://{bucket_and_prefix}");
-        let options = crate::s3_options(self.endpoint(), MOTO_ACCESS_KEY, MOTO_SECRET_KEY);
-        self.process.mount_conf(name, path, uri, &options)
+        let keys = (MOTO_ACCESS_KEY, MOTO_SECRET_KEY);
+        crate::s3_mount_conf(&self.process, keys, name, path, bucket_and_prefix)
     }
 }

@@ -37,19 +37,18 @@ impl CountingProxy {
         let gets = Arc::new(InFlight::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st, g) = (seen.clone(), stop.clone(), gets.clone());
-        let accept = std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if st.load(Ordering::Acquire) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
+        let accept = crate::wire::accept_loop(
+            format!("counting-proxy-{port}"),
+            listener,
+            move || st.load(Ordering::Acquire),
+            move |client| {
                 let Ok(server) = TcpStream::connect(upstream) else {
-                    continue;
+                    return;
                 };
                 let (s, g) = (s.clone(), g.clone());
                 std::thread::spawn(move || relay(client, server, s, g));
-            }
-        });
+            },
+        );
         CountingProxy {
             port,
             seen,
@@ -138,33 +137,9 @@ fn relay(
     });
     let mut from = BufReader::new(client);
     let mut to = server;
-    'requests: loop {
-        let mut head = Vec::new();
-        let mut length = 0u64;
-        let mut chunked = false;
-        loop {
-            let mut line = String::new();
-            match from.read_line(&mut line) {
-                Ok(0) | Err(_) => break 'requests,
-                Ok(_) => {}
-            }
-            if head.is_empty() && line.trim().is_empty() {
-                continue;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-                chunked = true;
-            }
-            let end = line == "\r\n" || line == "\n";
-            head.push(line);
-            if end {
-                break;
-            }
-        }
-        let mut words = head[0].split_whitespace();
+    // Blank lines between requests are passed over, as HTTP allows.
+    while let Some(head) = read_head(&mut from, true) {
+        let mut words = head.lines[0].split_whitespace();
         if let (Some(method), Some(target)) = (words.next(), words.next()) {
             seen.lock().unwrap().push(SeenRequest {
                 method: method.to_string(),
@@ -175,20 +150,64 @@ fn relay(
             }
             let _ = sent.send(method.to_string());
         }
-        if to.write_all(head.concat().as_bytes()).is_err() {
+        if to.write_all(head.lines.concat().as_bytes()).is_err() {
             break;
         }
-        if chunked {
+        if head.chunked {
             // Not parsed further: the rest of the connection is passed on as it is.
             let _ = std::io::copy(&mut from, &mut to);
             break;
         }
-        if std::io::copy(&mut (&mut from).take(length), &mut to).is_err() {
+        if std::io::copy(&mut (&mut from).take(head.length), &mut to).is_err() {
             break;
         }
     }
     let _ = to.shutdown(Shutdown::Write);
     let _ = back.join();
+}
+
+/// One HTTP head (a request's or an answer's), up to and with its blank line.
+struct Head {
+    lines: Vec<String>,
+    /// Its Content-Length; 0 when it has none.
+    length: u64,
+    /// Whether it has a Transfer-Encoding, and whether one of them is chunked.
+    encoded: bool,
+    chunked: bool,
+}
+
+/// Reads the next head from `from`; None at the end of the stream. With `skip_blank`, blank
+/// lines before it are passed over.
+fn read_head(from: &mut impl BufRead, skip_blank: bool) -> Option<Head> {
+    let mut head = Head {
+        lines: Vec::new(),
+        length: 0,
+        encoded: false,
+        chunked: false,
+    };
+    loop {
+        let mut line = String::new();
+        match from.read_line(&mut line) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        if skip_blank && head.lines.is_empty() && line.trim().is_empty() {
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            head.length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("transfer-encoding:") {
+            head.encoded = true;
+            head.chunked |= lower.contains("chunked");
+        }
+        let end = line == "\r\n" || line == "\n";
+        head.lines.push(line);
+        if end {
+            return Some(head);
+        }
+    }
 }
 
 /// Passes the server's answers back one at a time (each head, then its body by Content-Length),
@@ -200,31 +219,9 @@ fn answers(
     gets: &InFlight,
 ) {
     let mut from = BufReader::new(server);
-    loop {
-        let mut head = Vec::new();
-        let mut length = 0u64;
-        let mut framed = true;
-        loop {
-            let mut line = String::new();
-            match from.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(v) = lower.strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            if lower.starts_with("transfer-encoding:") {
-                framed = false;
-            }
-            let end = line == "\r\n" || line == "\n";
-            head.push(line);
-            if end {
-                break;
-            }
-        }
-        let status_100 = head[0].split_whitespace().nth(1) == Some("100");
-        if client.write_all(head.concat().as_bytes()).is_err() {
+    while let Some(head) = read_head(&mut from, false) {
+        let status_100 = head.lines[0].split_whitespace().nth(1) == Some("100");
+        if client.write_all(head.lines.concat().as_bytes()).is_err() {
             return;
         }
         if status_100 {
@@ -232,12 +229,12 @@ fn answers(
             continue;
         }
         let method = methods.recv().unwrap_or_default();
-        if !framed {
+        if head.encoded {
             // Not parsed further: the rest of the connection is passed on as it is.
             let _ = std::io::copy(&mut from, client);
             return;
         }
-        let body = if method == "HEAD" { 0 } else { length };
+        let body = if method == "HEAD" { 0 } else { head.length };
         if std::io::copy(&mut (&mut from).take(body), client).is_err() {
             return;
         }

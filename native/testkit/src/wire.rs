@@ -1,5 +1,5 @@
 //! What the emulator servers share: finding their installed tools, free ports on 127.0.0.1,
-//! waiting for a started server, HTTP dates, and a minimal HTTP/1.1 client over std::net for the
+//! waiting for a started server, a loop accepting its connections, HTTP dates, and a minimal HTTP/1.1 client over std::net for the
 //! few set-up requests (creating a bucket or a container) that Shoal itself never makes.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -7,6 +7,29 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Accepts the connections of `listener` in a thread named `name`, handing each to `handle`
+/// (which starts a thread for it), until `stopping` says so: a server's `Drop` sets its flag,
+/// then connects once to wake the loop, and that connection ends it unhandled.
+pub(crate) fn accept_loop(
+    name: String,
+    listener: TcpListener,
+    stopping: impl Fn() -> bool + Send + 'static,
+    mut handle: impl FnMut(TcpStream) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                if stopping() {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                handle(conn);
+            }
+        })
+        .unwrap_or_else(|e| panic!("start the thread of {name}: {e}"))
+}
 
 /// The installed tool at `.tools/<relative>` of the repository, or the path in the environment
 /// variable `env` when it is set. Panics naming scripts/setup.sh when the tool is missing.

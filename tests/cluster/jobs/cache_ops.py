@@ -47,44 +47,60 @@ def settle(directory: str, seconds: float = 3.0) -> dict:
     return metrics(directory)
 
 
-def main():
+def job_args():
+    """The arguments of this job and of epochs.py."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--path", required=True)
     ap.add_argument("--metrics", required=True)
     ap.add_argument("--executors", type=int, default=2)
     ap.add_argument("--out", required=True)
-    args = ap.parse_args()
+    return ap.parse_args()
 
+
+def record(steps: dict, name: str, fn):
+    """Runs one step and keeps its value, or its error for the test to report."""
+    try:
+        steps[name] = {"ok": True, "value": fn()}
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        steps[name] = {"ok": False, "error": repr(e), "traceback": traceback.format_exc()}
+
+
+def read_all(spark, path: str) -> int:
+    """Reads every file under ``path`` once (binaryFile, one file per task); their bytes."""
+    df = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(path)
+    return int(df.selectExpr("coalesce(sum(length(content)), 0) AS n").collect()[0]["n"])
+
+
+def await_executors(sc, executors: int, seconds: float):
+    """The plugin's executor membership, once ``executors`` have joined or ``seconds`` passed."""
+    m = sc._jvm.io.shoal.spark.ExecutorMembership.current()
+    deadline = time.time() + seconds
+    while m.executors() < executors and time.time() < deadline:
+        time.sleep(0.5)
+    return m
+
+
+def main():
+    args = job_args()
     spark = SparkSession.builder.getOrCreate()
     sc = spark.sparkContext
     jvm = sc._jvm
     out: dict = {"spark_version": spark.version, "steps": {}}
 
     def step(name, fn):
-        try:
-            out["steps"][name] = {"ok": True, "value": fn()}
-        except Exception as e:  # noqa: BLE001 - reported to the test
-            out["steps"][name] = {"ok": False, "error": repr(e), "traceback": traceback.format_exc()}
-
-    def read_all():
-        df = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-              .load(args.path))
-        return int(df.selectExpr("coalesce(sum(length(content)), 0) AS n").collect()[0]["n"])
+        record(out["steps"], name, fn)
 
     def read_step():
         # Settled too: a reporter's last row may predate the end of the job before (a load's
         # GETs are counted when they start, its bytes when they arrive).
         before = settle(args.metrics)
-        n = read_all()
+        n = read_all(spark, args.path)
         after = settle(args.metrics)
         delta = {k: executor_sum(after, k) - executor_sum(before, k) for k in NAMES}
         return {"bytes": n, "delta": delta}
 
     def membership():
-        m = jvm.io.shoal.spark.ExecutorMembership.current()
-        deadline = time.time() + 120
-        while m.executors() < args.executors and time.time() < deadline:
-            time.sleep(0.5)
+        m = await_executors(sc, args.executors, 120)
         return {"executors": m.executors(), "hosts": list(m.hosts())}
 
     step("membership", membership)

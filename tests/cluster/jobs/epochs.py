@@ -6,27 +6,20 @@ from the CSV sink. Steps: epoch cold, epoch warm, free, epoch freed, free + load
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-import traceback
 
 from pyspark.sql import SparkSession
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from cache_ops import metrics  # noqa: E402
+from cache_ops import await_executors, job_args, metrics, read_all, record  # noqa: E402
 
 import shoal_spark  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--path", required=True)
-    ap.add_argument("--metrics", required=True)
-    ap.add_argument("--executors", type=int, default=2)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
+    args = job_args()
     spark = SparkSession.builder.getOrCreate()
     sc = spark.sparkContext
     out = {"spark_version": spark.version, "steps": {}, "metrics": {}}
@@ -37,23 +30,15 @@ def main():
 
     def epoch(name):
         sc.setJobDescription(f"epoch:{name}")
-        df = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-              .load(args.path))
-        n = df.selectExpr("coalesce(sum(length(content)), 0) AS n").collect()[0]["n"]
+        n = read_all(spark, args.path)
         sc.setJobDescription(None)
-        return int(n)
+        return n
 
     def run(name, fn):
-        try:
-            out["steps"][name] = {"ok": True, "value": fn()}
-        except Exception as e:  # noqa: BLE001
-            out["steps"][name] = {"ok": False, "error": repr(e), "traceback": traceback.format_exc()}
+        record(out["steps"], name, fn)
         snap(name)
 
-    m = sc._jvm.io.shoal.spark.ExecutorMembership.current()
-    deadline = time.time() + 180
-    while m.executors() < args.executors and time.time() < deadline:
-        time.sleep(0.5)
+    m = await_executors(sc, args.executors, 180)
     out["hosts"] = list(m.hosts())
     snap("start")
     run("cold", lambda: epoch("cold"))

@@ -128,16 +128,17 @@ class Job:
 
         return self.sc.binaryFiles(uri + "/*/*/*").map(describe).collect()
 
-    def images_hadoop(self, uri):
+    def walk(self, uri):
+        """(FileSystem, status) of every file below ``uri``: Hadoop's recursive listFiles."""
         fs = self.fs(uri)
-        out = []
         it = fs.listFiles(self.path(uri), True)
         while it.hasNext():
-            st = it.next()
-            out.append({"path": st.getPath().toString(), "length": st.getLen(),
-                        "mtime": st.getModificationTime(),
-                        "sha256": self.sha256(fs, st.getPath())})
-        return out
+            yield fs, it.next()
+
+    def images_hadoop(self, uri):
+        return [{"path": st.getPath().toString(), "length": st.getLen(),
+                 "mtime": st.getModificationTime(), "sha256": self.sha256(fs, st.getPath())}
+                for fs, st in self.walk(uri)]
 
     def read_sections(self, api, base):
         if api == "dataframe":
@@ -175,15 +176,10 @@ class Job:
         return {"renamed": done, "src_exists": self.exists(src), "dst_exists": self.exists(dst)}
 
     def listing(self, uri):
-        fs = self.fs(uri)
-        files = []
-        it = fs.listFiles(self.path(uri), True)
-        while it.hasNext():
-            st = it.next()
-            files.append({"path": st.getPath().toString(), "length": st.getLen(),
-                          "is_file": bool(st.isFile())})
+        files = [{"path": st.getPath().toString(), "length": st.getLen(),
+                  "is_file": bool(st.isFile())} for _, st in self.walk(uri)]
         children = [{"path": st.getPath().toString(), "is_dir": bool(st.isDirectory())}
-                    for st in fs.listStatus(self.path(uri))]
+                    for st in self.fs(uri).listStatus(self.path(uri))]
         return {"files": files, "children": children}
 
     def delete(self, uri):

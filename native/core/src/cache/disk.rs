@@ -1341,6 +1341,14 @@ mod tests {
         d
     }
 
+    /// A directory of 1 GiB in a new temporary directory (returned too, to keep it), keeping
+    /// up to `open_pages` page files open.
+    fn fresh_dir(open_pages: usize) -> (tempfile::TempDir, Arc<DiskDir>) {
+        let top = tempfile::tempdir().unwrap();
+        let d = dir(top.path(), 1 << 30, OpenPages::new(open_pages));
+        (top, d)
+    }
+
     fn id(index: u64) -> PageId {
         PageId { file: 42, index }
     }
@@ -1360,6 +1368,12 @@ mod tests {
 
     fn write(d: &Arc<DiskDir>, index: u64) {
         assert!(d.write_page(id(index), &encoded(index)));
+    }
+
+    /// Writes page `index`, and reads it back whole.
+    fn round_trip(d: &Arc<DiskDir>, index: u64) {
+        write(d, index);
+        assert_eq!(read(d, index).unwrap().unwrap(), data(index));
     }
 
     /// Reads the whole page through the kept handle: `None` when the page is not on disk.
@@ -1413,11 +1427,9 @@ mod tests {
 
     #[test]
     fn a_page_removed_freed_or_evicted_is_not_served_from_its_kept_handle() {
-        let top = tempfile::tempdir().unwrap();
-        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        let (_top, d) = fresh_dir(64);
         for i in 0..4 {
-            write(&d, i);
-            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+            round_trip(&d, i);
             assert!(d.open_pages().contains(&id(i)));
         }
         // Removed (found corrupt elsewhere, or freed page by page).
@@ -1509,8 +1521,7 @@ mod tests {
 
     #[test]
     fn after_a_crash_one_process_reconciles_the_ledger_and_the_others_do_not_scan() {
-        let top = tempfile::tempdir().unwrap();
-        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        let (top, d) = fresh_dir(64);
         for i in 0..50 {
             write(&d, i);
         }
@@ -1608,8 +1619,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_chunk_is_found_through_a_kept_handle() {
-        let top = tempfile::tempdir().unwrap();
-        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        let (_top, d) = fresh_dir(64);
         write(&d, 0);
         // Handle and header kept, data never read through it yet.
         let p = d.page(id(0), LEN as u32).unwrap().unwrap();
@@ -1633,8 +1643,7 @@ mod tests {
         let recheck = Duration::from_millis(50);
         let d = dir(top.path(), 1 << 30, OpenPages::with_recheck(64, recheck));
         for i in 0..4 {
-            write(&d, i);
-            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+            round_trip(&d, i);
         }
         // Another process removes page 0, replaces page 1 by a fresh copy, and a failing disk
         // damages page 2 in place after it was verified through the handle.
@@ -1661,11 +1670,9 @@ mod tests {
 
     #[test]
     fn kept_handles_are_bounded() {
-        let top = tempfile::tempdir().unwrap();
-        let d = dir(top.path(), 1 << 30, OpenPages::new(16));
+        let (_top, d) = fresh_dir(16);
         for i in 0..200 {
-            write(&d, i);
-            assert_eq!(read(&d, i).unwrap().unwrap(), data(i));
+            round_trip(&d, i);
             assert!(d.open_pages().len() <= 16);
         }
         for i in 0..200 {
@@ -1679,8 +1686,7 @@ mod tests {
         use std::fs::FileTimes;
         use std::io::Read;
         use std::os::unix::fs::MetadataExt;
-        let top = tempfile::tempdir().unwrap();
-        let d = dir(top.path(), 1 << 30, OpenPages::new(64));
+        let (top, d) = fresh_dir(64);
         write(&d, 0);
         let page = d.page_path(id(0));
         let control = top.path().join("control");

@@ -423,18 +423,16 @@ mod tests {
         let spec = MountSpec {
             name: "m".into(),
             path: "/m".into(),
-            uri: "s3://bucket/p".into(),
-            options: [
-                ("aws_endpoint", "http://user:pAsSwOrD-1@127.0.0.1:1"),
-                ("aws_secret_access_key", "sEcReT-2"),
-                ("aws_access_key_id", "AKIA"),
-                ("aws_region", "us-east-1"),
-                ("aws_allow_http", "true"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            ..MountSpec::default()
+            ..MountSpec::with_options(
+                "s3://bucket/p",
+                &[
+                    ("aws_endpoint", "http://user:pAsSwOrD-1@127.0.0.1:1"),
+                    ("aws_secret_access_key", "sEcReT-2"),
+                    ("aws_access_key_id", "AKIA"),
+                    ("aws_region", "us-east-1"),
+                    ("aws_allow_http", "true"),
+                ],
+            )
         };
         let settings = StoreSettings {
             max_retries: 0,

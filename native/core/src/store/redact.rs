@@ -278,21 +278,33 @@ impl std::fmt::Debug for Redacting {
     }
 }
 
+/// Implements each listed `UnderStore` method as the inner store's, its error scrubbed.
+macro_rules! scrubbed {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        $(
+            fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.scrub(self.inner.$name($($arg),*))
+            }
+        )*
+    };
+}
+
 impl UnderStore for Redacting {
+    scrubbed! {
+        fn stat(&self, key: &str) -> Result<Option<Entry>>;
+        fn list(&self, key: &str) -> Result<Vec<Entry>>;
+        fn list_files(&self, key: &str) -> Result<Vec<Entry>>;
+        fn read_at(
+            &self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]
+        ) -> Result<(usize, Option<String>)>;
+        fn etags_available(&self, key: &str) -> Result<bool>;
+        fn mkdirs(&self, key: &str) -> Result<()>;
+        fn delete(&self, entry: &Entry) -> Result<()>;
+        fn rename(&self, from: &Entry, to: &str) -> Result<()>;
+    }
+
     fn describe(&self) -> String {
         scrub(&self.secrets, &self.inner.describe())
-    }
-
-    fn stat(&self, key: &str) -> Result<Option<Entry>> {
-        self.scrub(self.inner.stat(key))
-    }
-
-    fn list(&self, key: &str) -> Result<Vec<Entry>> {
-        self.scrub(self.inner.list(key))
-    }
-
-    fn list_files(&self, key: &str) -> Result<Vec<Entry>> {
-        self.scrub(self.inner.list_files(key))
     }
 
     fn identity(&self) -> String {
@@ -309,16 +321,6 @@ impl UnderStore for Redacting {
         Ok(pages.map(|p| self.scrubbing(p)))
     }
 
-    fn read_at(
-        &self,
-        key: &str,
-        expect: &Entry,
-        pos: u64,
-        out: &mut [u8],
-    ) -> Result<(usize, Option<String>)> {
-        self.scrub(self.inner.read_at(key, expect, pos, out))
-    }
-
     fn fetch_range(
         &self,
         key: &str,
@@ -332,10 +334,6 @@ impl UnderStore for Redacting {
             .boxed()
     }
 
-    fn etags_available(&self, key: &str) -> Result<bool> {
-        self.scrub(self.inner.etags_available(key))
-    }
-
     fn writer(&self, key: &str) -> Result<Box<dyn StoreWriter>> {
         let inner = self.scrub(self.inner.writer(key))?;
         Ok(Box::new(RedactingWriter {
@@ -344,20 +342,8 @@ impl UnderStore for Redacting {
         }))
     }
 
-    fn mkdirs(&self, key: &str) -> Result<()> {
-        self.scrub(self.inner.mkdirs(key))
-    }
-
     fn writes_dir_markers(&self) -> bool {
         self.inner.writes_dir_markers()
-    }
-
-    fn delete(&self, entry: &Entry) -> Result<()> {
-        self.scrub(self.inner.delete(entry))
-    }
-
-    fn rename(&self, from: &Entry, to: &str) -> Result<()> {
-        self.scrub(self.inner.rename(from, to))
     }
 
     fn read_only(&self) -> Option<&'static str> {
@@ -424,20 +410,16 @@ mod tests {
 
     #[test]
     fn secrets_of_a_mount() {
-        let spec = MountSpec {
-            uri: "s3://bkt/p".into(),
-            options: [
+        let spec = MountSpec::with_options(
+            "s3://bkt/p",
+            &[
                 ("aws_endpoint", "http://me:s%40cret@127.0.0.1:1"),
                 ("aws_secret_access_key", "SECRETKEY"),
                 ("aws_session_token", "TOKENVALUE"),
                 ("aws_region", "us-east-1"),
                 ("aws_allow_http", "true"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-            ..MountSpec::default()
-        };
+            ],
+        );
         let s = secrets_of(&spec);
         for want in ["SECRETKEY", "TOKENVALUE", "s%40cret", "s@cret"] {
             assert!(s.iter().any(|x| x == want), "{want} not in {s:?}");

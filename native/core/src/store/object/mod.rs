@@ -349,27 +349,36 @@ impl ObjectStoreUfs {
         let parent = key.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         let loc = self.location(parent)?;
         let prefix = (!loc.as_ref().is_empty()).then_some(loc);
-        let store = self.store.clone();
-        let first = self
-            .limit
-            .block(&format!("a listing of '{parent}'"), async move {
-                let mut s = store.list(prefix.as_ref());
-                s.next().await.transpose()
-            })?;
-        let first = match first {
-            Ok(f) => f,
+        match self.first_listed(&format!("a listing of '{parent}'"), prefix)? {
+            Ok(first) => self.learn_from_listing(first.iter()),
             // A web server that does not list: every entry comes from HEAD, which has the
             // ETag when the server gives one, so pages are keyed by it.
-            Err(e) if self.backend.does_not_list(&e) => {
-                let e = Error::from(e);
+            Err(e) => {
                 tracing::debug!(store = %self.uri, error = %e, "HTTP server does not list");
                 let _ = self.listing_etags.set(true);
-                return Ok(());
             }
-            Err(e) => return Err(e.into()),
-        };
-        self.learn_from_listing(first.iter());
+        }
         Ok(())
+    }
+
+    /// The first object listed at or under `prefix` (the whole store for None), None when there
+    /// is none; the inner error when the store is a web server that does not list. `what`
+    /// names the listing in errors.
+    fn first_listed(
+        &self,
+        what: &str,
+        prefix: Option<OsPath>,
+    ) -> Result<std::result::Result<Option<object_store::ObjectMeta>, Error>> {
+        let store = self.store.clone();
+        let first = self.limit.block(what, async move {
+            let mut s = store.list(prefix.as_ref());
+            s.next().await.transpose()
+        })?;
+        match first {
+            Ok(first) => Ok(Ok(first)),
+            Err(e) if self.backend.does_not_list(&e) => Ok(Err(Error::from(e))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Every object at or under `key`. A directory marker `d/` shows as the location `d`.
@@ -590,25 +599,16 @@ impl UnderStore for ObjectStoreUfs {
         };
         // A directory exists when any object lives under the prefix.
         let loc = self.location(key)?;
-        let store = self.store.clone();
-        let any = self
-            .limit
-            .block(&format!("a listing of '{key}'"), async move {
-                let mut s = store.list(Some(&loc));
-                s.next().await.transpose()
-            })?;
-        let any = match any {
+        let any = match self.first_listed(&format!("a listing of '{key}'"), Some(loc))? {
             Ok(any) => any,
             // HEAD found no file, and a web server that does not list has no directories.
-            Err(e) if self.backend.does_not_list(&e) => {
-                let e = Error::from(e);
+            Err(e) => {
                 tracing::debug!(store = %self.uri, key, error = %e, "HTTP server does not list");
                 match head_error {
                     None => None,
                     Some(h) => return Err(h),
                 }
             }
-            Err(e) => return Err(e.into()),
         };
         match (any, head_error) {
             (Some(_), _) => Ok(Some(Entry::dir(key, 0))),

@@ -1,7 +1,6 @@
 package io.shoal.hadoop;
 
 import org.apache.hadoop.fs.EtagSource;
-import org.apache.hadoop.fs.Path;
 
 /**
  * {@link ShoalFileStatus} as Hadoop 3.3.2's {@link EtagSource}. Made by {@code HadoopFeatures}
@@ -10,15 +9,7 @@ import org.apache.hadoop.fs.Path;
 public final class ShoalFileStatus33 extends ShoalFileStatus implements EtagSource {
   private static final long serialVersionUID = 1L;
 
-  ShoalFileStatus33(
-      long length,
-      boolean directory,
-      long blockSize,
-      long modificationTime,
-      Path path,
-      String owner,
-      String etag,
-      String version) {
-    super(length, directory, blockSize, modificationTime, path, owner, etag, version);
+  ShoalFileStatus33(ShoalFileStatus status) {
+    super(status);
   }
 }

@@ -69,20 +69,11 @@ final class HadoopFeatures {
           FileSystem.Statistics.class,
           Path.class);
 
-  private static final Class<?>[] STATUS_ARGS = {
-    long.class,
-    boolean.class,
-    long.class,
-    long.class,
-    Path.class,
-    String.class,
-    String.class,
-    String.class
-  };
-
   private static final MethodHandle NEW_FILE_STATUS =
       constructor(
-          ShoalFileStatus.class, new String[] {ETAGS ? "ShoalFileStatus33" : null}, STATUS_ARGS);
+          ShoalFileStatus.class,
+          new String[] {ETAGS ? "ShoalFileStatus33" : null},
+          ShoalFileStatus.class);
 
   private static final MethodHandle NEW_LOCATED_STATUS =
       constructor(
@@ -185,20 +176,16 @@ final class HadoopFeatures {
     }
   }
 
-  /** A file status, an {@code EtagSource} where Hadoop has that interface. */
-  static ShoalFileStatus fileStatus(
-      long length,
-      boolean directory,
-      long blockSize,
-      long modificationTime,
-      Path path,
-      String owner,
-      String etag,
-      String version) {
+  /**
+   * A file status, an {@code EtagSource} where Hadoop has that interface: {@code status} itself
+   * where it has not, else a copy of it that is one.
+   */
+  static ShoalFileStatus fileStatus(ShoalFileStatus status) {
+    if (!ETAGS) {
+      return status;
+    }
     try {
-      return (ShoalFileStatus)
-          NEW_FILE_STATUS.invokeExact(
-              length, directory, blockSize, modificationTime, path, owner, etag, version);
+      return (ShoalFileStatus) NEW_FILE_STATUS.invokeExact(status);
     } catch (Throwable t) {
       throw rethrow(t);
     }

@@ -45,6 +45,19 @@ public class ShoalFileStatus extends FileStatus {
     this.version = version;
   }
 
+  /** A copy of {@code status}: what the subclass for a newer Hadoop is made from. */
+  protected ShoalFileStatus(ShoalFileStatus status) {
+    this(
+        status.getLen(),
+        status.isDirectory(),
+        status.getBlockSize(),
+        status.getModificationTime(),
+        status.getPath(),
+        status.getOwner(),
+        status.etag,
+        status.version);
+  }
+
   /** The store's ETag (or generation) of a file; null for directories and stores without one. */
   public String getEtag() {
     return etag;

@@ -313,14 +313,15 @@ public class ShoalFileSystem extends FileSystem {
 
   private ShoalFileStatus toStatus(NativeFileInfo info, Path path) {
     return HadoopFeatures.fileStatus(
-        info.length,
-        info.directory,
-        blockSize,
-        info.modificationTime,
-        path,
-        owner,
-        info.etag,
-        info.version);
+        new ShoalFileStatus(
+            info.length,
+            info.directory,
+            blockSize,
+            info.modificationTime,
+            path,
+            owner,
+            info.etag,
+            info.version));
   }
 
   @Override

@@ -345,31 +345,9 @@ public class ShoalInputStream extends FSInputStream
     if (want == 0) {
       return;
     }
-    if (position + want > length) {
-      throw new EOFException(
-          FSExceptionMessages.EOF_IN_READ_FULLY
-              + ": reading "
-              + want
-              + " bytes at "
-              + position
-              + " of "
-              + length
-              + ": "
-              + path);
-    }
+    checkWithinFile(position, want);
     int n = readInto(position, dst);
-    if (n < want) {
-      throw new EOFException(
-          FSExceptionMessages.EOF_IN_READ_FULLY
-              + ": got "
-              + Math.max(n, 0)
-              + " of "
-              + want
-              + " bytes at "
-              + position
-              + ": "
-              + path);
-    }
+    checkReadFully(position, want, n);
   }
 
   /** Positioned read: straight to native code; does not move {@link #getPos()}. */
@@ -395,11 +373,19 @@ public class ShoalInputStream extends FSInputStream
     if (len == 0) {
       return;
     }
-    if (position + len > length) {
+    checkWithinFile(position, len);
+    int n = nativeRead(position, b, off, len);
+    countRead(n);
+    checkReadFully(position, len, n);
+  }
+
+  /** Throws {@link EOFException} where {@code want} bytes at {@code position} run past the end. */
+  private void checkWithinFile(long position, int want) throws EOFException {
+    if (position + want > length) {
       throw new EOFException(
           FSExceptionMessages.EOF_IN_READ_FULLY
               + ": reading "
-              + len
+              + want
               + " bytes at "
               + position
               + " of "
@@ -407,15 +393,17 @@ public class ShoalInputStream extends FSInputStream
               + ": "
               + path);
     }
-    int n = nativeRead(position, b, off, len);
-    countRead(n);
-    if (n < len) {
+  }
+
+  /** Throws {@link EOFException} where a read of {@code want} bytes at {@code position} got n. */
+  private void checkReadFully(long position, int want, int n) throws EOFException {
+    if (n < want) {
       throw new EOFException(
           FSExceptionMessages.EOF_IN_READ_FULLY
               + ": got "
               + Math.max(n, 0)
               + " of "
-              + len
+              + want
               + " bytes at "
               + position
               + ": "

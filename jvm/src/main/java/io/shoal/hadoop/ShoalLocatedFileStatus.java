@@ -34,14 +34,15 @@ public class ShoalLocatedFileStatus extends LocatedFileStatus {
   /** This status without its block locations. */
   public ShoalFileStatus toFileStatus() {
     return HadoopFeatures.fileStatus(
-        getLen(),
-        isDirectory(),
-        getBlockSize(),
-        getModificationTime(),
-        getPath(),
-        getOwner(),
-        etag,
-        version);
+        new ShoalFileStatus(
+            getLen(),
+            isDirectory(),
+            getBlockSize(),
+            getModificationTime(),
+            getPath(),
+            getOwner(),
+            etag,
+            version));
   }
 
   @Override

@@ -12,7 +12,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class NativeFs extends NativeObject {
   private NativeFs(long handle) {
-    super(handle);
+    super(handle, "filesystem closed");
   }
 
   /** Loads the library if needed and builds a filesystem from configuration pairs. */
@@ -58,11 +58,6 @@ public final class NativeFs extends NativeObject {
    */
   public long[] stats() throws IOException {
     return call(h -> NativeMethods.fsStats(h));
-  }
-
-  @Override
-  protected IOException closedException() {
-    return new IOException("filesystem closed");
   }
 
   public NativeFileInfo status(String path) throws IOException {

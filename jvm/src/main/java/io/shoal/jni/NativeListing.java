@@ -11,17 +11,12 @@ public final class NativeListing extends NativeObject {
   private int crossings;
 
   NativeListing(long handle) {
-    super(handle);
+    super(handle, "listing closed");
   }
 
   @Override
   protected void release(long handle) {
     NativeMethods.listingClose(handle);
-  }
-
-  @Override
-  protected IOException closedException() {
-    return new IOException("listing closed");
   }
 
   /** The next at most {@code max} entries; an empty array once the listing is over. */

@@ -37,19 +37,32 @@ public abstract class NativeObject implements AutoCloseable {
   /** A handle closed while pinned, freed by the last unpin; 0 when none. */
   private final AtomicLong pendingRelease = new AtomicLong();
 
+  /** What {@link #closedException()} says. */
+  private final String closedMessage;
+
   protected NativeObject(long handle) {
+    this(handle, null);
+  }
+
+  /**
+   * The owner of {@code handle}, whose {@link #pin()} after close throws an {@code IOException}
+   * saying {@code closedMessage} (by default, that the class's object is closed).
+   */
+  protected NativeObject(long handle, String closedMessage) {
     if (handle == 0) {
       throw new IllegalArgumentException("null native handle");
     }
     this.handle = new AtomicLong(handle);
+    this.closedMessage =
+        closedMessage != null ? closedMessage : getClass().getSimpleName() + " is closed";
   }
 
   /** Frees the native object; called exactly once per handle. */
   protected abstract void release(long handle);
 
   /** The exception thrown by {@link #pin()} after close. */
-  protected IOException closedException() {
-    return new IOException(getClass().getSimpleName() + " is closed");
+  protected final IOException closedException() {
+    return new IOException(closedMessage);
   }
 
   /** True once {@link #close()} has been called. */

@@ -14,7 +14,7 @@ public final class NativeReader extends NativeObject {
 
   /** Called by native code ({@code readerOpen}). */
   NativeReader(long handle, long length, String version) {
-    super(handle);
+    super(handle, FSExceptionMessages.STREAM_IS_CLOSED);
     this.length = length;
     this.version = version;
   }
@@ -22,11 +22,6 @@ public final class NativeReader extends NativeObject {
   @Override
   protected void release(long handle) {
     NativeMethods.readerClose(handle);
-  }
-
-  @Override
-  protected IOException closedException() {
-    return new IOException(FSExceptionMessages.STREAM_IS_CLOSED);
   }
 
   /** This stream's counters, named by {@link NativeFs#counterNames()}. */

@@ -10,18 +10,13 @@ import org.apache.hadoop.fs.FSExceptionMessages;
  */
 public final class NativeWriter extends NativeObject {
   NativeWriter(long handle) {
-    super(handle);
+    super(handle, FSExceptionMessages.STREAM_IS_CLOSED);
   }
 
   /** Frees an uncommitted writer: its data is discarded. */
   @Override
   protected void release(long handle) {
     NativeMethods.writerAbort(handle);
-  }
-
-  @Override
-  protected IOException closedException() {
-    return new IOException(FSExceptionMessages.STREAM_IS_CLOSED);
   }
 
   public void write(byte[] buf, int off, int len) throws IOException {

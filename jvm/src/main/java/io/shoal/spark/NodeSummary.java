@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.ToLongFunction;
 
 /**
  * The outcome of a per-node operation ({@link ShoalTool#stat}, {@link ShoalTool#free}): what each
@@ -57,44 +58,32 @@ public final class NodeSummary implements Serializable {
 
   /** Files under the path (as the nodes listed them). */
   public long files() {
-    long n = 0;
-    for (NodeReport r : nodes.values()) {
-      n = Math.max(n, r.files);
-    }
-    return n;
+    return most(NodeReport::files);
   }
 
   public long bytes() {
-    long n = 0;
-    for (NodeReport r : nodes.values()) {
-      n = Math.max(n, r.bytes);
-    }
-    return n;
+    return most(NodeReport::bytes);
   }
 
   /** Bytes cached, summed over the nodes (before freeing, for free). */
   public long cachedBytes() {
-    long n = 0;
-    for (NodeReport r : nodes.values()) {
-      n += r.cachedBytes;
-    }
-    return n;
+    return sum(NodeReport::cachedBytes);
   }
 
   public long freedBytes() {
-    long n = 0;
-    for (NodeReport r : nodes.values()) {
-      n += r.freedBytes;
-    }
-    return n;
+    return sum(NodeReport::freedBytes);
   }
 
   public long errorCount() {
-    long n = 0;
-    for (NodeReport r : nodes.values()) {
-      n += r.errorCount;
-    }
-    return n;
+    return sum(NodeReport::errorCount);
+  }
+
+  private long sum(ToLongFunction<NodeReport> field) {
+    return nodes.values().stream().mapToLong(field).sum();
+  }
+
+  private long most(ToLongFunction<NodeReport> field) {
+    return nodes.values().stream().mapToLong(field).max().orElse(0);
   }
 
   public double cachedPercent() {
@@ -132,27 +121,18 @@ public final class NodeSummary implements Serializable {
 
   @Override
   public String toString() {
-    StringBuilder b = new StringBuilder();
+    StringBuilder b =
+        new StringBuilder(
+            String.format("Shoal %s %s: %d files, %s; ", op, path, files(), Sizes.human(bytes())));
     if (op.equals("free")) {
       b.append(
           String.format(
-              "Shoal free %s: %d files, %s; freed %s on %d nodes in %.1f s",
-              path,
-              files(),
-              Sizes.human(bytes()),
-              Sizes.human(freedBytes()),
-              nodes.size(),
-              seconds));
+              "freed %s on %d nodes in %.1f s", Sizes.human(freedBytes()), nodes.size(), seconds));
     } else {
       b.append(
           String.format(
-              "Shoal stat %s: %d files, %s; cached %s (%.1f%%) on %d nodes",
-              path,
-              files(),
-              Sizes.human(bytes()),
-              Sizes.human(cachedBytes()),
-              cachedPercent(),
-              nodes.size()));
+              "cached %s (%.1f%%) on %d nodes",
+              Sizes.human(cachedBytes()), cachedPercent(), nodes.size()));
     }
     for (Map.Entry<String, NodeReport> e : nodes.entrySet()) {
       NodeReport r = e.getValue();

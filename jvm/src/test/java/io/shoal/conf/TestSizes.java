@@ -19,7 +19,12 @@ import org.junit.Test;
  * native core's {@code native/core/tests/size_vectors.rs} reads too.
  */
 public class TestSizes {
-  /** Undoes the escapes of the vector file. */
+  /** The one-letter escapes of the vector file (after a backslash), and what each stands for. */
+  private static final String ESCAPES = "stnrf0\\";
+
+  private static final String ESCAPED = " \t\n\r\f\0\\";
+
+  /** Undoes the escapes of the vector file: those above, and {@code u{hex}} for a code point. */
   static String unescape(String text) {
     StringBuilder out = new StringBuilder();
     for (int i = 0; i < text.length(); i++) {
@@ -29,35 +34,15 @@ public class TestSizes {
         continue;
       }
       char e = text.charAt(++i);
-      switch (e) {
-        case 's':
-          out.append(' ');
-          break;
-        case 't':
-          out.append('\t');
-          break;
-        case 'n':
-          out.append('\n');
-          break;
-        case 'r':
-          out.append('\r');
-          break;
-        case 'f':
-          out.append('\f');
-          break;
-        case '0':
-          out.append('\0');
-          break;
-        case '\\':
-          out.append('\\');
-          break;
-        case 'u':
-          int close = text.indexOf('}', i);
-          out.appendCodePoint(Integer.parseInt(text.substring(i + 2, close), 16));
-          i = close;
-          break;
-        default:
-          throw new IllegalArgumentException("bad escape in " + text);
+      int simple = ESCAPES.indexOf(e);
+      if (simple >= 0) {
+        out.append(ESCAPED.charAt(simple));
+      } else if (e == 'u') {
+        int close = text.indexOf('}', i);
+        out.appendCodePoint(Integer.parseInt(text.substring(i + 2, close), 16));
+        i = close;
+      } else {
+        throw new IllegalArgumentException("bad escape in " + text);
       }
     }
     return out.toString();

@@ -1,13 +1,11 @@
 package io.shoal.hadoop;
 
-import java.io.File;
 import java.io.IOException;
 import java.net.HttpURLConnection;
 import java.net.URL;
 import java.util.Arrays;
+import java.util.List;
 import org.apache.hadoop.conf.Configuration;
-import org.junit.rules.ExternalResource;
-import org.junit.rules.TemporaryFolder;
 
 /**
  * moto's S3 server ({@code moto_server}, from PyPI) for a test class, on 127.0.0.1 and a free port:
@@ -18,7 +16,7 @@ import org.junit.rules.TemporaryFolder;
  * {@code .tools/moto/bin/moto_server}). A missing program fails the tests: it is never a reason to
  * skip.
  */
-public final class MotoServer extends ExternalResource {
+public final class MotoServer extends S3TestServer {
   public static final String BIN_PROPERTY = "shoal.test.moto.bin";
 
   /** moto takes any credentials; they only have to be there. */
@@ -26,38 +24,13 @@ public final class MotoServer extends ExternalResource {
 
   public static final String SECRET_KEY = "shoal-moto-secret";
 
-  private final TemporaryFolder tmp = new TemporaryFolder();
-  private ServerProcess server;
-
-  @Override
-  protected void before() throws Throwable {
-    start();
+  public MotoServer() {
+    super("moto_server", BIN_PROPERTY, 60);
   }
 
   @Override
-  protected void after() {
-    close();
-  }
-
-  /** Starts the server; fails if the program is missing. */
-  public void start() throws IOException, InterruptedException {
-    String bin = ServerProcess.program(BIN_PROPERTY, "S3 test server moto_server");
-    tmp.create();
-    server = new ServerProcess("moto_server", new File(tmp.getRoot(), "moto.log"));
-    server.start(port -> Arrays.asList(bin, "-H", "127.0.0.1", "-p", Integer.toString(port)), 60);
-  }
-
-  /** Stops the server; everything in it is gone. */
-  public void close() {
-    if (server != null) {
-      server.stop();
-    }
-    tmp.delete();
-  }
-
-  /** The endpoint, {@code http://127.0.0.1:<port>}. */
-  public String endpoint() {
-    return "http://127.0.0.1:" + server.port();
+  protected List<String> command(String bin, int port) {
+    return Arrays.asList(bin, "-H", "127.0.0.1", "-p", Integer.toString(port));
   }
 
   /** Creates bucket {@code name} (moto starts with none); one that exists is fine. */
@@ -76,8 +49,7 @@ public final class MotoServer extends ExternalResource {
 
   /** Adds a mount of {@code s3://bucket/prefix} at {@code path} with this server's settings. */
   public Configuration mount(Configuration conf, String name, String path, String bucketAndPrefix) {
-    S3Server.mountS3(
-        conf, name, path, "s3://" + bucketAndPrefix, endpoint(), ACCESS_KEY, SECRET_KEY, tmp);
+    mountS3(conf, name, path, "s3://" + bucketAndPrefix, endpoint(), ACCESS_KEY, SECRET_KEY, tmp);
     // A local server: a failure is a failure, not worth a long series of retries.
     conf.set("shoal.store.max.retries", "2");
     return conf;

@@ -116,20 +116,16 @@ public class TestListFiles {
       assertThat(st).isInstanceOf(ShoalLocatedFileStatus.class);
       ShoalLocatedFileStatus s = (ShoalLocatedFileStatus) st;
       StringBuilder b =
-          new StringBuilder()
-              .append(s.getPath())
-              .append(' ')
-              .append(s.isFile())
-              .append(' ')
-              .append(s.getLen())
-              .append(' ')
-              .append(s.getModificationTime())
-              .append(' ')
-              .append(s.getBlockSize())
-              .append(' ')
-              .append(s.getEtag())
-              .append(' ')
-              .append(s.getVersion());
+          new StringBuilder(
+              String.format(
+                  "%s %s %d %d %d %s %s",
+                  s.getPath(),
+                  s.isFile(),
+                  s.getLen(),
+                  s.getModificationTime(),
+                  s.getBlockSize(),
+                  s.getEtag(),
+                  s.getVersion()));
       for (BlockLocation l : s.getBlockLocations()) {
         b.append(" [")
             .append(l.getOffset())

@@ -2,6 +2,7 @@ package io.shoal.hadoop;
 
 import static io.shoal.hadoop.TestSupport.conf;
 import static io.shoal.hadoop.TestSupport.mountLocal;
+import static io.shoal.hadoop.TestSupport.names;
 import static io.shoal.hadoop.TestSupport.randomBytes;
 import static io.shoal.hadoop.TestSupport.readAll;
 import static io.shoal.hadoop.TestSupport.write;
@@ -26,8 +27,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -194,14 +193,6 @@ public class TestLocalMount {
       assertEquals(64L << 20, f.getFileStatus(p("/data/hello.txt")).getBlockSize());
       assertEquals(64L << 20, f.getDefaultBlockSize(p("/data")));
     }
-  }
-
-  private static Set<String> names(FileStatus[] statuses) {
-    Set<String> out = new TreeSet<>();
-    for (FileStatus s : statuses) {
-      out.add(s.getPath().getName() + (s.isDirectory() ? "/" : ""));
-    }
-    return out;
   }
 
   @Test

@@ -267,6 +267,15 @@ public class TestNodeCache {
     assertEquals(0, delta(stats(fs), before, "store_metadata_requests"));
   }
 
+  /** {@code openFile} with the length as the only thing the caller says about the file. */
+  private static FSDataInputStream openWithLength(FileSystem fs, Path p, long length)
+      throws Exception {
+    return fs.openFile(p)
+        .opt(Options.OpenFileOptions.FS_OPTION_OPENFILE_LENGTH, Long.toString(length))
+        .build()
+        .get();
+  }
+
   /** A length alone cannot identify the object's version, but the metadata cache answers. */
   @Test
   public void openFileWithLengthAfterStatusUsesTheMetadataCache() throws Exception {
@@ -275,11 +284,7 @@ public class TestNodeCache {
     put(fs, path("l.bin"), data);
     assertEquals(data.length, fs.getFileStatus(path("l.bin")).getLen());
     Map<String, Long> before = stats(fs);
-    try (FSDataInputStream in =
-        fs.openFile(path("l.bin"))
-            .opt(Options.OpenFileOptions.FS_OPTION_OPENFILE_LENGTH, Long.toString(data.length))
-            .build()
-            .get()) {
+    try (FSDataInputStream in = openWithLength(fs, path("l.bin"), data.length)) {
       assertArrayEquals(data, readAll(in));
     }
     Map<String, Long> after = stats(fs);
@@ -298,11 +303,7 @@ public class TestNodeCache {
     put(fs, path("dir/l.bin"), data);
     assertThat(fs.listStatus(path("dir"))).hasSize(1);
     Map<String, Long> before = stats(fs);
-    try (FSDataInputStream in =
-        fs.openFile(path("dir/l.bin"))
-            .opt(Options.OpenFileOptions.FS_OPTION_OPENFILE_LENGTH, Long.toString(data.length))
-            .build()
-            .get()) {
+    try (FSDataInputStream in = openWithLength(fs, path("dir/l.bin"), data.length)) {
       assertArrayEquals(data, readAll(in));
     }
     assertEquals(0, delta(stats(fs), before, "store_metadata_requests"));

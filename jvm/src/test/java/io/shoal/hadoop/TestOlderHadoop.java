@@ -327,20 +327,18 @@ public class TestOlderHadoop {
     assertEquals(log, "LocalFileSystem", v.get("file"));
     assertEquals(log, "{}", v.get("main_unloadable"));
     assertEquals(log, v.get("shoal_class"), v.get("fs"));
-    for (String k :
-        new String[] {
-          "fs_methods",
-          "alluxio_methods",
-          "read_0",
-          "read_1",
-          "pread",
-          "cache_hits_positive",
-          "alluxio_read",
-          "rename",
-          "delete"
-        }) {
-      assertEquals(log + "\n" + k, "true", v.get(k));
-    }
+    assertEach(
+        v,
+        "true",
+        "fs_methods",
+        "alluxio_methods",
+        "read_0",
+        "read_1",
+        "pread",
+        "cache_hits_positive",
+        "alluxio_read",
+        "rename",
+        "delete");
     assertEquals(log, "false", v.get("append_capability"));
     assertEquals(log, "1", v.get("listing"));
     assertEquals(log, "f.bin:false", v.get("listing_iterator"));
@@ -382,15 +380,13 @@ public class TestOlderHadoop {
     assertEquals(log, "ShoalInputStream", v.get("stream"));
     assertEquals(log, "[in:unbuffer, in:readbytebuffer]", v.get("capabilities"));
     assertThat(v.get("located")).as(log).startsWith("ShoalLocatedFileStatus:");
-    for (String k :
-        new String[] {
-          "status_etag_source",
-          "located_etag_source",
-          "stream_pread_bytebuffer",
-          "stream_iostatistics_source"
-        }) {
-      assertEquals(log + "\n" + k, "false", v.get(k));
-    }
+    assertEach(
+        v,
+        "false",
+        "status_etag_source",
+        "located_etag_source",
+        "stream_pread_bytebuffer",
+        "stream_iostatistics_source");
     assertThat(v).as(log).doesNotContainKey("open_file");
   }
 
@@ -427,6 +423,13 @@ public class TestOlderHadoop {
     assertEquals(log, String.valueOf(etagSource), v.get("located_etag_source"));
   }
 
+  /** Each of {@code keys} is {@code value} in what the child JVM printed. */
+  private static void assertEach(Map<String, String> v, String value, String... keys) {
+    for (String k : keys) {
+      assertEquals(v.get("log") + "\n" + k, value, v.get(k));
+    }
+  }
+
   private static void checkHadoop33(Map<String, String> v) {
     String log = v.get("log");
     assertEquals(log, "ShoalFileSystem33", v.get("shoal_class"));
@@ -440,17 +443,15 @@ public class TestOlderHadoop {
         log,
         "[in:unbuffer, in:readbytebuffer, in:preadbytebuffer, iostatistics]",
         v.get("capabilities"));
-    for (String k :
-        new String[] {
-          "stream_pread_bytebuffer",
-          "stream_iostatistics_source",
-          "open_file",
-          "stream_iostatistics",
-          "fsdata_pread_bytebuffer",
-          "fs_iostatistics"
-        }) {
-      assertEquals(log + "\n" + k, "true", v.get(k));
-    }
+    assertEach(
+        v,
+        "true",
+        "stream_pread_bytebuffer",
+        "stream_iostatistics_source",
+        "open_file",
+        "stream_iostatistics",
+        "fsdata_pread_bytebuffer",
+        "fs_iostatistics");
     // withFileStatus: no status request to the store (the status of a local file is one).
     assertEquals(log, "0", v.get("open_file_metadata_requests"));
   }
@@ -494,19 +495,20 @@ public class TestOlderHadoop {
   /** Spark 3.1's Hadoop on Java 11 (Spark 3.1 runs on Java 8 and 11 only). */
   @Test
   public void hadoop320OnJava11() throws Exception {
-    String home = javaHomes().get("11");
-    org.junit.Assume.assumeTrue("no Java 11 runtime in " + JAVA_HOMES, home != null);
-    Map<String, String> v = runChild("3.2.0", home);
-    assertEquals(v.get("log"), "11", v.get("java"));
-    check320(v);
+    check320(runChildOnJava("3.2.0", "11"));
   }
 
   @Test
   public void hadoop334OnJava21() throws Exception {
-    String home = javaHomes().get("21");
-    org.junit.Assume.assumeTrue("no Java 21 runtime in " + JAVA_HOMES, home != null);
-    Map<String, String> v = runChild("3.3.4", home);
-    assertEquals(v.get("log"), "21", v.get("java"));
-    check334(v);
+    check334(runChildOnJava("3.3.4", "21"));
+  }
+
+  /** {@link #runChild} on the Java runtime of that version the build passes; skipped without. */
+  private Map<String, String> runChildOnJava(String hadoop, String java) throws Exception {
+    String home = javaHomes().get(java);
+    org.junit.Assume.assumeTrue("no Java " + java + " runtime in " + JAVA_HOMES, home != null);
+    Map<String, String> v = runChild(hadoop, home);
+    assertEquals(v.get("log"), java, v.get("java"));
+    return v;
   }
 }

@@ -1,6 +1,7 @@
 package io.shoal.hadoop;
 
 import static io.shoal.hadoop.TestSupport.conf;
+import static io.shoal.hadoop.TestSupport.names;
 import static io.shoal.hadoop.TestSupport.randomBytes;
 import static io.shoal.hadoop.TestSupport.readAll;
 import static io.shoal.hadoop.TestSupport.write;
@@ -20,8 +21,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
-import java.util.Set;
-import java.util.TreeSet;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.EtagSource;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -88,14 +87,6 @@ public class TestS3Mount {
     try (FSDataInputStream in = fs.open(path)) {
       return readAll(in);
     }
-  }
-
-  private static Set<String> names(FileStatus[] statuses) {
-    Set<String> out = new TreeSet<>();
-    for (FileStatus s : statuses) {
-      out.add(s.getPath().getName() + (s.isDirectory() ? "/" : ""));
-    }
-    return out;
   }
 
   @Test

@@ -6,7 +6,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
 
 /** Helpers shared by the JUnit tests. */
 final class TestSupport {
@@ -33,6 +36,15 @@ final class TestSupport {
   static void write(File file, byte[] data) throws IOException {
     Files.createDirectories(file.getParentFile().toPath());
     Files.write(file.toPath(), data);
+  }
+
+  /** The names of {@code statuses}, a directory's with a trailing "/", sorted. */
+  static Set<String> names(FileStatus[] statuses) {
+    Set<String> out = new TreeSet<>();
+    for (FileStatus s : statuses) {
+      out.add(s.getPath().getName() + (s.isDirectory() ? "/" : ""));
+    }
+    return out;
   }
 
   static byte[] readAll(InputStream in) throws IOException {

@@ -6,22 +6,18 @@ import java.net.URI;
 import java.nio.file.Files;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.contract.AbstractFSContract;
 
 /**
  * Shoal for Hadoop's FileSystem contract suites: one local-directory mount at {@code /} over a
  * fresh temporary directory per JVM, and {@code contract/shoal.xml} saying what Shoal supports.
  */
-public class ShoalContract extends AbstractFSContract {
+public class ShoalContract extends ShoalFsContract {
   public static final String CONTRACT_XML = "contract/shoal.xml";
 
   private static File root;
-  private FileSystem fs;
 
   public ShoalContract(Configuration conf) {
-    super(conf);
-    addConfResource(CONTRACT_XML);
+    super(conf, CONTRACT_XML);
   }
 
   private static synchronized File root() throws IOException {
@@ -39,20 +35,5 @@ public class ShoalContract extends AbstractFSContract {
     conf.set("shoal.mount.root.path", "/");
     conf.set("shoal.mount.root.uri", "file://" + root().getAbsolutePath());
     fs = FileSystem.get(URI.create("shoal:///"), conf);
-  }
-
-  @Override
-  public FileSystem getTestFileSystem() throws IOException {
-    return fs;
-  }
-
-  @Override
-  public String getScheme() {
-    return "shoal";
-  }
-
-  @Override
-  public Path getTestPath() {
-    return new Path("/test");
   }
 }

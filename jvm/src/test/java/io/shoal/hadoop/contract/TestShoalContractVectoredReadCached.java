@@ -31,7 +31,6 @@ public class TestShoalContractVectoredReadCached extends AbstractContractVectore
    * several.
    */
   static final class CachedContract extends ShoalContract {
-    private FileSystem fs;
     private File cacheDir;
 
     CachedContract(Configuration conf) {
@@ -49,11 +48,6 @@ public class TestShoalContractVectoredReadCached extends AbstractContractVectore
       // Metadata is not cached: the suite rewrites its file between tests.
       conf.set("shoal.metadata.ttl", "0");
       fs = FileSystem.newInstance(URI.create("shoal:///"), conf);
-    }
-
-    @Override
-    public FileSystem getTestFileSystem() {
-      return fs;
     }
 
     @Override

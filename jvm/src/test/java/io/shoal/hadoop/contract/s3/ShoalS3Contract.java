@@ -1,12 +1,11 @@
 package io.shoal.hadoop.contract.s3;
 
 import io.shoal.hadoop.MotoServer;
+import io.shoal.hadoop.contract.ShoalFsContract;
 import java.io.IOException;
 import java.net.URI;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.contract.AbstractFSContract;
 
 /**
  * Shoal for Hadoop's FileSystem contract suites over a real S3 server: one mount at {@code /} of
@@ -17,17 +16,15 @@ import org.apache.hadoop.fs.contract.AbstractFSContract;
  * <p>moto, not s3s-fs: s3s-fs stores a directory marker ({@code dir/}) as a directory on its disk
  * that it neither lists nor answers a HEAD for, so empty directories cannot exist on it.
  */
-public class ShoalS3Contract extends AbstractFSContract {
+public class ShoalS3Contract extends ShoalFsContract {
   public static final String CONTRACT_XML = "contract/shoal-s3.xml";
   private static final String BUCKET = "contract";
 
   private final MotoServer server;
-  private FileSystem fs;
 
   public ShoalS3Contract(Configuration conf, MotoServer server) {
-    super(conf);
+    super(conf, CONTRACT_XML);
     this.server = server;
-    addConfResource(CONTRACT_XML);
   }
 
   @Override
@@ -46,20 +43,5 @@ public class ShoalS3Contract extends AbstractFSContract {
       fs.close();
     }
     super.teardown();
-  }
-
-  @Override
-  public FileSystem getTestFileSystem() {
-    return fs;
-  }
-
-  @Override
-  public String getScheme() {
-    return "shoal";
-  }
-
-  @Override
-  public Path getTestPath() {
-    return new Path("/test");
   }
 }
