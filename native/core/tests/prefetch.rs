@@ -7,7 +7,6 @@
 //! ignored as a test of its own).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use shoal_core::stats::COUNTER_NAMES;
@@ -363,12 +362,7 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
 #[test]
 #[ignore = "a child process of a crash test"]
 fn child_prefetch_until_killed() {
-    let dir = std::env::var("SHOAL_CHILD").expect("run by its parent test");
-    let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
-    let pairs = conf
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let (dir, pairs) = shoal_testkit::child_args();
     let ns = Namespace::new(&Config::from_pairs(pairs)).unwrap();
     let first = ns.list(&dir).unwrap()[0].path.clone();
     let r = ns.open(&first, None).unwrap();
@@ -390,19 +384,10 @@ fn a_process_killed_mid_prefetch_leaves_no_half_pages() {
         })
         .collect();
     let c = rig.conf(&[]);
-    let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     // Killed as soon as its prefetch reached the store, then a little later in another run.
     for (gets, delay_ms) in [(1usize, 0u64), (20, 30)] {
         rig.proxy.reset();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_prefetch_until_killed",
-                "--include-ignored",
-            ])
-            .arg("--nocapture")
-            .env("SHOAL_CHILD", "/s3/big")
-            .env("SHOAL_CHILD_CONF", &conf_text)
+        let mut child = shoal_testkit::child_command("child_prefetch_until_killed", "/s3/big", &c)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
