@@ -1,0 +1,54 @@
+package io.shoal.spark;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.mapreduce.InputSplit;
+
+/**
+ * Splits the driver planned, held in its JVM under an id that the job's configuration names (under
+ * {@code key}): the input format hands them out rather than list the path again.
+ */
+final class PlannedSplits {
+  private final String key;
+  private final String what;
+  private final Map<String, List<InputSplit>> plans = new ConcurrentHashMap<>();
+
+  /** {@code what} names a plan in errors ("load plan"). */
+  PlannedSplits(String key, String what) {
+    this.key = key;
+    this.what = what;
+  }
+
+  /**
+   * Makes {@code splits} the splits of jobs configured with {@code conf}, which names {@code id}.
+   */
+  void offer(Configuration conf, String id, List<InputSplit> splits) {
+    conf.set(key, id);
+    plans.put(id, splits);
+  }
+
+  /** Forgets splits once their job is over. */
+  void withdraw(String id) {
+    plans.remove(id);
+  }
+
+  /**
+   * The splits planned for a job configured with {@code conf}; null when it names no plan.
+   *
+   * @throws IOException when it names a plan that this JVM does not hold
+   */
+  List<InputSplit> planned(Configuration conf) throws IOException {
+    String id = conf.get(key);
+    if (id == null) {
+      return null;
+    }
+    List<InputSplit> planned = plans.get(id);
+    if (planned == null) {
+      throw new IOException("no " + what + " " + id + " in this JVM");
+    }
+    return planned;
+  }
+}
