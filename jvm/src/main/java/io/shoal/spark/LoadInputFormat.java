@@ -49,11 +49,12 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
 
   @Override
   public List<InputSplit> getSplits(JobContext job) throws IOException {
+    return PLANS.splits(job, LoadInputFormat::listSplits);
+  }
+
+  /** The tasks of a job handed no plan: its input paths, listed here. */
+  private static List<InputSplit> listSplits(JobContext job) throws IOException {
     Configuration conf = job.getConfiguration();
-    List<InputSplit> planned = PLANS.planned(conf);
-    if (planned != null) {
-      return planned;
-    }
     LoadPlan plan = new LoadPlan(conf);
     for (Path p : FileInputFormat.getInputPaths(job)) {
       FileSystem fs = p.getFileSystem(conf);

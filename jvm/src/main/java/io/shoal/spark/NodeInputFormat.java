@@ -106,11 +106,12 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
 
   @Override
   public List<InputSplit> getSplits(JobContext context) throws IOException {
+    return PLANS.splits(context, NodeInputFormat::listSplits);
+  }
+
+  /** The splits of a job handed none: {@value #PATH} listed here, for {@value #HOSTS}. */
+  private static List<InputSplit> listSplits(JobContext context) throws IOException {
     Configuration conf = context.getConfiguration();
-    List<InputSplit> planned = PLANS.planned(conf);
-    if (planned != null) {
-      return planned;
-    }
     List<String> hosts = new ArrayList<>();
     for (String h : conf.getTrimmed(HOSTS, "").split(",")) {
       if (!h.trim().isEmpty()) {

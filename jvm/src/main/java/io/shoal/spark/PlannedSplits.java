@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.mapreduce.InputSplit;
+import org.apache.hadoop.mapreduce.JobContext;
 
 /**
  * Splits the driver planned, held in its JVM under an id that the job's configuration names (under
@@ -35,15 +36,21 @@ final class PlannedSplits {
     plans.remove(id);
   }
 
+  /** Makes a job's splits when it names no plan. */
+  interface Lister {
+    List<InputSplit> list(JobContext job) throws IOException;
+  }
+
   /**
-   * The splits planned for a job configured with {@code conf}; null when it names no plan.
+   * The splits planned for {@code job}, or those {@code lister} makes when its configuration names
+   * no plan.
    *
    * @throws IOException when it names a plan that this JVM does not hold
    */
-  List<InputSplit> planned(Configuration conf) throws IOException {
-    String id = conf.get(key);
+  List<InputSplit> splits(JobContext job, Lister lister) throws IOException {
+    String id = job.getConfiguration().get(key);
     if (id == null) {
-      return null;
+      return lister.list(job);
     }
     List<InputSplit> planned = plans.get(id);
     if (planned == null) {
