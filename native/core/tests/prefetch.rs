@@ -99,6 +99,23 @@ fn dataset(server: &S3Server, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Reads the files `d/f<i>.bin` of [`dataset`] named, in turn, with no listing at hand: the
+/// second open in the directory starts a listing of it in the background, the third (once the
+/// listing arrived; nothing was fetched ahead before) the prefetch, which is waited for.
+fn read_three_to_start_the_prefetch(ns: &Namespace, files: &[Vec<u8>], which: [usize; 3]) {
+    for (n, i) in which.into_iter().enumerate() {
+        assert!(
+            read_all(ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == files[i],
+            "f{i:02}"
+        );
+        if n == 1 {
+            idle(ns);
+            assert_eq!(counter(ns, "prefetch_bytes"), 0);
+        }
+    }
+    idle(ns);
+}
+
 fn pages(files: &[Vec<u8>]) -> usize {
     files.iter().map(|f| f.len().div_ceil(64 << 10)).sum()
 }
@@ -166,14 +183,8 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
     let files = dataset(&rig.server, 20);
     let c = rig.conf(&[("shoal.prefetch.files", "4")]);
     let ns = namespace(&c);
-    // The reader reads three files and stops: the second starts a listing in the background,
-    // the third (after it arrived) the prefetch.
-    assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
-    assert!(read_all(&ns, "/s3/d/f11.bin").unwrap() == files[11]);
-    idle(&ns);
-    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
-    assert!(read_all(&ns, "/s3/d/f07.bin").unwrap() == files[7]);
-    idle(&ns);
+    // The reader reads three files and stops.
+    read_three_to_start_the_prefetch(&ns, &files, [3, 11, 7]);
     let ahead = counter(&ns, "prefetch_bytes");
     let read = counter(&ns, "prefetch_read_bytes");
     let unread = counter(&ns, "prefetch_unread_bytes");
@@ -217,13 +228,7 @@ fn a_replaced_object_is_read_in_its_new_version() {
     // No metadata cache: every open asks the store, as after the TTL.
     let c = rig.conf(&[("shoal.metadata.ttl", "0")]);
     let ns = namespace(&c);
-    // No listing at hand: the second file opened in the directory starts a listing of it in
-    // the background, the next open the prefetch.
-    assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
-    assert!(read_all(&ns, "/s3/d/f08.bin").unwrap() == files[8]);
-    idle(&ns);
-    assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
-    idle(&ns);
+    read_three_to_start_the_prefetch(&ns, &files, [0, 8, 3]);
     assert!(counter(&ns, "prefetch_bytes") > 0);
     // f05 is replaced after it was fetched ahead, with another length and a later mtime.
     let newer = pattern(123_457, 99);
