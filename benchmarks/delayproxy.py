@@ -273,6 +273,27 @@ def _die_with_parent():
         pass
 
 
+def start(upstream: str, info_file, stats_file, *options: str, timeout: float = 30.0):
+    """Runs this proxy in a child process in front of ``upstream`` (HOST:PORT) with ``options``
+    (``--rtt-ms``, ...), its output dropped; returns the process and its endpoint
+    (``http://127.0.0.1:PORT``) once it listens. Raises RuntimeError (the child killed) when it
+    exits or does not listen within ``timeout`` seconds."""
+    import subprocess
+    from pathlib import Path
+    info = Path(info_file)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--upstream", upstream, *options,
+         "--info-file", str(info), "--stats-file", str(stats_file)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while not info.exists():
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("the delay proxy did not start")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{json.loads(info.read_text())['port']}"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--listen-port", type=int, default=0)

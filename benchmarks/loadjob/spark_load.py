@@ -33,6 +33,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(HERE))
 
+import delayproxy  # noqa: E402
 from s3server import S3Server  # noqa: E402
 from s3store import seed_etags  # noqa: E402
 
@@ -53,21 +54,13 @@ def make_dataset(root: Path, files: int, seed: int = 11) -> int:
 
 
 def start_proxy(upstream: str, rtt_ms: float, conn_mbit: float, work: Path, name: str):
-    info = work / f"{name}.proxy.json"
     stats = work / f"{name}.stats.json"
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "delayproxy.py"), "--upstream", upstream,
-         "--rtt-ms", str(rtt_ms), "--conn-mbit", str(conn_mbit),
-         "--info-file", str(info), "--stats-file", str(stats)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while not info.exists():
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise SystemExit("the delay proxy did not start")
-        time.sleep(0.05)
-    port = json.loads(info.read_text())["port"]
-    return proc, f"http://127.0.0.1:{port}", stats
+    try:
+        proc, endpoint = delayproxy.start(upstream, work / f"{name}.proxy.json", stats,
+                                          "--rtt-ms", str(rtt_ms), "--conn-mbit", str(conn_mbit))
+    except RuntimeError as e:
+        raise SystemExit(str(e))
+    return proc, endpoint, stats
 
 
 def run_one(args, s3: S3Server, work: Path, label: str, jar: str, rnd: int) -> dict:

@@ -10,13 +10,14 @@ load then fetches each remaining file once.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import BUCKET, REPO, SPARKS, spark_submit, tail
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import delayproxy  # noqa: E402
 
 JOB = REPO / "tests" / "cluster" / "jobs" / "cancel_load.py"
 FILES = 240
@@ -29,20 +30,13 @@ SLOTS = 2  # local[2]
 def proxy(s3, workdir):
     d = workdir / "cancel-proxy"
     d.mkdir(exist_ok=True)
-    info, stats = d / "proxy.json", d / "stats.json"
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / "benchmarks" / "delayproxy.py"),
-         "--upstream", s3.endpoint.replace("http://", ""), "--rtt-ms", "200",
-         "--info-file", str(info), "--stats-file", str(stats)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while not info.exists():
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("the delay proxy did not start")
-        time.sleep(0.05)
-    port = json.loads(info.read_text())["port"]
-    yield {"pid": proc.pid, "stats": stats, "endpoint": f"http://127.0.0.1:{port}"}
+    stats = d / "stats.json"
+    try:
+        proc, endpoint = delayproxy.start(s3.endpoint.replace("http://", ""), d / "proxy.json",
+                                          stats, "--rtt-ms", "200")
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield {"pid": proc.pid, "stats": stats, "endpoint": endpoint}
     proc.terminate()
     proc.wait(10)
 

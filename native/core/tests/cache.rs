@@ -108,12 +108,8 @@ fn page_files(dir: &Path) -> Vec<PathBuf> {
 /// Runs `child_test` of this binary in a new process with `conf` and `args`, returning its
 /// counters (printed as one `STATS` line).
 fn run_child(child_test: &str, conf: &[(String, String)], args: &str) -> Vec<u64> {
-    let conf_text: String = conf.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", child_test, "--include-ignored", "--nocapture"])
+    let out = shoal_testkit::child_command(child_test, args, conf)
         .arg("--test-threads=1")
-        .env("SHOAL_CHILD", args)
-        .env("SHOAL_CHILD_CONF", conf_text)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -131,12 +127,7 @@ fn run_child(child_test: &str, conf: &[(String, String)], args: &str) -> Vec<u64
 
 /// The child's namespace and arguments, from its parent's environment.
 fn child_namespace() -> (Namespace, String) {
-    let args = std::env::var("SHOAL_CHILD").expect("run by its parent test, with SHOAL_CHILD set");
-    let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
-    let pairs = conf
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let (args, pairs) = shoal_testkit::child_args();
     (Namespace::new(&Config::from_pairs(pairs)).unwrap(), args)
 }
 
@@ -310,13 +301,8 @@ fn a_process_killed_mid_fetch_leaves_nothing_wrong() {
     let data = pattern(8 << 20, 6);
     let (server, cache) = server_with("big.bin", &data);
     let c = conf(&server, cache.path(), &[]);
-    let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
     for delay_ms in [30u64, 120, 400] {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_read_until_killed", "--include-ignored"])
-            .arg("--nocapture")
-            .env("SHOAL_CHILD", "/s3/big.bin")
-            .env("SHOAL_CHILD_CONF", &conf_text)
+        let mut child = shoal_testkit::child_command("child_read_until_killed", "/s3/big.bin", &c)
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();

@@ -7,7 +7,6 @@
 //! ignored as a test of its own).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use shoal_core::stats::COUNTER_NAMES;
@@ -38,6 +37,31 @@ fn conf(
     let through_proxy = [("shoal.mount.s3.option.aws_endpoint", endpoint.as_str())];
     let extra: Vec<_> = through_proxy.iter().chain(extra).copied().collect();
     server.cache_test_conf(cache, &extra)
+}
+
+/// An S3 server, the proxy that counts what reaches it, and a cache directory.
+struct Rig {
+    server: S3Server,
+    proxy: CountingProxy,
+    cache: tempfile::TempDir,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        let server = S3Server::start();
+        let proxy = CountingProxy::start(&server.endpoint());
+        let cache = tempfile::tempdir().unwrap();
+        Rig {
+            server,
+            proxy,
+            cache,
+        }
+    }
+
+    /// [`conf`] over this rig's proxy and cache.
+    fn conf(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        conf(&self.server, &self.proxy, self.cache.path(), extra)
+    }
 }
 
 fn namespace(c: &[(String, String)]) -> Namespace {
@@ -75,24 +99,34 @@ fn dataset(server: &S3Server, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Reads the files `d/f<i>.bin` of [`dataset`] named, in turn, with no listing at hand: the
+/// second open in the directory starts a listing of it in the background, the third (once the
+/// listing arrived; nothing was fetched ahead before) the prefetch, which is waited for.
+fn read_three_to_start_the_prefetch(ns: &Namespace, files: &[Vec<u8>], which: [usize; 3]) {
+    for (n, i) in which.into_iter().enumerate() {
+        assert!(
+            read_all(ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == files[i],
+            "f{i:02}"
+        );
+        if n == 1 {
+            idle(ns);
+            assert_eq!(counter(ns, "prefetch_bytes"), 0);
+        }
+    }
+    idle(ns);
+}
+
 fn pages(files: &[Vec<u8>]) -> usize {
     files.iter().map(|f| f.len().div_ceil(64 << 10)).sum()
 }
 
 #[test]
 fn readers_that_overtake_or_jump_get_every_byte_once_and_a_warm_cache_costs_nothing() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    let files = dataset(&server, 30);
+    let rig = Rig::start();
+    let files = dataset(&rig.server, 30);
     let total: u64 = files.iter().map(|f| f.len() as u64).sum();
     // Three files ahead at most, so that the reader catches up with the prefetch.
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.files", "3")],
-    );
+    let c = rig.conf(&[("shoal.prefetch.files", "3")]);
     let ns = namespace(&c);
     assert_eq!(ns.list("/s3/d").unwrap().len(), 30);
     // The prefetch goes largest first; the reader jumps between both ends of the names
@@ -108,7 +142,7 @@ fn readers_that_overtake_or_jump_get_every_byte_once_and_a_warm_cache_costs_noth
     }
     idle(&ns);
     // Each page crossed the link once, whoever fetched it.
-    assert_eq!(proxy.count("GET", "/bucket/d/f"), pages(&files));
+    assert_eq!(rig.proxy.count("GET", "/bucket/d/f"), pages(&files));
     assert_eq!(counter(&ns, "bytes_from_store"), total);
     let ahead = counter(&ns, "prefetch_bytes");
     assert!(ahead > 0, "nothing was fetched ahead");
@@ -126,39 +160,31 @@ fn readers_that_overtake_or_jump_get_every_byte_once_and_a_warm_cache_costs_noth
     drop(ns);
 
     // A new process on the same cache: no data request at all, prefetch or reader.
-    proxy.reset();
+    rig.proxy.reset();
     let ns = namespace(&c);
     ns.list("/s3/d").unwrap();
     for (i, f) in files.iter().enumerate() {
         assert!(read_all(&ns, &format!("/s3/d/f{i:02}.bin")).unwrap() == *f);
     }
     idle(&ns);
-    assert_eq!(proxy.count("GET", "/bucket/d/f"), 0, "{:?}", proxy.seen());
+    assert_eq!(
+        rig.proxy.count("GET", "/bucket/d/f"),
+        0,
+        "{:?}",
+        rig.proxy.seen()
+    );
     assert_eq!(counter(&ns, "prefetch_bytes"), 0);
     assert_eq!(counter(&ns, "store_get_requests"), 0);
 }
 
 #[test]
 fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    let files = dataset(&server, 20);
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.files", "4")],
-    );
+    let rig = Rig::start();
+    let files = dataset(&rig.server, 20);
+    let c = rig.conf(&[("shoal.prefetch.files", "4")]);
     let ns = namespace(&c);
-    // The reader reads three files and stops: the second starts a listing in the background,
-    // the third (after it arrived) the prefetch.
-    assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
-    assert!(read_all(&ns, "/s3/d/f11.bin").unwrap() == files[11]);
-    idle(&ns);
-    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
-    assert!(read_all(&ns, "/s3/d/f07.bin").unwrap() == files[7]);
-    idle(&ns);
+    // The reader reads three files and stops.
+    read_three_to_start_the_prefetch(&ns, &files, [3, 11, 7]);
     let ahead = counter(&ns, "prefetch_bytes");
     let read = counter(&ns, "prefetch_read_bytes");
     let unread = counter(&ns, "prefetch_unread_bytes");
@@ -172,7 +198,8 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
         .collect();
     sizes.sort_unstable_by(|a, b| b.cmp(a));
     assert!(unread > 0 && unread <= sizes[..4].iter().sum(), "{unread}");
-    let fetched_files = proxy
+    let fetched_files = rig
+        .proxy
         .seen()
         .iter()
         .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/d/f"))
@@ -196,31 +223,18 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
 
 #[test]
 fn a_replaced_object_is_read_in_its_new_version() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    let files = dataset(&server, 10);
+    let rig = Rig::start();
+    let files = dataset(&rig.server, 10);
     // No metadata cache: every open asks the store, as after the TTL.
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.metadata.ttl", "0")],
-    );
+    let c = rig.conf(&[("shoal.metadata.ttl", "0")]);
     let ns = namespace(&c);
-    // No listing at hand: the second file opened in the directory starts a listing of it in
-    // the background, the next open the prefetch.
-    assert!(read_all(&ns, "/s3/d/f00.bin").unwrap() == files[0]);
-    assert!(read_all(&ns, "/s3/d/f08.bin").unwrap() == files[8]);
-    idle(&ns);
-    assert!(read_all(&ns, "/s3/d/f03.bin").unwrap() == files[3]);
-    idle(&ns);
+    read_three_to_start_the_prefetch(&ns, &files, [0, 8, 3]);
     assert!(counter(&ns, "prefetch_bytes") > 0);
     // f05 is replaced after it was fetched ahead, with another length and a later mtime.
     let newer = pattern(123_457, 99);
-    put(&server, "d/f05.bin", &newer);
+    put(&rig.server, "d/f05.bin", &newer);
     set_mtime(
-        &server.root().join("bucket/d/f05.bin"),
+        &rig.server.root().join("bucket/d/f05.bin"),
         std::time::SystemTime::now() + Duration::from_secs(5),
     );
     assert!(read_all(&ns, "/s3/d/f05.bin").unwrap() == newer);
@@ -237,17 +251,15 @@ fn a_replaced_object_is_read_in_its_new_version() {
 
 #[test]
 fn store_errors_during_a_prefetch_cache_nothing_and_readers_get_a_clear_error() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    let files = dataset(&server, 8);
-    let c = conf(&server, &proxy, cache.path(), &[]);
+    let rig = Rig::start();
+    let files = dataset(&rig.server, 8);
+    let c = rig.conf(&[]);
     let ns = namespace(&c);
     ns.list("/s3/d").unwrap();
     // After the listing: f02 disappears, f06 is cut short while keeping its mtime (the
     // listing's version): the store answers 404, and fewer bytes than the version has.
-    std::fs::remove_file(server.root().join("bucket/d/f02.bin")).unwrap();
-    let f06 = server.root().join("bucket/d/f06.bin");
+    std::fs::remove_file(rig.server.root().join("bucket/d/f02.bin")).unwrap();
+    let f06 = rig.server.root().join("bucket/d/f06.bin");
     let mtime = std::fs::metadata(&f06).unwrap().modified().unwrap();
     std::fs::write(&f06, &files[6][..files[6].len() / 3]).unwrap();
     set_mtime(&f06, mtime);
@@ -272,22 +284,19 @@ fn store_errors_during_a_prefetch_cache_nothing_and_readers_get_a_clear_error() 
 
 #[test]
 fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
+    let rig = Rig::start();
     // 40 files of 48 KiB, one page each; 150 KiB in flight is 3 of them at once.
     for i in 0..40 {
-        put(&server, &format!("d/f{i:02}.bin"), &pattern(48 << 10, i));
+        put(
+            &rig.server,
+            &format!("d/f{i:02}.bin"),
+            &pattern(48 << 10, i),
+        );
     }
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[
-            ("shoal.prefetch.max.bytes", "150k"),
-            ("shoal.prefetch.files", "100"),
-        ],
-    );
+    let c = rig.conf(&[
+        ("shoal.prefetch.max.bytes", "150k"),
+        ("shoal.prefetch.files", "100"),
+    ]);
     let ns = namespace(&c);
     ns.list("/s3/d").unwrap();
     assert_eq!(
@@ -297,14 +306,14 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
     idle(&ns);
     assert_eq!(counter(&ns, "prefetch_bytes"), 39 * (48 << 10));
     // Three prefetches at once, and the reader's own GET of f00 beside them.
-    let peak = proxy.peak_gets_in_flight();
+    let peak = rig.proxy.peak_gets_in_flight();
     assert!((1..=4).contains(&peak), "{peak} GETs in flight at once");
     assert!(ns.page_cache().unwrap().fetching_peak() <= (150 << 10) + (48 << 10));
 
     // With a wide bound the same prefetch runs more at once (the bound is what held it).
     let cache = tempfile::tempdir().unwrap();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
+    let proxy = CountingProxy::start(&rig.server.endpoint());
+    let ns = namespace(&conf(&rig.server, &proxy, cache.path(), &[]));
     ns.list("/s3/d").unwrap();
     assert_eq!(
         read_all(&ns, "/s3/d/f00.bin").unwrap(),
@@ -320,30 +329,23 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
 
 #[test]
 fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    let files = dataset(&server, 6);
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.enabled", "false")],
-    );
+    let rig = Rig::start();
+    let files = dataset(&rig.server, 6);
+    let c = rig.conf(&[("shoal.prefetch.enabled", "false")]);
     let ns = namespace(&c);
     assert!(ns.prefetcher().is_none());
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
-        proxy.count("GET", "/bucket/d/f"),
+        rig.proxy.count("GET", "/bucket/d/f"),
         files[1].len().div_ceil(64 << 10)
     );
 
     // On, but one file of a directory that was not listed, read twice: nothing else is
     // fetched, and nothing is listed.
     let cache = tempfile::tempdir().unwrap();
-    proxy.reset();
-    let ns = namespace(&conf(&server, &proxy, cache.path(), &[]));
+    rig.proxy.reset();
+    let ns = namespace(&conf(&rig.server, &rig.proxy, cache.path(), &[]));
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     idle(&ns);
@@ -351,10 +353,10 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
         counter(&ns, "store_metadata_requests"),
         1,
         "{:?}",
-        proxy.seen()
+        rig.proxy.seen()
     );
     assert_eq!(
-        proxy.count("GET", "/bucket/d/f"),
+        rig.proxy.count("GET", "/bucket/d/f"),
         files[1].len().div_ceil(64 << 10)
     );
     assert_eq!(counter(&ns, "prefetch_bytes"), 0);
@@ -365,12 +367,7 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
 #[test]
 #[ignore = "a child process of a crash test"]
 fn child_prefetch_until_killed() {
-    let dir = std::env::var("SHOAL_CHILD").expect("run by its parent test");
-    let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
-    let pairs = conf
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()));
+    let (dir, pairs) = shoal_testkit::child_args();
     let ns = Namespace::new(&Config::from_pairs(pairs)).unwrap();
     let first = ns.list(&dir).unwrap()[0].path.clone();
     let r = ns.open(&first, None).unwrap();
@@ -383,36 +380,25 @@ fn child_prefetch_until_killed() {
 
 #[test]
 fn a_process_killed_mid_prefetch_leaves_no_half_pages() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
+    let rig = Rig::start();
     let files: Vec<Vec<u8>> = (0..12)
         .map(|i| {
             let d = pattern(1 << 20, 50 + i);
-            put(&server, &format!("big/b{i:02}.bin"), &d);
+            put(&rig.server, &format!("big/b{i:02}.bin"), &d);
             d
         })
         .collect();
-    let c = conf(&server, &proxy, cache.path(), &[]);
-    let conf_text: String = c.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let c = rig.conf(&[]);
     // Killed as soon as its prefetch reached the store, then a little later in another run.
     for (gets, delay_ms) in [(1usize, 0u64), (20, 30)] {
-        proxy.reset();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "child_prefetch_until_killed",
-                "--include-ignored",
-            ])
-            .arg("--nocapture")
-            .env("SHOAL_CHILD", "/s3/big")
-            .env("SHOAL_CHILD_CONF", &conf_text)
+        rig.proxy.reset();
+        let mut child = shoal_testkit::child_command("child_prefetch_until_killed", "/s3/big", &c)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let until = std::time::Instant::now() + Duration::from_secs(30);
-        while proxy.count("GET", "/bucket/big/") < gets && std::time::Instant::now() < until {
+        while rig.proxy.count("GET", "/bucket/big/") < gets && std::time::Instant::now() < until {
             std::thread::sleep(Duration::from_millis(2));
         }
         std::thread::sleep(Duration::from_millis(delay_ms));
@@ -420,15 +406,10 @@ fn a_process_killed_mid_prefetch_leaves_no_half_pages() {
         child.wait().unwrap();
     }
     assert!(
-        proxy.count("GET", "/bucket/big/") >= 20,
+        rig.proxy.count("GET", "/bucket/big/") >= 20,
         "the child fetched too little"
     );
-    let ns = namespace(&conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.enabled", "false")],
-    ));
+    let ns = namespace(&rig.conf(&[("shoal.prefetch.enabled", "false")]));
     for (i, f) in files.iter().enumerate() {
         assert!(read_all(&ns, &format!("/s3/big/b{i:02}.bin")).unwrap() == *f);
     }
@@ -479,25 +460,18 @@ fn a_node_prefetches_the_files_it_owns_on_the_placement_ring() {
 
 #[test]
 fn a_listed_tree_is_fetched_largest_first_across_its_directories() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
+    let rig = Rig::start();
     // Three class directories of 8 files, sizes interleaved across them (one page each).
     let mut sizes = std::collections::BTreeMap::new();
     for (d, class) in ["a", "b", "c"].iter().enumerate() {
         for i in 0..8 {
             let len = 10_000 + ((i * 3 + d) * 1_500);
             let path = format!("t/{class}/f{i}.bin");
-            put(&server, &path, &pattern(len, (d * 8 + i) as u64));
+            put(&rig.server, &path, &pattern(len, (d * 8 + i) as u64));
             sizes.insert(format!("/{path}"), len);
         }
     }
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.files", "5")],
-    );
+    let c = rig.conf(&[("shoal.prefetch.files", "5")]);
     let ns = namespace(&c);
     // The listing Spark's recursive file lookup makes: the top, then each directory.
     for d in ["/s3/t", "/s3/t/a", "/s3/t/b", "/s3/t/c"] {
@@ -512,7 +486,7 @@ fn a_listed_tree_is_fetched_largest_first_across_its_directories() {
         v.into_iter().map(|(p, _)| p.clone()).collect()
     };
     let fetched = || -> std::collections::BTreeSet<String> {
-        proxy
+        rig.proxy
             .seen()
             .iter()
             .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/t/"))
@@ -542,38 +516,31 @@ fn a_listed_tree_is_fetched_largest_first_across_its_directories() {
     want.insert(by_size(&[&first])[5].clone());
     assert_eq!(fetched(), want);
     // Every file crossed the link once, and no directory was listed again.
-    assert_eq!(proxy.count("GET", "/bucket/t/"), want.len());
+    assert_eq!(rig.proxy.count("GET", "/bucket/t/"), want.len());
     assert_eq!(counter(&ns, "store_metadata_requests"), 4);
 }
 
 #[test]
 fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
+    let rig = Rig::start();
     // Files of 24 pages (Parquet files, say: their readers read the footer first; big1 the
     // larger, so the first fetched ahead) and three small ones.
     let bigs: Vec<Vec<u8>> = (0..2)
         .map(|i| {
             let d = pattern(24 * (64 << 10) - 1_000 + 500 * i, 7 + i as u64);
-            put(&server, &format!("p/big{i}.bin"), &d);
+            put(&rig.server, &format!("p/big{i}.bin"), &d);
             d
         })
         .collect();
     let small: Vec<Vec<u8>> = (0..3)
         .map(|i| {
             let d = pattern(30_000, 20 + i);
-            put(&server, &format!("p/s{i}.bin"), &d);
+            put(&rig.server, &format!("p/s{i}.bin"), &d);
             d
         })
         .collect();
     // Few bytes in flight, so that most pages wait for their turn while a reader reads.
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.max.bytes", "128k")],
-    );
+    let c = rig.conf(&[("shoal.prefetch.max.bytes", "128k")]);
     let ns = namespace(&c);
     let listed = ns.list("/s3/p").unwrap();
     let tail = |r: &shoal_core::FileReader, data: &[u8]| {
@@ -590,17 +557,17 @@ fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
         ns.cached_bytes("/s3/p/big0.bin", Some(st)).unwrap(),
         bigs[0].len() as u64
     );
-    assert_eq!(proxy.count("GET", "/bucket/p/big0.bin"), 24);
+    assert_eq!(rig.proxy.count("GET", "/bucket/p/big0.bin"), 24);
     // big1 was fetched ahead too; the small files as well.
-    assert_eq!(proxy.count("GET", "/bucket/p/big1.bin"), 24);
+    assert_eq!(rig.proxy.count("GET", "/bucket/p/big1.bin"), 24);
     // The same with its reader reading all of it at once after its footer: the footer binds
     // the reader to the object's ETag, and a prefetch that began before (bound to none while
     // the listing carries none) is joined page by page, never fetched again beside it.
     let cache = tempfile::tempdir().unwrap();
-    proxy.reset();
+    rig.proxy.reset();
     let ns = namespace(&conf(
-        &server,
-        &proxy,
+        &rig.server,
+        &rig.proxy,
         cache.path(),
         &[("shoal.prefetch.max.bytes", "128k")],
     ));
@@ -615,13 +582,13 @@ fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
     }
     assert!(out == bigs[1]);
     idle(&ns);
-    assert_eq!(proxy.count("GET", "/bucket/p/big1.bin"), 24);
+    assert_eq!(rig.proxy.count("GET", "/bucket/p/big1.bin"), 24);
     for (i, d) in small.iter().enumerate() {
         assert!(read_all(&ns, &format!("/s3/p/s{i}.bin")).unwrap() == *d);
     }
     assert!(read_all(&ns, "/s3/p/big0.bin").unwrap() == bigs[0]);
     // Each page of every file crossed the link once; what was fetched ahead was read.
-    assert_eq!(proxy.count("GET", "/bucket/p/"), 24 + 24 + 3);
+    assert_eq!(rig.proxy.count("GET", "/bucket/p/"), 24 + 24 + 3);
     assert!(counter(&ns, "prefetch_bytes") >= 3 * 30_000);
     assert_eq!(counter(&ns, "prefetch_unread_bytes"), 0);
     eprintln!(
@@ -632,24 +599,18 @@ fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
 
 #[test]
 fn files_take_the_bytes_in_flight_in_turn_largest_first() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    put(&server, "q/big1.bin", &pattern(10 * (64 << 10), 1));
-    put(&server, "q/big2.bin", &pattern(8 * (64 << 10), 2));
-    put(&server, "q/small.bin", &pattern(1_000, 3));
+    let rig = Rig::start();
+    put(&rig.server, "q/big1.bin", &pattern(10 * (64 << 10), 1));
+    put(&rig.server, "q/big2.bin", &pattern(8 * (64 << 10), 2));
+    put(&rig.server, "q/small.bin", &pattern(1_000, 3));
     // One page in flight at a time.
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.prefetch.max.bytes", "64k")],
-    );
+    let c = rig.conf(&[("shoal.prefetch.max.bytes", "64k")]);
     let ns = namespace(&c);
     ns.list("/s3/q").unwrap();
     assert_eq!(read_all(&ns, "/s3/q/small.bin").unwrap(), pattern(1_000, 3));
     idle(&ns);
-    let order: Vec<String> = proxy
+    let order: Vec<String> = rig
+        .proxy
         .seen()
         .iter()
         .filter(|r| r.method == "GET" && r.target.starts_with("/bucket/q/big"))
@@ -750,29 +711,22 @@ impl Drop for HungStore {
 
 #[test]
 fn a_hung_store_holds_only_its_share_of_the_prefetch_and_other_readers_go_on() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
-    let files = dataset(&server, 8);
+    let rig = Rig::start();
+    let files = dataset(&rig.server, 8);
     let hung = HungStore::start(&[
         ("h/f0.bin", 60_000),
         ("h/f1.bin", 60_000),
         ("h/f2.bin", 60_000),
         ("h/f3.bin", 60_000),
     ]);
-    let mut c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[
-            // Three pages of 64 KiB in flight; a call the store does not answer fails after 2 s.
-            ("shoal.prefetch.max.bytes", "192k"),
-            ("shoal.store.timeout", "2s"),
-            ("shoal.store.max.retries", "0"),
-        ],
-    );
+    let mut c = rig.conf(&[
+        // Three pages of 64 KiB in flight; a call the store does not answer fails after 2 s.
+        ("shoal.prefetch.max.bytes", "192k"),
+        ("shoal.store.timeout", "2s"),
+        ("shoal.store.max.retries", "0"),
+    ]);
     c.extend(
-        server
+        rig.server
             .mount_conf("hung", "/hung", "bucket")
             .into_iter()
             .filter(|(k, _)| k.starts_with("shoal.mount."))
@@ -874,23 +828,16 @@ fn a_node_prefetches_the_blocks_of_a_large_file_it_owns() {
 /// shared usage figure unchanged.
 #[test]
 fn a_loaded_tree_read_by_executors_that_listed_it_costs_no_request() {
-    let server = S3Server::start();
-    let proxy = CountingProxy::start(&server.endpoint());
-    let cache = tempfile::tempdir().unwrap();
+    let rig = Rig::start();
     let mut files = Vec::new();
     for d in ["a", "b"] {
         for i in 0..6 {
             let data = pattern(30_000 + i * 70_000, i as u64 + d.len() as u64 * 100);
-            put(&server, &format!("t/{d}/f{i}.bin"), &data);
+            put(&rig.server, &format!("t/{d}/f{i}.bin"), &data);
             files.push((format!("/s3/t/{d}/f{i}.bin"), data));
         }
     }
-    let c = conf(
-        &server,
-        &proxy,
-        cache.path(),
-        &[("shoal.cache.memory.size", "0")],
-    );
+    let c = rig.conf(&[("shoal.cache.memory.size", "0")]);
     let walk = |ns: &Namespace| -> Vec<shoal_core::FileInfo> {
         ns.walk_stream("/s3/t")
             .unwrap()
@@ -910,7 +857,7 @@ fn a_loaded_tree_read_by_executors_that_listed_it_costs_no_request() {
     exec1.load_files(&planned, &shoal_core::Cancel::new(), |i, r| {
         r.unwrap_or_else(|e| panic!("{}: {e}", planned[i].path));
     });
-    let gets = proxy.count("GET", "/bucket/t/");
+    let gets = rig.proxy.count("GET", "/bucket/t/");
     let used = exec1.page_cache().unwrap().usage().0;
     assert!(used > 0);
     let exec2 = namespace(&c);
@@ -921,7 +868,7 @@ fn a_loaded_tree_read_by_executors_that_listed_it_costs_no_request() {
         }
         idle(ns);
         assert_eq!(
-            proxy.count("GET", "/bucket/t/"),
+            rig.proxy.count("GET", "/bucket/t/"),
             gets,
             "executor {}: GETs after load",
             n + 1

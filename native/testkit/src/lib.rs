@@ -189,3 +189,27 @@ pub fn assert_success(o: &std::process::Output) {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A command that runs the ignored test `test` of the running test binary alone, in a new
+/// process (`--nocapture`), with `arg` in SHOAL_CHILD and `conf` in SHOAL_CHILD_CONF (one
+/// `key=value` a line): a child that [`child_args`] reads back.
+pub fn child_command(test: &str, arg: &str, conf: &[(String, String)]) -> std::process::Command {
+    let conf_text: String = conf.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--include-ignored", "--nocapture"])
+        .env("SHOAL_CHILD", arg)
+        .env("SHOAL_CHILD_CONF", conf_text);
+    cmd
+}
+
+/// In a child started by [`child_command`]: its argument and its configuration pairs.
+pub fn child_args() -> (String, Vec<(String, String)>) {
+    let arg = std::env::var("SHOAL_CHILD").expect("run by its parent test, with SHOAL_CHILD set");
+    let conf = std::env::var("SHOAL_CHILD_CONF").unwrap();
+    let pairs = conf
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (arg, pairs)
+}

@@ -642,12 +642,22 @@ impl Namespace {
     /// Brings a whole file (the version `known` names, else the current one) into this node's
     /// cache; returns the bytes fetched from the store (0 when the mount is not cached).
     pub fn load(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {
+        self.load_with(path, known, PageCache::load)
+    }
+
+    /// Runs `fetch` (`PageCache::load` or `load_footer`) on a file's source (the version
+    /// `known` names, else the current one) in its mount's cache, its errors named `load`;
+    /// the bytes fetched from the store, 0 when the mount is not cached.
+    fn load_with(
+        &self,
+        path: &str,
+        known: Option<FileInfo>,
+        fetch: fn(&Arc<PageCache>, &Arc<FileSource>, &StatsSet) -> Result<u64>,
+    ) -> Result<u64> {
         let Some((r, source, cache)) = self.cached_source("load", path, known)? else {
             return Ok(0);
         };
-        cache
-            .load(&source, &self.counters())
-            .map_err(|e| e.context("load", &r.path))
+        fetch(cache, &source, &self.counters()).map_err(|e| e.context("load", &r.path))
     }
 
     /// Brings many files (each the version its `FileInfo` names) into this node's cache,
@@ -771,12 +781,7 @@ impl Namespace {
     /// from the store (`load --footers`); returns the bytes fetched from the store. A file
     /// that is not Parquet costs its last page; 0 when the mount is not cached.
     pub fn load_footer(&self, path: &str, known: Option<FileInfo>) -> Result<u64> {
-        let Some((r, source, cache)) = self.cached_source("load", path, known)? else {
-            return Ok(0);
-        };
-        cache
-            .load_footer(&source, &self.counters())
-            .map_err(|e| e.context("load", &r.path))
+        self.load_with(path, known, PageCache::load_footer)
     }
 
     /// `load_footer` of many files, `shoal.load.parallel` of them at a time (one or two small

@@ -4,9 +4,7 @@ import io.shoal.jni.NativeFs;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,29 +44,17 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
   /** The id of a plan made by {@link #plan} in this JVM (the driver). */
   static final String PLAN = "io.shoal.spark.load.plan";
 
-  private static final Map<String, List<InputSplit>> PLANS = new ConcurrentHashMap<>();
-
-  /** Makes a plan's tasks the splits of jobs whose configuration names {@code id}. */
-  static void offer(String id, List<InputSplit> splits) {
-    PLANS.put(id, splits);
-  }
-
-  /** Forgets a plan once its job is over. */
-  static void withdraw(String id) {
-    PLANS.remove(id);
-  }
+  /** The plans {@link ShoalTool} made in this JVM, each its tasks. */
+  static final PlannedSplits PLANS = new PlannedSplits(PLAN, "load plan");
 
   @Override
   public List<InputSplit> getSplits(JobContext job) throws IOException {
+    return PLANS.splits(job, LoadInputFormat::listSplits);
+  }
+
+  /** The tasks of a job handed no plan: its input paths, listed here. */
+  private static List<InputSplit> listSplits(JobContext job) throws IOException {
     Configuration conf = job.getConfiguration();
-    String id = conf.get(PLAN);
-    if (id != null) {
-      List<InputSplit> planned = PLANS.get(id);
-      if (planned == null) {
-        throw new IOException("no load plan " + id + " in this JVM");
-      }
-      return planned;
-    }
     LoadPlan plan = new LoadPlan(conf);
     for (Path p : FileInputFormat.getInputPaths(job)) {
       FileSystem fs = p.getFileSystem(conf);

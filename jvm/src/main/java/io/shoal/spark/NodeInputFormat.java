@@ -9,8 +9,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -57,20 +55,11 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
   /** The path whose files the operation covers. */
   public static final String PATH = "io.shoal.spark.node.path";
 
-  /** The id of splits made by the driver in this JVM ({@link #offer}). */
+  /** The id of splits made by the driver in this JVM ({@link #PLANS}). */
   static final String PLAN = "io.shoal.spark.node.plan";
 
-  private static final Map<String, List<InputSplit>> PLANS = new ConcurrentHashMap<>();
-
-  /** Makes {@code splits} the splits of jobs whose configuration names {@code id}. */
-  static void offer(String id, List<InputSplit> splits) {
-    PLANS.put(id, splits);
-  }
-
-  /** Forgets splits once their job is over. */
-  static void withdraw(String id) {
-    PLANS.remove(id);
-  }
+  /** The splits {@link ShoalTool} made in this JVM. */
+  static final PlannedSplits PLANS = new PlannedSplits(PLAN, "per-node plan");
 
   /**
    * Lists {@code path} once, streamed, into groups of at most {@value #TASK_FILES} files (empty
@@ -117,15 +106,12 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
 
   @Override
   public List<InputSplit> getSplits(JobContext context) throws IOException {
+    return PLANS.splits(context, NodeInputFormat::listSplits);
+  }
+
+  /** The splits of a job handed none: {@value #PATH} listed here, for {@value #HOSTS}. */
+  private static List<InputSplit> listSplits(JobContext context) throws IOException {
     Configuration conf = context.getConfiguration();
-    String id = conf.get(PLAN);
-    if (id != null) {
-      List<InputSplit> planned = PLANS.get(id);
-      if (planned == null) {
-        throw new IOException("no per-node plan " + id + " in this JVM");
-      }
-      return planned;
-    }
     List<String> hosts = new ArrayList<>();
     for (String h : conf.getTrimmed(HOSTS, "").split(",")) {
       if (!h.trim().isEmpty()) {

@@ -106,8 +106,7 @@ public final class ShoalTool {
     LoadReport done = new LoadReport();
     if (!splits.isEmpty()) {
       String id = "shoal-load-" + UUID.randomUUID();
-      conf.set(LoadInputFormat.PLAN, id);
-      LoadInputFormat.offer(id, splits);
+      LoadInputFormat.PLANS.offer(conf, id, splits);
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(sc);
       LongAccumulator filesDone = sc.longAccumulator("shoal load files");
       LongAccumulator bytesDone = sc.longAccumulator("shoal load bytes");
@@ -138,7 +137,7 @@ public final class ShoalTool {
           done.merge(r);
         }
       } finally {
-        LoadInputFormat.withdraw(id);
+        LoadInputFormat.PLANS.withdraw(id);
       }
     }
     return new LoadSummary(path, done, plan.emptyFiles(), (System.nanoTime() - t0) / 1e9);
@@ -217,8 +216,7 @@ public final class ShoalTool {
     List<InputSplit> pending = NodeInputFormat.splits(targets, groups);
     for (int round = 0; round < NODE_ROUNDS && !pending.isEmpty(); round++) {
       String id = "shoal-" + op + "-" + UUID.randomUUID();
-      conf.set(NodeInputFormat.PLAN, id);
-      NodeInputFormat.offer(id, pending);
+      NodeInputFormat.PLANS.offer(conf, id, pending);
       Set<String> hosts = new TreeSet<>();
       for (InputSplit s : pending) {
         hosts.add(((NodeInputFormat.HostSplit) s).host());
@@ -236,7 +234,7 @@ public final class ShoalTool {
                         .values()
                         .collect());
       } finally {
-        NodeInputFormat.withdraw(id);
+        NodeInputFormat.PLANS.withdraw(id);
       }
       for (NodeReport r : reports) {
         // A task answers for the host it ran on, which Spark may have chosen over its own

@@ -10,6 +10,7 @@ import java.net.Socket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntSupplier;
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a test server (as the native testkit's {@code
@@ -76,29 +77,28 @@ public final class CountingProxy implements AutoCloseable {
 
   /** The most object GETs in flight at once so far. */
   public int peakGetsInFlight() {
-    synchronized (lock) {
-      return peak;
-    }
+    return locked(() -> peak);
   }
 
   /** Object GETs in flight now (held by the gate or not yet answered). */
   public int getsInFlight() {
-    synchronized (lock) {
-      return inFlight;
-    }
+    return locked(() -> inFlight);
   }
 
   /** Object GETs seen so far. */
   public int gets() {
-    synchronized (lock) {
-      return gets;
-    }
+    return locked(() -> gets);
   }
 
   /** Listing requests (ListObjectsV2 pages) seen so far. */
   public int lists() {
+    return locked(() -> lists);
+  }
+
+  /** A count, read under the lock. */
+  private int locked(IntSupplier count) {
     synchronized (lock) {
-      return lists;
+      return count.getAsInt();
     }
   }
 
