@@ -8,9 +8,11 @@
 #   cargo fmt        cargo fmt --all -- --check
 #   cargo clippy     cargo clippy --workspace --all-targets -- -D warnings
 #   cargo test       cargo test --workspace           (SHOAL_TEST_S3S_BIN = the s3s-fs binary)
-#   gradle test jar  gradle --no-daemon test jar     (JUnit, Hadoop contract suites, the jar's
+#   gradle test jar  gradle --no-daemon test checkJavaFormat jar
+#                                                     (JUnit, Hadoop contract suites, the jar's
 #                                                     classes on Hadoop 3.2.0 / 3.3.1 / 3.3.4 and
-#                                                     Java 11 / 21 in child JVMs; the jar)
+#                                                     Java 11 / 21 in child JVMs; google-java-format;
+#                                                     the jar)
 #   e2e spark 3.1    pytest tests/e2e --spark spark31  (spark-submit --jars <jar>, local[2], no
 #                                                     fs.*.impl: the full suite on the oldest and
 #   e2e spark 4      pytest tests/e2e --spark spark4    newest Spark: read and write with the
@@ -124,7 +126,7 @@ step "setup" "$SHOAL_ROOT/scripts/setup.sh"
 step "cargo fmt" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" cargo test --workspace
-step "gradle test jar" gradle --no-daemon test jar "-Pshoal.s3s.bin=$SHOAL_S3S_BIN" \
+step "gradle test jar" gradle --no-daemon test checkJavaFormat jar "-Pshoal.s3s.bin=$SHOAL_S3S_BIN" \
   "-Pshoal.java.homes=11=$SHOAL_JAVA11_HOME,21=$SHOAL_JAVA21_HOME"
 step "e2e spark 3.1" e2e "$SHOAL_SPARK35_VENV" spark31
 step "e2e spark 4" e2e "$SHOAL_SPARK35_VENV" spark4

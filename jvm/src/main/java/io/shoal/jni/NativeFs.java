@@ -192,10 +192,10 @@ public final class NativeFs extends NativeObject {
   /**
    * {@link #files}, stopped early once {@code cancelled} answers true: the native call asks it
    * every 20 ms, on this thread (so it may ask Spark whether this thread's task was killed). Then
-   * no further file is started and no further page fetched, the fetches in flight finish (each
-   * page lands whole or not at all), every file not done is reported to {@code done} with an
-   * {@code IOException} whose message ends in "cancelled", and the call returns. A {@code done}
-   * that throws cancels the rest too. Null for never.
+   * no further file is started and no further page fetched, the fetches in flight finish (each page
+   * lands whole or not at all), every file not done is reported to {@code done} with an {@code
+   * IOException} whose message ends in "cancelled", and the call returns. A {@code done} that
+   * throws cancels the rest too. Null for never.
    */
   public void files(
       FileOp op,

@@ -72,8 +72,8 @@ public final class LoadInputFormat extends InputFormat<Text, FileLoad> {
   /**
    * Loads the split's files in one native call on a thread of its own when the first record is
    * asked for, and yields each file's record as the native call reports it finished. The task's
-   * thread, waiting for records, looks at Spark's kill flag every {@value #KILL_POLL_MS} ms; once it
-   * is set (or the thread is interrupted, or the reader closed) the native call is cancelled and
+   * thread, waiting for records, looks at Spark's kill flag every {@value #KILL_POLL_MS} ms; once
+   * it is set (or the thread is interrupted, or the reader closed) the native call is cancelled and
    * the wait ends with an {@link InterruptedIOException}, which Spark reports as the task killed.
    */
   static final class Reader extends RecordReader<Text, FileLoad> {

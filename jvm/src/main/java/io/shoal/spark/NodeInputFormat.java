@@ -187,8 +187,8 @@ public final class NodeInputFormat extends InputFormat<Text, NodeReport> {
   }
 
   /**
-   * Runs the operation over the split's files when the first record is asked for; stops (and
-   * fails the task) when Spark kills the task.
+   * Runs the operation over the split's files when the first record is asked for; stops (and fails
+   * the task) when Spark kills the task.
    */
   static final class Reader extends OneRecordReader<HostSplit, NodeReport> {
     Reader() {

@@ -16,8 +16,8 @@ import scala.runtime.BoxedUnit;
  * through the class loader that has the {@code --jars} when a session is created: {@code
  * SparkSession.builder().getOrCreate()} in Scala and Java from Spark 3.2, and PySpark's sessions
  * from Spark 4.0 (PySpark 3.x makes its session through a constructor that skips them). This
- * provider adds no extension to the session: it runs {@link SchemeRegistration#install()}. Where
- * it is not loaded (Spark 3.1, PySpark 3.x, applications that never create a session), {@link
+ * provider adds no extension to the session: it runs {@link SchemeRegistration#install()}. Where it
+ * is not loaded (Spark 3.1, PySpark 3.x, applications that never create a session), {@link
  * FileSystemRegistration} (the first DataFrame read) or {@link ShoalPlugin} registers the schemes.
  */
 public final class SessionRegistration extends AbstractFunction1<SparkSessionExtensions, BoxedUnit>

@@ -227,7 +227,15 @@ public final class ShoalTool {
             inJobGroup(
                 sc,
                 id,
-                "Shoal " + op + " " + p + ": " + files + " files, " + pending.size() + " tasks on "
+                "Shoal "
+                    + op
+                    + " "
+                    + p
+                    + ": "
+                    + files
+                    + " files, "
+                    + pending.size()
+                    + " tasks on "
                     + (targets.isEmpty() ? "this node" : hosts),
                 () ->
                     jsc.newAPIHadoopRDD(conf, NodeInputFormat.class, Text.class, NodeReport.class)

@@ -40,9 +40,9 @@ import org.junit.rules.TemporaryFolder;
  * One task of the distributed load over a real S3 server (s3s-fs) behind a {@link CountingProxy}
  * that counts the object GETs the server is sent: the task's files are fetched several at once
  * ({@code shoal.load.parallel}), each file's record comes as that file finishes, and a file deleted
- * between the listing and the load is a failed record naming it while the others load. A task
- * Spark kills stops its native load (no GET after the ones in flight); free and stat list the path
- * once, on the driver, not in each host's task.
+ * between the listing and the load is a failed record naming it while the others load. A task Spark
+ * kills stops its native load (no GET after the ones in flight); free and stat list the path once,
+ * on the driver, not in each host's task.
  */
 public class TestLoadTasks {
   @ClassRule public static final S3Server S3 = new S3Server();
