@@ -172,6 +172,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// For `shoal load`: SIGINT (Ctrl-C) or SIGTERM cancels the batch (no new fetch starts, the
+/// fetches in flight end, each file not done is reported cancelled) and a second one ends the
+/// process at once. The signals are blocked here, before any other thread exists, so that
+/// every thread started later inherits the mask and one thread takes them with `sigwait`.
+fn cancel_on_signals() -> Cancel {
+    let cancel = Cancel::new();
+    // SAFETY: the set is initialised by sigemptyset before use; pthread_sigmask only reads it.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    let c = cancel.clone();
+    let started = std::thread::Builder::new()
+        .name("shoal-signals".into())
+        .spawn(move || loop {
+            let mut sig = 0;
+            // SAFETY: set holds blocked signals; sig receives the one taken.
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                return;
+            }
+            if c.is_cancelled() {
+                eprintln!("shoal: signal {sig} again: exiting now");
+                std::process::exit(128 + sig);
+            }
+            eprintln!(
+                "shoal: interrupted: no new fetch starts; waiting for those in flight \
+                 (signal again to exit now)"
+            );
+            c.cancel();
+        });
+    if started.is_err() {
+        // No thread to take them: let the signals end the process as before.
+        // SAFETY: as above.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    }
+    cancel
+}
+
 fn load_config(cli: &Cli) -> Result<Config> {
     shoal_core::conf_file::load(&cli.conf, cli.define.iter().cloned())
 }
@@ -217,6 +259,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         shoal_fuse::mount(&config, mountpoint, &options)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Before the namespace starts its threads (see `cancel_on_signals`).
+    let cancel = match cli.command {
+        Command::Load { .. } => cancel_on_signals(),
+        _ => Cancel::new(),
+    };
     let ns = Namespace::new(&config)?;
     let mut out = std::io::stdout().lock();
     let w = output_error;
@@ -350,9 +397,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Load { path, footers } => {
             let path = shoal_path(&path)?;
             return if footers {
-                load_footers(&ns, &path, &mut out)
+                load_footers(&ns, &path, &cancel, &mut out)
             } else {
-                load(&ns, &path, &mut out)
+                load(&ns, &path, &cancel, &mut out)
             };
         }
         Command::Free { path } => {
@@ -443,12 +490,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `load --footers`: every file's Parquet footer, `shoal.load.parallel` files at a time (one or
 /// two small GETs each: latency, not bandwidth, is what they cost).
-fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
+fn load_footers(
+    ns: &Namespace,
+    path: &str,
+    cancel: &Cancel,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
     let w = output_error;
     let started = Instant::now();
     let files: Vec<FileInfo> = ns.walk_files(path)?;
     let results = std::sync::Mutex::new(Vec::with_capacity(files.len()));
-    ns.load_footers(&files, &Cancel::new(), |i, r| {
+    ns.load_footers(&files, cancel, |i, r| {
         results
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -458,10 +510,12 @@ fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<Exit
         results.into_inner().unwrap_or_else(|p| p.into_inner());
     let before = ns.stats();
     let fetched: u64 = results.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
-    let failures: Vec<_> = results
-        .iter()
-        .filter_map(|(i, r)| r.as_ref().err().map(|e| (&files[*i].path, e)))
-        .collect();
+    let (failures, cancelled) = split_cancelled(
+        results
+            .iter()
+            .filter_map(|(i, r)| r.as_ref().err().map(|e| (files[*i].path.as_str(), e))),
+        cancel,
+    );
     let get = |n: &str| before[COUNTER_NAMES.iter().position(|c| *c == n).expect("counter")];
     writeln!(
         out,
@@ -473,17 +527,10 @@ fn load_footers(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<Exit
         failures.len()
     )
     .map_err(w)?;
-    for (p, e) in &failures {
-        writeln!(out, "failed: {p}: {e}").map_err(w)?;
-    }
-    Ok(if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    end_of_load(out, &failures, cancelled)
 }
 
-fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
+fn load(ns: &Namespace, path: &str, cancel: &Cancel, out: &mut impl Write) -> Result<ExitCode> {
     let w = output_error;
     let started = Instant::now();
     let files: Vec<FileInfo> = ns.walk_files(path)?;
@@ -500,7 +547,7 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
     // moves as each file is done.
     let tally = std::sync::Mutex::new((0u64, 0u64, 0usize, Vec::new()));
     bar.set_message(format!("0/{} files", files.len()));
-    ns.load_files(&files, &Cancel::new(), |i, r| {
+    ns.load_files(&files, cancel, |i, r| {
         let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
         match r {
             Ok(l) => {
@@ -513,8 +560,10 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
         bar.set_message(format!("{}/{} files", t.2, files.len()));
         bar.inc(files[i].len);
     });
-    let (fetched, already, _, mut failures) = tally.into_inner().unwrap_or_else(|p| p.into_inner());
-    failures.sort_by(|a, b| a.0.cmp(&b.0));
+    let (fetched, already, _, all_failures) = tally.into_inner().unwrap_or_else(|p| p.into_inner());
+    let (mut failures, cancelled) =
+        split_cancelled(all_failures.iter().map(|(p, e)| (p.as_str(), e)), cancel);
+    failures.sort_by(|a, b| a.0.cmp(b.0));
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     writeln!(
@@ -529,13 +578,55 @@ fn load(ns: &Namespace, path: &str, out: &mut impl Write) -> Result<ExitCode> {
         failures.len()
     )
     .map_err(w)?;
-    for (p, e) in &failures {
-        writeln!(out, "failed: {p}: {e}").map_err(w)?;
-    }
+    let code = end_of_load(out, &failures, cancelled)?;
     let stats = ns.stats();
     let get = |n: &str| stats[COUNTER_NAMES.iter().position(|c| *c == n).expect("counter")];
     writeln!(out, "store requests: {}", get("store_get_requests")).map_err(w)?;
-    Ok(if failures.is_empty() {
+    Ok(code)
+}
+
+/// The files that failed, and how many were left undone because `cancel` was cancelled (an
+/// interrupted `shoal load`).
+fn split_cancelled<'a>(
+    failures: impl Iterator<Item = (&'a str, &'a Error)>,
+    cancel: &Cancel,
+) -> (Vec<(&'a str, &'a Error)>, usize) {
+    let mut failed = Vec::new();
+    let mut cancelled = 0;
+    for (p, e) in failures {
+        if cancel.is_cancelled()
+            && e.kind() == shoal_core::ErrorKind::Other
+            && e.message().ends_with(shoal_core::cancel::CANCELLED)
+        {
+            cancelled += 1;
+        } else {
+            failed.push((p, e));
+        }
+    }
+    (failed, cancelled)
+}
+
+/// Prints the failures and the files an interrupt left undone; the exit code: 130 when
+/// interrupted (as a shell reports SIGINT), 1 when a file failed, else 0.
+fn end_of_load(
+    out: &mut impl Write,
+    failures: &[(&str, &Error)],
+    cancelled: usize,
+) -> Result<ExitCode> {
+    let w = output_error;
+    for (p, e) in failures {
+        writeln!(out, "failed: {p}: {e}").map_err(w)?;
+    }
+    if cancelled > 0 {
+        writeln!(
+            out,
+            "cancelled: {cancelled} files not loaded (interrupted; load again to fetch them)"
+        )
+        .map_err(w)?;
+    }
+    Ok(if cancelled > 0 {
+        ExitCode::from(130)
+    } else if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -301,3 +301,86 @@ fn errors_exit_non_zero_with_clear_messages() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong"));
 }
+
+/// Ctrl-C during `shoal load` against a slow store (s3s-fs behind a proxy that holds each
+/// object GET for a second): no new GET starts, the ones in flight end, the command says how
+/// many files it left and exits 130; a second load fetches only those.
+#[test]
+fn an_interrupted_load_stops_fetching_and_a_second_load_finishes() {
+    use std::time::{Duration, Instant};
+    let server = S3Server::start();
+    let proxy = shoal_testkit::CountingProxy::start(&server.endpoint());
+    for i in 0..40 {
+        server.put("bucket", &format!("data/f{i:02}"), &[i as u8; 10_000]);
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let endpoint = proxy.endpoint();
+    let keys = server.cache_test_conf(
+        cache.path(),
+        &[
+            ("shoal.mount.s3.option.aws_endpoint", endpoint.as_str()),
+            ("shoal.load.parallel", "4"),
+        ],
+    );
+    let conf = hadoop_xml(&keys);
+    let gets = || proxy.count("GET", "/bucket/data/");
+    // 40 GETs of a second each, 4 at a time, would take 10 s.
+    proxy.delay_gets(Duration::from_secs(1));
+    let child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .arg("--conf")
+        .arg(conf.path())
+        .args(["load", "/s3/data"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while gets() < 4 {
+        assert!(Instant::now() < until, "the load sent no GET");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill sends a signal to the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let at_signal = gets();
+    let sent = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        sent.elapsed()
+    );
+    let left = cancelled_count(&stdout);
+    assert!(left > 0 && left < 40, "{stdout}\n{stderr}");
+    // At most the GETs the 4 fetchers were starting as the signal came began after it.
+    let after = gets();
+    assert!(
+        after <= at_signal + 4,
+        "{at_signal} GETs at the signal, {after} after"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(gets(), after, "a GET started after the load ended");
+
+    proxy.delay_gets(Duration::ZERO);
+    let out = ok(&shoal(conf.path(), &["load", "/s3/data"]));
+    assert!(
+        out.contains("0 failed") && !out.contains("cancelled"),
+        "{out}"
+    );
+    // Each file was fetched once over both loads: the second fetched only what the first left.
+    assert_eq!(gets(), 40, "{out}");
+}
+
+/// The N of "cancelled: N files not loaded".
+fn cancelled_count(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("cancelled: "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}

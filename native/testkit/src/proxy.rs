@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -20,6 +20,8 @@ pub struct CountingProxy {
     port: u16,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
     gets: Arc<InFlight>,
+    /// Milliseconds each object GET (no query) is held before it is passed on.
+    delay_ms: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
@@ -35,8 +37,9 @@ impl CountingProxy {
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gets = Arc::new(InFlight::default());
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, st, g) = (seen.clone(), stop.clone(), gets.clone());
+        let (s, st, g, d) = (seen.clone(), stop.clone(), gets.clone(), delay_ms.clone());
         let accept = crate::wire::accept_loop(
             format!("counting-proxy-{port}"),
             listener,
@@ -45,14 +48,15 @@ impl CountingProxy {
                 let Ok(server) = TcpStream::connect(upstream) else {
                     return;
                 };
-                let (s, g) = (s.clone(), g.clone());
-                std::thread::spawn(move || relay(client, server, s, g));
+                let (s, g, d) = (s.clone(), g.clone(), d.clone());
+                std::thread::spawn(move || relay(client, server, s, g, d));
             },
         );
         CountingProxy {
             port,
             seen,
             gets,
+            delay_ms,
             stop,
             accept: Some(accept),
         }
@@ -76,6 +80,13 @@ impl CountingProxy {
                 r.method == method && r.target.starts_with(prefix) && !r.target.contains('?')
             })
             .count()
+    }
+
+    /// From now on each object GET (a request with no query: not a listing) is held for
+    /// `delay` before it reaches the server: a slow store, for tests that act mid-transfer.
+    pub fn delay_gets(&self, delay: std::time::Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.delay_ms.store(ms, Ordering::Release);
     }
 
     pub fn reset(&self) {
@@ -123,6 +134,7 @@ fn relay(
     server: TcpStream,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
     gets: Arc<InFlight>,
+    delay_ms: Arc<AtomicU64>,
 ) {
     let (Ok(mut client_w), Ok(server_r)) = (client.try_clone(), server.try_clone()) else {
         return;
@@ -147,6 +159,10 @@ fn relay(
             });
             if method == "GET" {
                 gets.enter();
+                let ms = delay_ms.load(Ordering::Acquire);
+                if ms > 0 && !target.contains('?') {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                }
             }
             let _ = sent.send(method.to_string());
         }
