@@ -37,6 +37,15 @@
 //! with a 20-character key (`benchmarks/scale` measures it), and a status asked for alone
 //! `STATUS_OVERHEAD` more.
 //!
+//! **A first listing answers for the tree below it.** A directory listed for the first time
+//! (no listing of it held) is read as one flat listing of its tree where the store has one
+//! (S3, GCS, Azure), for at most `shoal.metadata.tree.max.entries` objects
+//! (`Namespace::list_tree`, `store::tree_listings`): the listing of every directory that
+//! listing held whole is kept ([`MetadataCache::keep_tree`]), with the time the flat listing
+//! started, in at most a quarter of the cache together. A directory whose entries a flat
+//! listing cannot tell (an empty object: a file or a directory marker) is marked to be listed
+//! alone for a TTL ([`MetadataCache::list_alone`]).
+//!
 //! **A listing never evicts itself.** Listings reach the caller page by page
 //! (`crate::namespace::Listing`) and are copied for the cache as they go ([`ListingCopy`]): a
 //! directory's listing is kept when it ends whole within a quarter of the cache, a flat listing
@@ -61,6 +70,11 @@ pub const DEFAULT_MAX_SIZE: u64 = 256 << 20;
 /// page (bounded memory): only a process that listed the whole directory holds its listing, and
 /// listing it again costs the requests that listing did.
 pub const DEFAULT_RELIST_MAX_ENTRIES: u64 = 1 << 32;
+/// Objects a first listing of a directory reads as one flat listing of its tree (five S3
+/// pages): the directories below it are then listed with no request of their own, and a tree
+/// larger than that costs at most these pages more, which still answer for the directories
+/// they held whole.
+pub const DEFAULT_TREE_MAX_ENTRIES: u64 = 5000;
 /// Background listings one cache runs at once; an entry that finds them all busy is refreshed
 /// when it expires.
 pub const MAX_BACKGROUND: usize = 8;
@@ -78,6 +92,9 @@ pub struct MetadataSettings {
     pub max_size: u64,
     /// The largest directory (in entries) revalidated by listing it; 0: never.
     pub relist_max_entries: u64,
+    /// Objects a first listing of a directory reads from one flat listing of its tree, to
+    /// answer the listings of the directories below it too; 0: each directory listed alone.
+    pub tree_max_entries: u64,
 }
 
 impl MetadataSettings {
@@ -101,6 +118,8 @@ impl MetadataSettings {
                 "shoal.metadata.relist.max.entries",
                 DEFAULT_RELIST_MAX_ENTRIES,
             )?,
+            tree_max_entries: c
+                .get_count("shoal.metadata.tree.max.entries", DEFAULT_TREE_MAX_ENTRIES)?,
         })
     }
 }
@@ -409,6 +428,11 @@ fn listing_key(mount: &str, key: &str) -> String {
 /// That a directory was listed.
 fn listed_key(mount: &str, dir: &str) -> String {
     format!("D\0{mount}\0{dir}")
+}
+
+/// That a flat listing of a tree could not give a directory's listing.
+fn alone_key(mount: &str, dir: &str) -> String {
+    format!("A\0{mount}\0{dir}")
 }
 
 /// The files of a directory, from a flat listing of a tree.
@@ -807,6 +831,45 @@ impl MetadataCache {
         }
     }
 
+    /// Keeps the directory listings a flat listing of a tree gave (`UnderStore::list_tree`),
+    /// fetched when `copy` started, unless a change was made through Shoal since: in the
+    /// order given (the listed directory first), as many as fit in a quarter of the cache
+    /// together, so that a tree never evicts itself. Returns how many it kept.
+    pub fn keep_tree(
+        &self,
+        mount: &str,
+        copy: &ListingCopy,
+        dirs: Vec<(String, Vec<Entry>)>,
+        immutable: bool,
+    ) -> usize {
+        if self.shared.generation.load(Ordering::Acquire) != copy.generation {
+            return 0;
+        }
+        let room = self.shared.settings.max_size / 4;
+        let mut used = 0u64;
+        let mut kept = 0;
+        for (dir, entries) in dirs {
+            used += weight(
+                &listing_key(mount, &dir),
+                &Timed {
+                    value: Value::Listing(Arc::new(Vec::new())),
+                    ttl: None,
+                    fetched: copy.started,
+                },
+            ) + entries
+                .iter()
+                .map(|e| entry_weight(e) + std::mem::size_of::<Entry>() as u64)
+                .sum::<u64>();
+            if used > room {
+                break;
+            }
+            self.shared
+                .put_relisted(mount, &dir, Arc::new(entries), copy.started, immutable);
+            kept += 1;
+        }
+        kept
+    }
+
     /// Keeps the files' statuses of a flat listing read whole into `copy` (as
     /// [`MetadataCache::put_statuses`]); nothing of one that outgrew it.
     pub fn keep_files(&self, mount: &str, copy: ListingCopy, immutable: bool) -> usize {
@@ -865,6 +928,32 @@ impl MetadataCache {
             .put_files(mount, entries.to_vec(), ttl, Instant::now(), room)
     }
 
+    /// Remembers, for a TTL, that directory `dir` is to be listed alone (a flat listing of a
+    /// tree holding it could not give its entries).
+    pub fn list_alone(&self, mount: &str, dir: &str) {
+        let Some(ttl) = self.shared.ttl(true, false) else {
+            return;
+        };
+        self.entries().insert(
+            alone_key(mount, dir),
+            Timed {
+                value: Value::Listed(0),
+                ttl,
+                fetched: Instant::now(),
+            },
+        );
+    }
+
+    /// Whether directory `dir` is to be listed alone ([`MetadataCache::list_alone`]).
+    pub fn listed_alone(&self, mount: &str, dir: &str) -> bool {
+        self.entries().contains_key(&alone_key(mount, dir))
+    }
+
+    /// Objects a first listing reads from one flat listing of a tree (0: never).
+    pub fn tree_max_entries(&self) -> usize {
+        self.shared.settings.tree_max_entries as usize
+    }
+
     /// Entries held (approximate until the cache has caught up with recent inserts).
     pub fn len(&self) -> u64 {
         self.entries().run_pending_tasks();
@@ -921,6 +1010,7 @@ mod tests {
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             max_size,
             relist_max_entries: DEFAULT_RELIST_MAX_ENTRIES,
+            tree_max_entries: DEFAULT_TREE_MAX_ENTRIES,
         })
     }
 

@@ -125,6 +125,8 @@ fn s3_big() -> (S3Server, Namespace) {
     let mut conf = server.mount_conf("s3", "/s3", "bucket");
     conf.push(("shoal.store.max.retries".into(), "0".into()));
     conf.push(("shoal.store.timeout".into(), "5s".into()));
+    // Listed by directory, page by page (a tree of 2,500 would be read whole at once).
+    conf.push(("shoal.metadata.tree.max.entries".into(), "0".into()));
     let ns = Namespace::new(&Config::from_pairs(conf)).unwrap();
     (server, ns)
 }

@@ -233,8 +233,14 @@ fn a_huge_flat_directory_is_revalidated_by_a_paginated_listing_not_heads() {
     let listed_at = Instant::now();
     proxy.reset();
     assert_eq!(ns.list("/s3/d").unwrap().len(), n);
-    let (pages, heads) = metadata_requests(&proxy);
-    assert!(pages >= 3 && heads == 0, "{:?}", proxy.seen());
+    // The first listing is one flat listing of the tree (`shoal.metadata.tree.max.entries`).
+    let seen = proxy.seen();
+    let pages = seen
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.contains("list-type=2"))
+        .count();
+    let heads = seen.iter().filter(|r| r.method == "HEAD").count();
+    assert!(pages >= 3 && heads == 0, "{seen:?}");
     expire(listed_at, &proxy);
     for p in paths(n).iter().step_by(25) {
         assert_eq!(ns.status(p).unwrap().len, 100);

@@ -102,6 +102,8 @@ pub const KEYS: &[Key] = &[
     // Deprecated: `shoal.metadata.max.size` wins; an entry is taken as 256 bytes.
     count("shoal.metadata.max.entries", 1, 1 << 32),
     count("shoal.metadata.relist.max.entries", 0, 1 << 32),
+    // Held whole while a tree's listings are cut from it: bounded (about 300 bytes each).
+    count("shoal.metadata.tree.max.entries", 0, 100_000),
     // Stores.
     secs("shoal.store.timeout", 1, DAY),
     count("shoal.store.max.retries", 0, 100),

@@ -2,7 +2,9 @@
 //! `Namespace::walk_stream`), read from the store page by page (`store::ListPages`): a
 //! listing of a million objects holds one page of them, not the million.
 //!
-//! A directory listing the metadata cache holds is served from it. Otherwise the store is
+//! A directory listing the metadata cache holds is served from it; so is a first listing that
+//! one flat listing of the directory's tree answered whole (`Namespace::list_tree`, at most
+//! `shoal.metadata.tree.max.entries` objects held while it is cut up). Otherwise the store is
 //! listed, and the cache gets a copy of the listing as it streams by ([`ListingCopy`]): kept
 //! when the listing ends whole and fits in a quarter of the cache (half for a flat listing of
 //! a tree), dropped the moment it grows past that, so a listing never evicts itself. Errors

@@ -480,9 +480,54 @@ impl Namespace {
             }
             Lookup::Relist(_) | Lookup::Miss => {
                 crate::bump!(metadata_misses, 1, self.stats, crate::stats::process());
-                Listing::from_store(first, dir, self)
+                match self.list_tree(&dir.r)? {
+                    Some(entries) => Ok(Listing::cached(first, dir, entries, self)),
+                    None => Listing::from_store(first, dir, self),
+                }
             }
         }
+    }
+
+    /// A directory's first listing as one flat listing of its tree, where its store has one
+    /// and `shoal.metadata.tree.max.entries` allows: the metadata cache keeps the listing of
+    /// every directory it held whole, so the directories below are then listed with no request
+    /// (a dataset's class directories, which Spark lists one after the other). The
+    /// directory's own entries when the tree was read whole, else `None` (a larger tree: the
+    /// directory is listed alone, and the directories the flat listing held are kept).
+    fn list_tree(&self, r: &Resolved) -> Result<Option<Arc<Vec<Entry>>>> {
+        let max = self.metadata.tree_max_entries();
+        if max == 0 || self.metadata.listed_alone(&r.mount.name, &r.key) {
+            return Ok(None);
+        }
+        let copy = self.metadata.listing_copy();
+        let Some(tree) = r.mount.store.list_tree(&r.key, max).map_err(|e| {
+            e.context(
+                "list",
+                &format!("{} (in {})", r.path, r.mount.store.describe()),
+            )
+        })?
+        else {
+            return Ok(None);
+        };
+        for _ in 0..tree.requests {
+            self.count_metadata_request();
+        }
+        let root = tree
+            .root_whole
+            .then(|| tree.dirs.iter().find(|(d, _)| *d == r.key))
+            .flatten()
+            .map(|(_, e)| Arc::new(e.clone()));
+        let mut dirs = tree.dirs;
+        // The listed directory first: it is the one kept if the cache has room for one.
+        dirs.sort_by_key(|(d, _)| *d != r.key);
+        self.metadata
+            .keep_tree(&r.mount.name, &copy, dirs, r.mount.immutable);
+        // A directory whose entries the flat listing could not tell apart is listed alone
+        // when it is listed, not by another flat listing of its own tree.
+        for d in &tree.alone {
+            self.metadata.list_alone(&r.mount.name, d);
+        }
+        Ok(root)
     }
 
     /// The status of one path.

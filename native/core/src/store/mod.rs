@@ -175,6 +175,96 @@ pub fn list_files_pages(store: &Arc<dyn UnderStore>, key: &str) -> Result<Box<dy
     })
 }
 
+/// Directory listings that one flat listing of a tree gave (`UnderStore::list_tree`).
+#[derive(Debug, Default)]
+pub struct TreeListings {
+    /// Each directory whose listing the flat listing held whole, with its entries exactly as
+    /// `UnderStore::list` gives them (sorted by key).
+    pub dirs: Vec<(String, Vec<Entry>)>,
+    /// Whether the listed directory itself is among `dirs`: the flat listing ended within its
+    /// bound and said what every entry of the directory is.
+    pub root_whole: bool,
+    /// Directories the flat listing reached whose listing it cannot give (an empty object in
+    /// them, which may be a file or a directory marker): each needs a listing of its own.
+    pub alone: Vec<String>,
+    /// Requests the flat listing made.
+    pub requests: u64,
+}
+
+/// One object a flat listing of a tree gave: its key, and its entry as a file.
+pub struct Listed {
+    pub key: String,
+    pub file: Entry,
+    /// Whether it holds no bytes: then it may be a directory marker (`dir/`) rather than a
+    /// file, which a flat listing cannot tell, unless something lies below it.
+    pub empty: bool,
+}
+
+/// The listings of directory `root` and of the directories below it, from the objects of a
+/// flat listing of `root` in key order. `whole`: the listing ended; otherwise it stopped
+/// after `objects` and only directories whose every key lies before where it stopped are
+/// whole (keys under one prefix are contiguous in key order). A directory holding an empty
+/// object with nothing below it is left out: that object is a file or a directory marker,
+/// which only a listing of the directory tells; such directories are returned second. Entries
+/// are what `UnderStore::list` gives: a name that is both a file and a prefix is listed once,
+/// as a directory.
+pub fn tree_listings(
+    root: &str,
+    objects: Vec<Listed>,
+    whole: bool,
+) -> (Vec<(String, Vec<Entry>)>, Vec<String>) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let under = |dir: &str, key: &str| -> bool {
+        dir.is_empty()
+            || (key.len() > dir.len() && key.starts_with(dir) && key.as_bytes()[dir.len()] == b'/')
+    };
+    let last = objects.last().map(|o| o.key.clone());
+    let parent = |key: &str| {
+        key.rsplit_once('/')
+            .map_or(String::new(), |(p, _)| p.to_string())
+    };
+    // A key with something listed below it names a directory, whatever its own object is.
+    let mut prefixes: BTreeSet<String> = BTreeSet::new();
+    for o in &objects {
+        let mut p = parent(&o.key);
+        while p != root && under(root, &p) && prefixes.insert(p.clone()) {
+            p = parent(&p);
+        }
+    }
+    let mut dirs: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    dirs.insert(root.to_string(), Vec::new());
+    for p in &prefixes {
+        dirs.entry(p.clone()).or_default();
+        dirs.entry(parent(p))
+            .or_default()
+            .push(Entry::dir(p.clone(), 0));
+    }
+    let mut unknown: BTreeSet<String> = BTreeSet::new();
+    for o in objects {
+        if !under(root, &o.key) || prefixes.contains(&o.key) {
+            continue;
+        }
+        let dir = parent(&o.key);
+        if o.empty {
+            unknown.insert(dir);
+            continue;
+        }
+        dirs.entry(dir).or_default().push(o.file);
+    }
+    let listings = dirs
+        .into_iter()
+        .filter(|(d, _)| !unknown.contains(d))
+        .filter(|(d, _)| whole || last.as_deref().is_some_and(|l| !under(d, l) && d != root))
+        .map(|(d, mut entries)| {
+            // Directories first, so that a name both a file and a prefix stays a directory.
+            entries.sort_by(|a, b| a.key.cmp(&b.key).then(b.is_dir.cmp(&a.is_dir)));
+            entries.dedup_by(|a, b| a.key == b.key);
+            (d, entries)
+        })
+        .collect();
+    (listings, unknown.into_iter().collect())
+}
+
 /// Bytes read from a store, with the ETag of the object they were read from where the store's
 /// answer carries one.
 #[derive(Debug, Clone)]
@@ -237,6 +327,13 @@ pub trait UnderStore: Send + Sync + Debug {
     /// Every file under directory `key` page by page, from one flat listing; `None` where the
     /// store has none ([`list_files_pages`] then walks the directories).
     fn list_files_pages(&self, _key: &str) -> Result<Option<Box<dyn ListPages>>> {
+        Ok(None)
+    }
+
+    /// The listings of directory `key` and of the directories below it from one flat listing
+    /// of the tree, read for at most `max_entries` objects ([`tree_listings`]); `None` where
+    /// the store has no flat listing that costs less than a listing per directory.
+    fn list_tree(&self, _key: &str, _max_entries: usize) -> Result<Option<TreeListings>> {
         Ok(None)
     }
 
@@ -464,5 +561,107 @@ mod tests {
         let listed = Entry::file_by_mtime("a", 3, 9_250, None);
         assert_eq!(head.version, listed.version);
         assert_eq!(head.etag.as_deref(), Some("\"x\""));
+    }
+
+    fn listed(key: &str, len: u64) -> Listed {
+        Listed {
+            key: key.to_string(),
+            file: Entry::file(key, len, 0, None),
+            empty: len == 0,
+        }
+    }
+
+    fn keys(entries: &[Entry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| format!("{}{}", e.key, if e.is_dir { "/" } else { "" }))
+            .collect()
+    }
+
+    fn tree(root: &str, objects: &[(&str, u64)], whole: bool) -> Vec<(String, Vec<String>)> {
+        let objects = objects.iter().map(|(k, n)| listed(k, *n)).collect();
+        tree_listings(root, objects, whole)
+            .0
+            .into_iter()
+            .map(|(d, e)| (d, keys(&e)))
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_flat_listing_gives_every_directory_s_listing() {
+        let objects = [
+            ("d/a.txt", 1),
+            ("d/train/c1/x", 2),
+            ("d/train/c1/y", 2),
+            ("d/train/c2/z", 2),
+            // Both a file and a prefix: listed once, as a directory.
+            ("d/v", 3),
+            ("d/v/w", 3),
+            // `d/x-1` sorts between `d/x` and `d/x/...`.
+            ("d/x", 4),
+            ("d/x-1", 4),
+            ("d/x/y", 4),
+        ];
+        let got = tree("d", &objects, true);
+        let want = [
+            ("d", vec!["d/a.txt", "d/train/", "d/v/", "d/x/", "d/x-1"]),
+            ("d/train", vec!["d/train/c1/", "d/train/c2/"]),
+            ("d/train/c1", vec!["d/train/c1/x", "d/train/c1/y"]),
+            ("d/train/c2", vec!["d/train/c2/z"]),
+            ("d/v", vec!["d/v/w"]),
+            ("d/x", vec!["d/x/y"]),
+        ];
+        let want: Vec<(String, Vec<String>)> = want
+            .iter()
+            .map(|(d, e)| (d.to_string(), e.iter().map(|k| k.to_string()).collect()))
+            .collect();
+        assert_eq!(got, want);
+        // An empty tree is an empty directory (as a listing of a missing one is).
+        assert_eq!(tree("d", &[], true), vec![("d".to_string(), vec![])]);
+        // The mount root lists from "".
+        assert_eq!(
+            tree("", &[("a", 1), ("b/c", 1)], true),
+            vec![
+                (String::new(), vec!["a".to_string(), "b/".into()]),
+                ("b".to_string(), vec!["b/c".to_string()])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cut_flat_listing_gives_only_the_directories_it_passed_whole() {
+        let objects = [
+            ("d/c1/x", 1),
+            ("d/c1/y", 1),
+            ("d/c2/deep/z", 1),
+            ("d/c3/a", 1),
+        ];
+        // Stopped at d/c3/a: c1 and c2 (and c2/deep) are whole; c3 and d itself are not.
+        let got: Vec<String> = tree("d", &objects, false)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(got, vec!["d/c1", "d/c2", "d/c2/deep"]);
+        assert!(tree("d", &[], false).is_empty());
+    }
+
+    #[test]
+    fn an_empty_object_with_nothing_below_leaves_its_directory_to_a_listing_of_its_own() {
+        // `d/e/m` may be a file or the marker `d/e/m/` of an empty directory: only a listing
+        // of d/e can tell, so d/e has no listing here; d and d/f do.
+        let objects = [("d/e/f", 1), ("d/e/m", 0), ("d/f/g", 1)];
+        let got: Vec<String> = tree("d", &objects, true)
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(got, vec!["d", "d/f"]);
+        let objects = objects.iter().map(|(k, n)| listed(k, *n)).collect();
+        assert_eq!(tree_listings("d", objects, true).1, vec!["d/e"]);
+        // An empty object with something below it is a directory whatever it is itself, and
+        // the listed directory's own marker is not one of its entries.
+        let objects = [("d", 0), ("d/e", 0), ("d/e/f", 1)];
+        let got = tree("d", &objects, true);
+        assert_eq!(got[0], ("d".to_string(), vec!["d/e/".to_string()]));
+        assert_eq!(got[1], ("d/e".to_string(), vec!["d/e/f".to_string()]));
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-use super::{Entry, Fetched, ListPages, StoreWriter, UnderStore};
+use super::{Entry, Fetched, ListPages, StoreWriter, TreeListings, UnderStore};
 use crate::config::MountSpec;
 use crate::error::{Error, Result};
 
@@ -294,6 +294,7 @@ impl UnderStore for Redacting {
         fn stat(&self, key: &str) -> Result<Option<Entry>>;
         fn list(&self, key: &str) -> Result<Vec<Entry>>;
         fn list_files(&self, key: &str) -> Result<Vec<Entry>>;
+        fn list_tree(&self, key: &str, max_entries: usize) -> Result<Option<TreeListings>>;
         fn read_at(
             &self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]
         ) -> Result<(usize, Option<String>)>;

@@ -29,7 +29,10 @@ use object_store::{
 };
 
 use super::limit::Limit;
-use super::{redact_uri, Entry, Fetched, ListPages, OnePage, StoreWriter, UnderStore, LIST_PAGE};
+use super::{
+    redact_uri, Entry, Fetched, ListPages, OnePage, StoreWriter, TreeListings, UnderStore,
+    LIST_PAGE,
+};
 use crate::config::{MountSpec, StoreSettings};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -677,6 +680,56 @@ impl UnderStore for ObjectStoreUfs {
             loc,
             stream: Some(stream),
         })))
+    }
+
+    fn list_tree(&self, key: &str, max_entries: usize) -> Result<Option<TreeListings>> {
+        let Some(paged) = self.paged.clone() else {
+            return Ok(None);
+        };
+        let loc = self.location(key)?;
+        let prefix = (!loc.as_ref().is_empty()).then(|| format!("{loc}/"));
+        let what = format!("a listing of '{key}'");
+        let mut objects = Vec::new();
+        let (mut token, mut requests) = (None::<String>, 0u64);
+        let whole = loop {
+            let asked = token.take();
+            let opts = PaginatedListOptions {
+                page_token: asked.clone(),
+                ..Default::default()
+            };
+            let prefix = prefix.clone();
+            let paged = paged.clone();
+            let page = self.limit.block(&what, async move {
+                paged.list_paginated(prefix.as_deref(), opts).await
+            })??;
+            requests += 1;
+            let metas = page.result.objects;
+            self.learn_from_listing(metas.iter().filter(|m| m.location != loc));
+            for m in &metas {
+                if let Some(k) = self.key_of(&m.location) {
+                    objects.push(super::Listed {
+                        file: self.file_entry(k.clone(), m),
+                        key: k,
+                        empty: m.size == 0,
+                    });
+                }
+            }
+            // A server that hands the same token back would never end the listing.
+            token = page.page_token.filter(|t| Some(t) != asked.as_ref());
+            if token.is_none() {
+                break true;
+            }
+            if objects.len() >= max_entries {
+                break false;
+            }
+        };
+        let (dirs, alone) = super::tree_listings(key, objects, whole);
+        Ok(Some(TreeListings {
+            root_whole: whole && !alone.iter().any(|d| d == key),
+            dirs,
+            alone,
+            requests,
+        }))
     }
 
     fn list_files(&self, key: &str) -> Result<Vec<Entry>> {

@@ -1,0 +1,156 @@
+//! A directory's first listing is one flat listing of its tree, which also answers the listings
+//! of the directories below it (`shoal.metadata.tree.max.entries`): a new process that walks
+//! a dataset's class directories, as Spark's driver does, asks the store once instead of once
+//! per directory. Checked against an S3 server (s3s-fs) on 127.0.0.1 behind a proxy that
+//! counts the requests reaching it, and against the same walk with the tree listing off.
+
+use shoal_core::{Config, FileInfo, Namespace};
+use shoal_testkit::{CountingProxy, S3Server};
+
+/// A namespace over `bucket` through `proxy`, with these keys added.
+fn namespace(server: &S3Server, proxy: &CountingProxy, extra: &[(&str, &str)]) -> Namespace {
+    let mut conf = server.mount_conf("s3", "/s3", "bucket");
+    for (k, v) in conf.iter_mut() {
+        if k.ends_with("aws_endpoint") {
+            *v = proxy.endpoint();
+        }
+    }
+    conf.push(("shoal.store.max.retries".into(), "0".into()));
+    for (k, v) in extra {
+        conf.push((k.to_string(), v.to_string()));
+    }
+    Namespace::new(&Config::from_pairs(conf)).unwrap()
+}
+
+/// Listing requests (`ListObjectsV2`, flat or by directory) and HEADs the server saw.
+fn requests(proxy: &CountingProxy) -> (usize, usize) {
+    let seen = proxy.seen();
+    let lists = seen
+        .iter()
+        .filter(|r| r.method == "GET" && r.target.contains("list-type=2"))
+        .count();
+    let heads = seen.iter().filter(|r| r.method == "HEAD").count();
+    (lists, heads)
+}
+
+fn counted(ns: &Namespace) -> u64 {
+    let i = shoal_core::stats::COUNTER_NAMES
+        .iter()
+        .position(|n| *n == "store_metadata_requests")
+        .unwrap();
+    ns.stats()[i]
+}
+
+/// Every directory at or below `dir` listed one after the other, parents first, as Spark's
+/// driver walks a dataset: (directory, its listing) in the order listed.
+fn walk(ns: &Namespace, dir: &str) -> Vec<(String, Vec<FileInfo>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_string()];
+    while let Some(d) = todo.pop() {
+        let listed = ns.list(&d).unwrap();
+        todo.extend(listed.iter().filter(|f| f.is_dir).map(|f| f.path.clone()));
+        out.push((d, listed));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn a_first_listing_answers_every_directory_below_it_with_one_request() {
+    let server = S3Server::start();
+    for split in ["train", "test"] {
+        for c in 0..5 {
+            for i in 0..8 {
+                let key = format!("ds/{split}/c{c}/img{i}.jpg");
+                server.put("bucket", &key, &[c as u8; 300]);
+            }
+        }
+    }
+    server.put("bucket", "ds/labels.txt", b"c0\nc1\n");
+    // Names that sort between a directory and its entries (`-` and `.` before `/`).
+    server.put("bucket", "ds/train-extra.txt", b"x");
+    server.put("bucket", "ds/train.d/one", b"y");
+    server.put("bucket", "elsewhere/z", b"z");
+    let proxy = CountingProxy::start(&server.endpoint());
+
+    let ns = namespace(&server, &proxy, &[]);
+    let with_tree = walk(&ns, "/s3/ds");
+    // ds, train, test, 10 class directories and train.d: 14 directories, one request.
+    assert_eq!(with_tree.len(), 14);
+    assert_eq!(requests(&proxy), (1, 0), "{:?}", proxy.seen());
+    assert_eq!(counted(&ns), 1);
+    // Every file's status is in the listings: opening one asks nothing more.
+    for (_, listed) in &with_tree {
+        for f in listed.iter().filter(|f| !f.is_dir) {
+            assert_eq!(ns.status(&f.path).unwrap(), *f);
+        }
+    }
+    assert_eq!(requests(&proxy), (1, 0), "{:?}", proxy.seen());
+
+    // The same walk with each directory listed alone gives exactly the same entries.
+    proxy.reset();
+    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
+    assert_eq!(walk(&alone, "/s3/ds"), with_tree);
+    assert_eq!(requests(&proxy), (14, 0), "{:?}", proxy.seen());
+}
+
+#[test]
+fn a_tree_larger_than_the_bound_lists_its_directory_alone_and_keeps_what_it_passed_whole() {
+    let server = S3Server::start();
+    // 3 x 600 objects; a bound of 1,000 reads one page of the flat listing: c0 whole, c1 not.
+    for c in 0..3 {
+        for i in 0..600 {
+            server.put("bucket", &format!("big/c{c}/f{i:03}"), &[1u8; 10]);
+        }
+    }
+    let proxy = CountingProxy::start(&server.endpoint());
+    let bound = [("shoal.metadata.tree.max.entries", "1000")];
+    let ns = namespace(&server, &proxy, &bound);
+    let top = ns.list("/s3/big").unwrap();
+    assert_eq!(top.len(), 3);
+    // One page of the flat listing, then the directory's own listing.
+    assert_eq!(requests(&proxy), (2, 0), "{:?}", proxy.seen());
+    assert_eq!(ns.list("/s3/big/c0").unwrap().len(), 600);
+    assert_eq!(requests(&proxy), (2, 0), "c0 was in the page read whole");
+    assert_eq!(ns.list("/s3/big/c1").unwrap().len(), 600);
+    assert_eq!(ns.list("/s3/big/c2").unwrap().len(), 600);
+    assert_eq!(requests(&proxy), (4, 0), "{:?}", proxy.seen());
+
+    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
+    assert_eq!(walk(&alone, "/s3/big"), walk(&ns, "/s3/big"));
+}
+
+#[test]
+fn an_empty_object_leaves_its_directory_to_a_listing_of_its_own() {
+    let server = S3Server::start();
+    server.put("bucket", "d/a/f", b"data");
+    // A zero-byte object is a file or a directory marker; a flat listing cannot tell which.
+    server.put("bucket", "d/b/empty", b"");
+    server.put("bucket", "d/b/g", b"data");
+    let proxy = CountingProxy::start(&server.endpoint());
+    let ns = namespace(&server, &proxy, &[]);
+    let tree = walk(&ns, "/s3/d");
+    // d and d/a from the flat listing; d/b by its own listing.
+    assert_eq!(requests(&proxy), (2, 0), "{:?}", proxy.seen());
+    let b = &tree.iter().find(|(d, _)| d == "/s3/d/b").unwrap().1;
+    let empty = b.iter().find(|f| f.path == "/s3/d/b/empty").unwrap();
+    assert!(!empty.is_dir && empty.len == 0, "{empty:?}");
+    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
+    assert_eq!(walk(&alone, "/s3/d"), tree);
+}
+
+#[test]
+fn a_change_made_through_shoal_while_the_tree_is_listed_is_not_hidden() {
+    let server = S3Server::start();
+    server.put("bucket", "w/a/f", b"data");
+    let proxy = CountingProxy::start(&server.endpoint());
+    let ns = namespace(&server, &proxy, &[]);
+    assert_eq!(ns.list("/s3/w/a").unwrap().len(), 1);
+    // A file written through Shoal drops what was cached: the next listing shows it.
+    let mut w = ns.create("/s3/w/a/new", false).unwrap();
+    w.write(b"new").unwrap();
+    w.close().unwrap();
+    let listed = walk(&ns, "/s3/w");
+    let a = &listed.iter().find(|(d, _)| d == "/s3/w/a").unwrap().1;
+    assert_eq!(a.len(), 2, "{a:?}");
+}
