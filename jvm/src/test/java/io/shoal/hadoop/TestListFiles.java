@@ -72,8 +72,12 @@ public class TestListFiles {
   }
 
   /** A fresh filesystem (a cold metadata cache) over both mounts, with placement hosts. */
-  private static FileSystem newFs() throws IOException {
+  /** A new filesystem over the test mounts, with these keys and values set too. */
+  private static FileSystem newFs(String... keysAndValues) throws IOException {
     Configuration conf = S3.mount(conf(), "s3", "/s3", "list/p");
+    for (int i = 0; i + 1 < keysAndValues.length; i += 2) {
+      conf.set(keysAndValues[i], keysAndValues[i + 1]);
+    }
     mountLocal(conf, "local", "/local", local);
     mountLocal(conf, "nested", "/s3/tree/nested", nested);
     // Block locations to compare: consistent hashing over three hosts, 4 KiB blocks.
@@ -183,13 +187,23 @@ public class TestListFiles {
       assertThat(flat).isBetween(1L, 2L);
     }
     try (FileSystem fs = newFs()) {
-      long before = metadataRequests(fs);
-      List<LocatedFileStatus> walked = new ArrayList<>();
-      walk(fs, tree, walked);
-      assertEquals(SUBDIRS * 2, walked.size());
-      // One listing per directory at least.
-      assertThat(metadataRequests(fs) - before).isGreaterThanOrEqualTo(1 + SUBDIRS);
+      // The first listing is one flat listing of the tree below it, which answers the
+      // listings of every directory the walk goes on to (shoal.metadata.tree.max.entries).
+      assertThat(walkRequests(fs, tree)).isBetween(1L, 2L);
     }
+    try (FileSystem fs = newFs("shoal.metadata.tree.max.entries", "0")) {
+      // Each directory listed alone: one listing per directory at least.
+      assertThat(walkRequests(fs, tree)).isGreaterThanOrEqualTo(1 + SUBDIRS);
+    }
+  }
+
+  /** Walks {@code tree} a directory at a time; returns the metadata requests that cost. */
+  private static long walkRequests(FileSystem fs, Path tree) throws IOException {
+    long before = metadataRequests(fs);
+    List<LocatedFileStatus> walked = new ArrayList<>();
+    walk(fs, tree, walked);
+    assertEquals(SUBDIRS * 2, walked.size());
+    return metadataRequests(fs) - before;
   }
 
   @Test
