@@ -404,13 +404,7 @@ struct Shared {
     generation: AtomicU64,
 }
 
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetadataCache")
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
+debug_shows!(Shared, "MetadataCache", |m| { "settings": m.settings });
 
 #[derive(Debug)]
 pub struct MetadataCache {

@@ -168,13 +168,7 @@ pub struct Prefetcher {
     state: Mutex<State>,
 }
 
-impl std::fmt::Debug for Prefetcher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prefetcher")
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
+debug_shows!(Prefetcher, "Prefetcher", |p| { "settings": p.settings });
 
 impl Prefetcher {
     /// `None` when prefetching is off.

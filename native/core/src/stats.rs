@@ -73,6 +73,13 @@ pub fn process() -> &'static std::sync::Arc<Stats> {
     PROCESS.get_or_init(Default::default)
 }
 
+/// Counter `name` of a snapshot (values in [`COUNTER_NAMES`] order); `None` for a name that is
+/// not a counter.
+pub fn counter(snapshot: &[u64], name: &str) -> Option<u64> {
+    let i = COUNTER_NAMES.iter().position(|n| *n == name)?;
+    snapshot.get(i).copied()
+}
+
 /// Bumps a counter on several `Stats` at once.
 #[macro_export]
 macro_rules! bump {
@@ -93,10 +100,7 @@ mod tests {
         bump!(evictions, 1, s);
         let snap = s.snapshot();
         assert_eq!(snap.len(), COUNTER_NAMES.len());
-        let i = COUNTER_NAMES
-            .iter()
-            .position(|n| *n == "cache_misses")
-            .unwrap();
-        assert_eq!(snap[i], 3);
+        assert_eq!(counter(&snap, "cache_misses"), Some(3));
+        assert_eq!(counter(&snap, "no_such_counter"), None);
     }
 }

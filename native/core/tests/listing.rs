@@ -27,11 +27,7 @@ fn local(n: usize, metadata: &str) -> (tempfile::TempDir, Namespace) {
 }
 
 fn requests(ns: &Namespace) -> u64 {
-    let i = shoal_core::stats::COUNTER_NAMES
-        .iter()
-        .position(|n| *n == "store_metadata_requests")
-        .unwrap();
-    ns.stats()[i]
+    shoal_core::stats::counter(&ns.stats(), "store_metadata_requests").unwrap()
 }
 
 #[test]

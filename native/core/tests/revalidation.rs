@@ -44,13 +44,7 @@ fn setup(n: usize, extra: &[(&str, &str)]) -> (S3Server, CountingProxy, Namespac
 /// (directory listings, HEADs) the server saw since the last reset. (The status of a key that
 /// is not an object also lists under `key/` to see whether it is a directory: not counted.)
 fn metadata_requests(proxy: &CountingProxy) -> (usize, usize) {
-    let seen = proxy.seen();
-    let lists = seen
-        .iter()
-        .filter(|r| r.method == "GET" && r.target.contains("delimiter"))
-        .count();
-    let heads = seen.iter().filter(|r| r.method == "HEAD").count();
-    (lists, heads)
+    (proxy.count_where("GET", "delimiter"), proxy.count_where("HEAD", ""))
 }
 
 fn sleep_until(t: Instant) {
@@ -185,13 +179,7 @@ fn a_failed_background_listing_keeps_hits_until_the_ttl_then_errors() {
     assert_eq!(ns.status("/s3/d/f00.jpg").unwrap().len, 100);
     std::thread::sleep(Duration::from_millis(150));
     // Hits go on until the TTL, without a listing per lookup.
-    let requests = || {
-        let names = shoal_core::stats::COUNTER_NAMES;
-        ns.stats()[names
-            .iter()
-            .position(|n| *n == "store_metadata_requests")
-            .unwrap()]
-    };
+    let requests = || shoal_core::stats::counter(&ns.stats(), "store_metadata_requests").unwrap();
     let before = requests();
     for p in paths(n) {
         if Instant::now() + Duration::from_millis(100) < listed_at + ttl {
@@ -234,13 +222,9 @@ fn a_huge_flat_directory_is_revalidated_by_a_paginated_listing_not_heads() {
     proxy.reset();
     assert_eq!(ns.list("/s3/d").unwrap().len(), n);
     // The first listing is one flat listing of the tree (`shoal.metadata.tree.max.entries`).
-    let seen = proxy.seen();
-    let pages = seen
-        .iter()
-        .filter(|r| r.method == "GET" && r.target.contains("list-type=2"))
-        .count();
-    let heads = seen.iter().filter(|r| r.method == "HEAD").count();
-    assert!(pages >= 3 && heads == 0, "{seen:?}");
+    let pages = proxy.count_where("GET", "list-type=2");
+    let heads = proxy.count_where("HEAD", "");
+    assert!(pages >= 3 && heads == 0, "{:?}", proxy.seen());
     expire(listed_at, &proxy);
     for p in paths(n).iter().step_by(25) {
         assert_eq!(ns.status(p).unwrap().len, 100);

@@ -40,11 +40,7 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
 }
 
 fn counter(ns: &Namespace, name: &str) -> u64 {
-    let i = shoal_core::stats::COUNTER_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .unwrap();
-    ns.stats()[i]
+    shoal_core::stats::counter(&ns.stats(), name).unwrap()
 }
 
 /// The paths of the files at or below `path`, as a recursive listing gives them.

@@ -22,23 +22,27 @@ fn namespace(server: &S3Server, proxy: &CountingProxy, extra: &[(&str, &str)]) -
     Namespace::new(&Config::from_pairs(conf)).unwrap()
 }
 
+/// An S3 server holding what `put` puts in `bucket`, and a counting proxy in front of it.
+fn serve(put: impl FnOnce(&S3Server)) -> (S3Server, CountingProxy) {
+    let server = S3Server::start();
+    put(&server);
+    let proxy = CountingProxy::start(&server.endpoint());
+    (server, proxy)
+}
+
 /// Listing requests (`ListObjectsV2`, flat or by directory) and HEADs the server saw.
 fn requests(proxy: &CountingProxy) -> (usize, usize) {
-    let seen = proxy.seen();
-    let lists = seen
-        .iter()
-        .filter(|r| r.method == "GET" && r.target.contains("list-type=2"))
-        .count();
-    let heads = seen.iter().filter(|r| r.method == "HEAD").count();
-    (lists, heads)
+    (proxy.count_where("GET", "list-type=2"), proxy.count_where("HEAD", ""))
 }
 
 fn counted(ns: &Namespace) -> u64 {
-    let i = shoal_core::stats::COUNTER_NAMES
-        .iter()
-        .position(|n| *n == "store_metadata_requests")
-        .unwrap();
-    ns.stats()[i]
+    shoal_core::stats::counter(&ns.stats(), "store_metadata_requests").unwrap()
+}
+
+/// The same walk by a new namespace that lists each directory alone (the tree listing off).
+fn walk_alone(server: &S3Server, proxy: &CountingProxy, dir: &str) -> Vec<(String, Vec<FileInfo>)> {
+    let alone = namespace(server, proxy, &[("shoal.metadata.tree.max.entries", "0")]);
+    walk(&alone, dir)
 }
 
 /// Every directory at or below `dir` listed one after the other, parents first, as Spark's
@@ -57,21 +61,21 @@ fn walk(ns: &Namespace, dir: &str) -> Vec<(String, Vec<FileInfo>)> {
 
 #[test]
 fn a_first_listing_answers_every_directory_below_it_with_one_request() {
-    let server = S3Server::start();
-    for split in ["train", "test"] {
-        for c in 0..5 {
-            for i in 0..8 {
-                let key = format!("ds/{split}/c{c}/img{i}.jpg");
-                server.put("bucket", &key, &[c as u8; 300]);
+    let (server, proxy) = serve(|server| {
+        for split in ["train", "test"] {
+            for c in 0..5 {
+                for i in 0..8 {
+                    let key = format!("ds/{split}/c{c}/img{i}.jpg");
+                    server.put("bucket", &key, &[c as u8; 300]);
+                }
             }
         }
-    }
-    server.put("bucket", "ds/labels.txt", b"c0\nc1\n");
-    // Names that sort between a directory and its entries (`-` and `.` before `/`).
-    server.put("bucket", "ds/train-extra.txt", b"x");
-    server.put("bucket", "ds/train.d/one", b"y");
-    server.put("bucket", "elsewhere/z", b"z");
-    let proxy = CountingProxy::start(&server.endpoint());
+        server.put("bucket", "ds/labels.txt", b"c0\nc1\n");
+        // Names that sort between a directory and its entries (`-` and `.` before `/`).
+        server.put("bucket", "ds/train-extra.txt", b"x");
+        server.put("bucket", "ds/train.d/one", b"y");
+        server.put("bucket", "elsewhere/z", b"z");
+    });
 
     let ns = namespace(&server, &proxy, &[]);
     let with_tree = walk(&ns, "/s3/ds");
@@ -89,21 +93,20 @@ fn a_first_listing_answers_every_directory_below_it_with_one_request() {
 
     // The same walk with each directory listed alone gives exactly the same entries.
     proxy.reset();
-    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
-    assert_eq!(walk(&alone, "/s3/ds"), with_tree);
+    assert_eq!(walk_alone(&server, &proxy, "/s3/ds"), with_tree);
     assert_eq!(requests(&proxy), (14, 0), "{:?}", proxy.seen());
 }
 
 #[test]
 fn a_tree_larger_than_the_bound_lists_its_directory_alone_and_keeps_what_it_passed_whole() {
-    let server = S3Server::start();
     // 3 x 600 objects; a bound of 1,000 reads one page of the flat listing: c0 whole, c1 not.
-    for c in 0..3 {
-        for i in 0..600 {
-            server.put("bucket", &format!("big/c{c}/f{i:03}"), &[1u8; 10]);
+    let (server, proxy) = serve(|server| {
+        for c in 0..3 {
+            for i in 0..600 {
+                server.put("bucket", &format!("big/c{c}/f{i:03}"), &[1u8; 10]);
+            }
         }
-    }
-    let proxy = CountingProxy::start(&server.endpoint());
+    });
     let bound = [("shoal.metadata.tree.max.entries", "1000")];
     let ns = namespace(&server, &proxy, &bound);
     let top = ns.list("/s3/big").unwrap();
@@ -116,18 +119,17 @@ fn a_tree_larger_than_the_bound_lists_its_directory_alone_and_keeps_what_it_pass
     assert_eq!(ns.list("/s3/big/c2").unwrap().len(), 600);
     assert_eq!(requests(&proxy), (4, 0), "{:?}", proxy.seen());
 
-    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
-    assert_eq!(walk(&alone, "/s3/big"), walk(&ns, "/s3/big"));
+    assert_eq!(walk_alone(&server, &proxy, "/s3/big"), walk(&ns, "/s3/big"));
 }
 
 #[test]
 fn an_empty_object_leaves_its_directory_to_a_listing_of_its_own() {
-    let server = S3Server::start();
-    server.put("bucket", "d/a/f", b"data");
-    // A zero-byte object is a file or a directory marker; a flat listing cannot tell which.
-    server.put("bucket", "d/b/empty", b"");
-    server.put("bucket", "d/b/g", b"data");
-    let proxy = CountingProxy::start(&server.endpoint());
+    let (server, proxy) = serve(|server| {
+        server.put("bucket", "d/a/f", b"data");
+        // A zero-byte object is a file or a directory marker; a flat listing cannot tell.
+        server.put("bucket", "d/b/empty", b"");
+        server.put("bucket", "d/b/g", b"data");
+    });
     let ns = namespace(&server, &proxy, &[]);
     let tree = walk(&ns, "/s3/d");
     // d and d/a from the flat listing; d/b by its own listing.
@@ -135,15 +137,12 @@ fn an_empty_object_leaves_its_directory_to_a_listing_of_its_own() {
     let b = &tree.iter().find(|(d, _)| d == "/s3/d/b").unwrap().1;
     let empty = b.iter().find(|f| f.path == "/s3/d/b/empty").unwrap();
     assert!(!empty.is_dir && empty.len == 0, "{empty:?}");
-    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
-    assert_eq!(walk(&alone, "/s3/d"), tree);
+    assert_eq!(walk_alone(&server, &proxy, "/s3/d"), tree);
 }
 
 #[test]
 fn a_change_made_through_shoal_while_the_tree_is_listed_is_not_hidden() {
-    let server = S3Server::start();
-    server.put("bucket", "w/a/f", b"data");
-    let proxy = CountingProxy::start(&server.endpoint());
+    let (server, proxy) = serve(|server| server.put("bucket", "w/a/f", b"data"));
     let ns = namespace(&server, &proxy, &[]);
     assert_eq!(ns.list("/s3/w/a").unwrap().len(), 1);
     // A file written through Shoal drops what was cached: the next listing shows it.

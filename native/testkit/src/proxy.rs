@@ -89,6 +89,15 @@ impl CountingProxy {
         self.delay_ms.store(ms, Ordering::Release);
     }
 
+    /// How many requests with this method had a target containing `part` (a query
+    /// parameter such as `list-type=2`; `""` counts them all).
+    pub fn count_where(&self, method: &str, part: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|r| r.method == method && r.target.contains(part))
+            .count()
+    }
+
     pub fn reset(&self) {
         self.seen.lock().unwrap().clear();
     }

@@ -332,13 +332,7 @@ pub struct PageCache {
     pub parquet: parquet::ParquetReads,
 }
 
-impl std::fmt::Debug for PageCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageCache")
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
+debug_shows!(PageCache, "PageCache", |c| { "settings": c.settings });
 
 impl PageCache {
     /// The process's cache for these settings: filesystems configured alike share one, so

@@ -132,14 +132,10 @@ pub struct OpenPages {
     removals: OnceLock<Removals>,
 }
 
-impl std::fmt::Debug for OpenPages {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenPages")
-            .field("capacity", &(self.per_shard * SHARDS))
-            .field("len", &self.len())
-            .finish()
-    }
-}
+debug_shows!(OpenPages, "OpenPages", |p| {
+    "capacity": p.per_shard * SHARDS,
+    "len": p.len(),
+});
 
 impl OpenPages {
     /// A table of at most `capacity` handles (rounded up to a multiple of its shard count; 0
@@ -494,14 +490,10 @@ impl Drop for Removals {
     }
 }
 
-impl std::fmt::Debug for Removals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Removals")
-            .field("shared", &self.shared.is_some())
-            .field("blind", &self.blind)
-            .finish()
-    }
-}
+debug_shows!(Removals, "Removals", |r| {
+    "shared": r.shared.is_some(),
+    "blind": r.blind,
+});
 
 /// How many page handles a process may keep: `wanted`, but at most a quarter of its open-file
 /// limit, so that the rest of the process (sockets, the JVM's own files) keeps room.

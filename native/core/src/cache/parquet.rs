@@ -188,13 +188,7 @@ pub struct ParquetReads {
     budget: Arc<tokio::sync::Semaphore>,
 }
 
-impl std::fmt::Debug for ParquetReads {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParquetReads")
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
+debug_shows!(ParquetReads, "ParquetReads", |p| { "settings": p.settings });
 
 impl ParquetReads {
     pub fn new(settings: ParquetSettings, page_size: u64) -> Self {

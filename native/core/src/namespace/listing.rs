@@ -30,14 +30,10 @@ pub struct Listing {
     stats: Arc<Stats>,
 }
 
-impl std::fmt::Debug for Listing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listing")
-            .field("ready", &self.ready.len())
-            .field("held", &self.held())
-            .finish()
-    }
-}
+debug_shows!(Listing, "Listing", |l| {
+    "ready": l.ready.len(),
+    "held": l.held(),
+});
 
 /// Where a listing's entries come from.
 enum Source {

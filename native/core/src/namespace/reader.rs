@@ -23,14 +23,10 @@ pub struct FileReader {
     stream_stats: Arc<Stats>,
 }
 
-impl std::fmt::Debug for FileReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileReader")
-            .field("path", &self.resolved.path)
-            .field("len", &self.source.entry.len)
-            .finish()
-    }
-}
+debug_shows!(FileReader, "FileReader", |r| {
+    "path": r.resolved.path,
+    "len": r.source.entry.len,
+});
 
 impl FileReader {
     pub(super) fn new(

@@ -42,11 +42,7 @@ pub struct HdfsStore {
     limit: Limit,
 }
 
-impl std::fmt::Debug for HdfsStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HdfsStore").field("uri", &self.uri).finish()
-    }
-}
+debug_shows!(HdfsStore, "HdfsStore", |h| { "uri": h.uri });
 
 impl HdfsStore {
     pub fn new(spec: &MountSpec, settings: &StoreSettings, url: &url::Url) -> Result<Self> {
@@ -478,17 +474,7 @@ impl HdfsWriter {
     }
 }
 
-impl super::Chunked for HdfsWriter {
-    type Error = Error;
-
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-
-    fn chunk_full(&mut self) -> Result<()> {
-        self.flush()
-    }
-}
+super::chunked_by!(HdfsWriter, flush);
 
 impl StoreWriter for HdfsWriter {
     fn write(&mut self, data: &[u8]) -> Result<()> {

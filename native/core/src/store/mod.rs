@@ -458,6 +458,25 @@ pub trait Chunked {
     }
 }
 
+/// Implements [`Chunked`] for a store writer whose chunk is its field `buf` and whose method
+/// `$flush` hands a full one on.
+macro_rules! chunked_by {
+    ($ty:ty, $flush:ident) => {
+        impl $crate::store::Chunked for $ty {
+            type Error = $crate::error::Error;
+
+            fn buffer(&mut self) -> &mut Vec<u8> {
+                &mut self.buf
+            }
+
+            fn chunk_full(&mut self) -> $crate::error::Result<()> {
+                self.$flush()
+            }
+        }
+    };
+}
+pub(crate) use chunked_by;
+
 /// Appends `data` to `w`'s buffer in chunks of `chunk` bytes, handing on each full one.
 pub fn write_chunked<W: Chunked>(
     w: &mut W,

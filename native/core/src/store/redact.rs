@@ -270,13 +270,7 @@ impl ListPages for RedactingPages {
     }
 }
 
-impl std::fmt::Debug for Redacting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("uri", &self.inner.describe())
-            .finish()
-    }
-}
+debug_shows!(Redacting, "Store", |r| { "uri": r.inner.describe() });
 
 /// Implements each listed `UnderStore` method as the inner store's, its error scrubbed.
 macro_rules! scrubbed {

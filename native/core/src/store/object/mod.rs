@@ -232,13 +232,7 @@ pub struct ObjectStoreUfs {
 }
 
 /// The client's own debug output would show its endpoint, user info and all.
-impl std::fmt::Debug for ObjectStoreUfs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObjectStoreUfs")
-            .field("uri", &self.uri)
-            .finish()
-    }
-}
+debug_shows!(ObjectStoreUfs, "ObjectStoreUfs", |o| { "uri": o.uri });
 
 impl ObjectStoreUfs {
     pub fn new(spec: &MountSpec, settings: &StoreSettings, url: &url::Url) -> Result<Self> {
@@ -952,17 +946,7 @@ impl ObjectWriter {
     }
 }
 
-impl super::Chunked for ObjectWriter {
-    type Error = Error;
-
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-
-    fn chunk_full(&mut self) -> Result<()> {
-        self.flush_part()
-    }
-}
+super::chunked_by!(ObjectWriter, flush_part);
 
 impl StoreWriter for ObjectWriter {
     fn write(&mut self, data: &[u8]) -> Result<()> {
