@@ -44,7 +44,10 @@ fn setup(n: usize, extra: &[(&str, &str)]) -> (S3Server, CountingProxy, Namespac
 /// (directory listings, HEADs) the server saw since the last reset. (The status of a key that
 /// is not an object also lists under `key/` to see whether it is a directory: not counted.)
 fn metadata_requests(proxy: &CountingProxy) -> (usize, usize) {
-    (proxy.count_where("GET", "delimiter"), proxy.count_where("HEAD", ""))
+    (
+        proxy.count_where("GET", "delimiter"),
+        proxy.count_where("HEAD", ""),
+    )
 }
 
 fn sleep_until(t: Instant) {

@@ -32,7 +32,10 @@ fn serve(put: impl FnOnce(&S3Server)) -> (S3Server, CountingProxy) {
 
 /// Listing requests (`ListObjectsV2`, flat or by directory) and HEADs the server saw.
 fn requests(proxy: &CountingProxy) -> (usize, usize) {
-    (proxy.count_where("GET", "list-type=2"), proxy.count_where("HEAD", ""))
+    (
+        proxy.count_where("GET", "list-type=2"),
+        proxy.count_where("HEAD", ""),
+    )
 }
 
 fn counted(ns: &Namespace) -> u64 {

@@ -231,7 +231,7 @@ pub struct ObjectStoreUfs {
     limit: Limit,
 }
 
-/// The client's own debug output would show its endpoint, user info and all.
+// The client's own debug output would show its endpoint, user info and all.
 debug_shows!(ObjectStoreUfs, "ObjectStoreUfs", |o| { "uri": o.uri });
 
 impl ObjectStoreUfs {
