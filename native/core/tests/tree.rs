@@ -156,3 +156,18 @@ fn a_change_made_through_shoal_while_the_tree_is_listed_is_not_hidden() {
     let a = &listed.iter().find(|(d, _)| d == "/s3/w/a").unwrap().1;
     assert_eq!(a.len(), 2, "{a:?}");
 }
+
+#[test]
+fn a_store_gone_during_a_first_listing_fails_it_naming_the_directory_and_keeps_nothing() {
+    let (server, proxy) = serve(|server| server.put("bucket", "g/a/f", b"data"));
+    let ns = namespace(&server, &proxy, &[("shoal.store.timeout", "5s")]);
+    drop(server);
+    let e = ns.list("/s3/g").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("list /s3/g") && msg.contains("s3://bucket"),
+        "{msg}"
+    );
+    // Nothing was kept: the directories below are not answered from the cache either.
+    assert!(ns.list("/s3/g/a").is_err());
+}
