@@ -80,7 +80,7 @@ impl Part {
 }
 
 /// The error of a listing of `r`, naming its Shoal path and its store.
-fn list_error(r: &Resolved, e: crate::error::Error) -> crate::error::Error {
+pub(super) fn list_error(r: &Resolved, e: crate::error::Error) -> crate::error::Error {
     e.context(
         "list",
         &format!("{} (in {})", r.path, r.mount.store.describe()),

@@ -500,17 +500,19 @@ impl Namespace {
             return Ok(None);
         }
         let copy = self.metadata.listing_copy();
-        let Some(tree) = r.mount.store.list_tree(&r.key, max).map_err(|e| {
-            e.context(
-                "list",
-                &format!("{} (in {})", r.path, r.mount.store.describe()),
-            )
-        })?
+        let Some(tree) = r
+            .mount
+            .store
+            .list_tree(&r.key, max)
+            .map_err(|e| listing::list_error(r, e))?
         else {
             return Ok(None);
         };
-        for _ in 0..tree.requests {
-            self.count_metadata_request();
+        let process = crate::stats::process();
+        crate::bump!(store_metadata_requests, tree.requests, self.stats, process);
+        if !tree.root_whole {
+            // Too large (or unclear) to read whole: when it is listed again, it is listed alone.
+            self.metadata.list_alone(&r.mount.name, &r.key);
         }
         let root = tree
             .root_whole
