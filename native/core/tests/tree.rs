@@ -171,3 +171,90 @@ fn a_store_gone_during_a_first_listing_fails_it_naming_the_directory_and_keeps_n
     // Nothing was kept: the directories below are not answered from the cache either.
     assert!(ns.list("/s3/g/a").is_err());
 }
+
+#[test]
+fn an_input_paths_status_and_its_listing_cost_a_head_and_one_list() {
+    // What Spark's driver does with each input path: getFileStatus, then a walk of it.
+    let (server, proxy) = serve(|server| {
+        for c in 0..4 {
+            for i in 0..5 {
+                server.put(
+                    "bucket",
+                    &format!("ds/train/c{c}/img{i}.jpg"),
+                    &[c as u8; 100],
+                );
+            }
+        }
+        server.put("bucket", "ds/readme.txt", b"hello");
+    });
+    let ns = namespace(&server, &proxy, &[]);
+    let st = ns.status("/s3/ds/train").unwrap();
+    assert!(st.is_dir);
+    assert_eq!(
+        requests(&proxy),
+        (1, 1),
+        "a HEAD, then one flat page as the directory probe"
+    );
+    let with_tree = walk(&ns, "/s3/ds/train");
+    assert_eq!(with_tree.len(), 5);
+    assert_eq!(
+        requests(&proxy),
+        (1, 1),
+        "the walk was answered by the probe: {:?}",
+        proxy.seen()
+    );
+    assert_eq!(counted(&ns), 2);
+
+    // A file's status is one HEAD and lists nothing; a missing path's is a HEAD and one page.
+    proxy.reset();
+    assert!(!ns.status("/s3/ds/readme.txt").unwrap().is_dir);
+    assert_eq!(requests(&proxy), (0, 1));
+    let missing = ns.status("/s3/ds/nothing").unwrap_err();
+    assert_eq!(missing.kind(), shoal_core::ErrorKind::NotFound, "{missing}");
+    assert_eq!(requests(&proxy), (1, 2));
+
+    // The same walk with the tree listing off: the same entries, a LIST per directory besides
+    // the probe.
+    proxy.reset();
+    let alone = namespace(&server, &proxy, &[("shoal.metadata.tree.max.entries", "0")]);
+    assert!(alone.status("/s3/ds/train").unwrap().is_dir);
+    assert_eq!(walk(&alone, "/s3/ds/train"), with_tree);
+    assert_eq!(requests(&proxy), (6, 1), "{:?}", proxy.seen());
+}
+
+#[test]
+fn a_directory_larger_than_one_page_is_probed_with_one_page_and_listed_within_the_bound() {
+    let (server, proxy) = serve(|server| {
+        for c in 0..3 {
+            for i in 0..600 {
+                server.put("bucket", &format!("big/c{c}/f{i:03}"), &[1u8; 10]);
+            }
+        }
+    });
+    let ns = namespace(&server, &proxy, &[]);
+    assert!(ns.status("/s3/big").unwrap().is_dir);
+    assert_eq!(
+        requests(&proxy),
+        (1, 1),
+        "one page decides it is a directory"
+    );
+    // The page held no whole listing worth keeping: the first listing reads the tree (1,800
+    // objects: two pages) within the bound, as with no status before it.
+    let with_tree = walk(&ns, "/s3/big");
+    assert_eq!(with_tree.len(), 4);
+    assert_eq!(requests(&proxy), (3, 1), "{:?}", proxy.seen());
+    assert_eq!(walk_alone(&server, &proxy, "/s3/big"), with_tree);
+}
+
+#[test]
+fn a_file_written_by_another_process_after_a_listing_is_found_by_name_at_once() {
+    // A listing held without a name says nothing about it: a producer may have written it
+    // since (a manifest or a queue names it), and S3A would find it.
+    let (server, proxy) = serve(|server| server.put("bucket", "d/a", b"a"));
+    let ns = namespace(&server, &proxy, &[]);
+    assert_eq!(ns.list("/s3/d").unwrap().len(), 1);
+    proxy.reset();
+    server.put("bucket", "d/b", b"b");
+    assert_eq!(ns.status("/s3/d/b").unwrap().len, 1);
+    assert_eq!(requests(&proxy), (0, 1), "{:?}", proxy.seen());
+}

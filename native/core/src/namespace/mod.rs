@@ -410,7 +410,7 @@ impl Namespace {
             }
             Lookup::Miss => self.count_metadata(false),
         }
-        let found = r.mount.store.stat(&r.key).map_err(|e| {
+        let found = self.stat_in_store(r).map_err(|e| {
             e.context(
                 "status",
                 &format!("{} (in {})", r.path, r.mount.store.describe()),
@@ -419,6 +419,28 @@ impl Namespace {
         self.metadata
             .put_status(&r.mount.name, &r.key, found.clone(), r.mount.immutable);
         Ok(found)
+    }
+
+    /// A status from the store. Where a flat listing of the tree may be made, a key that is no
+    /// object is probed as a directory with the first page of one, and the listings it holds
+    /// whole are kept (`UnderStore::stat_tree`): Spark's `getFileStatus` of an input path and
+    /// the listing of it that follows then cost a HEAD and one LIST, not a HEAD and two LISTs.
+    fn stat_in_store(&self, r: &Resolved) -> Result<Option<Entry>> {
+        if self.tree_max_entries(r).is_some() {
+            let copy = self.metadata.listing_copy();
+            if let Some((found, tree)) = r.mount.store.stat_tree(&r.key)? {
+                if let Some(tree) = tree {
+                    self.count_tree(&tree);
+                    // Only a directory read whole in the one page is kept. A larger tree is
+                    // read by the directory's first listing, within the bound.
+                    if tree.root_whole && found.as_ref().is_some_and(|e| e.is_dir) {
+                        self.keep_tree(r, &copy, tree);
+                    }
+                }
+                return Ok(found);
+            }
+        }
+        r.mount.store.stat(&r.key)
     }
 
     /// Lists directory `dir` of a mount for the metadata cache, or waits for the listing of it
@@ -495,10 +517,9 @@ impl Namespace {
     /// directory's own entries when the tree was read whole, else `None` (a larger tree: the
     /// directory is listed alone, and the directories the flat listing held are kept).
     fn list_tree(&self, r: &Resolved) -> Result<Option<Arc<Vec<Entry>>>> {
-        let max = self.metadata.tree_max_entries();
-        if max == 0 || self.metadata.listed_alone(&r.mount.name, &r.key) {
+        let Some(max) = self.tree_max_entries(r) else {
             return Ok(None);
-        }
+        };
         let copy = self.metadata.listing_copy();
         let Some(tree) = r
             .mount
@@ -508,12 +529,34 @@ impl Namespace {
         else {
             return Ok(None);
         };
-        let process = crate::stats::process();
-        crate::bump!(store_metadata_requests, tree.requests, self.stats, process);
+        self.count_tree(&tree);
         if !tree.root_whole {
             // Too large (or unclear) to read whole: when it is listed again, it is listed alone.
             self.metadata.list_alone(&r.mount.name, &r.key);
         }
+        Ok(self.keep_tree(r, &copy, tree))
+    }
+
+    /// Counts the requests of a flat listing.
+    fn count_tree(&self, tree: &crate::store::TreeListings) {
+        let process = crate::stats::process();
+        crate::bump!(store_metadata_requests, tree.requests, self.stats, process);
+    }
+
+    /// How many objects a flat listing of `r`'s tree may read, where one may be made.
+    fn tree_max_entries(&self, r: &Resolved) -> Option<usize> {
+        let max = self.metadata.tree_max_entries();
+        (max > 0 && !self.metadata.listed_alone(&r.mount.name, &r.key)).then_some(max)
+    }
+
+    /// Keeps the listings a flat listing of `r`'s tree gave (`copy`: the metadata's generation
+    /// when it started); the directory's own entries where it was read whole.
+    fn keep_tree(
+        &self,
+        r: &Resolved,
+        copy: &crate::metadata::ListingCopy,
+        tree: crate::store::TreeListings,
+    ) -> Option<Arc<Vec<Entry>>> {
         let root = tree
             .root_whole
             .then(|| tree.dirs.iter().find(|(d, _)| *d == r.key))
@@ -523,13 +566,13 @@ impl Namespace {
         // The listed directory first: it is the one kept if the cache has room for one.
         dirs.sort_by_key(|(d, _)| *d != r.key);
         self.metadata
-            .keep_tree(&r.mount.name, &copy, dirs, r.mount.immutable);
+            .keep_tree(&r.mount.name, copy, dirs, r.mount.immutable);
         // A directory whose entries the flat listing could not tell apart is listed alone
         // when it is listed, not by another flat listing of its own tree.
         for d in &tree.alone {
             self.metadata.list_alone(&r.mount.name, d);
         }
-        Ok(root)
+        root
     }
 
     /// The status of one path.

@@ -189,6 +189,8 @@ pub struct TreeListings {
     pub alone: Vec<String>,
     /// Requests the flat listing made.
     pub requests: u64,
+    /// Objects the flat listing gave, directory markers included.
+    pub objects: u64,
 }
 
 /// One object a flat listing of a tree gave: its key, and its entry as a file.
@@ -334,6 +336,15 @@ pub trait UnderStore: Send + Sync + Debug {
     /// of the tree, read for at most `max_entries` objects ([`tree_listings`]); `None` where
     /// the store has no flat listing that costs less than a listing per directory.
     fn list_tree(&self, _key: &str, _max_entries: usize) -> Result<Option<TreeListings>> {
+        Ok(None)
+    }
+
+    /// `stat`, where a key that is no object is looked for as a directory with the first page
+    /// of a flat listing of its tree (`list_tree`'s) instead of a listing read for one key: the
+    /// same one request, and the tree comes back with the status (where the listing was made),
+    /// so that the listing a caller makes next (Spark lists the input path it just found to be
+    /// a directory) costs none. `None` where the store has no flat listing.
+    fn stat_tree(&self, _key: &str) -> Result<Option<(Option<Entry>, Option<TreeListings>)>> {
         Ok(None)
     }
 

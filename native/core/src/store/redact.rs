@@ -289,6 +289,7 @@ impl UnderStore for Redacting {
         fn list(&self, key: &str) -> Result<Vec<Entry>>;
         fn list_files(&self, key: &str) -> Result<Vec<Entry>>;
         fn list_tree(&self, key: &str, max_entries: usize) -> Result<Option<TreeListings>>;
+        fn stat_tree(&self, key: &str) -> Result<Option<(Option<Entry>, Option<TreeListings>)>>;
         fn read_at(
             &self, key: &str, expect: &Entry, pos: u64, out: &mut [u8]
         ) -> Result<(usize, Option<String>)>;

@@ -545,31 +545,15 @@ fn not_found_is_none<T>(r: object_store::Result<T>) -> Result<Option<T>> {
     }
 }
 
-impl UnderStore for ObjectStoreUfs {
-    fn describe(&self) -> String {
-        self.uri.clone()
-    }
-
-    fn identity(&self) -> String {
-        self.identity.clone()
-    }
-
-    /// Where listings carry ETags (learned from the first listing, or from one listing of
-    /// `key`'s parent, or of the whole mount): HEAD and listings then give the same one. Not
-    /// on HTTP servers, which list through WebDAV if at all. A mount with no file to look at
-    /// yet is taken at its protocol's word: S3's, GCS's and Azure's listings carry ETags.
-    fn etags_available(&self, key: &str) -> Result<bool> {
-        if !self.backend.listings_carry_etags() {
-            return Ok(false);
-        }
-        self.probe_listing_etags(key)?;
-        if self.listing_etags.get().is_none() && !key.is_empty() {
-            self.probe_listing_etags("")?;
-        }
-        Ok(self.listing_etags.get().copied().unwrap_or(true))
-    }
-
-    fn stat(&self, key: &str) -> Result<Option<Entry>> {
+impl ObjectStoreUfs {
+    /// The file at `key` (one HEAD), else the directory: whether one exists is `probe`'s
+    /// answer (whether any object lies under the key; an inner error where the store does not
+    /// list).
+    fn stat_probing(
+        &self,
+        key: &str,
+        probe: impl FnOnce() -> Result<std::result::Result<bool, Error>>,
+    ) -> Result<Option<Entry>> {
         if key.is_empty() {
             return Ok(Some(Entry::dir("", 0)));
         }
@@ -595,21 +579,20 @@ impl UnderStore for ObjectStoreUfs {
             Err(e) => Some(e),
         };
         // A directory exists when any object lives under the prefix.
-        let loc = self.location(key)?;
-        let any = match self.first_listed(&format!("a listing of '{key}'"), Some(loc))? {
+        let any = match probe()? {
             Ok(any) => any,
             // HEAD found no file, and a web server that does not list has no directories.
             Err(e) => {
                 tracing::debug!(store = %self.uri, key, error = %e, "HTTP server does not list");
                 match head_error {
-                    None => None,
+                    None => false,
                     Some(h) => return Err(h),
                 }
             }
         };
         match (any, head_error) {
-            (Some(_), _) => Ok(Some(Entry::dir(key, 0))),
-            (None, Some(e)) => {
+            (true, _) => Ok(Some(Entry::dir(key, 0))),
+            (false, Some(e)) => {
                 // The listing worked, so the store is reachable and holds nothing at or under
                 // the key: such servers fail HEAD on a directory left empty on their disk.
                 tracing::warn!(
@@ -620,8 +603,58 @@ impl UnderStore for ObjectStoreUfs {
                 );
                 Ok(None)
             }
-            (None, None) => Ok(None),
+            (false, None) => Ok(None),
         }
+    }
+}
+
+impl UnderStore for ObjectStoreUfs {
+    fn describe(&self) -> String {
+        self.uri.clone()
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+
+    /// Where listings carry ETags (learned from the first listing, or from one listing of
+    /// `key`'s parent, or of the whole mount): HEAD and listings then give the same one. Not
+    /// on HTTP servers, which list through WebDAV if at all. A mount with no file to look at
+    /// yet is taken at its protocol's word: S3's, GCS's and Azure's listings carry ETags.
+    fn etags_available(&self, key: &str) -> Result<bool> {
+        if !self.backend.listings_carry_etags() {
+            return Ok(false);
+        }
+        self.probe_listing_etags(key)?;
+        if self.listing_etags.get().is_none() && !key.is_empty() {
+            self.probe_listing_etags("")?;
+        }
+        Ok(self.listing_etags.get().copied().unwrap_or(true))
+    }
+
+    fn stat(&self, key: &str) -> Result<Option<Entry>> {
+        let what = format!("a listing of '{key}'");
+        self.stat_probing(key, || {
+            let loc = self.location(key)?;
+            Ok(self.first_listed(&what, Some(loc))?.map(|m| m.is_some()))
+        })
+    }
+
+    fn stat_tree(&self, key: &str) -> Result<Option<(Option<Entry>, Option<TreeListings>)>> {
+        if self.paged.is_none() || key.is_empty() {
+            return Ok(None);
+        }
+        let mut tree = None;
+        let found = self.stat_probing(key, || {
+            // One page: a directory of up to a page of objects comes back whole.
+            let t = self
+                .list_tree(key, 1)?
+                .expect("a paginated store lists trees");
+            let any = t.objects > 0;
+            tree = Some(t);
+            Ok(Ok(any))
+        })?;
+        Ok(Some((found, tree)))
     }
 
     fn list(&self, key: &str) -> Result<Vec<Entry>> {
@@ -684,7 +717,7 @@ impl UnderStore for ObjectStoreUfs {
         let prefix = (!loc.as_ref().is_empty()).then(|| format!("{loc}/"));
         let what = format!("a listing of '{key}'");
         let mut objects = Vec::new();
-        let (mut token, mut requests) = (None::<String>, 0u64);
+        let (mut token, mut requests, mut listed) = (None::<String>, 0u64, 0usize);
         let whole = loop {
             let asked = token.take();
             let opts = PaginatedListOptions {
@@ -698,6 +731,7 @@ impl UnderStore for ObjectStoreUfs {
             })??;
             requests += 1;
             let metas = page.result.objects;
+            listed += metas.len();
             self.learn_from_listing(metas.iter().filter(|m| m.location != loc));
             for m in &metas {
                 if let Some(k) = self.key_of(&m.location) {
@@ -717,12 +751,14 @@ impl UnderStore for ObjectStoreUfs {
                 break false;
             }
         };
+        let listed = listed as u64;
         let (dirs, alone) = super::tree_listings(key, objects, whole);
         Ok(Some(TreeListings {
             root_whole: whole && !alone.iter().any(|d| d == key),
             dirs,
             alone,
             requests,
+            objects: listed,
         }))
     }
 
