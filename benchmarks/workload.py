@@ -159,8 +159,9 @@ def copy_tree(spark, src: str, dst: str, threads: int = 8) -> dict:
 
 
 def link_traffic(pid: int, stats_file: str, timeout: float = 10.0):
-    """Bytes that crossed the link so far (down + up), from the delay proxy's counters: it
-    writes them to `stats_file` when it gets SIGUSR1. None when there is no proxy to ask."""
+    """The delay proxy's counters so far (it writes them to `stats_file` when it gets
+    SIGUSR1): bytes that crossed the link (down + up) and requests by kind ("GET object",
+    "GET bucket" for a listing, "HEAD object", ...). None when there is no proxy to ask."""
     import signal
 
     if not pid or not stats_file:
@@ -182,9 +183,21 @@ def link_traffic(pid: int, stats_file: str, timeout: float = 10.0):
     while time.monotonic() < deadline:
         st = read()
         if st and st.get("written", 0) > last:
-            return st.get("bytes_down", 0) + st.get("bytes_up", 0)
+            return {"bytes": st.get("bytes_down", 0) + st.get("bytes_up", 0),
+                    "requests": dict(st.get("requests_by_kind", {}))}
         time.sleep(0.01)
     return None
+
+
+def traffic_between(before, after) -> dict:
+    """What crossed the link between two `link_traffic` readings: bytes, and requests by kind
+    (every request of the application, metadata and data, as the store saw them)."""
+    if None in (before, after):
+        return {"link_bytes": None, "link_requests": None}
+    kinds = set(before["requests"]) | set(after["requests"])
+    requests = {k: after["requests"].get(k, 0) - before["requests"].get(k, 0) for k in sorted(kinds)}
+    return {"link_bytes": after["bytes"] - before["bytes"],
+            "link_requests": {k: n for k, n in requests.items() if n}}
 
 
 def main(argv=None) -> int:
@@ -256,9 +269,8 @@ def main(argv=None) -> int:
                   "bytes": train["bytes"] + test["bytes"],
                   "pixels": train["pixels"] + test["pixels"], "labels": train["labels"],
                   # bytes that crossed the link during the epoch (both ways; prefetches that
-                  # outlive the epoch are counted in the next one)
-                  "link_bytes": (moved_after - moved) if None not in (moved, moved_after)
-                  else None,
+                  # outlive the epoch are counted in the next one), and the requests by kind
+                  **traffic_between(moved, moved_after),
                   # Shoal only: bytes from its cache and from the store, store GETs, hit ratio
                   "shoal": cache_share(counters, shoal_counters(spark))})
             if args.expect_images and total != args.expect_images:
