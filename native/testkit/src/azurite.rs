@@ -25,7 +25,6 @@ pub struct Azurite;
 
 impl Kind for Azurite {
     const TOOL: wire::Tool = wire::Tool::Azurite;
-    const SCHEME: &'static str = "az";
 
     fn args(c: &mut Command, port: u16, _: &Path) {
         c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])

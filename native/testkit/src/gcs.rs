@@ -15,7 +15,6 @@ pub struct Gcs;
 
 impl Kind for Gcs {
     const TOOL: wire::Tool = wire::Tool::Gcs;
-    const SCHEME: &'static str = "gs";
 
     fn args(c: &mut Command, port: u16, _: &Path) {
         c.args(["-scheme", "http", "-host", "127.0.0.1"])

@@ -38,7 +38,6 @@ pub const SECRET_KEY: &str = "shoal-test-secret";
 
 impl Kind for S3s {
     const TOOL: wire::Tool = wire::Tool::S3s;
-    const SCHEME: &'static str = "s3";
 
     fn args(c: &mut Command, port: u16, root: &Path) {
         c.args(["--host", "127.0.0.1", "--port", &port.to_string()])

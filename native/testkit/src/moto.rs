@@ -24,7 +24,6 @@ fn http(port: u16, method: &str, target: &str) -> std::io::Result<(u16, String)>
 
 impl Kind for Moto {
     const TOOL: wire::Tool = wire::Tool::Moto;
-    const SCHEME: &'static str = "s3";
 
     fn args(c: &mut Command, port: u16, _: &Path) {
         c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);

@@ -19,8 +19,6 @@ pub struct Server<K> {
 pub trait Kind {
     /// The installed tool the server runs.
     const TOOL: wire::Tool;
-    /// The scheme of a mount's URI over it (`s3`, `gs`, `az`).
-    const SCHEME: &'static str;
 
     /// Adds the tool's arguments to `command`, to serve on `port` from the working
     /// directory `work`.
@@ -63,7 +61,7 @@ impl<K: Kind> Server<K> {
         path: &str,
         bucket_and_prefix: &str,
     ) -> Vec<(String, String)> {
-        let uri = format!("{}://{bucket_and_prefix}", K::SCHEME);
+        let uri = format!("{}://{bucket_and_prefix}", K::TOOL.scheme());
         let options = K::options(self.endpoint());
         self.process.mount_conf(name, path, uri, &options)
     }

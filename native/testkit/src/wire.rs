@@ -60,6 +60,15 @@ impl Tool {
             ),
         }
     }
+
+    /// The scheme of a mount's URI over the tool's server (`s3`, `gs`, `az`).
+    pub(crate) fn scheme(self) -> &'static str {
+        match self {
+            Tool::S3s | Tool::Moto => "s3",
+            Tool::Gcs => "gs",
+            Tool::Azurite => "az",
+        }
+    }
 }
 
 /// The installed tool at `.tools/<relative>` of the repository, or the path in the environment
