@@ -415,6 +415,16 @@ public final class CacheBench {
         .append("\"loadavg_at_start\": \"")
         .append(loadavg())
         .append("\"},\n");
+    // The run's settings, in the order both the JSON and the console line give them.
+    Object[] settings = {
+      bigFiles,
+      bigMiB,
+      smallFiles,
+      smallLen,
+      randomReads,
+      reps,
+      TimeUnit.NANOSECONDS.toMillis(minSampleNanos)
+    };
     json.append(
         String.format(
             Locale.ROOT,
@@ -423,25 +433,16 @@ public final class CacheBench {
                 + "  \"reps\": %d,\n"
                 + "  \"min_sample_ms\": %d,\n"
                 + "  \"runs\": {\n",
-            bigFiles,
-            bigMiB,
-            smallFiles,
-            smallLen,
-            randomReads,
-            reps,
-            TimeUnit.NANOSECONDS.toMillis(minSampleNanos)));
+            settings));
     PrintStream o = System.out;
     o.printf(
         Locale.ROOT,
         "Shoal cache benchmark: %d x %d MiB, %d x %d B files, %d random reads, %d reps of at"
-            + " least %d ms, %d CPUs, Hadoop %s, Java %s, load %s%n",
-        bigFiles,
-        bigMiB,
-        smallFiles,
-        smallLen,
-        randomReads,
-        reps,
-        TimeUnit.NANOSECONDS.toMillis(minSampleNanos),
+            + " least %d ms",
+        settings);
+    o.printf(
+        Locale.ROOT,
+        ", %d CPUs, Hadoop %s, Java %s, load %s%n",
         Runtime.getRuntime().availableProcessors(),
         VersionInfo.getVersion(),
         System.getProperty("java.version"),

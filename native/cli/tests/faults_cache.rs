@@ -49,11 +49,12 @@ impl Store {
         Store { server, proxy }
     }
 
-    /// A store holding `data` at `key`.
-    fn holding(key: &str, data: &[u8]) -> Self {
+    /// A store holding `f.bin`: `pattern(n, seed)`, returned too.
+    fn holding_f_bin(n: usize, seed: u64) -> (Self, Vec<u8>) {
         let s = Store::start();
-        s.put(key, data);
-        s
+        let data = pattern(n, seed);
+        s.put("f.bin", &data);
+        (s, data)
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -324,8 +325,7 @@ fn an_object_overwritten_in_the_same_second_is_never_mixed() {
 
 #[test]
 fn damaged_planted_and_linked_pages_are_never_served() {
-    let data = pattern(300_000, 5);
-    let s = Store::holding("f.bin", &data);
+    let (s, data) = Store::holding_f_bin(300_000, 5);
     let cache = tempfile::tempdir().unwrap();
     let c = s.conf(cache.path(), &[("shoal.cache.page.size", "64k")]);
     ok(&shoal(&c, &["load", "/s/f.bin"]));
@@ -379,8 +379,7 @@ type Spoil = Box<dyn Fn(&Path)>;
 
 #[test]
 fn directories_other_users_could_write_are_not_used() {
-    let data = pattern(200_000, 6);
-    let s = Store::holding("f.bin", &data);
+    let (s, data) = Store::holding_f_bin(200_000, 6);
     let top = tempfile::tempdir().unwrap();
     let mut cases: Vec<(&str, Spoil)> = vec![
         ("0777", Box::new(|d: &Path| chmod(d, 0o777))),
@@ -524,8 +523,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_and_odd_control_files_never_kill_the_process() {
-    let data = pattern(400_000, 7);
-    let s = Store::holding("f.bin", &data);
+    let (s, data) = Store::holding_f_bin(400_000, 7);
     let Some(fs) = Tmpfs::mount("256k") else {
         eprintln!("cannot mount a tmpfs (not root?): the full-disk cases are not run");
         return;
@@ -671,8 +669,7 @@ fn many_processes_fetch_a_file_once_and_load_stays_within_its_memory() {
 
 #[test]
 fn a_fetch_held_by_a_hung_process_waits_no_longer_than_the_store_timeout() {
-    let data = pattern(2 << 20, 9);
-    let s = Store::holding("f.bin", &data);
+    let (s, data) = Store::holding_f_bin(2 << 20, 9);
     let cache = tempfile::tempdir().unwrap();
     let c = s.conf(cache.path(), &[("shoal.store.timeout", "1s")]);
     ok(&shoal(&c, &["cache", "stats"]));
@@ -838,8 +835,7 @@ fn capacity_is_what_du_sees() {
 
 #[test]
 fn settings_that_cannot_work_are_errors_naming_the_key() {
-    let data = pattern(100_000, 11);
-    let s = Store::holding("f.bin", &data);
+    let (s, data) = Store::holding_f_bin(100_000, 11);
     let cache = tempfile::tempdir().unwrap();
     let d = cache.path().display().to_string();
     for (dirs, says) in [

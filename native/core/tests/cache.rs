@@ -36,11 +36,13 @@ fn conf(server: &S3Server, cache_dir: &Path, extra: &[(&str, &str)]) -> Vec<(Str
     server.cache_test_conf(cache_dir, extra)
 }
 
-/// An S3 server holding `data` at `key` in `bucket`, and an empty cache directory.
-fn server_with(key: &str, data: &[u8]) -> (S3Server, tempfile::TempDir) {
+/// An S3 server holding `pattern(n, seed)` at `key` in `bucket`, an empty cache directory, and
+/// the data.
+fn server_with(key: &str, n: usize, seed: u64) -> (S3Server, tempfile::TempDir, Vec<u8>) {
     let server = S3Server::start();
-    put(&server, key, data);
-    (server, tempfile::tempdir().unwrap())
+    let data = pattern(n, seed);
+    put(&server, key, &data);
+    (server, tempfile::tempdir().unwrap(), data)
 }
 
 /// An S3 server with an empty `bucket`, and an empty cache directory.
@@ -243,8 +245,7 @@ fn an_overwritten_object_is_read_anew() {
 
 #[test]
 fn corrupt_truncated_and_foreign_pages_are_replaced() {
-    let data = pattern(300_000, 5);
-    let (server, cache) = server_with("f.bin", &data);
+    let (server, cache, data) = server_with("f.bin", 300_000, 5);
     let c = conf(&server, cache.path(), &[DISK_ONLY]);
     {
         let ns = Namespace::new(&Config::from_pairs(c.clone())).unwrap();
@@ -276,8 +277,7 @@ fn corrupt_truncated_and_foreign_pages_are_replaced() {
 
 #[test]
 fn kept_page_files_serve_new_streams_and_go_with_their_pages() {
-    let data = pattern(300_000, 11);
-    let (server, cache) = server_with("k.bin", &data);
+    let (server, cache, data) = server_with("k.bin", 300_000, 11);
     let ns = namespace(&server, cache.path(), &[DISK_ONLY]);
     let gets = |ns: &Namespace| counter(&ns.stats(), "store_get_requests");
     assert_eq!(read_all(&ns, "/s3/k.bin"), data);
@@ -298,8 +298,7 @@ fn kept_page_files_serve_new_streams_and_go_with_their_pages() {
 
 #[test]
 fn a_process_killed_mid_fetch_leaves_nothing_wrong() {
-    let data = pattern(8 << 20, 6);
-    let (server, cache) = server_with("big.bin", &data);
+    let (server, cache, data) = server_with("big.bin", 8 << 20, 6);
     let c = conf(&server, cache.path(), &[]);
     for delay_ms in [30u64, 120, 400] {
         let mut child = shoal_testkit::child_command("child_read_until_killed", "/s3/big.bin", &c)
@@ -629,8 +628,7 @@ fn a_reader_never_mixes_two_contents_of_one_version() {
 
 #[test]
 fn load_keeps_a_bounded_number_of_pages_in_flight() {
-    let data = pattern(4 << 20, 31);
-    let (server, cache) = server_with("big.bin", &data);
+    let (server, cache, data) = server_with("big.bin", 4 << 20, 31);
     // 64 KiB pages, 256 KiB of read-ahead: at most 4 pages in flight for the 64 of the file.
     let ns = namespace(
         &server,
@@ -650,8 +648,7 @@ fn load_keeps_a_bounded_number_of_pages_in_flight() {
 
 #[test]
 fn page_files_opened_on_every_hit_when_none_are_kept() {
-    let data = pattern(300_000, 41);
-    let (server, cache) = server_with("o.bin", &data);
+    let (server, cache, data) = server_with("o.bin", 300_000, 41);
     let ns = namespace(
         &server,
         cache.path(),

@@ -58,9 +58,23 @@ impl Rig {
         }
     }
 
+    /// A rig whose server holds [`dataset`]`(n)`, and the dataset's contents.
+    fn with_dataset(n: usize) -> (Rig, Vec<Vec<u8>>) {
+        let rig = Rig::start();
+        let files = dataset(&rig.server, n);
+        (rig, files)
+    }
+
     /// [`conf`] over this rig's proxy and cache.
     fn conf(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         conf(&self.server, &self.proxy, self.cache.path(), extra)
+    }
+
+    /// [`Rig::conf`], and a namespace on it.
+    fn namespace(&self, extra: &[(&str, &str)]) -> (Vec<(String, String)>, Namespace) {
+        let c = self.conf(extra);
+        let ns = namespace(&c);
+        (c, ns)
     }
 }
 
@@ -122,12 +136,10 @@ fn pages(files: &[Vec<u8>]) -> usize {
 
 #[test]
 fn readers_that_overtake_or_jump_get_every_byte_once_and_a_warm_cache_costs_nothing() {
-    let rig = Rig::start();
-    let files = dataset(&rig.server, 30);
+    let (rig, files) = Rig::with_dataset(30);
     let total: u64 = files.iter().map(|f| f.len() as u64).sum();
     // Three files ahead at most, so that the reader catches up with the prefetch.
-    let c = rig.conf(&[("shoal.prefetch.files", "3")]);
-    let ns = namespace(&c);
+    let (c, ns) = rig.namespace(&[("shoal.prefetch.files", "3")]);
     assert_eq!(ns.list("/s3/d").unwrap().len(), 30);
     // The prefetch goes largest first; the reader jumps between both ends of the names
     // (f00, f29, f01, f28, ...): it overtakes the prefetch on the small files.
@@ -179,10 +191,8 @@ fn readers_that_overtake_or_jump_get_every_byte_once_and_a_warm_cache_costs_noth
 
 #[test]
 fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
-    let rig = Rig::start();
-    let files = dataset(&rig.server, 20);
-    let c = rig.conf(&[("shoal.prefetch.files", "4")]);
-    let ns = namespace(&c);
+    let (rig, files) = Rig::with_dataset(20);
+    let (_, ns) = rig.namespace(&[("shoal.prefetch.files", "4")]);
     // The reader reads three files and stops.
     read_three_to_start_the_prefetch(&ns, &files, [3, 11, 7]);
     let ahead = counter(&ns, "prefetch_bytes");
@@ -223,11 +233,9 @@ fn files_never_opened_are_counted_unread_and_bounded_by_files_ahead() {
 
 #[test]
 fn a_replaced_object_is_read_in_its_new_version() {
-    let rig = Rig::start();
-    let files = dataset(&rig.server, 10);
+    let (rig, files) = Rig::with_dataset(10);
     // No metadata cache: every open asks the store, as after the TTL.
-    let c = rig.conf(&[("shoal.metadata.ttl", "0")]);
-    let ns = namespace(&c);
+    let (c, ns) = rig.namespace(&[("shoal.metadata.ttl", "0")]);
     read_three_to_start_the_prefetch(&ns, &files, [0, 8, 3]);
     assert!(counter(&ns, "prefetch_bytes") > 0);
     // f05 is replaced after it was fetched ahead, with another length and a later mtime.
@@ -251,10 +259,8 @@ fn a_replaced_object_is_read_in_its_new_version() {
 
 #[test]
 fn store_errors_during_a_prefetch_cache_nothing_and_readers_get_a_clear_error() {
-    let rig = Rig::start();
-    let files = dataset(&rig.server, 8);
-    let c = rig.conf(&[]);
-    let ns = namespace(&c);
+    let (rig, files) = Rig::with_dataset(8);
+    let (_, ns) = rig.namespace(&[]);
     ns.list("/s3/d").unwrap();
     // After the listing: f02 disappears, f06 is cut short while keeping its mtime (the
     // listing's version): the store answers 404, and fewer bytes than the version has.
@@ -293,11 +299,10 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
             &pattern(48 << 10, i),
         );
     }
-    let c = rig.conf(&[
+    let (_, ns) = rig.namespace(&[
         ("shoal.prefetch.max.bytes", "150k"),
         ("shoal.prefetch.files", "100"),
     ]);
-    let ns = namespace(&c);
     ns.list("/s3/d").unwrap();
     assert_eq!(
         read_all(&ns, "/s3/d/f00.bin").unwrap(),
@@ -329,10 +334,8 @@ fn the_bytes_in_flight_stay_within_their_bound_at_the_server() {
 
 #[test]
 fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
-    let rig = Rig::start();
-    let files = dataset(&rig.server, 6);
-    let c = rig.conf(&[("shoal.prefetch.enabled", "false")]);
-    let ns = namespace(&c);
+    let (rig, files) = Rig::with_dataset(6);
+    let (_, ns) = rig.namespace(&[("shoal.prefetch.enabled", "false")]);
     assert!(ns.prefetcher().is_none());
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     std::thread::sleep(Duration::from_millis(200));
@@ -471,8 +474,7 @@ fn a_listed_tree_is_fetched_largest_first_across_its_directories() {
             sizes.insert(format!("/{path}"), len);
         }
     }
-    let c = rig.conf(&[("shoal.prefetch.files", "5")]);
-    let ns = namespace(&c);
+    let (_, ns) = rig.namespace(&[("shoal.prefetch.files", "5")]);
     // The listing Spark's recursive file lookup makes: the top, then each directory.
     for d in ["/s3/t", "/s3/t/a", "/s3/t/b", "/s3/t/c"] {
         ns.list(d).unwrap();
@@ -541,8 +543,7 @@ fn a_file_opened_before_its_prefetch_is_fetched_whole_and_each_page_once() {
         })
         .collect();
     // Few bytes in flight, so that most pages wait for their turn while a reader reads.
-    let c = rig.conf(&[("shoal.prefetch.max.bytes", "128k")]);
-    let ns = namespace(&c);
+    let (_, ns) = rig.namespace(&[("shoal.prefetch.max.bytes", "128k")]);
     let listed = ns.list("/s3/p").unwrap();
     let tail = |r: &shoal_core::FileReader, data: &[u8]| {
         let mut t = [0u8; 8];
@@ -605,8 +606,7 @@ fn files_take_the_bytes_in_flight_in_turn_largest_first() {
     put(&rig.server, "q/big2.bin", &pattern(8 * (64 << 10), 2));
     put(&rig.server, "q/small.bin", &pattern(1_000, 3));
     // One page in flight at a time.
-    let c = rig.conf(&[("shoal.prefetch.max.bytes", "64k")]);
-    let ns = namespace(&c);
+    let (_, ns) = rig.namespace(&[("shoal.prefetch.max.bytes", "64k")]);
     ns.list("/s3/q").unwrap();
     assert_eq!(read_all(&ns, "/s3/q/small.bin").unwrap(), pattern(1_000, 3));
     idle(&ns);
@@ -712,8 +712,7 @@ impl Drop for HungStore {
 
 #[test]
 fn a_hung_store_holds_only_its_share_of_the_prefetch_and_other_readers_go_on() {
-    let rig = Rig::start();
-    let files = dataset(&rig.server, 8);
+    let (rig, files) = Rig::with_dataset(8);
     let hung = HungStore::start(&[
         ("h/f0.bin", 60_000),
         ("h/f1.bin", 60_000),

@@ -1,11 +1,13 @@
 //! A real Azure Blob server for tests: Azurite (from npm, installed by scripts/setup.sh into
 //! `.tools/azurite`), started per test on a free 127.0.0.1 port, in memory, stopped on drop.
 
-use std::time::{Duration, SystemTime};
+use std::path::Path;
+use std::process::Command;
+use std::time::SystemTime;
 
 use base64::Engine;
 
-use crate::wire;
+use crate::{wire, Kind, Server};
 
 /// Azurite's well-known development account and key (public: they are in Azure's docs).
 pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
@@ -15,41 +17,40 @@ pub const AZURITE_KEY: &str =
 /// The REST API version the set-up requests speak.
 const API_VERSION: &str = "2021-12-02";
 
-pub struct AzuriteServer {
-    /// Azurite's blob service; its working directory is empty (data stays in memory).
-    process: wire::Process,
-}
+/// Azurite's blob service; its working directory is empty (data stays in memory).
+pub type AzuriteServer = Server<Azurite>;
 
-impl AzuriteServer {
-    /// Starts Azurite's blob service. The binary is `.tools/azurite/node_modules/.bin/azurite-blob`
-    /// or `$SHOAL_TEST_AZURITE_BIN`.
-    pub fn start() -> Self {
-        // Node starts slowly on a busy machine.
-        let process = wire::Process::start(
-            "SHOAL_TEST_AZURITE_BIN",
-            "azurite/node_modules/.bin/azurite-blob",
-            "Azurite (the Azure Blob emulator)",
-            Duration::from_secs(60),
-            |c, port, _| {
-                c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-                    // No disk, no telemetry; object_store may speak a newer API version than
-                    // this Azurite knows, which Azurite otherwise refuses.
-                    .args(["--inMemoryPersistence", "--disableTelemetry"])
-                    .args(["--skipApiVersionCheck", "--silent"]);
-            },
-        );
-        AzuriteServer { process }
+/// The kind of [`AzuriteServer`].
+pub struct Azurite;
+
+impl Kind for Azurite {
+    const TOOL: wire::Tool = wire::Tool::Azurite;
+
+    fn args(c: &mut Command, port: u16, _: &Path) {
+        c.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            // No disk, no telemetry; object_store may speak a newer API version than
+            // this Azurite knows, which Azurite otherwise refuses.
+            .args(["--inMemoryPersistence", "--disableTelemetry"])
+            .args(["--skipApiVersionCheck", "--silent"]);
     }
 
-    pub fn port(&self) -> u16 {
-        self.process.port
+    /// The development account and key, and this server as the account's endpoint.
+    fn options(endpoint: String) -> Vec<(&'static str, String)> {
+        vec![
+            ("azure_storage_endpoint", endpoint),
+            ("azure_storage_account_name", AZURITE_ACCOUNT.to_string()),
+            ("azure_storage_account_key", AZURITE_KEY.to_string()),
+            ("azure_allow_http", "true".to_string()),
+        ]
     }
 
     /// The account's blob endpoint, `http://127.0.0.1:<port>/devstoreaccount1`.
-    pub fn endpoint(&self) -> String {
-        format!("{}/{AZURITE_ACCOUNT}", self.process.endpoint())
+    fn endpoint(base: String) -> String {
+        format!("{base}/{AZURITE_ACCOUNT}")
     }
+}
 
+impl AzuriteServer {
     /// Creates a container (object_store cannot): one request signed with the account key.
     pub fn create_container(&self, name: &str) {
         let date = wire::http_date(SystemTime::now());
@@ -84,26 +85,5 @@ impl AzuriteServer {
             "create container {name} on Azurite: {}",
             String::from_utf8_lossy(&r.body)
         );
-    }
-
-    /// Configuration of a mount `name` at `path` over `az://<container_and_prefix>`: the
-    /// development account and key, and this server as the account's endpoint.
-    pub fn mount_conf(
-        &self,
-        name: &str,
-        path: &str,
-        container_and_prefix: &str,
-    ) -> Vec<(String, String)> {
-        self.process.mount_conf(
-            name,
-            path,
-            format!("az://{container_and_prefix}"),
-            &[
-                ("azure_storage_endpoint", self.endpoint()),
-                ("azure_storage_account_name", AZURITE_ACCOUNT.to_string()),
-                ("azure_storage_account_key", AZURITE_KEY.to_string()),
-                ("azure_allow_http", "true".to_string()),
-            ],
-        )
     }
 }

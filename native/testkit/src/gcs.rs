@@ -3,44 +3,41 @@
 //! `.tools/gcs` venv and links it as `.tools/gcs/bin/fake-gcs-server`), started per test on a
 //! free 127.0.0.1 port, in memory, stopped on drop.
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
 
-use crate::wire;
+use crate::{wire, Kind, Server};
 
-pub struct GcsServer {
-    process: wire::Process,
+pub type GcsServer = Server<Gcs>;
+
+/// The kind of [`GcsServer`].
+pub struct Gcs;
+
+impl Kind for Gcs {
+    const TOOL: wire::Tool = wire::Tool::Gcs;
+
+    fn args(c: &mut Command, port: u16, _: &Path) {
+        c.args(["-scheme", "http", "-host", "127.0.0.1"])
+            .args(["-port", &port.to_string()])
+            // Requests naming this host are XML API requests (object_store's reads,
+            // writes and listings); others are the JSON API.
+            .args(["-public-host", &format!("127.0.0.1:{port}")])
+            .args(["-backend", "memory", "-log-level", "error"]);
+    }
+
+    /// This server as the base URL, and a static bearer token (the emulator checks none). Not
+    /// `google_skip_signature`: object_store 0.14 skips signing only for reads and lists, and
+    /// fetches a token for writes from the cloud metadata server, which is no place for a test.
+    fn options(endpoint: String) -> Vec<(&'static str, String)> {
+        vec![
+            ("google_base_url", endpoint),
+            ("google_bearer_token", "shoal-test-token".to_string()),
+            ("allow_http", "true".to_string()),
+        ]
+    }
 }
 
 impl GcsServer {
-    /// Starts the emulator. The binary is `.tools/gcs/bin/fake-gcs-server` or
-    /// `$SHOAL_TEST_GCS_BIN`.
-    pub fn start() -> Self {
-        let process = wire::Process::start(
-            "SHOAL_TEST_GCS_BIN",
-            "gcs/bin/fake-gcs-server",
-            "the GCS emulator (fake-gcs-server)",
-            Duration::from_secs(60),
-            |c, port, _| {
-                c.args(["-scheme", "http", "-host", "127.0.0.1"])
-                    .args(["-port", &port.to_string()])
-                    // Requests naming this host are XML API requests (object_store's reads,
-                    // writes and listings); others are the JSON API.
-                    .args(["-public-host", &format!("127.0.0.1:{port}")])
-                    .args(["-backend", "memory", "-log-level", "error"]);
-            },
-        );
-        GcsServer { process }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.process.port
-    }
-
-    /// `http://127.0.0.1:<port>`: what object_store takes as the GCS base URL.
-    pub fn endpoint(&self) -> String {
-        self.process.endpoint()
-    }
-
     /// Creates a bucket through the JSON API (object_store cannot).
     pub fn create_bucket(&self, name: &str) {
         let body = format!("{{\"name\": \"{name}\"}}");
@@ -80,27 +77,5 @@ impl GcsServer {
             "put gs://{bucket}/{key} on the GCS emulator: {}",
             String::from_utf8_lossy(&r.body)
         );
-    }
-
-    /// Configuration of a mount `name` at `path` over `gs://<bucket_and_prefix>`: this server
-    /// as the base URL, and a static bearer token (the emulator checks none). Not
-    /// `google_skip_signature`: object_store 0.14 skips signing only for reads and lists, and
-    /// fetches a token for writes from the cloud metadata server, which is no place for a test.
-    pub fn mount_conf(
-        &self,
-        name: &str,
-        path: &str,
-        bucket_and_prefix: &str,
-    ) -> Vec<(String, String)> {
-        self.process.mount_conf(
-            name,
-            path,
-            format!("gs://{bucket_and_prefix}"),
-            &[
-                ("google_base_url", self.endpoint()),
-                ("google_bearer_token", "shoal-test-token".to_string()),
-                ("allow_http", "true".to_string()),
-            ],
-        )
     }
 }

@@ -9,84 +9,67 @@ mod gcs;
 mod http;
 mod moto;
 mod proxy;
+mod server;
 pub mod wire;
 
-pub use azurite::{AzuriteServer, AZURITE_ACCOUNT, AZURITE_KEY};
+pub use azurite::{Azurite, AzuriteServer, AZURITE_ACCOUNT, AZURITE_KEY};
 pub use faulty::{Behaviour, FaultyServer};
-pub use gcs::GcsServer;
+pub use gcs::{Gcs, GcsServer};
 pub use http::HttpServer;
-pub use moto::{MotoServer, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
+pub use moto::{Moto, MotoServer, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
 pub use proxy::{CountingProxy, SeenRequest};
+pub use server::{Kind, Server};
 
 use std::path::Path;
-
-use std::time::Duration;
+use std::process::Command;
 
 mod hdfs;
 pub use hdfs::HdfsCluster;
 
 /// s3s-fs, whose working directory is the root it keeps buckets and objects in (as
 /// directories and files).
-pub struct S3Server {
-    process: wire::Process,
-}
+pub type S3Server = Server<S3s>;
+
+/// The kind of [`S3Server`].
+pub struct S3s;
 
 pub const ACCESS_KEY: &str = "shoal-test";
 pub const SECRET_KEY: &str = "shoal-test-secret";
 
-impl S3Server {
-    pub fn start() -> Self {
-        let process = wire::Process::start(
-            "SHOAL_TEST_S3S_BIN",
-            "s3s/bin/s3s-fs",
-            "the S3 test server (s3s-fs)",
-            Duration::from_secs(10),
-            |c, port, root| {
-                c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                    .arg(root);
-            },
-        );
-        S3Server { process }
+impl Kind for S3s {
+    const TOOL: wire::Tool = wire::Tool::S3s;
+
+    fn args(c: &mut Command, port: u16, root: &Path) {
+        c.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(root);
     }
 
-    pub fn root(&self) -> &Path {
-        self.process.work.path()
-    }
-
-    /// Configuration of a mount `name` at `path` over `s3://<bucket_and_prefix>`.
-    pub fn mount_conf(
-        &self,
-        name: &str,
-        path: &str,
-        bucket_and_prefix: &str,
-    ) -> Vec<(String, String)> {
-        let keys = (ACCESS_KEY, SECRET_KEY);
-        s3_mount_conf(&self.process, keys, name, path, bucket_and_prefix)
+    fn options(endpoint: String) -> Vec<(&'static str, String)> {
+        s3_options(endpoint, (ACCESS_KEY, SECRET_KEY))
     }
 }
 
-/// Configuration of a mount `name` at `path` over `s3://<bucket_and_prefix>` on the S3 test
-/// server `process` (plain HTTP, path-style, `us-east-1`), with these credentials (access key,
-/// secret key).
-fn s3_mount_conf(
-    process: &wire::Process,
+/// The store options of a mount over an S3 test server at `endpoint` (plain HTTP, path-style,
+/// `us-east-1`), with these credentials (access key, secret key).
+fn s3_options(
+    endpoint: String,
     (access_key, secret_key): (&str, &str),
-    name: &str,
-    path: &str,
-    bucket_and_prefix: &str,
-) -> Vec<(String, String)> {
-    let options = [
-        ("aws_endpoint", process.endpoint()),
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("aws_endpoint", endpoint),
         ("aws_access_key_id", access_key.to_string()),
         ("aws_secret_access_key", secret_key.to_string()),
         ("aws_region", "us-east-1".to_string()),
         ("aws_allow_http", "true".to_string()),
-    ];
-    process.mount_conf(name, path, format!("s3://{bucket_and_prefix}"), &options)
+    ]
 }
 
 impl S3Server {
+    pub fn root(&self) -> &Path {
+        self.process.work.path()
+    }
+
     /// The mount the cache tests read through: `s3` at `/s3` over `bucket`, caching into
     /// `cache_dir` (256 MiB) in 64 KiB pages. Each of `extra` sets a key, replacing the value
     /// given here.
@@ -114,11 +97,6 @@ impl S3Server {
         let p = self.root().join(bucket).join(key);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, data).unwrap();
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn endpoint(&self) -> String {
-        self.process.endpoint()
     }
 
     /// A mount `name` at `path` over `s3a://<bucket_and_prefix>` with no store option at all:

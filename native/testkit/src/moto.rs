@@ -2,13 +2,15 @@
 //! tests, in memory, stopped on drop. Unlike s3s-fs it keeps keys that end in `/` as ordinary
 //! objects, as S3 does, so directory markers can be tested against it.
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
 
-use crate::wire;
+use crate::{wire, Kind, Server};
 
-pub struct MotoServer {
-    process: wire::Process,
-}
+pub type MotoServer = Server<Moto>;
+
+/// The kind of [`MotoServer`].
+pub struct Moto;
 
 /// moto accepts any credentials; these only have to be present.
 pub const MOTO_ACCESS_KEY: &str = "shoal-moto";
@@ -20,25 +22,19 @@ fn http(port: u16, method: &str, target: &str) -> std::io::Result<(u16, String)>
     Ok((r.status, String::from_utf8_lossy(&r.body).into_owned()))
 }
 
+impl Kind for Moto {
+    const TOOL: wire::Tool = wire::Tool::Moto;
+
+    fn args(c: &mut Command, port: u16, _: &Path) {
+        c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    }
+
+    fn options(endpoint: String) -> Vec<(&'static str, String)> {
+        crate::s3_options(endpoint, (MOTO_ACCESS_KEY, MOTO_SECRET_KEY))
+    }
+}
+
 impl MotoServer {
-    pub fn start() -> Self {
-        let process = wire::Process::start(
-            "SHOAL_TEST_MOTO_BIN",
-            "moto/bin/moto_server",
-            "the moto S3 test server",
-            Duration::from_secs(30),
-            |c, port, _| {
-                c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-            },
-        );
-        MotoServer { process }
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn endpoint(&self) -> String {
-        self.process.endpoint()
-    }
-
     /// Creates bucket `name` (moto starts with none).
     pub fn create_bucket(&self, name: &str) {
         let (code, _) = http(self.process.port, "PUT", &format!("/{name}"))
@@ -69,16 +65,5 @@ impl MotoServer {
             "list {bucket}/{key} on moto: HTTP {code}: {body}"
         );
         body.contains(&format!("<Key>{key}</Key>"))
-    }
-
-    /// Configuration of a mount `name` at `path` over `s3://<bucket_and_prefix>`.
-    pub fn mount_conf(
-        &self,
-        name: &str,
-        path: &str,
-        bucket_and_prefix: &str,
-    ) -> Vec<(String, String)> {
-        let keys = (MOTO_ACCESS_KEY, MOTO_SECRET_KEY);
-        crate::s3_mount_conf(&self.process, keys, name, path, bucket_and_prefix)
     }
 }

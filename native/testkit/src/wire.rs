@@ -31,10 +31,54 @@ pub(crate) fn accept_loop(
         .unwrap_or_else(|e| panic!("start the thread of {name}: {e}"))
 }
 
+/// The servers the tests start from installed tools.
+#[derive(Clone, Copy, Debug)]
+pub enum Tool {
+    S3s,
+    Moto,
+    Gcs,
+    Azurite,
+}
+
+impl Tool {
+    /// Where the tool is installed under `.tools/`, what messages call it, and how long its
+    /// port may take to open.
+    fn spec(self) -> (&'static str, &'static str, u64) {
+        match self {
+            Tool::S3s => ("s3s/bin/s3s-fs", "the S3 test server (s3s-fs)", 10),
+            Tool::Moto => ("moto/bin/moto_server", "the moto S3 test server", 30),
+            Tool::Gcs => (
+                "gcs/bin/fake-gcs-server",
+                "the GCS emulator (fake-gcs-server)",
+                60,
+            ),
+            // Node starts slowly on a busy machine.
+            Tool::Azurite => (
+                "azurite/node_modules/.bin/azurite-blob",
+                "Azurite (the Azure Blob emulator)",
+                60,
+            ),
+        }
+    }
+
+    /// The scheme of a mount's URI over the tool's server (`s3`, `gs`, `az`).
+    pub(crate) fn scheme(self) -> &'static str {
+        match self {
+            Tool::S3s | Tool::Moto => "s3",
+            Tool::Gcs => "gs",
+            Tool::Azurite => "az",
+        }
+    }
+}
+
 /// The installed tool at `.tools/<relative>` of the repository, or the path in the environment
-/// variable `env` when it is set. Panics naming scripts/setup.sh when the tool is missing.
-pub(crate) fn tool(env: &str, relative: &str, what: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
+/// variable `SHOAL_TEST_<DIR>_BIN`, where `<DIR>` is the first directory of `relative` in upper
+/// case (`SHOAL_TEST_S3S_BIN` for `s3s/bin/s3s-fs`). Panics naming scripts/setup.sh when the
+/// tool is missing.
+pub(crate) fn tool(relative: &str, what: &str) -> PathBuf {
+    let dir = relative.split('/').next().unwrap_or(relative);
+    let env = format!("SHOAL_TEST_{}_BIN", dir.to_uppercase());
+    if let Ok(p) = std::env::var(&env) {
         let p = PathBuf::from(p);
         assert!(
             p.exists(),
@@ -114,18 +158,14 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    /// Starts the installed tool (`tool(env, relative, what)`) in its working directory;
-    /// `args(command, port, working directory)` adds its arguments. Waits up to `limit` for
-    /// its port (see `start_on_free_port`).
-    pub(crate) fn start(
-        env: &str,
-        relative: &str,
-        what: &str,
-        limit: Duration,
-        args: impl Fn(&mut Command, u16, &Path),
-    ) -> Self {
-        let bin = tool(env, relative, what);
+    /// Starts the installed `tool` (see [`Tool::spec`] and `tool`) in its working directory;
+    /// `args(command, port, working directory)` adds its arguments. Waits for its port (see
+    /// `start_on_free_port`).
+    pub(crate) fn start(tool: Tool, args: impl Fn(&mut Command, u16, &Path)) -> Self {
+        let (relative, what, limit) = tool.spec();
+        let bin = self::tool(relative, what);
         let work = tempfile::tempdir().unwrap();
+        let limit = Duration::from_secs(limit);
         let (child, port) =
             start_on_free_port(&format!("{what} ({})", bin.display()), limit, |port| {
                 let mut c = Command::new(&bin);

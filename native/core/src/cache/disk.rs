@@ -375,7 +375,7 @@ impl DiskDir {
             page_file::read_checked(
                 &p.file,
                 &p.header,
-                &p.verified,
+                Some(&p.verified),
                 0,
                 &mut data,
                 &mut Vec::new(),
@@ -1388,7 +1388,7 @@ mod tests {
             read_checked(
                 &p.file,
                 &p.header,
-                &p.verified,
+                Some(&p.verified),
                 0,
                 &mut out,
                 &mut Vec::new(),

@@ -270,12 +270,12 @@ impl Verified {
 
 /// Reads `out.len()` bytes at `offset` within the page's data. Chunks already marked in
 /// `verified` are read as they are, straight into `out`; otherwise the whole chunks touched are
-/// read, checked, and marked. `scratch` is reused between calls to hold whole chunks when the
-/// read is not chunk aligned.
+/// read, checked, and marked (with no `verified`, every chunk touched is read and checked).
+/// `scratch` is reused between calls to hold whole chunks when the read is not chunk aligned.
 pub fn read_checked(
     file: &File,
     header: &Header,
-    verified: &Verified,
+    verified: Option<&Verified>,
     offset: u64,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
@@ -289,32 +289,18 @@ pub fn read_checked(
     }
     let chunk = header.chunk as u64;
     let (first, last) = ((offset / chunk) as usize, ((end - 1) / chunk) as usize);
-    if verified.all(first..=last) {
+    if verified.is_some_and(|v| v.all(first..=last)) {
         let n = read_full(file, out, DATA_OFFSET + offset)?;
         if n != out.len() {
             return Err(corrupt("page file is truncated"));
         }
         return Ok(());
     }
-    read_span(file, header, offset, out, scratch, |i| verified.set(i))
-}
-
-/// Reads `out.len()` bytes at `offset` within the page's data, verifying every chunk touched.
-/// `scratch` is reused between calls to hold whole chunks when the read is not chunk aligned.
-pub fn read_verified(
-    file: &File,
-    header: &Header,
-    offset: u64,
-    out: &mut [u8],
-    scratch: &mut Vec<u8>,
-) -> Result<()> {
-    if offset + out.len() as u64 > header.len as u64 {
-        return Err(Error::invalid("read past the end of a page"));
-    }
-    if out.is_empty() {
-        return Ok(());
-    }
-    read_span(file, header, offset, out, scratch, |_| {})
+    read_span(file, header, offset, out, scratch, |i| {
+        if let Some(v) = verified {
+            v.set(i);
+        }
+    })
 }
 
 /// Reads the whole chunks that `offset..offset + out.len()` touches, checks each, calls
@@ -410,7 +396,7 @@ pub fn verify_file(path: &std::path::Path, file: &File) -> Result<u32> {
     let expect = Expect { id, page_size, len };
     let header = read_header(file, size, expect)?;
     let mut data = vec![0u8; len as usize];
-    read_verified(file, &header, 0, &mut data, &mut Vec::new())?;
+    read_checked(file, &header, None, 0, &mut data, &mut Vec::new())?;
     Ok(len)
 }
 
@@ -469,7 +455,7 @@ mod tests {
             (0, 100_000),
         ] {
             let mut out = vec![0u8; len];
-            read_verified(&file, &h, off as u64, &mut out, &mut scratch).unwrap();
+            read_checked(&file, &h, None, off as u64, &mut out, &mut scratch).unwrap();
             assert_eq!(out, &data[off..off + len]);
         }
     }
@@ -502,8 +488,8 @@ mod tests {
         let h = hdr(&file, id, 50_000).unwrap();
         let mut out = vec![0u8; 100];
         let mut s = Vec::new();
-        read_verified(&file, &h, 0, &mut out, &mut s).unwrap();
-        let e = read_verified(&file, &h, 9_990, &mut out, &mut s).unwrap_err();
+        read_checked(&file, &h, None, 0, &mut out, &mut s).unwrap();
+        let e = read_checked(&file, &h, None, 9_990, &mut out, &mut s).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt);
         // A flipped trailer byte.
         let mut bad = bytes.clone();
@@ -529,7 +515,7 @@ mod tests {
         let mut s = Vec::new();
         let mut out = vec![0u8; 5000];
         // Unaligned, across chunks 0 and 1: both checked and marked.
-        read_checked(&file, &h, &v, 100, &mut out, &mut s).unwrap();
+        read_checked(&file, &h, Some(&v), 100, &mut out, &mut s).unwrap();
         assert_eq!(out, &data[100..5100]);
         assert!(v.all(0..=1) && !v.is_set(2));
         // A chunk never read through this handle is checked when first read, however the
@@ -538,23 +524,23 @@ mod tests {
         bad[DATA_OFFSET as usize + 3 * 4096 + 7] ^= 1;
         bad[DATA_OFFSET as usize + 10] ^= 1;
         std::fs::write(f.path(), &bad).unwrap();
-        let e = read_checked(&file, &h, &v, 3 * 4096, &mut out[..10], &mut s).unwrap_err();
+        let e = read_checked(&file, &h, Some(&v), 3 * 4096, &mut out[..10], &mut s).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt);
         assert!(!v.is_set(3));
         // The trade-off: chunk 0 was checked before it changed, so it is read as it is now,
         // until the marks are cleared.
-        read_checked(&file, &h, &v, 0, &mut out[..20], &mut s).unwrap();
+        read_checked(&file, &h, Some(&v), 0, &mut out[..20], &mut s).unwrap();
         assert_ne!(out[..20], data[..20]);
         v.clear();
-        let e = read_checked(&file, &h, &v, 0, &mut out[..20], &mut s).unwrap_err();
+        let e = read_checked(&file, &h, Some(&v), 0, &mut out[..20], &mut s).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt);
         // Truncated into the data under a handle whose chunks are all marked: reported,
         // never short.
         std::fs::write(f.path(), &bytes).unwrap();
         let last = data.len() - 10;
-        read_checked(&file, &h, &v, last as u64, &mut out[..10], &mut s).unwrap();
+        read_checked(&file, &h, Some(&v), last as u64, &mut out[..10], &mut s).unwrap();
         std::fs::write(f.path(), &bytes[..data.len() - 5]).unwrap();
-        let e = read_checked(&file, &h, &v, last as u64, &mut out[..10], &mut s).unwrap_err();
+        let e = read_checked(&file, &h, Some(&v), last as u64, &mut out[..10], &mut s).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt);
     }
 

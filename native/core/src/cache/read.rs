@@ -216,7 +216,7 @@ impl PageCache {
                 page_file::read_checked(
                     &page.file,
                     &page.header,
-                    &page.verified,
+                    Some(&page.verified),
                     offset,
                     dst,
                     &mut scratch.borrow_mut(),
