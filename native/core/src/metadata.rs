@@ -429,6 +429,11 @@ fn alone_key(mount: &str, dir: &str) -> String {
     format!("A\0{mount}\0{dir}")
 }
 
+/// A directory whose listing only a status probe kept (see [`MetadataCache::mark_probed`]).
+fn probed_key(mount: &str, dir: &str) -> String {
+    format!("P\0{mount}\0{dir}")
+}
+
 /// The files of a directory, from a flat listing of a tree.
 fn files_key(mount: &str, dir: &str) -> String {
     format!("f\0{mount}\0{dir}")
@@ -941,6 +946,33 @@ impl MetadataCache {
     /// Whether directory `dir` is to be listed alone ([`MetadataCache::list_alone`]).
     pub fn listed_alone(&self, mount: &str, dir: &str) -> bool {
         self.entries().contains_key(&alone_key(mount, dir))
+    }
+
+    /// Marks directories whose listings a status probe kept (`Namespace::stat_in_store`):
+    /// held to answer lookups, but no caller listed them, so the prefetch does not take them
+    /// for a directory being read (a `stat` or a FUSE lookup is not a listing). The mark lives
+    /// until a caller lists the directory ([`MetadataCache::listed_by_caller`]).
+    pub fn mark_probed<'a>(&self, mount: &str, dirs: impl IntoIterator<Item = &'a str>) {
+        for dir in dirs {
+            self.entries().insert(
+                probed_key(mount, dir),
+                Timed {
+                    value: Value::Listed(0),
+                    ttl: None,
+                    fetched: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// A caller listed directory `dir`: its listing is the caller's from now on.
+    pub fn listed_by_caller(&self, mount: &str, dir: &str) {
+        self.entries().invalidate(&probed_key(mount, dir));
+    }
+
+    /// Whether the listing held of `dir` is only a status probe's ([`MetadataCache::mark_probed`]).
+    pub fn only_probed(&self, mount: &str, dir: &str) -> bool {
+        self.entries().contains_key(&probed_key(mount, dir))
     }
 
     /// Objects a first listing reads from one flat listing of a tree (0: never).

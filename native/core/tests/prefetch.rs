@@ -363,6 +363,34 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
         files[1].len().div_ceil(64 << 10)
     );
     assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+
+    // The directory's status asked first (as a FUSE lookup does): its probe keeps the
+    // directory's listing, which is not a listing the process made, so the one file read
+    // still fetches nothing else.
+    let cache = tempfile::tempdir().unwrap();
+    rig.proxy.reset();
+    let ns = namespace(&conf(&rig.server, &rig.proxy, cache.path(), &[]));
+    assert!(ns.status("/s3/d").unwrap().is_dir);
+    assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
+    idle(&ns);
+    assert_eq!(
+        counter(&ns, "store_metadata_requests"),
+        2,
+        "{:?}",
+        rig.proxy.seen()
+    );
+    assert_eq!(counter(&ns, "prefetch_bytes"), 0);
+    // Listed by the process, it is read as a listing: the next open fetches ahead.
+    assert_eq!(ns.list("/s3/d").unwrap().len(), files.len());
+    assert!(read_all(&ns, "/s3/d/f02.bin").unwrap() == files[2]);
+    idle(&ns);
+    assert!(counter(&ns, "prefetch_bytes") > 0);
+    assert_eq!(
+        counter(&ns, "store_metadata_requests"),
+        2,
+        "{:?}",
+        rig.proxy.seen()
+    );
 }
 
 /// Child: lists the directory named in SHOAL_CHILD, opens its first file and waits to be

@@ -160,9 +160,12 @@ impl Namespace {
     }
 
     /// The listing of the directory `path` that the metadata cache holds, with no request
-    /// (mount points below it left out); `None` when it holds none.
+    /// (mount points below it left out); `None` when it holds none, or only the one a status
+    /// probe kept (no caller listed the directory).
     pub(crate) fn cached_listing(&self, path: &str) -> Option<Vec<FileInfo>> {
         match self.mounts.locate(path) {
+            // A listing only a status probe kept is not one this process made.
+            Ok(Location::Mounted(r)) if self.metadata.only_probed(&r.mount.name, &r.key) => None,
             Ok(Location::Mounted(r)) => self.metadata.listing(&r.mount.name, &r.key).map(|l| {
                 l.iter()
                     .map(|e| FileInfo::from_entry(&r, e.clone()))
@@ -434,6 +437,9 @@ impl Namespace {
                     // Only a directory read whole in the one page is kept. A larger tree is
                     // read by the directory's first listing, within the bound.
                     if tree.root_whole && found.as_ref().is_some_and(|e| e.is_dir) {
+                        let dirs: Vec<String> = tree.dirs.iter().map(|(d, _)| d.clone()).collect();
+                        self.metadata
+                            .mark_probed(&r.mount.name, dirs.iter().map(String::as_str));
                         self.keep_tree(r, &copy, tree);
                     }
                 }
@@ -492,6 +498,8 @@ impl Namespace {
         first: Vec<FileInfo>,
     ) -> Result<Listing> {
         let dir = listing::Dir { r, hidden };
+        self.metadata
+            .listed_by_caller(&dir.r.mount.name, &dir.r.key);
         match self.metadata.lookup_listing(&dir.r.mount.name, &dir.r.key) {
             Lookup::Hit(hit, refresh) => {
                 self.count_metadata(true);
