@@ -411,32 +411,36 @@ pub struct MetadataCache {
     shared: Arc<Shared>,
 }
 
-fn status_key(mount: &str, key: &str) -> String {
-    format!("s\0{mount}\0{key}")
+/// What an entry of the cache holds for a path; its key is the kind's letter, the mount and
+/// the path.
+#[derive(Clone, Copy)]
+enum Held {
+    /// A status.
+    Status,
+    /// A directory's listing.
+    Listing,
+    /// That a directory was listed.
+    Listed,
+    /// That a flat listing of a tree could not give a directory's listing.
+    Alone,
+    /// That only a status probe kept a directory's listing ([`MetadataCache::mark_probed`]).
+    Probed,
+    /// The files of a directory, from a flat listing of a tree.
+    Files,
 }
 
-fn listing_key(mount: &str, key: &str) -> String {
-    format!("l\0{mount}\0{key}")
-}
-
-/// That a directory was listed.
-fn listed_key(mount: &str, dir: &str) -> String {
-    format!("D\0{mount}\0{dir}")
-}
-
-/// That a flat listing of a tree could not give a directory's listing.
-fn alone_key(mount: &str, dir: &str) -> String {
-    format!("A\0{mount}\0{dir}")
-}
-
-/// A directory whose listing only a status probe kept (see [`MetadataCache::mark_probed`]).
-fn probed_key(mount: &str, dir: &str) -> String {
-    format!("P\0{mount}\0{dir}")
-}
-
-/// The files of a directory, from a flat listing of a tree.
-fn files_key(mount: &str, dir: &str) -> String {
-    format!("f\0{mount}\0{dir}")
+impl Held {
+    fn key(self, mount: &str, path: &str) -> String {
+        let kind = match self {
+            Held::Status => 's',
+            Held::Listing => 'l',
+            Held::Listed => 'D',
+            Held::Alone => 'A',
+            Held::Probed => 'P',
+            Held::Files => 'f',
+        };
+        format!("{kind}\0{mount}\0{path}")
+    }
 }
 
 fn parent(key: &str) -> &str {
@@ -536,7 +540,7 @@ impl Shared {
     /// Remembers that `dir` was listed with `n` entries (held until evicted by size).
     fn mark_listed(&self, mount: &str, dir: &str, n: usize) {
         self.entries.insert(
-            listed_key(mount, dir),
+            Held::Listed.key(mount, dir),
             Timed {
                 value: Value::Listed(n),
                 ttl: None,
@@ -568,7 +572,7 @@ impl Shared {
                 files.push(e);
             }
             let n = files.len();
-            let k = files_key(mount, &dir);
+            let k = Held::Files.key(mount, &dir);
             let group = Timed {
                 value: Value::Listing(Arc::new(files)),
                 ttl,
@@ -598,13 +602,13 @@ impl Shared {
         let Some(ttl) = self.ttl(true, immutable) else {
             return;
         };
-        let k = listing_key(mount, dir);
+        let k = Held::Listing.key(mount, dir);
         let listing = Timed {
             value: Value::Listing(entries.clone()),
             ttl,
             fetched,
         };
-        self.entries.invalidate(&files_key(mount, dir));
+        self.entries.invalidate(&Held::Files.key(mount, dir));
         if weight(&k, &listing) <= self.settings.max_size / 4 {
             self.entries.insert(k, listing);
             self.mark_listed(mount, dir, entries.len());
@@ -617,9 +621,9 @@ impl Shared {
     /// it, and that it was listed (so its files are asked for one by one, not relisted).
     fn forget_dir(&self, mount: &str, dir: &str) {
         for k in [
-            listing_key(mount, dir),
-            files_key(mount, dir),
-            listed_key(mount, dir),
+            Held::Listing.key(mount, dir),
+            Held::Files.key(mount, dir),
+            Held::Listed.key(mount, dir),
         ] {
             self.entries.invalidate(&k);
         }
@@ -661,7 +665,7 @@ impl MetadataCache {
     pub fn lookup_status(&self, mount: &str, key: &str) -> Lookup<Option<Entry>> {
         let dir = parent(key);
         let mut best: Option<Found<Option<Entry>>> = None;
-        if let Some(t) = self.entries().get(&status_key(mount, key)) {
+        if let Some(t) = self.entries().get(&Held::Status.key(mount, key)) {
             if let Value::Status(s) = t.value {
                 best = Some(Found {
                     value: s,
@@ -671,7 +675,7 @@ impl MetadataCache {
                 });
             }
         }
-        for k in [listing_key(mount, dir), files_key(mount, dir)] {
+        for k in [Held::Listing.key(mount, dir), Held::Files.key(mount, dir)] {
             if let Some(Timed {
                 value: Value::Listing(l),
                 ttl,
@@ -698,13 +702,13 @@ impl MetadataCache {
             // A directory listed before whose listing was dropped (expired past its grace, or
             // evicted): list it again rather than ask for each file. A listing held that does
             // not have the key says nothing more: the file is asked for alone.
-            let held = self.entries().contains_key(&listing_key(mount, dir))
-                || self.entries().contains_key(&files_key(mount, dir));
+            let held = self.entries().contains_key(&Held::Listing.key(mount, dir))
+                || self.entries().contains_key(&Held::Files.key(mount, dir));
             if !held {
                 if let Some(Timed {
                     value: Value::Listed(n),
                     ..
-                }) = self.entries().get(&listed_key(mount, dir))
+                }) = self.entries().get(&Held::Listed.key(mount, dir))
                 {
                     if n as u64 <= self.shared.settings.relist_max_entries {
                         return Lookup::Relist(dir.to_string());
@@ -719,7 +723,7 @@ impl MetadataCache {
 
     /// Looks a directory's listing up; says whether to serve it and whether to revalidate.
     pub fn lookup_listing(&self, mount: &str, key: &str) -> Lookup<Arc<Vec<Entry>>> {
-        match self.entries().get(&listing_key(mount, key)) {
+        match self.entries().get(&Held::Listing.key(mount, key)) {
             Some(Timed {
                 value: Value::Listing(l),
                 ttl,
@@ -849,7 +853,7 @@ impl MetadataCache {
         let mut kept = 0;
         for (dir, entries) in dirs {
             used += weight(
-                &listing_key(mount, &dir),
+                &Held::Listing.key(mount, &dir),
                 &Timed {
                     value: Value::Listing(Arc::new(Vec::new())),
                     ttl: None,
@@ -887,7 +891,7 @@ impl MetadataCache {
     pub fn put_status(&self, mount: &str, key: &str, entry: Option<Entry>, immutable: bool) {
         if let Some(ttl) = self.shared.ttl(entry.is_some(), immutable) {
             self.entries().insert(
-                status_key(mount, key),
+                Held::Status.key(mount, key),
                 Timed {
                     value: Value::Status(entry),
                     ttl,
@@ -903,7 +907,7 @@ impl MetadataCache {
         let Some(ttl) = self.shared.ttl(true, immutable) else {
             return;
         };
-        let k = listing_key(mount, key);
+        let k = Held::Listing.key(mount, key);
         let entries_len = entries.len();
         let listing = Timed {
             value: Value::Listing(sorted(entries)),
@@ -934,7 +938,7 @@ impl MetadataCache {
             return;
         };
         self.entries().insert(
-            alone_key(mount, dir),
+            Held::Alone.key(mount, dir),
             Timed {
                 value: Value::Listed(0),
                 ttl,
@@ -945,7 +949,7 @@ impl MetadataCache {
 
     /// Whether directory `dir` is to be listed alone ([`MetadataCache::list_alone`]).
     pub fn listed_alone(&self, mount: &str, dir: &str) -> bool {
-        self.entries().contains_key(&alone_key(mount, dir))
+        self.entries().contains_key(&Held::Alone.key(mount, dir))
     }
 
     /// Marks directories whose listings a status probe kept (`Namespace::stat_in_store`):
@@ -955,7 +959,7 @@ impl MetadataCache {
     pub fn mark_probed<'a>(&self, mount: &str, dirs: impl IntoIterator<Item = &'a str>) {
         for dir in dirs {
             self.entries().insert(
-                probed_key(mount, dir),
+                Held::Probed.key(mount, dir),
                 Timed {
                     value: Value::Listed(0),
                     ttl: None,
@@ -967,12 +971,12 @@ impl MetadataCache {
 
     /// A caller listed directory `dir`: its listing is the caller's from now on.
     pub fn listed_by_caller(&self, mount: &str, dir: &str) {
-        self.entries().invalidate(&probed_key(mount, dir));
+        self.entries().invalidate(&Held::Probed.key(mount, dir));
     }
 
     /// Whether the listing held of `dir` is only a status probe's ([`MetadataCache::mark_probed`]).
     pub fn only_probed(&self, mount: &str, dir: &str) -> bool {
-        self.entries().contains_key(&probed_key(mount, dir))
+        self.entries().contains_key(&Held::Probed.key(mount, dir))
     }
 
     /// Objects a first listing reads from one flat listing of a tree (0: never).
@@ -999,9 +1003,11 @@ impl MetadataCache {
     /// Drops one path's status, and the listings of its directory that hold it.
     pub fn invalidate_status(&self, mount: &str, key: &str) {
         self.shared.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries().invalidate(&status_key(mount, key));
-        self.entries().invalidate(&listing_key(mount, parent(key)));
-        self.entries().invalidate(&files_key(mount, parent(key)));
+        self.entries().invalidate(&Held::Status.key(mount, key));
+        self.entries()
+            .invalidate(&Held::Listing.key(mount, parent(key)));
+        self.entries()
+            .invalidate(&Held::Files.key(mount, parent(key)));
     }
 
     /// Drops everything: after a change whose reach is a whole tree.
@@ -1166,13 +1172,13 @@ mod tests {
         // Held, without the key: the file is asked for alone.
         assert_eq!(c.lookup_status("m", "d/zz"), Lookup::Miss);
         // Dropped (past its grace, or evicted): the directory is listed again.
-        c.entries().invalidate(&listing_key("m", "d"));
+        c.entries().invalidate(&Held::Listing.key("m", "d"));
         assert_eq!(c.lookup_status("m", "d/a"), Lookup::Relist("d".into()));
         // A directory never listed: asked for alone.
         assert_eq!(c.lookup_status("m", "e/a"), Lookup::Miss);
         // Flat listings mark their directories too.
         c.put_statuses("m", &[file("t/x/1")], false);
-        c.entries().invalidate(&files_key("m", "t/x"));
+        c.entries().invalidate(&Held::Files.key("m", "t/x"));
         assert_eq!(c.lookup_status("m", "t/x/1"), Lookup::Relist("t/x".into()));
     }
 

@@ -70,6 +70,21 @@ impl Rig {
         conf(&self.server, &self.proxy, self.cache.path(), extra)
     }
 
+    /// A new process: a namespace with a cache directory of its own (returned, to be dropped
+    /// after it), and the proxy's counts reset.
+    fn new_process(&self) -> (tempfile::TempDir, Namespace) {
+        let cache = tempfile::tempdir().unwrap();
+        self.proxy.reset();
+        let ns = namespace(&conf(&self.server, &self.proxy, cache.path(), &[]));
+        (cache, ns)
+    }
+
+    /// Asserts `ns`'s count of metadata requests, showing what the server was asked.
+    fn assert_metadata_requests(&self, ns: &Namespace, n: u64) {
+        let seen = self.proxy.seen();
+        assert_eq!(counter(ns, "store_metadata_requests"), n, "{seen:?}");
+    }
+
     /// [`Rig::conf`], and a namespace on it.
     fn namespace(&self, extra: &[(&str, &str)]) -> (Vec<(String, String)>, Namespace) {
         let c = self.conf(extra);
@@ -346,18 +361,11 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
 
     // On, but one file of a directory that was not listed, read twice: nothing else is
     // fetched, and nothing is listed.
-    let cache = tempfile::tempdir().unwrap();
-    rig.proxy.reset();
-    let ns = namespace(&conf(&rig.server, &rig.proxy, cache.path(), &[]));
+    let (_cache, ns) = rig.new_process();
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     idle(&ns);
-    assert_eq!(
-        counter(&ns, "store_metadata_requests"),
-        1,
-        "{:?}",
-        rig.proxy.seen()
-    );
+    rig.assert_metadata_requests(&ns, 1);
     assert_eq!(
         rig.proxy.count("GET", "/bucket/d/f"),
         files[1].len().div_ceil(64 << 10)
@@ -367,30 +375,18 @@ fn one_file_read_alone_or_prefetch_off_fetches_only_what_is_read() {
     // The directory's status asked first (as a FUSE lookup does): its probe keeps the
     // directory's listing, which is not a listing the process made, so the one file read
     // still fetches nothing else.
-    let cache = tempfile::tempdir().unwrap();
-    rig.proxy.reset();
-    let ns = namespace(&conf(&rig.server, &rig.proxy, cache.path(), &[]));
+    let (_cache, ns) = rig.new_process();
     assert!(ns.status("/s3/d").unwrap().is_dir);
     assert!(read_all(&ns, "/s3/d/f01.bin").unwrap() == files[1]);
     idle(&ns);
-    assert_eq!(
-        counter(&ns, "store_metadata_requests"),
-        2,
-        "{:?}",
-        rig.proxy.seen()
-    );
+    rig.assert_metadata_requests(&ns, 2);
     assert_eq!(counter(&ns, "prefetch_bytes"), 0);
     // Listed by the process, it is read as a listing: the next open fetches ahead.
     assert_eq!(ns.list("/s3/d").unwrap().len(), files.len());
     assert!(read_all(&ns, "/s3/d/f02.bin").unwrap() == files[2]);
     idle(&ns);
     assert!(counter(&ns, "prefetch_bytes") > 0);
-    assert_eq!(
-        counter(&ns, "store_metadata_requests"),
-        2,
-        "{:?}",
-        rig.proxy.seen()
-    );
+    rig.assert_metadata_requests(&ns, 2);
 }
 
 /// Child: lists the directory named in SHOAL_CHILD, opens its first file and waits to be
