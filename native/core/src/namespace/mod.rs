@@ -437,9 +437,8 @@ impl Namespace {
                     // Only a directory read whole in the one page is kept. A larger tree is
                     // read by the directory's first listing, within the bound.
                     if tree.root_whole && found.as_ref().is_some_and(|e| e.is_dir) {
-                        let dirs: Vec<String> = tree.dirs.iter().map(|(d, _)| d.clone()).collect();
-                        self.metadata
-                            .mark_probed(&r.mount.name, dirs.iter().map(String::as_str));
+                        let kept = tree.dirs.iter().map(|(d, _)| d.as_str());
+                        self.metadata.mark_probed(&r.mount.name, kept);
                         self.keep_tree(r, &copy, tree);
                     }
                 }
