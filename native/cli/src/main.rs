@@ -429,7 +429,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     writeln!(
                         out,
                         "{:<40} {:>10} {:>10} {:>10} {:>8} {:>6} STATE",
-                        "DIRECTORY", "CAPACITY", "COUNTED", "SCANNED", "PAGES", "USE%"
+                        "DIRECTORY", "CAPACITY", "COUNTED", "SCANNED", "FILES", "USE%"
                     )
                     .map_err(w)?;
                     for d in cache.dirs() {

@@ -145,7 +145,7 @@ fn load_then_stat_then_free() {
     assert!(out.contains("0 B fetched"), "{out}");
     assert!(out.contains("store requests: 0"), "{out}");
     let out = ok(&shoal(e.conf.path(), &["cache", "stats"]));
-    assert!(out.contains("ok") && out.contains("PAGES"), "{out}");
+    assert!(out.contains("ok") && out.contains("FILES"), "{out}");
     let out = ok(&shoal(e.conf.path(), &["cache", "verify"]));
     assert!(out.contains("checked 6 pages, 0 corrupt"), "{out}");
 
@@ -223,7 +223,10 @@ fn verify_finds_and_removes_corrupt_pages() {
         .to_string();
     let page = walk(Path::new(&dir))
         .into_iter()
-        .find(|p| p.to_string_lossy().contains('_'))
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.contains('_') || name.starts_with("pack-")
+        })
         .unwrap();
     let mut bytes = std::fs::read(&page).unwrap();
     let n = bytes.len();

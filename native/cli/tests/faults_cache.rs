@@ -763,6 +763,16 @@ fn processes_killed_mid_write_leave_nothing_wrong_or_uncounted() {
 
 #[test]
 fn capacity_is_what_du_sees() {
+    capacity_is_what_du_sees_when_packing("0");
+}
+
+#[test]
+fn capacity_is_what_du_sees_with_small_objects_packed() {
+    capacity_is_what_du_sees_when_packing("64k");
+}
+
+/// `pack`: `shoal.cache.pack.max.object` (`0`: every object is a page file of its own).
+fn capacity_is_what_du_sees_when_packing(pack: &str) {
     let s = Store::start();
     let n = 200;
     let objects: Vec<Vec<u8>> = (0..n).map(|i| pattern(6000, 100 + i as u64)).collect();
@@ -772,16 +782,34 @@ fn capacity_is_what_du_sees() {
     let cache = tempfile::tempdir().unwrap();
     let c = s.conf(
         cache.path(),
-        &[(
-            "shoal.cache.dirs",
-            &format!("{}:8m", cache.path().display()),
-        )],
+        &[
+            (
+                "shoal.cache.dirs",
+                &format!("{}:8m", cache.path().display()),
+            ),
+            ("shoal.cache.pack.max.object", pack),
+        ],
     );
     let out = text(&shoal(&c, &["load", "/s/small"]));
     assert!(out.contains(&format!("loaded {n} files")), "{out}");
     let v2 = cache.path().join("v2");
     let p = pages(cache.path());
-    assert_eq!(p.len(), n);
+    let packs = files(cache.path(), |n| n.starts_with("pack-"));
+    if pack == "0" {
+        assert_eq!((p.len(), packs.len()), (n, 0));
+    } else {
+        // A pack per layout directory the objects fall in, no page file.
+        assert!(
+            p.is_empty() && !packs.is_empty() && packs.len() < n,
+            "{}",
+            packs.len()
+        );
+        let bytes: u64 = packs
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(bytes < n as u64 * 6100, "{bytes}");
+    }
     // A 6,000-byte object is one file of two 4 KiB blocks, trailer included.
     for page in &p {
         let m = std::fs::metadata(page).unwrap();
@@ -818,6 +846,7 @@ fn capacity_is_what_du_sees() {
                 &format!("{}:512k", small.path().display()),
             ),
             ("shoal.cache.page.size", "64k"),
+            ("shoal.cache.pack.max.object", pack),
         ],
     );
     ok(&shoal(&c, &["load", "/s/small"]));

@@ -198,9 +198,11 @@ fn a_second_process_reads_everything_from_the_node_cache() {
     assert_eq!(counter(&second, "store_get_requests"), 0, "{second:?}");
     assert_eq!(counter(&second, "bytes_from_store"), 0);
     assert_eq!(counter(&second, "bytes_from_disk"), 1_265_546);
-    // Pages and directories are private to the user.
+    // Pages, packs and directories are private to the user.
     use std::os::unix::fs::PermissionsExt;
-    for p in page_files(cache.path()) {
+    let packed = files_under(cache.path(), |n| n.starts_with("pack-") || n == "packs.idx");
+    assert!(!packed.is_empty());
+    for p in page_files(cache.path()).into_iter().chain(packed) {
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600
@@ -211,6 +213,49 @@ fn a_second_process_reads_everything_from_the_node_cache() {
             0o700
         );
     }
+}
+
+#[test]
+fn processes_packing_small_objects_at_once_share_every_one_of_them() {
+    let server = S3Server::start();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = Vec::new();
+    let mut total = 0;
+    for i in 0..600u64 {
+        let data = pattern(100 + (i as usize * 7919) % 20_000, i);
+        total += data.len() as u64;
+        put(&server, &format!("small/{i:03}.bin"), &data);
+        args.push(format!("/s3/small/{i:03}.bin:{}", digest(&data)));
+    }
+    let c = conf(&server, cache.path(), &[DISK_ONLY]);
+    // Three processes read them all at once, each in another order, each checking every byte.
+    let children: Vec<_> = (0..3)
+        .map(|k| {
+            let mut order = args.clone();
+            order.rotate_left(k * 200);
+            shoal_testkit::child_command("child_read", &order.join(" "), &c)
+                .arg("--test-threads=1")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // A fourth finds every one of them in the packs the three wrote.
+    let last = run_child("child_read", &c, &args.join(" "));
+    assert_eq!(counter(&last, "store_get_requests"), 0, "{last:?}");
+    assert_eq!(counter(&last, "bytes_from_disk"), total);
+    assert!(page_files(cache.path()).is_empty());
+    let packs = files_under(cache.path(), |n| n.starts_with("pack-")).len();
+    assert!(packs > 0 && packs <= 3 * 256, "{packs}");
 }
 
 #[test]

@@ -160,7 +160,9 @@ fn batches_of_files_are_counted_freed_and_reported_each_once() {
     assert_eq!(footers.iter().map(|r| r.1).sum::<u64>(), 0);
     let freed = each(&|done| ns.free_files(&files, &Cancel::new(), done));
     assert_eq!(freed.iter().map(|r| r.0).sum::<u64>(), total);
-    assert!(freed.iter().all(|r| r.1 >= r.0), "{freed:?}");
+    // Small files are packed: a pack's bytes go back with its last file, so the sum covers
+    // them, not each file.
+    assert!(freed.iter().map(|r| r.1).sum::<u64>() >= total, "{freed:?}");
     assert_eq!(cached(&ns), 0);
 }
 

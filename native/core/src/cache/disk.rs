@@ -5,6 +5,8 @@
 //! ```text
 //! <dir>/v2/<aa>/<file id>_<page size>_<index>   pages: aa = the file id's first two hex digits
 //! <dir>/v2/<aa>/.tmp-<pid ns>-<pid>-<n>          pages being written (renamed into place)
+//! <dir>/v2/<aa>/pack-<id>, packs.idx             small objects packed many to a file, and
+//!                                                where each is (`pack`)
 //! <dir>/v2/usage        the usage ledger: bytes held (a u64), when a walk last reconciled
 //!                       it (unix seconds), and the size counted for each layout directory
 //!                       (256 u64s); updated under an exclusive lock by whoever adds or
@@ -50,6 +52,7 @@ use bytes::Bytes;
 
 use super::evict::{self, AgeHistogram, Plan, Segment};
 use super::open_pages::{stale_mtime, Lookup, OpenPage, OpenPages, Removals};
+use super::pack::{self, Packs};
 use super::page_file::{self, Expect, PageId};
 use super::trust;
 use crate::error::{Error, ErrorKind, Result};
@@ -111,6 +114,8 @@ pub struct DiskDir {
     stats: Arc<Stats>,
     /// Page files this process keeps open; an entry goes when this process removes its file.
     open_pages: OpenPages,
+    /// Small objects packed many to a file (`pack`), when turned on.
+    packs: OnceLock<Packs>,
 }
 
 impl DiskDir {
@@ -157,6 +162,7 @@ impl DiskDir {
             leaf_seen: std::array::from_fn(|_| AtomicU64::new(u64::MAX)),
             stats,
             open_pages,
+            packs: OnceLock::new(),
         });
         if let Err(e) = made {
             d.turn_off_writes(&format!("cannot create it: {e}"));
@@ -242,6 +248,37 @@ impl DiskDir {
         &self.root
     }
 
+    /// Packs small objects (`pack`): those whose whole data is at most `max_object` bytes and
+    /// shorter than a page. Once, before use; 0 leaves packing off.
+    pub fn pack_small(&self, max_object: u64) {
+        if max_object > 0 {
+            let _ = self.packs.set(Packs::new(max_object));
+        }
+    }
+
+    pub(super) fn packs(&self) -> Option<&Packs> {
+        self.packs.get()
+    }
+
+    pub(super) fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// Adds `delta` to the shared usage figure (a failure is corrected by the next walk).
+    pub(super) fn charge(&self, delta: i64) {
+        let _ = self.add_usage(delta);
+    }
+
+    /// Gives back a reservation that was not used.
+    pub(super) fn give_back(&self, reserved: u64) {
+        self.charge(-(reserved.min(i64::MAX as u64) as i64));
+    }
+
+    /// Counts a layout directory's growth in the ledger.
+    pub(super) fn count_leaf_of(&self, leaf: &Path) {
+        self.count_leaf(leaf, false);
+    }
+
     pub fn capacity(&self) -> u64 {
         self.capacity
     }
@@ -262,7 +299,7 @@ impl DiskDir {
 
     /// A temporary file name of this process: the janitor removes it at once if this process
     /// dies (see `scan`).
-    fn tmp_name(&self, what: &str) -> String {
+    pub(super) fn tmp_name(&self, what: &str) -> String {
         format!("{TMP_PREFIX}{}-{}-{what}", self.pid_ns, std::process::id())
     }
 
@@ -273,7 +310,7 @@ impl DiskDir {
         r
     }
 
-    fn turn_off_writes(&self, why: &str) {
+    pub(super) fn turn_off_writes(&self, why: &str) {
         if !self.writes_off.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 dir = %self.root.display(),
@@ -293,7 +330,7 @@ impl DiskDir {
             .join(page_file::file_name(id, self.page_size))
     }
 
-    fn expect(&self, id: PageId, page_len: u32) -> Expect {
+    pub(super) fn expect(&self, id: PageId, page_len: u32) -> Expect {
         Expect {
             id,
             page_size: self.page_size,
@@ -302,7 +339,7 @@ impl DiskDir {
     }
 
     /// Bytes the filesystem allocates for a file of `len` bytes.
-    fn alloc(&self, len: u64) -> u64 {
+    pub(super) fn alloc(&self, len: u64) -> u64 {
         len.div_ceil(self.block) * self.block
     }
 
@@ -316,6 +353,12 @@ impl DiskDir {
         let removals = self.open_pages.removals_now();
         match self.open_pages.get(&id) {
             Lookup::Fresh(p) => return Ok(Some(p)),
+            Lookup::Recheck(p) if p.header.base != page_file::DATA_OFFSET => {
+                if self.packed_recheck(&p, id, page_len, removals) {
+                    return Ok(Some(p));
+                }
+                self.open_pages.remove(&id);
+            }
             Lookup::Recheck(p) => match fs::symlink_metadata(self.page_path(id)) {
                 Ok(m) if p.same_file(&m) && p.header.len == page_len => {
                     self.open_pages.checked(&p, &m, removals);
@@ -330,6 +373,9 @@ impl DiskDir {
                 _ => self.open_pages.remove(&id),
             },
             Lookup::Absent => {}
+        }
+        if let Some(p) = self.packed_page(id, page_len, removals)? {
+            return Ok(Some(p));
         }
         let file = match open_for_reading(&self.page_path(id)) {
             Ok(f) => f,
@@ -411,20 +457,26 @@ impl DiskDir {
     pub fn has_page(&self, id: PageId) -> bool {
         self.refused.get().is_none()
             && (self.open_pages.contains_checked(&id)
+                || self.has_packed(id)
                 || fs::symlink_metadata(self.page_path(id)).is_ok())
     }
 
     /// Removes a page (found corrupt, or freed); returns the bytes it held on disk, 0 when
     /// another process removed it first.
     pub fn remove_page(&self, id: PageId) -> u64 {
+        let mut freed = if id.index == 0 {
+            self.drop_packed(id.file).unwrap_or(0)
+        } else {
+            0
+        };
         self.open_pages.remove(&id);
         let p = self.page_path(id);
-        let mut freed = 0;
         if let Ok(m) = fs::symlink_metadata(&p) {
             if fs::remove_file(&p).is_ok() {
                 self.open_pages.page_files_removed();
-                freed = allocated(&m);
-                let _ = self.add_usage(-(freed as i64));
+                let bytes = allocated(&m);
+                freed += bytes;
+                let _ = self.add_usage(-(bytes as i64));
             }
         }
         self.prune_leaf(&self.leaf(id.file));
@@ -503,8 +555,8 @@ impl DiskDir {
         r
     }
 
-    /// What the directory holds, by a scan: (page files, bytes it occupies on disk); nothing
-    /// for a directory that is not used.
+    /// What the directory holds, by a scan: (page files and packs, bytes it occupies on
+    /// disk); nothing for a directory that is not used.
     pub fn scan_usage(&self) -> Result<(u64, u64)> {
         if self.refused.get().is_some() {
             return Ok((0, 0));
@@ -534,7 +586,10 @@ impl DiskDir {
                     if let Some(why) = trust::not_private(&m) {
                         return Err(Error::new(ErrorKind::Corrupt, why));
                     }
-                    page_file::verify_file(path, &f)
+                    if pack::pack_id(path).is_some() {
+                        return pack::verify_pack(&f).map(|_| ());
+                    }
+                    page_file::verify_file(path, &f).map(|_| ())
                 })
                 .is_ok();
             if ok {
@@ -557,7 +612,9 @@ impl DiskDir {
 
     /// Drops this process's handle of the page a path names, if it is one of this page size.
     fn forget_path(&self, path: &Path) {
-        if let Ok((id, size)) = page_file::parse_name(path) {
+        if pack::pack_id(path).is_some() {
+            self.forget_pack(path);
+        } else if let Ok((id, size)) = page_file::parse_name(path) {
             if size == self.page_size {
                 self.open_pages.remove(&id);
             }
@@ -574,6 +631,9 @@ impl DiskDir {
 
     /// `write_page` of a page given in parts (its data, then what `page_file::tail` gives).
     pub fn write_page_parts(self: &Arc<Self>, id: PageId, parts: &[&[u8]]) -> bool {
+        if let Some(cached) = self.write_packed(id, parts) {
+            return cached;
+        }
         let target = self.page_path(id);
         let parent = target.parent().expect("page paths have parents");
         let Some(tmp) = self.write_tmp(parent, parts) else {
@@ -658,7 +718,7 @@ impl DiskDir {
     }
 
     /// Creates a layout directory if it is missing, counting its blocks.
-    fn make_leaf(&self, leaf: &Path) -> std::io::Result<()> {
+    pub(super) fn make_leaf(&self, leaf: &Path) -> std::io::Result<()> {
         match fs::DirBuilder::new().mode(0o700).create(leaf) {
             Ok(()) => {
                 self.count_leaf(leaf, false);
@@ -719,7 +779,7 @@ impl DiskDir {
     }
 
     /// Adds `size` to the usage counter if it fits the capacity.
-    fn reserve(&self, size: u64) -> std::io::Result<bool> {
+    pub(super) fn reserve(&self, size: u64) -> std::io::Result<bool> {
         let mut f = self.usage_file()?;
         f.lock()?;
         let r = (|| {
@@ -888,6 +948,9 @@ impl DiskDir {
     /// the last reconciliation is older than `RECONCILE_EVERY`; every other process only reads
     /// the figure.
     fn reconcile(&self) -> Result<()> {
+        for leaf in self.leaves()? {
+            self.compact_index(&leaf);
+        }
         let counted_at_start = self.usage()?;
         let total = self.walk(|_, _| true)?;
         self.correct_usage(counted_at_start, total)?;
@@ -990,6 +1053,7 @@ impl DiskDir {
                 }
                 if removed_here {
                     removed_any = true;
+                    self.compact_index(leaf);
                     if fs::remove_dir(leaf).is_ok() {
                         self.count_leaf(leaf, true);
                     }
@@ -1076,7 +1140,10 @@ impl DiskDir {
     fn keep_other(&self, p: &Path, m: &fs::Metadata, now: SystemTime) -> bool {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         if m.is_file() {
-            if matches!(&*name, "usage" | "removals" | "janitor.lock" | "fetch.lock") {
+            if matches!(
+                &*name,
+                "usage" | "removals" | "janitor.lock" | "fetch.lock" | pack::INDEX
+            ) {
                 return true;
             }
             if let Some(rest) = name.strip_prefix(TMP_PREFIX) {
@@ -1116,6 +1183,7 @@ impl DiskDir {
             return Ok(0);
         }
         self.open_pages.remove_file(file);
+        let packed = self.drop_packed(file).unwrap_or(0);
         let leaf = self.leaf(file);
         let prefix = format!("{file:032x}_");
         let mut freed = 0;
@@ -1134,13 +1202,13 @@ impl DiskDir {
             let _ = self.add_usage(-(freed as i64));
         }
         self.prune_leaf(&leaf);
-        Ok(freed)
+        Ok(freed + packed)
     }
 }
 
 /// The bytes a file or directory occupies on disk, as `du` counts them (ext4, XFS and btrfs
 /// count data not yet written back, too).
-fn allocated(m: &fs::Metadata) -> u64 {
+pub(super) fn allocated(m: &fs::Metadata) -> u64 {
     m.blocks() * 512
 }
 
@@ -1219,18 +1287,14 @@ fn dir_entries(p: &Path) -> impl Iterator<Item = PathBuf> {
 
 /// Whether a layout entry is a page file (not a temporary file, link or anything else).
 fn is_page(p: &Path, m: &fs::Metadata) -> bool {
-    m.is_file()
-        && !p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .starts_with(TMP_PREFIX)
+    let name = p.file_name().unwrap_or_default().to_string_lossy();
+    m.is_file() && !name.starts_with(TMP_PREFIX) && name != pack::INDEX
 }
 
 /// The mtime a hit gives a page: now, in the protected segment. Hits refresh it only when it
 /// is over `TOUCH_EVERY` old, so re-reads right after a page was fetched (the rest of the page,
 /// read-ahead) do not protect it; a read a minute or an epoch later does.
-fn hit_stamp() -> SystemTime {
+pub(super) fn hit_stamp() -> SystemTime {
     evict::stamp(SystemTime::now(), Segment::Protected)
 }
 
@@ -1254,7 +1318,7 @@ fn private_dirs(p: &Path) -> std::io::Result<()> {
 }
 
 /// A new private file, never through a link.
-fn new_file(p: &Path) -> std::io::Result<File> {
+pub(super) fn new_file(p: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -1306,7 +1370,7 @@ fn write_u64_at(f: &mut File, at: u64, v: u64) -> std::io::Result<()> {
 /// the kernel allows (`O_NOATIME`: the file's owner only, which the user running the cache is):
 /// recency for eviction is kept in the mtime, and the access-time check costs every `pread` on
 /// a hit.
-fn open_for_reading(path: &Path) -> std::io::Result<File> {
+pub(super) fn open_for_reading(path: &Path) -> std::io::Result<File> {
     let open = |flags| {
         OpenOptions::new()
             .read(true)

@@ -14,6 +14,7 @@
 pub mod disk;
 pub mod evict;
 pub mod open_pages;
+pub mod pack;
 pub mod page_file;
 pub mod parquet;
 pub mod read;
@@ -56,6 +57,8 @@ pub struct CacheSettings {
     pub readahead_pages: u64,
     /// Page files kept open by the process, all directories together.
     pub open_pages: usize,
+    /// Objects up to this size are packed many to a file (`pack`); 0: each is a page file.
+    pub pack_max_object: u64,
     /// How long a fetch waits for another process of the node fetching the same page
     /// (`shoal.store.timeout`: as long as a store that does not answer may hold a call).
     pub lock_wait: Duration,
@@ -90,6 +93,7 @@ impl CacheSettings {
                 DEFAULT_READAHEAD_PAGES as usize,
             )? as u64,
             open_pages,
+            pack_max_object: c.get_size("shoal.cache.pack.max.object", pack::DEFAULT_MAX_OBJECT)?,
             lock_wait: c.store_settings()?.timeout,
             parquet: parquet::ParquetSettings::from_config(c)?,
         }))
@@ -369,7 +373,11 @@ impl PageCache {
         let dirs = settings
             .dirs
             .iter()
-            .map(|(p, cap)| DiskDir::open(p, *cap, settings.page_size, handles, stats.clone()))
+            .map(|(p, cap)| {
+                let d = DiskDir::open(p, *cap, settings.page_size, handles, stats.clone());
+                d.pack_small(settings.pack_max_object);
+                d
+            })
             .collect();
         let permits = (settings.readahead_bytes / settings.page_size).max(1) as usize;
         PageCache {

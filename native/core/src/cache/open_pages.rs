@@ -57,7 +57,8 @@ const SHARDS: usize = 8;
 /// One open page file.
 #[derive(Debug)]
 pub struct OpenPage {
-    pub file: File,
+    /// The page file, or the pack holding the page (shared by the handles of its pages).
+    pub file: Arc<File>,
     pub header: Header,
     pub verified: Verified,
     dev: u64,
@@ -75,10 +76,10 @@ pub struct OpenPage {
 
 impl OpenPage {
     /// `meta` is the `fstat` of `file` that `header` was checked against.
-    pub fn new(file: File, meta: &Metadata, header: Header) -> Self {
+    pub fn new(file: impl Into<Arc<File>>, meta: &Metadata, header: Header) -> Self {
         OpenPage {
             verified: Verified::new(header.crcs.len()),
-            file,
+            file: file.into(),
             header,
             dev: meta.dev(),
             ino: meta.ino(),

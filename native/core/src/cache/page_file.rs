@@ -101,6 +101,9 @@ pub fn etag_tag(etag: Option<&str>) -> u64 {
 /// The parsed, verified trailer of a page file.
 #[derive(Debug, Clone)]
 pub struct Header {
+    /// Where the page's data starts in its file: 0 for a page file, after the entry's head
+    /// for a page in a pack (`pack`).
+    pub base: u64,
     pub id: PageId,
     /// The ETag binding (`etag_tag`) of the bytes.
     pub etag: u64,
@@ -184,6 +187,11 @@ fn parse_trailer(t: &[u8]) -> Result<(PageId, u64, u32, u32, u32)> {
 /// identity, index, page size and length. `size` is the file's size (from the caller's `fstat`,
 /// which it also uses for recency). One read of the checksums and the trailer.
 pub fn read_header(file: &File, size: u64, expect: Expect) -> Result<Header> {
+    read_header_at(file, DATA_OFFSET, size, expect)
+}
+
+/// `read_header` of a page whose encoding (`size` bytes) starts at `base` in `file`.
+pub fn read_header_at(file: &File, base: u64, size: u64, expect: Expect) -> Result<Header> {
     let chunk = expect.chunk();
     let want = file_size(expect.len, chunk);
     if size != want {
@@ -198,7 +206,7 @@ pub fn read_header(file: &File, size: u64, expect: Expect) -> Result<Header> {
     }
     let mut space = [0u8; 4 * MAX_CHUNKS + TRAILER];
     let buf = &mut space[..4 * chunks + TRAILER];
-    let n = read_full(file, buf, expect.len as u64)?;
+    let n = read_full(file, buf, base + expect.len as u64)?;
     if n < buf.len() {
         return Err(corrupt("page file is truncated"));
     }
@@ -226,6 +234,7 @@ pub fn read_header(file: &File, size: u64, expect: Expect) -> Result<Header> {
         .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
         .collect();
     Ok(Header {
+        base,
         id,
         etag,
         page_size,
@@ -290,7 +299,7 @@ pub fn read_checked(
     let chunk = header.chunk as u64;
     let (first, last) = ((offset / chunk) as usize, ((end - 1) / chunk) as usize);
     if verified.is_some_and(|v| v.all(first..=last)) {
-        let n = read_full(file, out, DATA_OFFSET + offset)?;
+        let n = read_full(file, out, header.base + offset)?;
         if n != out.len() {
             return Err(corrupt("page file is truncated"));
         }
@@ -326,7 +335,7 @@ fn read_span(
         scratch.resize((span_end - span_start) as usize, 0);
         &mut scratch[..]
     };
-    let n = read_full(file, buf, DATA_OFFSET + span_start)?;
+    let n = read_full(file, buf, header.base + span_start)?;
     if n != buf.len() {
         return Err(corrupt("page file is truncated"));
     }
@@ -381,23 +390,32 @@ pub fn file_name(id: PageId, page_size: u32) -> String {
 /// its trailer, its size, and every chunk's checksum. Returns the data length.
 pub fn verify_file(path: &std::path::Path, file: &File) -> Result<u32> {
     let (id, page_size) = parse_name(path)?;
-    let size = file.metadata()?.len();
+    let e = verify_at(file, DATA_OFFSET, file.metadata()?.len())?;
+    if e.id != id || e.page_size != page_size {
+        return Err(corrupt("page file belongs to another page"));
+    }
+    Ok(e.len)
+}
+
+/// Verifies the encoded page of `size` bytes at `base` in `file` on its own (what its trailer
+/// says, its size, every chunk's checksum); returns what it holds.
+pub fn verify_at(file: &File, base: u64, size: u64) -> Result<Expect> {
     if size < TRAILER as u64 {
         return Err(corrupt("page file is truncated"));
     }
     let mut t = [0u8; TRAILER];
-    if read_full(file, &mut t, size - TRAILER as u64)? < TRAILER {
+    if read_full(file, &mut t, base + size - TRAILER as u64)? < TRAILER {
         return Err(corrupt("page file is truncated"));
     }
-    let (_, _, _, len, _) = parse_trailer(&t)?;
+    let (id, _, page_size, len, _) = parse_trailer(&t)?;
     if page_size as u64 > MAX_PAGE_SIZE || len > page_size {
         return Err(corrupt("page trailer has a bad length"));
     }
     let expect = Expect { id, page_size, len };
-    let header = read_header(file, size, expect)?;
+    let header = read_header_at(file, base, size, expect)?;
     let mut data = vec![0u8; len as usize];
     read_checked(file, &header, None, 0, &mut data, &mut Vec::new())?;
-    Ok(len)
+    Ok(expect)
 }
 
 /// The largest page size a page file may name.

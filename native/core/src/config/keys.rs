@@ -84,6 +84,7 @@ pub const KEYS: &[Key] = &[
     size("shoal.cache.readahead.max", 0, MAX_SIZE),
     count("shoal.cache.readahead.pages", 1, 65_536),
     count("shoal.cache.open.pages", 0, 1 << 30),
+    size("shoal.cache.pack.max.object", 0, 1 << 20),
     count("shoal.load.parallel", 1, 1024),
     // Prefetch across files (prefetch.rs).
     flag("shoal.prefetch.enabled"),
