@@ -22,6 +22,11 @@
 //!   was before listings streamed) or streamed batch by batch and dropped (`walk_stream`, as
 //!   Hadoop's `listFiles` iterator now gets it); its time and the process's resident memory
 //!   before and at its peak. PATH_FILE is then the metadata cache's size (default `1g`).
+//! - `list-s3`: DATA_DIR is then an S3 endpoint (`http://127.0.0.1:PORT`) holding bucket
+//!   `bench` (`benchmarks/scale/listserver.py`), mounted at `/d` over `s3://bench/d`; the
+//!   listing of `/d` streamed as in `stream`, timed, with the resident memory before and at
+//!   its peak (`benchmarks/scale/s3a_listing.py` compares it with S3A's `listFiles`).
+//!   PATH_FILE is the metadata cache's size, as in `stream`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -45,6 +50,30 @@ fn namespace_with(data: &Path, cache: &Path, capacity: &str, metadata: &str) -> 
         ),
         ("shoal.cache.page.size", "1m".to_string()),
         ("shoal.metadata.max.size", metadata.to_string()),
+    ]);
+    Namespace::new(&conf).expect("namespace")
+}
+
+/// A cached mount at `/d` over `s3://bench/d` at the S3 `endpoint` (plain HTTP, path-style,
+/// any credentials).
+fn namespace_s3(endpoint: &str, cache: &Path, capacity: &str, metadata: &str) -> Namespace {
+    let opt = |k: &str| format!("shoal.mount.d.option.{k}");
+    let conf = Config::from_pairs([
+        ("shoal.mount.d.path".to_string(), "/d".to_string()),
+        ("shoal.mount.d.uri".to_string(), "s3://bench/d".to_string()),
+        ("shoal.mount.d.cache".to_string(), "true".to_string()),
+        ("shoal.mount.d.immutable".to_string(), "true".to_string()),
+        (opt("aws_endpoint"), endpoint.to_string()),
+        (opt("aws_access_key_id"), "bench".to_string()),
+        (opt("aws_secret_access_key"), "bench".to_string()),
+        (opt("aws_region"), "us-east-1".to_string()),
+        (opt("aws_allow_http"), "true".to_string()),
+        (
+            "shoal.cache.dirs".to_string(),
+            format!("{}:{capacity}", cache.display()),
+        ),
+        ("shoal.cache.page.size".to_string(), "1m".to_string()),
+        ("shoal.metadata.max.size".to_string(), metadata.to_string()),
     ]);
     Namespace::new(&conf).expect("namespace")
 }
@@ -256,6 +285,23 @@ fn main() {
             format!(
                 "{{\"files\":{n},\"batches\":{batches},\"list_s\":{s:.4},\
                  \"rss_before\":{before},\"rss_peak\":{peak},\"metadata\":\"{metadata}\"}}"
+            )
+        }
+        "list-s3" => {
+            let metadata = args.get(5).map_or("1g", |s| s.as_str());
+            let ns = namespace_s3(&args[2], cache, capacity, metadata);
+            unsafe { libc::malloc_trim(0) };
+            let (before, _) = rss();
+            let t = Instant::now();
+            let mut n = 0;
+            for b in ns.walk_stream("/d").expect("list") {
+                n += b.expect("list").len();
+            }
+            let s = t.elapsed().as_secs_f64();
+            let (_, peak) = rss();
+            format!(
+                "{{\"files\":{n},\"list_s\":{s:.4},\"rss_before\":{before},\
+                 \"rss_peak\":{peak},\"metadata\":\"{metadata}\"}}"
             )
         }
         other => {
