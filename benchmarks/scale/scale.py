@@ -178,7 +178,7 @@ def table(results, only_listing=False):
         ("memory per cached status", lambda r: "%d B" % r["meta"]["bytes_per_status"]),
         ("cache inodes (per object)", lambda r: "%d (%.2f)" % (r["cache"]["inodes"], r["cache"]["inodes"] / r["objects"])),
         ("cache on disk", lambda r: "%.0f MB" % (r["cache"]["alloc"] / 1e6)),
-        ("eviction pass to 90% of 80% (time / pages / entries examined)", lambda r: "%.2f s / %d / %d" % (r["evict"]["evict_s"], r["evict"]["evictions"], r["evict"]["dir_entries_examined"])),
+        ("eviction pass to 90% of 80% (time / files removed: pages or packs / entries examined)", lambda r: "%.2f s / %d / %d" % (r["evict"]["evict_s"], r["evict"]["evictions"], r["evict"]["dir_entries_examined"])),
         ("  peak memory of the evicting process", lambda r: "%.1f MB" % (r["evict"]["peak_rss"] / 1e6)),
     ] + LISTING_ROWS
     if only_listing:
