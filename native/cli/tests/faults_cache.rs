@@ -524,6 +524,9 @@ impl Drop for Tmpfs {
 #[test]
 fn a_full_disk_and_odd_control_files_never_kill_the_process() {
     let (s, data) = Store::holding_f_bin(400_000, 7);
+    // A small object is packed (`pack.rs`): the same cases for a pack and its index.
+    let small = pattern(20_000, 8);
+    s.put("small.bin", &small);
     let Some(fs) = Tmpfs::mount("256k") else {
         eprintln!("cannot mount a tmpfs (not root?): the full-disk cases are not run");
         return;
@@ -536,6 +539,8 @@ fn a_full_disk_and_odd_control_files_never_kill_the_process() {
     );
     cat_is(&c, "/s/f.bin", &data);
     ok(&shoal(&c, &["load", "/s/f.bin"]));
+    cat_is(&c, "/s/small.bin", &small);
+    ok(&shoal(&c, &["load", "/s/small.bin"]));
     clean(&c);
     // A directory in use when the filesystem fills up.
     std::fs::remove_file(fs.path().join("filler")).unwrap();
@@ -544,10 +549,14 @@ fn a_full_disk_and_odd_control_files_never_kill_the_process() {
         &[("shoal.cache.page.size", "64k")],
     );
     cat_is(&c, "/s/f.bin", &data);
+    cat_is(&c, "/s/small.bin", &small);
     fs.fill();
     ok(&shoal(&c, &["free", "/s/f.bin"]));
     cat_is(&c, "/s/f.bin", &data);
     cat_is(&c, "/s/f.bin", &data);
+    ok(&shoal(&c, &["free", "/s/small.bin"]));
+    cat_is(&c, "/s/small.bin", &small);
+    cat_is(&c, "/s/small.bin", &small);
     clean(&c);
     drop(fs);
 
@@ -567,6 +576,18 @@ fn a_full_disk_and_odd_control_files_never_kill_the_process() {
         ok(&shoal(&c, &["free", "/s/f.bin"]));
         cat_is(&c, "/s/f.bin", &data);
         assert_eq!(std::fs::metadata(v2.join("removals")).unwrap().len(), 8);
+        clean(&c);
+    }
+    // An index of packs of odd size and content: a miss, never wrong bytes, and made anew.
+    cat_is(&c, "/s/small.bin", &small);
+    let index = files(&v2, |n| n == "packs.idx");
+    assert_eq!(index.len(), 1);
+    for odd in [&b""[..], b"abc", &[7u8; 100][..], &[0u8; 48][..]] {
+        std::fs::write(&index[0], odd).unwrap();
+        cat_is(&c, "/s/small.bin", &small);
+        cat_is(&c, "/s/small.bin", &small);
+        ok(&shoal(&c, &["free", "/s/small.bin"]));
+        cat_is(&c, "/s/small.bin", &small);
         clean(&c);
     }
 }
