@@ -642,13 +642,14 @@ impl DiskDir {
             len: len as u32,
             page_size: self.page_size(),
         };
-        let written = file.write_all_at(&buf, at).and_then(|()| {
-            // Appending moved the mtime: keep the pack's segment (a new pack is on probation).
-            let m = file.metadata()?;
+        // Appending moves the mtime, which records the pack's segment: keep it (a new pack is
+        // on probation; one of its pages hit is protected).
+        let written = file.metadata().and_then(|m| {
             let segment = m
                 .modified()
                 .map(evict::segment)
                 .unwrap_or(Segment::Probation);
+            file.write_all_at(&buf, at)?;
             file.set_modified(evict::stamp(SystemTime::now(), segment))
         });
         if let Err(e) = written {
@@ -1183,6 +1184,40 @@ mod tests {
         w.remove_file_pages(id(7).file).unwrap();
         assert!(write(&w, 7));
         assert_eq!(read(&again, 7).unwrap(), data(7));
+    }
+
+    #[test]
+    fn appending_keeps_a_pack_in_its_segment() {
+        let top = tempfile::tempdir().unwrap();
+        let w = process(top.path(), 1 << 30);
+        let same: Vec<u64> = (0..)
+            .filter(|n| leaf_index(id(*n).file) == leaf_index(id(0).file))
+            .take(40)
+            .collect();
+        let segment = |d: &DiskDir| {
+            let path = d.pack_path(id(0).file, loc_of(d, 0).pack);
+            evict::segment(fs::metadata(path).unwrap().modified().unwrap())
+        };
+        for n in &same[..20] {
+            assert!(write(&w, *n));
+            assert_eq!(segment(&w), Segment::Probation, "after object {n}");
+        }
+        // A hit a minute after the pack was written protects it; later appends keep that.
+        let path = w.pack_path(id(0).file, loc_of(&w, 0).pack);
+        let old = SystemTime::now() - std::time::Duration::from_secs(120);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(evict::stamp(old, Segment::Probation))
+            .unwrap();
+        let r = process(top.path(), 1 << 30);
+        assert_eq!(read(&r, 0).unwrap(), data(0));
+        assert_eq!(segment(&r), Segment::Protected);
+        for n in &same[20..] {
+            assert!(write(&w, *n));
+            assert_eq!(segment(&w), Segment::Protected, "after object {n}");
+        }
     }
 
     #[test]
