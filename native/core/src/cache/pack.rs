@@ -30,7 +30,7 @@
 //! appended since (one `stat` of the index when a page is not found in what it read; an index
 //! whose inode, length or mtime moved has its generation read, and one of another generation
 //! is read whole: a new index may reuse the inode and the length of one removed): its
-//! memory is about 50 bytes per packed page of the leaves it reads. Nothing is trusted that a
+//! memory is about 90 bytes per packed page of the leaves it reads. Nothing is trusted that a
 //! page's own trailer does not confirm: a record leads to an entry whose trailer must name the
 //! page, its page size and its length, and whose chunks must match their checksums, as for a
 //! page file; a record that leads nowhere (its pack was evicted) is a miss, a torn record is
