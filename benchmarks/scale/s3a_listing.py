@@ -27,30 +27,14 @@ import sys
 import time
 import urllib.request
 
+from scale import build, probe_bin  # noqa: E402 (this directory is on sys.path)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RUNS = 3
 SERVER_NOTE = ("The endpoint is `listserver.py`, a synthetic in-memory S3 listing server (sorted "
                "keys, pages of at most 1,000 as S3 serves them, XML built once at start), so "
                "both clients are measured, not the server.")
-
-
-def target_dir():
-    return os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-
-
-def probe_bin():
-    return os.path.join(target_dir(), "release", "examples", "scale_probe")
-
-
-def build():
-    if os.environ.get("SCALE_NO_BUILD"):
-        return
-    subprocess.run(
-        ["nice", "cargo", "build", "--release", "-q", "-p", "shoal-core", "--example", "scale_probe"],
-        cwd=ROOT,
-        check=True,
-    )
 
 
 def classpath(tools):

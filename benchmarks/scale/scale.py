@@ -27,7 +27,8 @@ PER_DIR = 1000
 
 
 def probe_bin():
-    return os.path.join(ROOT, "target", "release", "examples", "scale_probe")
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+    return os.path.join(target, "release", "examples", "scale_probe")
 
 
 def build():
