@@ -1031,6 +1031,7 @@ impl DiskDir {
         'passes: loop {
             for leaf in &leaves {
                 let mut removed_here = false;
+                let mut packs_removed = false;
                 for p in dir_entries(leaf) {
                     if freed >= need {
                         break;
@@ -1049,11 +1050,14 @@ impl DiskDir {
                         freed += allocated(&m);
                         self.evicted(1);
                         removed_here = true;
+                        packs_removed |= pack::pack_id(&p).is_some();
                     }
                 }
                 if removed_here {
                     removed_any = true;
-                    self.compact_index(leaf);
+                    if packs_removed {
+                        self.compact_index(leaf);
+                    }
                     if fs::remove_dir(leaf).is_ok() {
                         self.count_leaf(leaf, true);
                     }

@@ -329,6 +329,28 @@ fn mtime_ns(m: &fs::Metadata) -> i128 {
     m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
 }
 
+/// Applies the records of an index from `from` to its end, read in pieces; returns the bytes
+/// of whole records consumed (a read error ends it early).
+fn read_records(f: &File, from: u64, mut apply: impl FnMut(u128, Option<Loc>)) -> u64 {
+    let (mut at, mut consumed) = (from, 0u64);
+    let mut carry: Vec<u8> = Vec::new();
+    let mut piece = vec![0u8; READ_PIECE];
+    while let Ok(n) = crate::pread::read_full_at(f, &mut piece, at) {
+        if n == 0 {
+            break;
+        }
+        at += n as u64;
+        carry.extend_from_slice(&piece[..n]);
+        let used = parse_records(&carry, &mut apply);
+        consumed += used as u64;
+        carry.drain(..used);
+        if n < piece.len() {
+            break;
+        }
+    }
+    consumed
+}
+
 fn entry_head(len: u32) -> [u8; HEAD as usize] {
     let mut h = [0u8; HEAD as usize];
     h[0..8].copy_from_slice(ENTRY_MAGIC);
@@ -424,31 +446,14 @@ impl DiskDir {
         leaf.ino = m.ino();
         // What is appended after this `stat` is read now or, by its new mtime, next time.
         leaf.mtime_ns = mtime_ns(&m);
-        let mut carry: Vec<u8> = Vec::new();
-        let mut at = leaf.read_to;
-        let mut piece = vec![0u8; READ_PIECE];
-        loop {
-            let n = match crate::pread::read_full_at(&f, &mut piece, at) {
-                Ok(n) => n,
-                Err(_) => return,
-            };
-            if n == 0 {
-                break;
+        let from = leaf.read_to;
+        let used = read_records(&f, from, |file, loc| match loc {
+            Some(l) => leaf.put(file, l),
+            None => {
+                leaf.take(file);
             }
-            at += n as u64;
-            carry.extend_from_slice(&piece[..n]);
-            let used = parse_records(&carry, |file, loc| match loc {
-                Some(l) => leaf.put(file, l),
-                None => {
-                    leaf.take(file);
-                }
-            });
-            leaf.read_to += used as u64;
-            carry.drain(..used);
-            if n < piece.len() {
-                break;
-            }
-        }
+        });
+        leaf.read_to = from + used;
     }
 
     /// Where a packed page is, reading the index's news first when `fresh` or when this process
@@ -858,28 +863,14 @@ impl DiskDir {
         let head_whole = crate::pread::read_full_at(&f, &mut head, 0).ok() == Some(RECORD)
             && index_generation(&head).is_some();
         let mut live: HashMap<u128, Loc> = HashMap::new();
-        let mut at = RECORD as u64;
-        let mut carry = Vec::new();
-        let mut piece = vec![0u8; READ_PIECE];
-        loop {
-            let Ok(n) = crate::pread::read_full_at(&f, &mut piece, at) else {
-                return;
-            };
-            if n == 0 {
-                break;
+        read_records(&f, RECORD as u64, |file, loc| match loc {
+            Some(l) => {
+                live.insert(file, l);
             }
-            at += n as u64;
-            carry.extend_from_slice(&piece[..n]);
-            let used = parse_records(&carry, |file, loc| match loc {
-                Some(l) => {
-                    live.insert(file, l);
-                }
-                None => {
-                    live.remove(&file);
-                }
-            });
-            carry.drain(..used);
-        }
+            None => {
+                live.remove(&file);
+            }
+        });
         let mut there: HashMap<u64, bool> = HashMap::new();
         live.retain(|_, l| {
             *there.entry(l.pack).or_insert_with(|| {
