@@ -542,7 +542,8 @@ class Bench:
                 "--formats", formats, "--epochs", str(epochs), "--first-epoch", str(first_epoch),
                 "--expect-images", str(self.data_info["images"]),
                 "--proxy-pid", str(self.store.proxy.pid),
-                "--proxy-stats", str(self.store.stats_file)]
+                "--proxy-stats", str(self.store.stats_file),
+                "--link-pids", f"{self.store.proxy.pid},{self.store.s3s.pid}"]
         if jpeg:
             args += ["--jpeg", jpeg]
         if pq:
@@ -648,7 +649,7 @@ class Bench:
         }
         results["table"] = report.summarize(recs, self.args.configs.split(","),
                                             PRESETS[self.args.preset]["link_mbit"] or None)
-        results["targets"] = report.targets(results["table"])
+        results["targets"] = report.targets(results["table"], self.args.preset)
         results["copy"] = [r for r in recs if r.get("kind") == "copy"]
         out = Path(self.args.results_dir)
         out.mkdir(parents=True, exist_ok=True)

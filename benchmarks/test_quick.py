@@ -76,6 +76,14 @@ def test_results_have_every_configuration(quick_run):
         assert row["link_mb"] is not None and row["link_util"] is not None, row
     assert s3a[0]["link_mb"] * 1e6 >= res["dataset"]["jpeg_bytes"], s3a[0]
     assert s3a[0]["link_util"] > 0, s3a[0]
+    # Each epoch's CPU time is recorded, the emulated link's apart (quick mode runs two
+    # applications at once, so only presence and signs are checked), and a cache's cold epoch
+    # is its application's first.
+    for r in epochs:
+        assert r["cpu_machine"] > 0 and r["cpu_link"] is not None and r["cpu_link"] >= 0, r
+        assert r["began"] > 0, r
+    cold = [row for row in res["table"] if row["config"] == "shoal cold"][0]
+    assert cold["first_mean"] == pytest.approx(cold["mean"]), cold
     assert res["link"]["mode"] in ("netns+tc-tbf+proxy", "proxy-only")
     assert res["machine"]["cores"] and res["settings"]["preset"] == "same-region"
     assert [c for c in res["copy"] if c.get("files")], "the local copy was not timed"

@@ -189,6 +189,36 @@ def link_traffic(pid: int, stats_file: str, timeout: float = 10.0):
     return None
 
 
+def cpu_now(link_pids) -> dict:
+    """CPU seconds used so far by the whole machine (every core's busy time, from /proc/stat)
+    and by the emulated link's processes (the delay proxy and the S3 server, which a real
+    node would not run), for `cpu_between`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = sum(v) - v[3] - (v[4] if len(v) > 4 else 0)  # all but idle and iowait
+    link = 0
+    for pid in link_pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            link += int(fields[11]) + int(fields[12])  # utime, stime (every thread)
+        except (OSError, IndexError, ValueError):
+            return {"machine": busy / tick, "link": None}
+    return {"machine": busy / tick, "link": link / tick}
+
+
+def cpu_between(before, after) -> dict:
+    """CPU seconds of an epoch: the machine's, the emulated link's, and the rest (Spark, its
+    Python workers and the cache under test; anything else running on the machine too)."""
+    machine = after["machine"] - before["machine"]
+    if before["link"] is None or after["link"] is None:
+        return {"cpu_machine": round(machine, 2), "cpu_link": None, "cpu_app": None}
+    link = after["link"] - before["link"]
+    return {"cpu_machine": round(machine, 2), "cpu_link": round(link, 2),
+            "cpu_app": round(machine - link, 2)}
+
+
 def traffic_between(before, after) -> dict:
     """What crossed the link between two `link_traffic` readings: bytes, and requests by kind
     (every request of the application, metadata and data, as the store saw them)."""
@@ -217,6 +247,9 @@ def main(argv=None) -> int:
     ap.add_argument("--proxy-pid", type=int, default=0,
                     help="the delay proxy's pid: each epoch records the bytes it moved")
     ap.add_argument("--proxy-stats", default="", help="the file the delay proxy writes")
+    ap.add_argument("--link-pids", default="",
+                    help="pids of the emulated link (proxy, S3 server), comma-separated: each "
+                         "epoch records their CPU time apart from the machine's")
     ap.add_argument("--no-warm-up", action="store_true",
                     help="skip the warm-up (--quick: the first epoch then includes worker start-up)")
     args = ap.parse_args(argv)
@@ -251,6 +284,7 @@ def main(argv=None) -> int:
             emit({"kind": "copy", **rec})
 
     uris = {"jpeg": args.jpeg, "parquet": args.parquet}
+    link_pids = [int(p) for p in args.link_pids.split(",") if p]
     for fmt in [f for f in args.formats.split(",") if f]:
         if not uris.get(fmt):
             raise SystemExit(f"--{fmt} is needed for format {fmt}")
@@ -258,19 +292,25 @@ def main(argv=None) -> int:
         for e in range(args.first_epoch, args.first_epoch + args.epochs):
             counters = shoal_counters(spark)
             moved = link_traffic(args.proxy_pid, args.proxy_stats)
+            cpu0 = cpu_now(link_pids)
+            began = time.time()
             t0 = time.monotonic()
             train = load_split(spark, fmt, base + "/train")
             test = load_split(spark, fmt, base + "/test")
             secs = time.monotonic() - t0
+            cpu = cpu_between(cpu0, cpu_now(link_pids))
             moved_after = link_traffic(args.proxy_pid, args.proxy_stats)
             total = train["images"] + test["images"]
             emit({"kind": "epoch", "format": fmt, "epoch": e, "seconds": round(secs, 4),
+                  "began": round(began, 3),
                   "train_images": train["images"], "test_images": test["images"],
                   "bytes": train["bytes"] + test["bytes"],
                   "pixels": train["pixels"] + test["pixels"], "labels": train["labels"],
                   # bytes that crossed the link during the epoch (both ways; prefetches that
                   # outlive the epoch are counted in the next one), and the requests by kind
                   **traffic_between(moved, moved_after),
+                  # CPU seconds during the epoch: the machine's, the emulated link's, the rest
+                  **cpu,
                   # Shoal only: bytes from its cache and from the store, store GETs, hit ratio
                   "shoal": cache_share(counters, shoal_counters(spark))})
             if args.expect_images and total != args.expect_images:
