@@ -3,7 +3,8 @@
 //!
 //! Entries are fresh for `shoal.metadata.ttl` (default 30 s); "not found" answers live
 //! `shoal.metadata.negative.ttl` (default 5 s); on a mount with `immutable=true` found entries
-//! never expire. Every change made through Shoal drops the entries it can affect.
+//! never expire, and a name its directory's listing lacks is "not found" for the negative TTL
+//! from the listing's start. Every change made through Shoal drops the entries it can affect.
 //!
 //! **Revalidation costs a listing per directory, not a request per file.** A status that came
 //! from a listing is refreshed with one listing of its directory (a listing carries every
@@ -699,9 +700,25 @@ impl MetadataCache {
             if self.shared.relisting(mount, dir).is_some() {
                 return Lookup::Relist(dir.to_string());
             }
+            // On an immutable mount (its listings never expire) a listing of the directory is
+            // the store's answer, when it started, that every name it lacks was not there:
+            // "not found" for as long as a "not found" is kept (`shoal.metadata.negative.ttl`
+            // from that start). Elsewhere, and older, it says nothing more: the name is asked
+            // for alone, so that a file another writer put there since is found, as S3A finds
+            // it.
+            if let Some(Timed {
+                value: Value::Listing(_),
+                fetched,
+                ttl: None,
+            }) = self.entries().get(&Held::Listing.key(mount, dir))
+            {
+                let named = !key.is_empty() && key != dir && !key.ends_with('/');
+                if named && fetched.elapsed() < self.shared.settings.negative_ttl {
+                    return Lookup::Hit(None, None);
+                }
+            }
             // A directory listed before whose listing was dropped (expired past its grace, or
-            // evicted): list it again rather than ask for each file. A listing held that does
-            // not have the key says nothing more: the file is asked for alone.
+            // evicted): list it again rather than ask for each file.
             let held = self.entries().contains_key(&Held::Listing.key(mount, dir))
                 || self.entries().contains_key(&Held::Files.key(mount, dir));
             if !held {
@@ -1199,6 +1216,7 @@ mod tests {
         let dir = Arc::new(vec![file("d/b"), file("d/a"), file("d/c")]);
         c.put_listing("m", "d", dir, false);
         assert_eq!(c.status("m", "d/b"), Some(Some(file("d/b"))));
+        // A name the listing lacks is asked for alone (see the next test for immutable mounts).
         assert_eq!(c.status("m", "d/z"), None);
         // A flat listing: files of several directories, in store order.
         let flat = [file("t/x.txt"), file("t/x/1"), file("t/y"), file("t/x/2")];
@@ -1206,10 +1224,60 @@ mod tests {
         for f in &flat {
             assert_eq!(c.status("m", &f.key), Some(Some(f.clone())));
         }
+        // Files of a flat listing are not a directory's listing: they say nothing of a name
+        // they lack (it may be a directory, or beyond what was kept).
+        assert_eq!(c.status("m", "t/z"), None);
         // A change drops what holds the path.
         c.invalidate_status("m", "t/x/1");
         assert_eq!(c.status("m", "t/x/1"), None);
         assert_eq!(c.status("m", "t/y"), Some(Some(file("t/y"))));
+    }
+
+    #[test]
+    fn on_an_immutable_mount_a_listing_answers_not_found_for_a_while() {
+        let negative = Duration::from_millis(300);
+        let settings = |negative_ttl| MetadataSettings {
+            ttl: DEFAULT_TTL,
+            negative_ttl,
+            max_size: 1 << 20,
+            relist_max_entries: DEFAULT_RELIST_MAX_ENTRIES,
+            tree_max_entries: DEFAULT_TREE_MAX_ENTRIES,
+        };
+        let c = MetadataCache::new(settings(negative));
+        let listed = Instant::now();
+        c.put_listing("m", "d", Arc::new(vec![file("d/a")]), true);
+        c.put_listing("m", "mutable", Arc::new(vec![file("mutable/a")]), false);
+        // Spark asks for `<input>/_spark_metadata` right after listing the input: no request.
+        assert_eq!(
+            c.lookup_status("m", "d/_spark_metadata"),
+            Lookup::Hit(None, None)
+        );
+        // Elsewhere another writer's new file must be found by name: asked for alone.
+        assert_eq!(c.lookup_status("m", "mutable/b"), Lookup::Miss);
+        // Never the directory itself (a mount's root is its own parent).
+        c.put_listing("m", "", Arc::new(vec![file("a")]), true);
+        assert_eq!(c.lookup_status("m", ""), Lookup::Miss);
+        assert_eq!(c.lookup_status("m", "b"), Lookup::Hit(None, None));
+        // Only the directory's own listing answers: not a parent's, nor a sibling's.
+        assert_eq!(c.lookup_status("m", "d/x/y"), Lookup::Miss);
+        assert_eq!(c.lookup_status("m", "e/a"), Lookup::Miss);
+        // Past the negative TTL from the listing's start the name is asked for alone, while
+        // the names the listing has are still served.
+        sleep_until(listed + negative + Duration::from_millis(50));
+        assert_eq!(c.lookup_status("m", "d/_spark_metadata"), Lookup::Miss);
+        assert_eq!(
+            c.lookup_status("m", "d/a"),
+            Lookup::Hit(Some(file("d/a")), None)
+        );
+        // A negative TTL of 0 keeps no "not found", from a listing either.
+        let off = MetadataCache::new(settings(Duration::ZERO));
+        off.put_listing("m", "d", Arc::new(vec![file("d/a")]), true);
+        assert_eq!(off.lookup_status("m", "d/b"), Lookup::Miss);
+        // A change made through Shoal drops the listing, so a name it made is never hidden.
+        c.put_listing("m", "d", Arc::new(vec![file("d/a")]), true);
+        assert_eq!(c.lookup_status("m", "d/new"), Lookup::Hit(None, None));
+        c.invalidate_status("m", "d/new");
+        assert_eq!(c.lookup_status("m", "d/new"), Lookup::Relist("d".into()));
     }
 
     #[test]

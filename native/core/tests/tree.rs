@@ -247,3 +247,49 @@ fn a_directory_larger_than_one_page_is_probed_with_one_page_and_listed_within_th
     assert_eq!(requests(&proxy), (3, 1), "{:?}", proxy.seen());
     assert_eq!(walk_alone(&server, &proxy, "/s3/big"), with_tree);
 }
+
+#[test]
+fn on_an_immutable_mount_the_probe_answers_spark_s_metadata_check_for_the_negative_ttl() {
+    // Spark's driver asks for `<input>/_spark_metadata` right after the input path's status.
+    let (server, proxy) = serve(|server| {
+        for i in 0..5 {
+            server.put("bucket", &format!("ds/train/c0/img{i}.jpg"), &[1u8; 10]);
+        }
+    });
+    let immutable = [("shoal.mount.s3.immutable", "true")];
+    let ns = namespace(&server, &proxy, &immutable);
+    assert!(ns.status("/s3/ds/train").unwrap().is_dir);
+    assert_eq!(requests(&proxy), (1, 1), "{:?}", proxy.seen());
+    let e = ns.status("/s3/ds/train/_spark_metadata").unwrap_err();
+    assert_eq!(e.kind(), shoal_core::ErrorKind::NotFound, "{e}");
+    assert!(
+        e.to_string().contains("/s3/ds/train/_spark_metadata"),
+        "{e}"
+    );
+    assert_eq!(requests(&proxy), (1, 1), "answered by the probe's listing");
+
+    // Where the data may change, the name is asked for (a HEAD and a page), so that a file
+    // another writer put there since is found.
+    proxy.reset();
+    let mutable = namespace(&server, &proxy, &[]);
+    assert!(mutable.status("/s3/ds/train").unwrap().is_dir);
+    assert!(mutable.status("/s3/ds/train/_spark_metadata").is_err());
+    assert_eq!(requests(&proxy), (2, 2), "{:?}", proxy.seen());
+
+    // On the immutable mount a name put since is "not found" only until the negative TTL has
+    // passed since the listing started.
+    let short = namespace(
+        &server,
+        &proxy,
+        &[immutable[0], ("shoal.metadata.negative.ttl", "1s")],
+    );
+    let listed = std::time::Instant::now();
+    assert!(short.status("/s3/ds/train").unwrap().is_dir);
+    server.put("bucket", "ds/train/late.txt", b"late");
+    if listed.elapsed() < std::time::Duration::from_millis(900) {
+        let e = short.status("/s3/ds/train/late.txt").unwrap_err();
+        assert_eq!(e.kind(), shoal_core::ErrorKind::NotFound, "{e}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100).saturating_sub(listed.elapsed()));
+    assert_eq!(short.status("/s3/ds/train/late.txt").unwrap().len, 4);
+}
