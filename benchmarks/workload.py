@@ -197,6 +197,8 @@ def cpu_now(link_pids) -> dict:
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     busy = sum(v) - v[3] - (v[4] if len(v) > 4 else 0)  # all but idle and iowait
+    if not link_pids:
+        return {"machine": busy / tick, "link": None}
     link = 0
     for pid in link_pids:
         try:
