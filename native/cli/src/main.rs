@@ -3,7 +3,8 @@
 //! cache directories.
 //!
 //! Exit status: 0 success, 1 an operation failed (message on stderr), 2 bad usage,
-//! 3 `cache verify` found corrupt pages.
+//! 3 `cache verify` found corrupt pages, 130 `load` interrupted, 141 the reader of standard
+//! output went away (`shoal cat f | head`; nothing printed, as a command ended by SIGPIPE).
 //!
 //! The core's warnings (an unknown configuration key, a full cache directory) go to stderr;
 //! `-v` adds information, `-vv` debugging, `-vvv` everything; `RUST_LOG` (e.g.
@@ -14,6 +15,7 @@ mod conf;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -165,11 +167,24 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => code,
+        // Its reader went away (`| head`): end quietly with the status a shell reports for a
+        // command that SIGPIPE ended (128 + 13), as `cat` would. SIGPIPE itself stays ignored
+        // (Rust's default), so that a closed socket or log pipe never ends the process.
+        Err(_) if OUTPUT_CLOSED.load(Ordering::Relaxed) => ExitCode::from(141),
         Err(e) => {
-            eprintln!("shoal: {e}");
+            say(format_args!("shoal: {e}"));
             ExitCode::from(1)
         }
     }
+}
+
+/// Set when a write to standard output failed because its reader went away.
+static OUTPUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// A line on stderr, or nothing where stderr is gone too (`2>&1 | head`): `eprintln!` would
+/// panic there.
+fn say(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// For `shoal load`: SIGINT (Ctrl-C) or SIGTERM cancels the batch (no new fetch starts, the
@@ -197,13 +212,13 @@ fn cancel_on_signals() -> Cancel {
                 return;
             }
             if c.is_cancelled() {
-                eprintln!("shoal: signal {sig} again: exiting now");
+                say(format_args!("shoal: signal {sig} again: exiting now"));
                 std::process::exit(128 + sig);
             }
-            eprintln!(
+            say(format_args!(
                 "shoal: interrupted: no new fetch starts; waiting for those in flight \
                  (signal again to exit now)"
-            );
+            ));
             c.cancel();
         });
     if started.is_err() {
@@ -635,6 +650,9 @@ fn end_of_load(
 
 /// The error of a failed write to the command's output (a closed pipe, a full disk).
 fn output_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        OUTPUT_CLOSED.store(true, Ordering::Relaxed);
+    }
     Error::new(
         shoal_core::ErrorKind::Other,
         format!("cannot write output: {e}"),

@@ -305,6 +305,45 @@ fn errors_exit_non_zero_with_clear_messages() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong"));
 }
 
+/// `shoal cat big | head`: the reader takes a few bytes and goes away. The command ends
+/// quietly with 141, the status of a command that SIGPIPE ended (as `cat` does), not with an
+/// error message; and where stderr is gone too (`2>&1 | head`) it does not panic (101).
+#[test]
+fn a_reader_that_goes_away_ends_cat_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let env = setup();
+    // 4 MiB: far more than a pipe holds, so the command is still writing when the reader goes
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(env.server.root().join("shoalbkt/ds/big.bin"), &big).unwrap();
+    for stderr_gone in [false, true] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .arg("--conf")
+            .arg(env.conf.path())
+            .args(["cat", "/data/big.bin"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut head = [0u8; 100];
+        stdout.read_exact(&mut head).unwrap();
+        assert_eq!(head[..], big[..100]);
+        if stderr_gone {
+            drop(child.stderr.take());
+        }
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(141),
+            "stderr gone: {stderr_gone}: {stderr}"
+        );
+        assert!(stderr.is_empty(), "{stderr}");
+    }
+}
+
 /// Ctrl-C during `shoal load` against a slow store (s3s-fs behind a proxy that holds each
 /// object GET for a second): no new GET starts, the ones in flight end, the command says how
 /// many files it left and exits 130; a second load fetches only those.

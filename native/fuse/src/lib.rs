@@ -140,7 +140,11 @@ fn daemonize() -> Result<Daemon> {
             let _ = std::fs::File::from(read_end).read_to_string(&mut text);
             let line = text.lines().next().unwrap_or("");
             Ok(Daemon::Parent(if line == "ok" {
-                eprintln!("shoal: mounted; serving in process {child}");
+                // (not `eprintln!`: a closed stderr must not fail a mount that is ready)
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "shoal: mounted; serving in process {child}"
+                );
                 Ok(())
             } else if let Some((_, message)) = line.split_once('\t') {
                 Err(other(message.to_string()))
@@ -335,7 +339,11 @@ fn init_logging(options: &MountOptions, daemon: bool) {
                 .with_writer(Mutex::new(Scrubbed(file)))
                 .try_init(),
             Err(e) => {
-                eprintln!("shoal: cannot open log file {}: {e}", path.display());
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "shoal: cannot open log file {}: {e}",
+                    path.display()
+                );
                 builder
                     .with_writer(|| Scrubbed(std::io::stderr()))
                     .try_init()
