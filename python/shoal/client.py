@@ -61,7 +61,11 @@ class _Err:
 
 
 def _c(s: str):
-    return ffi.new("char[]", os.fsencode(s) if isinstance(s, os.PathLike) else s.encode("utf-8"))
+    b = os.fsencode(s) if isinstance(s, os.PathLike) else s.encode("utf-8")
+    if b"\0" in b:
+        # C would read it only up to the NUL: "/data/x.bin\0.txt" would be "/data/x.bin"
+        raise ValueError(f"embedded null byte in {s!r}")
+    return ffi.new("char[]", b)
 
 
 def _info(i) -> dict:

@@ -75,6 +75,20 @@ def test_errors_become_the_builtin_exceptions(store):
         shoal.Namespace({"shoal.cache.memory.size": "lots"}, read_env_conf=False)
 
 
+def test_a_nul_in_a_path_or_a_setting_is_refused_not_cut_short(store, fs):
+    """C strings end at a NUL: "/data/big.bin\\0.txt" must not read /data/big.bin (Python's own
+    open() refuses such a path with ValueError too)."""
+    ns = shoal.Namespace(store.conf(), read_env_conf=False)
+    for call in (ns.stat, ns.open, ns.list, ns.load, ns.free):
+        with pytest.raises(ValueError, match="embedded null byte"):
+            call("/data/big.bin\0.txt")
+    with pytest.raises(ValueError, match="embedded null byte"):
+        fs.cat_file("shoal:///data/big.bin\0.txt")
+    with pytest.raises(ValueError, match="embedded null byte"):
+        shoal.Namespace({**store.conf(), "shoal.cache.page.size": "64k\0junk"},
+                        read_env_conf=False)
+
+
 def test_load_free_and_counters(store):
     ns = shoal.Namespace(store.conf(), read_env_conf=False)
     ns.free("/data/train/cat")
