@@ -500,6 +500,81 @@ fn control_characters_and_bad_encodings() {
     assert!(!r.all().contains("SeSsIoN"), "{r:?}");
 }
 
+/// Object store URIs and S3 settings the client cannot make a request of: a configuration
+/// error naming the mount and the setting, never a panic. (`s3://` with no bucket was taken
+/// for a web server and panicked at its first request; so did an `aws_endpoint` that is not
+/// a URL, or has a bad port, and a region with a space.) A store URI with no bucket is
+/// refused before anything is asked of the network.
+#[test]
+fn store_uris_and_endpoints_the_client_cannot_use_are_configuration_errors() {
+    let l = Local::new();
+    let cache = format!("{}:64m", l.cache.path().display());
+    let run = |uri: &str, options: &[(&str, &str)]| {
+        let mut conf = pairs(&[
+            ("shoal.mount.s.path", "/s"),
+            ("shoal.mount.s.uri", uri),
+            ("shoal.mount.s.option.aws_access_key_id", "AKIAEXAMPLE"),
+            ("shoal.mount.s.option.aws_secret_access_key", "sEcReTkEy"),
+            ("shoal.store.max.retries", "0"),
+            ("shoal.cache.dirs", &cache),
+        ]);
+        conf.extend(pairs(options));
+        with(&conf, &["ls", "/s"])
+    };
+    for (uri, what) in [
+        ("s3://", "names no bucket"),
+        ("s3:///data", "names no bucket"),
+        ("s3a://", "names no bucket"),
+        ("gs://", "names no bucket"),
+        ("az://", "names no container"),
+        ("abfss:///data", "names no storage account"),
+    ] {
+        fails(&run(uri, &[]), 1, &["mount 's'", "shoal.mount.s.uri", what]);
+    }
+    let endpoint = "shoal.mount.s.option.aws_endpoint";
+    for (options, needles) in [
+        (
+            vec![(endpoint, "not a url")],
+            &["aws_endpoint", "is not a URL"][..],
+        ),
+        (vec![(endpoint, "http://")], &["aws_endpoint", "empty host"]),
+        (
+            vec![(endpoint, "http://127.0.0.1:99999")],
+            &["aws_endpoint", "invalid port"],
+        ),
+        (
+            vec![(endpoint, "ftp://127.0.0.1:9")],
+            &["aws_endpoint", "scheme 'ftp'"],
+        ),
+        (
+            vec![(endpoint, "http://127.0.0.1:9")],
+            &["aws_endpoint", "shoal.mount.s.option.aws_allow_http=true"],
+        ),
+        (
+            vec![("shoal.mount.s.option.aws_region", "us east")],
+            &["aws_region", "'us east' is not a region name"],
+        ),
+        (
+            vec![("shoal.mount.s.option.aws_metadata_endpoint", "nope")],
+            &["aws_metadata_endpoint", "is not a URL"],
+        ),
+    ] {
+        let r = run("s3://bucket/p", &options);
+        fails(&r, 1, needles);
+        assert!(!r.all().contains("sEcReTkEy"), "{r:?}");
+    }
+    // The same endpoint with http allowed is taken, and the store's refusal is what fails.
+    let r = run(
+        "s3://bucket/p",
+        &[
+            (endpoint, "http://127.0.0.1:9"),
+            ("shoal.mount.s.option.aws_allow_http", "true"),
+        ],
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(!r.stderr.contains("aws_allow_http"), "{r:?}");
+}
+
 #[test]
 fn unknown_keys_are_warnings_naming_the_closest_key() {
     let l = Local::new();

@@ -963,6 +963,22 @@ fn bad_configuration_is_reported_by_key() {
             "is not a URI",
         ),
     ];
+    // Object store URIs without a bucket or container: object_store panicked at the first
+    // request ("request must be valid: InvalidUri(Empty)").
+    let unnamed = [
+        ("s3://", "names no bucket"),
+        ("s3:///data", "names no bucket"),
+        ("s3a://", "names no bucket"),
+        ("gs:///data", "names no bucket"),
+        ("az://", "names no container"),
+        ("abfs:///data", "names no storage account"),
+    ];
+    let cases = cases.into_iter().chain(unnamed.iter().map(|(uri, expect)| {
+        (
+            vec![("shoal.mount.a.path", "/a"), ("shoal.mount.a.uri", *uri)],
+            *expect,
+        )
+    }));
     for (pairs, expect) in cases {
         let e = Namespace::new(&Config::from_pairs(pairs)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{e}");

@@ -234,6 +234,31 @@ pub struct ObjectStoreUfs {
 // The client's own debug output would show its endpoint, user info and all.
 debug_shows!(ObjectStoreUfs, "ObjectStoreUfs", |o| { "uri": o.uri });
 
+/// An object store URI with no bucket (`s3://`, `s3:///x`, `gs://`, `az://`) is a
+/// configuration error naming the mount. (It used to be taken for a web server's URL, whose
+/// client then panicked at its first request: "request must be valid: InvalidUri(Empty)".)
+fn unnamed_bucket(spec: &MountSpec, url: &url::Url) -> Result<()> {
+    if url.host_str().is_some_and(|h| !h.is_empty()) {
+        return Ok(());
+    }
+    let (what, example) = match url.scheme() {
+        // (no `abfss://container@...` here: that reads as user info, which errors mask)
+        "abfs" | "abfss" => (
+            "storage account",
+            "the host container@account.dfs.core.windows.net, or az://container/path",
+        ),
+        "az" | "adl" | "azure" => ("container", "az://container/path"),
+        "gs" => ("bucket", "gs://bucket/path"),
+        _ => ("bucket", "s3://bucket/path"),
+    };
+    Err(Error::config(format!(
+        "mount '{}': shoal.mount.{}.uri '{}' names no {what} (use {example})",
+        spec.name,
+        spec.name,
+        redact_uri(&spec.uri)
+    )))
+}
+
 impl ObjectStoreUfs {
     pub fn new(spec: &MountSpec, settings: &StoreSettings, url: &url::Url) -> Result<Self> {
         // No retry starts after the store timeout either: the call would be over by then.
@@ -252,7 +277,18 @@ impl ObjectStoreUfs {
             // A web server, whatever its host: object_store would take an Azure or S3 host
             // name for that store.
             "http" | "https" => None,
-            _ => ObjectStoreScheme::parse(url).ok().map(|(s, _)| s),
+            _ => {
+                unnamed_bucket(spec, url)?;
+                let (s, _) = ObjectStoreScheme::parse(url).map_err(|e| {
+                    Error::config(format!(
+                        "mount '{}': shoal.mount.{}.uri '{}' is not an object store URI: {e}",
+                        spec.name,
+                        spec.name,
+                        redact_uri(uri)
+                    ))
+                })?;
+                Some(s)
+            }
         };
         let built = match scheme {
             None => http::build(&m, url)?,

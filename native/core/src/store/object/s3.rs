@@ -142,5 +142,63 @@ fn check_s3_values(spec: &MountSpec, b: &object_store::aws::AmazonS3Builder) -> 
             )));
         }
     }
+    // Endpoints and the region become URLs and host names: a value the client cannot make a
+    // request of panicked in it at the first request ("request valid: InvalidUri"). The
+    // endpoint is a URL without secrets (they are masked if it carries user info).
+    let refuse = |key: &K, why: String| {
+        Err(Error::config(format!(
+            "mount '{}': the S3 setting {} (from shoal.mount.{}.option.*, fs.s3a.* or the AWS_* \
+             environment) {why}",
+            spec.name,
+            key.as_ref(),
+            spec.name
+        )))
+    };
+    for key in [K::Endpoint, K::MetadataEndpoint, K::StsEndpoint] {
+        let Some(v) = b.get_config_value(&key).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let shown = redact_uri(&v);
+        let why = match url::Url::parse(&v) {
+            Err(e) => format!("is not a URL ({e}; the value is not shown)"),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+                format!(
+                    "'{shown}' has scheme '{}'; expected http or https",
+                    u.scheme()
+                )
+            }
+            Ok(u) if u.host_str().is_none_or(str::is_empty) => format!("'{shown}' names no host"),
+            Ok(u) if key == K::Endpoint && u.scheme() == "http" && !allows_http(b) => format!(
+                "'{shown}' is plain http, which the S3 client refuses unless \
+                 shoal.mount.{}.option.aws_allow_http=true",
+                spec.name
+            ),
+            Ok(_) => continue,
+        };
+        return refuse(&key, why);
+    }
+    for key in [K::Region, K::DefaultRegion] {
+        let Some(v) = b.get_config_value(&key) else {
+            continue;
+        };
+        if !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return refuse(
+                &key,
+                format!("'{v}' is not a region name (letters, digits, '-', '_' and '.')"),
+            );
+        }
+    }
     Ok(())
+}
+
+/// Whether the S3 client may use plain http: `aws_allow_http` says "true" (unknown, so
+/// allowed, where the value is left to the environment).
+fn allows_http(b: &object_store::aws::AmazonS3Builder) -> bool {
+    use object_store::aws::AmazonS3ConfigKey as K;
+    use object_store::ClientConfigKey as C;
+    b.get_config_value(&K::Client(C::AllowHttp))
+        .is_none_or(|v| v != "false")
 }
