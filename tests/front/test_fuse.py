@@ -381,6 +381,23 @@ def test_daemon_mode(store, tmp_path):
         force_unmount(mp)
 
 
+def test_thread_counts_out_of_range_are_clear_errors_and_the_most_serves(store, tmp_path):
+    """--threads 0 and a huge --threads are refused before anything is mounted (a huge one
+    used to abort on its buffers and leave a dead mount behind); 256, the most, serves."""
+    conf = store.conf_file()
+    mp = tmp_path / "mp"
+    mp.mkdir()
+    for n in ("0", "257", "99999999999"):
+        out = subprocess.run([str(shoal_bin()), "--conf", str(conf), "mount", "--threads", n,
+                              str(mp)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1, (n, out.returncode, out.stderr)
+        assert f"--threads {n} is out of range: from 1 to 256" in out.stderr, out.stderr
+        assert not is_mounted(mp)
+    with Mount(conf, mp, "--threads", "256") as m:
+        name = sorted(store.files)[0]
+        assert (m.mountpoint / "data" / name).read_bytes() == store.files[name]
+
+
 def test_bad_mount_points_are_clear_errors(store, tmp_path, mounted):
     conf = store.conf_file()
 

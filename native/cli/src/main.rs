@@ -87,7 +87,7 @@ enum Command {
         /// Run in the background; return once the mount is ready.
         #[arg(long)]
         daemon: bool,
-        /// Threads serving kernel requests.
+        /// Threads serving kernel requests (1 to 256).
         #[arg(long, default_value_t = 16, value_name = "N")]
         threads: usize,
         /// Let every user read the mount (FUSE allow_other).

@@ -59,6 +59,11 @@ fn other(message: String) -> Error {
     Error::new(ErrorKind::Other, message)
 }
 
+/// The most threads serving the kernel. Each holds a request buffer of FUSE's largest write
+/// (16 MiB) and a `/dev/fuse` descriptor; far more than the kernel's queue keeps busy. A huge
+/// value used to abort the process on the buffers' allocation and leave a dead mount behind.
+pub const MAX_THREADS: usize = 256;
+
 /// Mounts the namespace of `config` at `mountpoint` and serves it until it is unmounted.
 /// With `daemon`, the calling process returns `Ok` once the mount is ready (it is the parent
 /// of the serving process); the error of a mount that failed comes back to it.
@@ -66,8 +71,11 @@ pub fn mount(config: &Config, mountpoint: &Path, options: &MountOptions) -> Resu
     let mountpoint = check_mount_point(mountpoint)?;
     // Settings are read before any thread exists, so a daemon can still fork.
     let metadata = MetadataSettings::from_config(config)?;
-    if options.threads == 0 {
-        return Err(Error::invalid("--threads must be at least 1"));
+    if !(1..=MAX_THREADS).contains(&options.threads) {
+        return Err(Error::invalid(format!(
+            "--threads {} is out of range: from 1 to {MAX_THREADS}",
+            options.threads
+        )));
     }
     let ready = if options.daemon {
         match daemonize()? {
