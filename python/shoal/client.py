@@ -60,8 +60,13 @@ class _Err:
         raise _exception(kind, message)
 
 
-def _c(s: str):
-    b = os.fsencode(s) if isinstance(s, os.PathLike) else s.encode("utf-8")
+def _c(s):
+    if isinstance(s, str):
+        b = s.encode("utf-8")
+    elif isinstance(s, (bytes, os.PathLike)):
+        b = os.fsencode(s)  # as os.open takes them
+    else:
+        raise TypeError(f"expected str, bytes or os.PathLike object, not {type(s).__name__}")
     if b"\0" in b:
         # C would read it only up to the NUL: "/data/x.bin\0.txt" would be "/data/x.bin"
         raise ValueError(f"embedded null byte in {s!r}")
@@ -249,8 +254,15 @@ class File:
 
     def readinto(self, buf, offset: int) -> int:
         """Reads into a writable buffer at ``offset``; returns the bytes read."""
+        if offset < 0:
+            raise ValueError(f"negative offset {offset}")
+        view = memoryview(buf)
+        if view.readonly:
+            # cffi would hand C the memory of a bytes object, which Python shares
+            raise TypeError(f"readinto() argument must be read-write bytes-like object, "
+                            f"not {type(buf).__name__}")
+        view = view.cast("B")
         handle = self._live()
-        view = memoryview(buf).cast("B")
         err = _Err()
         n = lib.shoal_pread(handle, offset, ffi.from_buffer(view), len(view), err.ptr)
         if n < 0:

@@ -161,7 +161,10 @@ class ShoalFileSystem(AbstractFileSystem):
 class ShoalFile(AbstractBufferedFile):
     """A file opened for reading; ranges come from the core with positioned reads."""
 
-    def __init__(self, fs, path, mode="rb", block_size=None, cache_options=None, **kwargs):
+    def __init__(self, fs, path, mode="rb", block_size=None, cache_options=None, size=None,
+                 **kwargs):
+        # ``size``, given by fsspec's ``reopen`` when a pickled file is loaded, is the size of
+        # the version the pickling process had open; the version opened now has its own.
         path = fs._strip_protocol(path)
         self._native = fs.namespace.open(path)
         super().__init__(

@@ -89,6 +89,46 @@ def test_a_nul_in_a_path_or_a_setting_is_refused_not_cut_short(store, fs):
                         read_env_conf=False)
 
 
+def test_paths_of_each_kind_and_buffers_that_cannot_be_written(store):
+    ns = shoal.Namespace(store.conf(), read_env_conf=False)
+    content = store.files["big.bin"]
+    # bytes and os.PathLike paths, as os.open takes them; anything else is a TypeError
+    assert ns.stat(b"/data/big.bin")["len"] == len(content)
+    assert ns.stat(Path("/data/big.bin"))["len"] == len(content)
+    for bad in (None, 17):
+        with pytest.raises(TypeError, match="expected str, bytes or os.PathLike"):
+            ns.stat(bad)
+    with ns.open("/data/big.bin") as f:
+        # a bytes object is immutable (and may be shared): never written into
+        frozen = bytes(16)
+        with pytest.raises(TypeError, match="read-write bytes-like"):
+            f.readinto(frozen, 0)
+        assert frozen == bytes(16)
+        with pytest.raises(TypeError):
+            f.readinto(memoryview(bytearray(8)).toreadonly(), 0)
+        with pytest.raises(ValueError, match="negative offset"):
+            f.readinto(bytearray(8), -1)
+        part = bytearray(12)
+        assert f.readinto(memoryview(part)[4:8], 100) == 4
+        assert bytes(part[4:8]) == content[100:104] and part[:4] == bytes(4)
+
+
+def test_an_open_fsspec_file_pickles_at_its_position(store, fs):
+    """What a DataLoader started with "spawn" does to a dataset holding an open file."""
+    import pickle
+
+    content = store.files["big.bin"]
+    with fs.open("shoal:///data/big.bin") as f:
+        f.seek(1000)
+        f.read(10)
+        g = pickle.loads(pickle.dumps(f))
+        try:
+            assert g.tell() == 1010 and g.size == len(content)
+            assert g.read(100) == content[1010:1110]
+        finally:
+            g.close()
+
+
 def test_load_free_and_counters(store):
     ns = shoal.Namespace(store.conf(), read_env_conf=False)
     ns.free("/data/train/cat")
