@@ -181,6 +181,25 @@ impl Local {
 
 // ---- paths and URIs ---------------------------------------------------------------------------
 
+/// A file whose name is not UTF-8 cannot be a Shoal path: the listing leaves it out and says
+/// so (it used to leave it out silently), and the other files are listed and loaded.
+#[test]
+fn a_name_that_is_not_utf8_is_left_out_with_a_warning() {
+    use std::os::unix::ffi::OsStrExt;
+    let l = Local::new();
+    std::fs::write(l.dir.path().join(OsStr::from_bytes(b"bad-\xff.bin")), b"x").unwrap();
+    let r = l.run(&[], &["ls", "/local"]);
+    assert!(ok(&r).contains("/local/hello.txt"), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("left out of the listing: its name is not UTF-8")
+            && r.stderr.contains("bad-\u{fffd}.bin"),
+        "{r:?}"
+    );
+    let r = l.run(&[], &["load", "/local"]);
+    assert!(ok(&r).contains("loaded 1 files"), "{r:?}");
+}
+
 #[test]
 fn malformed_and_escaping_paths_are_refused() {
     let l = Local::new();

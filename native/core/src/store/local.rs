@@ -114,8 +114,18 @@ impl ListPages for DirPages {
                 break;
             };
             let item = item?;
-            let Ok(name) = item.file_name().into_string() else {
-                continue; // not UTF-8: not addressable as a Shoal path
+            let name = match item.file_name().into_string() {
+                Ok(name) => name,
+                Err(raw) => {
+                    // Not addressable as a Shoal path (UTF-8, as Hadoop's are): said, so that a
+                    // file missing from a job's input is not a mystery.
+                    tracing::warn!(
+                        store = %self.store.describe(),
+                        key = %join_key(key, &raw.to_string_lossy()),
+                        "left out of the listing: its name is not UTF-8"
+                    );
+                    continue;
+                }
             };
             if name.contains(TMP_MARK) {
                 continue;
