@@ -384,6 +384,16 @@ fn local_directory_mount() {
     assert!(names(&ns, "/local")
         .iter()
         .any(|(p, _)| p == "/local/pending.bin"));
+    // A name longer than the file system's (255 bytes) cannot be there: not found, as
+    // Hadoop's LocalFileSystem says, not a store failure (which the FUSE mount made EIO).
+    let long = format!("/local/{}", "x".repeat(300));
+    for e in [
+        ns.status(&long).err().unwrap(),
+        ns.list(&long).err().unwrap(),
+        ns.open(&format!("{long}/f"), None).err().unwrap(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    }
 }
 
 #[test]

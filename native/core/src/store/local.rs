@@ -87,9 +87,7 @@ impl LocalStore {
     fn dir_pages(&self, key: &str) -> Result<Option<DirPages>> {
         let dir = match fs::read_dir(self.path(key)) {
             Ok(d) => d,
-            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => {
-                return Ok(None)
-            }
+            Err(e) if absent(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         Ok(Some(DirPages {
@@ -163,6 +161,17 @@ impl ListPages for DirPages {
     }
 }
 
+/// Whether an error of a lookup means that nothing is there: not found, a file where a
+/// directory is on the path, or a name longer than this file system's names (ENAMETOOLONG; it
+/// cannot be there, as Java's `File.exists` and Hadoop's `LocalFileSystem` say, rather than a
+/// failure of the store, which the FUSE mount would report as EIO).
+fn absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        IoKind::NotFound | IoKind::NotADirectory | IoKind::InvalidFilename
+    )
+}
+
 /// Temporary files of unfinished writes; hidden from listings.
 const TMP_MARK: &str = ".shoal-tmp-";
 
@@ -174,7 +183,7 @@ impl UnderStore for LocalStore {
     fn stat(&self, key: &str) -> Result<Option<Entry>> {
         match fs::metadata(self.path(key)) {
             Ok(m) => Ok(Some(Self::entry(key, &m))),
-            Err(e) if e.kind() == IoKind::NotFound || e.kind() == IoKind::NotADirectory => Ok(None),
+            Err(e) if absent(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
