@@ -676,13 +676,24 @@ impl MetadataCache {
                 });
             }
         }
-        for k in [Held::Listing.key(mount, dir), Held::Files.key(mount, dir)] {
+        // Whether the directory's listings are held, and when its own never-expiring listing
+        // (an immutable mount's) started: the miss below decides by them.
+        let mut held = false;
+        let mut immutable_listing = None;
+        for (own, k) in [
+            (true, Held::Listing.key(mount, dir)),
+            (false, Held::Files.key(mount, dir)),
+        ] {
             if let Some(Timed {
                 value: Value::Listing(l),
                 ttl,
                 fetched,
             }) = self.entries().get(&k)
             {
+                held = true;
+                if own && ttl.is_none() {
+                    immutable_listing = Some(fetched);
+                }
                 if best.as_ref().is_some_and(|b| b.fetched >= fetched) {
                     continue;
                 }
@@ -706,12 +717,7 @@ impl MetadataCache {
             // from that start). Elsewhere, and older, it says nothing more: the name is asked
             // for alone, so that a file another writer put there since is found, as S3A finds
             // it.
-            if let Some(Timed {
-                value: Value::Listing(_),
-                fetched,
-                ttl: None,
-            }) = self.entries().get(&Held::Listing.key(mount, dir))
-            {
+            if let Some(fetched) = immutable_listing {
                 let named = !key.is_empty() && key != dir && !key.ends_with('/');
                 if named && fetched.elapsed() < self.shared.settings.negative_ttl {
                     return Lookup::Hit(None, None);
@@ -719,8 +725,6 @@ impl MetadataCache {
             }
             // A directory listed before whose listing was dropped (expired past its grace, or
             // evicted): list it again rather than ask for each file.
-            let held = self.entries().contains_key(&Held::Listing.key(mount, dir))
-                || self.entries().contains_key(&Held::Files.key(mount, dir));
             if !held {
                 if let Some(Timed {
                     value: Value::Listed(n),
