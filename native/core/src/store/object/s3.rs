@@ -158,19 +158,12 @@ fn check_s3_values(spec: &MountSpec, b: &object_store::aws::AmazonS3Builder) -> 
         let Some(v) = b.get_config_value(&key).filter(|v| !v.is_empty()) else {
             continue;
         };
-        let shown = redact_uri(&v);
-        let why = match url::Url::parse(&v) {
-            Err(e) => format!("is not a URL ({e}; the value is not shown)"),
-            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-                format!(
-                    "'{shown}' has scheme '{}'; expected http or https",
-                    u.scheme()
-                )
-            }
-            Ok(u) if u.host_str().is_none_or(str::is_empty) => format!("'{shown}' names no host"),
-            Ok(u) if key == K::Endpoint && u.scheme() == "http" && !allows_http(b) => format!(
-                "'{shown}' is plain http, which the S3 client refuses unless \
+        let why = match super::s3a::http_endpoint(&v) {
+            Err(why) => why,
+            Ok((_, true)) if key == K::Endpoint && !allows_http(b) => format!(
+                "'{}' is plain http, which the S3 client refuses unless \
                  shoal.mount.{}.option.aws_allow_http=true",
+                redact_uri(&v),
                 spec.name
             ),
             Ok(_) => continue,

@@ -151,6 +151,27 @@ pub fn apply(get: &dyn Fn(&str) -> Option<String>, spec: &mut MountSpec) -> Resu
     Ok(())
 }
 
+/// An http(s) URL with a host, as an S3 endpoint must be: the URL, and whether it is plain
+/// http. The error says why not; it shows the value only where it parses, user info masked.
+pub(super) fn http_endpoint(text: &str) -> std::result::Result<(url::Url, bool), String> {
+    let url =
+        url::Url::parse(text).map_err(|e| format!("is not a URL ({e}; the value is not shown)"))?;
+    let shown = crate::store::redact_uri(text);
+    let http = match url.scheme() {
+        "http" => true,
+        "https" => false,
+        other => {
+            return Err(format!(
+                "'{shown}' has scheme '{other}'; expected http or https"
+            ))
+        }
+    };
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("'{shown}' names no host"));
+    }
+    Ok((url, http))
+}
+
 /// The endpoint URL object_store wants, and whether it is plain HTTP. Virtual-hosted requests
 /// go to `<bucket>.<host>`; object_store takes such an endpoint as the bucket's own.
 fn endpoint_url(
@@ -165,27 +186,13 @@ fn endpoint_url(
         format!("{}://{endpoint}", if ssl { "https" } else { "http" })
     };
     let shown = crate::store::redact_uri(&text);
-    let mut url =
-        url::Url::parse(&text).map_err(|e| format!("'{shown}' is not an endpoint URL ({e})"))?;
-    let http = match url.scheme() {
-        "http" => true,
-        "https" => false,
-        other => {
-            return Err(format!(
-                "endpoint '{shown}' has scheme '{other}'; expected http or https"
-            ))
-        }
-    };
+    let (mut url, http) = http_endpoint(&text).map_err(|why| format!("endpoint {why}"))?;
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
         return Err(format!(
             "endpoint '{shown}' may not carry user information or a query"
         ));
     }
-    let host = url
-        .host_str()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| format!("endpoint '{shown}' names no host"))?
-        .to_string();
+    let host = url.host_str().unwrap_or_default().to_string();
     if !path_style {
         url.set_host(Some(&format!("{bucket}.{host}")))
             .map_err(|e| format!("endpoint '{shown}' cannot take the bucket as a host ({e})"))?;
